@@ -1,0 +1,155 @@
+"""The storage seam: where the lake's objects live.
+
+Every location in shoal is an ``s3://bucket/key`` URI, whether the bytes sit in a
+local folder or behind an S3-compatible endpoint, so one table definition works on
+both. Implementations validate bucket names and keys before touching anything.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from shoal.errors import InvalidBucketNameError, InvalidKeyError, InvalidInputError
+
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_IP_LIKE_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+MAX_KEY_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object as a listing or a stat reports it."""
+
+    bucket: str
+    key: str
+    size: int
+    mtime: datetime
+    etag: str | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page of a delimiter listing: objects at this level and common prefixes below."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+
+
+def validate_bucket_name(bucket: str) -> str:
+    """Check ``bucket`` against S3's naming rules; return it unchanged or raise."""
+    if (
+        not _BUCKET_RE.match(bucket)
+        or ".." in bucket
+        or ".-" in bucket
+        or "-." in bucket
+        or _IP_LIKE_RE.match(bucket)
+        or bucket.startswith("xn--")
+        or bucket.endswith("-s3alias")
+    ):
+        raise InvalidBucketNameError(f"invalid bucket name: {bucket!r}")
+    return bucket
+
+
+def validate_key(key: str) -> str:
+    """Reject keys that could escape a bucket or that S3 would not store.
+
+    A key is a relative, '/'-separated path: no NUL or control characters, no
+    leading '/', no '.' or '..' segments, at most 1024 UTF-8 bytes.
+    """
+    if not key:
+        raise InvalidKeyError("object key must not be empty")
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidKeyError("object key is longer than 1024 bytes")
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in key):
+        raise InvalidKeyError(f"object key contains a control character: {key!r}")
+    if key.startswith("/") or "\\" in key:
+        raise InvalidKeyError(f"object key must be relative and use '/': {key!r}")
+    if any(part in (".", "..") for part in key.split("/")):
+        raise InvalidKeyError(f"object key must not contain '.' or '..' segments: {key!r}")
+    return key
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """Split ``s3://bucket/key`` into (bucket, key); key may be '' for a bucket root."""
+    if not uri.startswith("s3://"):
+        raise InvalidInputError(f"location must be an s3:// URI: {uri!r}")
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    validate_bucket_name(bucket)
+    return bucket, key
+
+
+def join_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+class Storage(ABC):
+    """Object storage addressed by bucket and key.
+
+    Implementations must make ``put`` atomic (a reader sees the old object or the
+    whole new one, never part of it) and must never touch anything outside the
+    buckets they serve.
+    """
+
+    @abstractmethod
+    def list_buckets(self) -> list[str]:
+        """Names of all buckets, sorted."""
+
+    @abstractmethod
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket``; creating one that exists is not an error."""
+
+    @abstractmethod
+    def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket. Raises BucketNotEmptyError or NoSuchBucketError."""
+
+    @abstractmethod
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether ``bucket`` exists."""
+
+    @abstractmethod
+    def list(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        max_keys: int | None = None,
+    ) -> Listing:
+        """List objects under ``prefix`` in key order.
+
+        With a ``delimiter``, keys containing it after the prefix are rolled up into
+        ``prefixes`` (S3's CommonPrefixes). ``start_after`` skips keys up to and
+        including it; ``max_keys`` caps objects plus prefixes returned.
+        """
+
+    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, recursively, in key order."""
+        yield from self.list(bucket, prefix).objects
+
+    @abstractmethod
+    def stat(self, bucket: str, key: str) -> ObjectInfo:
+        """Size and mtime of one object. Raises NoSuchKeyError."""
+
+    @abstractmethod
+    def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``[start, end)`` of an object (to its end when ``end`` is None)."""
+
+    @abstractmethod
+    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """Store ``data`` at ``key`` atomically, replacing any existing object."""
+
+    @abstractmethod
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete one object; deleting a missing key is not an error (as in S3)."""
+
+    def local_path(self, bucket: str, key: str) -> str | None:
+        """A filesystem path engines may read directly, or None for remote storage."""
+        return None
