@@ -1,0 +1,39 @@
+# Entry points a newcomer can read in one screen. `make start` and `make test` are
+# the two commands in the README; both install what they need from scratch.
+
+VENV ?= .venv
+DATA ?= shoal-data
+PYTHON ?= python3
+SHOAL := $(VENV)/bin/shoal --data $(DATA)
+
+.PHONY: start test lint bench clean
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.runtime
+	$(VENV)/bin/pip install -q -e ".[dev]"
+	touch $@
+
+## start: install, write the sample lake, crawl it, and list what the catalog now holds
+start: $(VENV)/.runtime
+	$(SHOAL) sample-data
+	$(SHOAL) catalog tables sample
+
+## test: install everything (PostgreSQL included) and run lint, types and the whole suite
+test: $(VENV)/.dev
+	scripts/test
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.dev
+	$(VENV)/bin/python benchmarks/crawl_many_files.py
+
+clean:
+	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,164 @@
+"""Settings: one typed table drives validation, ``--help`` text and the docs.
+
+Precedence, lowest first: defaults < config file (TOML) < ``SHOAL_*`` environment <
+explicit overrides (CLI flags). The result is a frozen ``Config``. Secrets are never
+shown: ``Config.describe()`` and ``repr`` mask them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from shoal.errors import ConfigError
+
+ENV_PREFIX = "SHOAL_"
+MASK = "********"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its name, how to parse it, its default and what it is for."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _optional(text: str) -> str | None:
+    return text or None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", str, "shoal-data", "Folder holding the lake, catalog and state."),
+    Setting(
+        "catalog_url",
+        _optional,
+        None,
+        "SQLAlchemy URL of the catalog database (default: SQLite in the data folder; "
+        "postgresql+psycopg://… for shared deployments).",
+        secret=True,  # URLs may embed a password
+    ),
+    Setting(
+        "storage_endpoint_url",
+        _optional,
+        None,
+        "S3-compatible endpoint for the lake (default: local folders under data_dir/lake).",
+    ),
+    Setting("storage_access_key_id", _optional, None, "Access key id for the S3 endpoint."),
+    Setting(
+        "storage_secret_access_key",
+        _optional,
+        None,
+        "Secret access key for the S3 endpoint.",
+        secret=True,
+    ),
+    Setting("region", str, "us-east-1", "Region name shoal reports and signs with."),
+    Setting("engine_threads", _positive_int, 2, "DuckDB threads shared by all queries."),
+    Setting("engine_memory_limit", str, "4GB", "DuckDB memory limit before spilling to disk."),
+)
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The settings shoal runs with; build it with ``load_config``."""
+
+    data_dir: str = "shoal-data"
+    catalog_url: str | None = None
+    storage_endpoint_url: str | None = None
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: str | None = None
+    region: str = "us-east-1"
+    engine_threads: int = 2
+    engine_memory_limit: str = "4GB"
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def lake_path(self) -> Path:
+        """Root of local storage: one sub-folder per bucket."""
+        return self.data_path / "lake"
+
+    @property
+    def resolved_catalog_url(self) -> str:
+        return self.catalog_url or f"sqlite:///{self.data_path / 'catalog.db'}"
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting with its value, secrets masked: safe to print or serve."""
+        shown: dict[str, Any] = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            shown[field.name] = MASK if _BY_NAME[field.name].secret and value else value
+        return shown
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.describe().items())
+        return f"Config({inner})"
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Build the frozen Config from defaults, a TOML file, the environment and overrides.
+
+    ``overrides`` with a value of None are ignored, so CLI flags that were not given
+    do not hide the environment.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+    path = config_file or env.get(f"{ENV_PREFIX}CONFIG")
+    if path:
+        values.update(_read_file(Path(path)))
+    for setting in SETTINGS:
+        raw = env.get(ENV_PREFIX + setting.name.upper())
+        if raw is not None:
+            values[setting.name] = _parse(setting, raw, f"${ENV_PREFIX}{setting.name.upper()}")
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in _BY_NAME:
+            raise ConfigError(f"unknown setting {name!r}")
+        setting = _BY_NAME[name]
+        values[name] = _parse(setting, str(value), f"--{name.replace('_', '-')}")
+    return Config(**values)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    section = data.get("shoal", data)
+    result: dict[str, Any] = {}
+    for name, value in section.items():
+        if name not in _BY_NAME:
+            raise ConfigError(f"unknown setting {name!r} in {path}")
+        result[name] = _parse(_BY_NAME[name], str(value), f"{path}: {name}")
+    return result
+
+
+def _parse(setting: Setting, raw: str, where: str) -> Any:
+    try:
+        return setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"invalid value for {where}: {exc}") from None
