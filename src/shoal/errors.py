@@ -94,3 +94,41 @@ class ConfigError(ShoalError):
 
     code = "InvalidConfiguration"
     status = 400
+
+
+# --- SQL and query execution (engine/) ---
+
+
+class SqlSyntaxError(InvalidInputError):
+    """The SQL text does not parse; the message names the line and column."""
+
+    code = "InvalidRequestException"
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.column = column
+
+
+class UnsupportedSqlError(SqlSyntaxError):
+    """The SQL parses but uses a construct shoal cannot run with Athena's meaning."""
+
+
+class AccessDeniedError(ShoalError):
+    """The statement tried to reach something it may not: a file, a setting, an extension."""
+
+    code = "AccessDeniedException"
+    status = 403
+
+
+class QueryFailedError(InvalidInputError):
+    """The engine rejected or failed the query (unknown column, bad cast, …)."""
+
+    code = "InvalidRequestException"
+
+
+class QueryCancelledError(ShoalError):
+    """The query was cancelled (by a caller or a time limit) before it finished."""
+
+    code = "QueryCancelledException"
+    status = 400

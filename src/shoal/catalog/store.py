@@ -1,128 +1,687 @@
 """The catalog store: databases, tables, partitions, table versions, crawlers and runs,
 persisted through SQLAlchemy in SQLite (embedded default) or PostgreSQL.
 
-SKELETON: signatures are the contract; bodies are being written.
+Every public method is one transaction. Writes that race are settled in SQL, not in
+Python: unique constraints turn a second create into ``AlreadyExistsError``, and
+versioned updates and crawler state changes are ``UPDATE … WHERE <expected>`` whose
+row count says whether this caller won.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
+from shoal.catalog import codec, rows
+from shoal.catalog.connection import create_catalog_engine, is_memory_sqlite, migrate, writer
+from shoal.catalog.expression import (
+    compile_name_pattern,
+    compile_partition_filter,
+    partition_order_key,
+)
 from shoal.catalog.model import (
+    CRAWL_EVERYTHING,
+    CRAWL_NEW_FOLDERS_ONLY,
+    DELETE_FROM_DATABASE,
+    DEPRECATE_IN_DATABASE,
+    LOG,
+    UPDATE_IN_DATABASE,
+    Column,
     Crawler,
     CrawlRun,
     Database,
     Partition,
+    StorageDescriptor,
     Table,
     TableVersion,
 )
+from shoal.catalog.names import validate_name
+from shoal.catalog.schedule import validate_schedule
+from shoal.catalog.schema import crawl_runs, crawlers, databases, table_versions
+from shoal.catalog.schema import partitions as partitions_t
+from shoal.catalog.schema import tables as tables_t
+from shoal.catalog.types import normalize_type
+from shoal.errors import (
+    AlreadyExistsError,
+    ConcurrentModificationError,
+    CrawlerRunningError,
+    EntityNotFoundError,
+    InvalidInputError,
+)
+
+CRAWLER_STATES = frozenset({"READY", "RUNNING", "STOPPING"})
+_UPDATE_BEHAVIORS = frozenset({UPDATE_IN_DATABASE, LOG})
+_DELETE_BEHAVIORS = frozenset({DELETE_FROM_DATABASE, DEPRECATE_IN_DATABASE, LOG})
+_RECRAWL_BEHAVIORS = frozenset({CRAWL_EVERYTHING, CRAWL_NEW_FOLDERS_ONLY})
+MAX_VALUE_BYTES = 1024  # Glue's limit for one partition value
+# The unique index on partitions.values_key must fit a PostgreSQL B-tree entry (~2.7 kB).
+MAX_VALUES_KEY_BYTES = 2048
+_Named = TypeVar("_Named", Database, Table, Crawler)
+# Bound parameters per IN (...) list; far below SQLite's and PostgreSQL's limits.
+_CHUNK = 500
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _by_name(items: list[_Named]) -> list[_Named]:
+    # Sorted here, not in SQL: a PostgreSQL collation may order names unlike SQLite.
+    return sorted(items, key=lambda item: item.name)
+
+
+def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 class CatalogStore:
     """The Glue Data Catalog's model, stored in a SQL database.
 
     Names are validated (``catalog.names.validate_name``) and stored lowercase;
-    column types are validated with ``catalog.types.parse_type``. Every change to a
-    table bumps ``version_id`` and keeps the previous version.
+    column types are validated with ``catalog.types.parse_type`` and stored in
+    their normal spelling. Every change to a table bumps ``version_id`` and keeps
+    the previous version. Timestamps are set by the store, in UTC.
+
+    Safe to share between threads; any number of processes may open the same
+    SQLite file or PostgreSQL database.
     """
 
     def __init__(self, url: str) -> None:
-        """Open (and migrate to the newest schema) the catalog at SQLAlchemy ``url``."""
-        raise NotImplementedError
+        """Open (and migrate to the newest schema) the catalog at SQLAlchemy ``url``.
+
+        ``sqlite:///path/catalog.db`` (created when missing), ``sqlite:///:memory:``
+        (private to this store) or ``postgresql+psycopg://user@host/db``.
+        """
+        sa_url = make_url(url)
+        self._engine = create_catalog_engine(sa_url)
+        self._writer = writer(self._engine)
+        # An in-memory catalog is one shared connection: one user at a time.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if is_memory_sqlite(sa_url) else nullcontext()
+        )
+        with self._serial:
+            migrate(self._engine)
 
     def close(self) -> None:
-        raise NotImplementedError
+        """Close every pooled connection. The store must not be used afterwards."""
+        self._engine.dispose()
 
-    # databases
+    def __enter__(self) -> CatalogStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self._serial, self._engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._serial, self._writer.begin() as conn:
+            yield conn
+
+    # --- databases -------------------------------------------------------------------------
+
     def create_database(self, database: Database) -> Database:
-        raise NotImplementedError
+        """Create a database; raises AlreadyExistsError when the name is taken."""
+        name = validate_name(database.name, "database name")
+        stored = replace(database, name=name, create_time=_now())
+        try:
+            with self._write() as conn:
+                conn.execute(insert(databases).values(**rows.database_values(stored)))
+        except IntegrityError:
+            raise AlreadyExistsError(f"database {name!r} already exists") from None
+        return rows.database_from_row(rows.database_values(stored))
 
     def get_database(self, name: str) -> Database:
-        raise NotImplementedError
+        """The database called ``name``; raises EntityNotFoundError when missing."""
+        with self._read() as conn:
+            return rows.database_from_row(self._database_row(conn, name))
 
     def list_databases(self) -> list[Database]:
-        raise NotImplementedError
+        """Every database, sorted by name."""
+        with self._read() as conn:
+            records = conn.execute(select(databases))
+            return _by_name([rows.database_from_row(row._mapping) for row in records])
 
     def update_database(self, name: str, database: Database) -> Database:
-        raise NotImplementedError
+        """Replace a database's definition; ``database.name`` may rename it."""
+        new_name = validate_name(database.name, "database name")
+        try:
+            with self._write() as conn:
+                row = self._database_row(conn, name)
+                stored = replace(database, name=new_name, create_time=row["create_time"])
+                conn.execute(
+                    update(databases)
+                    .where(databases.c.id == row["id"])
+                    .values(**rows.database_values(stored))
+                )
+        except IntegrityError:
+            raise AlreadyExistsError(f"database {new_name!r} already exists") from None
+        return rows.database_from_row(rows.database_values(stored))
 
     def delete_database(self, name: str) -> None:
         """Delete a database with its tables, partitions and versions."""
-        raise NotImplementedError
+        with self._write() as conn:
+            row = self._database_row(conn, name)
+            conn.execute(delete(databases).where(databases.c.id == row["id"]))
 
-    # tables
+    def _database_row(self, conn: Connection, name: str) -> Any:
+        key = validate_name(name, "database name")
+        row = conn.execute(select(databases).where(databases.c.name == key)).first()
+        if row is None:
+            raise EntityNotFoundError(f"database {key!r} not found")
+        return row._mapping
+
+    # --- tables ----------------------------------------------------------------------------
+
     def create_table(self, table: Table) -> Table:
-        raise NotImplementedError
+        """Create a table at version 1; its database must exist."""
+        table = _normalize_table(table)
+        now = _now()
+        stored = replace(table, create_time=now, update_time=now, version_id=1)
+        try:
+            with self._write() as conn:
+                database_id = self._database_row(conn, table.database)["id"]
+                result = conn.execute(
+                    insert(tables_t).values(database_id=database_id, **rows.table_values(stored))
+                )
+                key = result.inserted_primary_key
+                assert key is not None  # an INSERT always has one
+                self._add_version(conn, key[0], stored)
+        except IntegrityError:
+            raise AlreadyExistsError(f"table {_qualified(table)} already exists") from None
+        return stored
 
     def get_table(self, database: str, name: str) -> Table:
-        raise NotImplementedError
+        """The current version of a table; raises EntityNotFoundError when missing."""
+        with self._read() as conn:
+            return rows.table_from_row(self._table_row(conn, database, name))
 
     def list_tables(self, database: str, pattern: str | None = None) -> list[Table]:
         """Tables of ``database`` sorted by name; ``pattern`` is Glue's Expression
         (a regular expression over the name, ``*`` as wildcard)."""
-        raise NotImplementedError
+        matcher = compile_name_pattern(pattern) if pattern else None
+        with self._read() as conn:
+            database_id = self._database_row(conn, database)["id"]
+            records = conn.execute(_table_select().where(tables_t.c.database_id == database_id))
+            found = [rows.table_from_row(row._mapping) for row in records]
+        return _by_name([t for t in found if matcher is None or matcher.fullmatch(t.name)])
 
     def update_table(self, table: Table, expected_version: int | None = None) -> Table:
         """Store a new version of ``table``; raises ConcurrentModificationError when
         ``expected_version`` is given and is not the current version."""
-        raise NotImplementedError
+        table = _normalize_table(table)
+        with self._write() as conn:
+            row = self._table_row(conn, table.database, table.name, for_update=True)
+            current = row["version_id"]
+            if expected_version is not None and expected_version != current:
+                raise ConcurrentModificationError(
+                    f"table {_qualified(table)} is at version {current}, not {expected_version}"
+                )
+            stored = replace(
+                table, create_time=row["create_time"], update_time=_now(), version_id=current + 1
+            )
+            result = conn.execute(
+                update(tables_t)
+                .where(tables_t.c.id == row["id"], tables_t.c.version_id == current)
+                .values(**rows.table_values(stored))
+            )
+            if result.rowcount != 1:  # someone else's version got in first
+                raise ConcurrentModificationError(f"table {_qualified(table)} changed meanwhile")
+            self._add_version(conn, row["id"], stored)
+        return stored
 
     def delete_table(self, database: str, name: str) -> None:
-        raise NotImplementedError
+        """Delete a table with its partitions and versions."""
+        with self._write() as conn:
+            row = self._table_row(conn, database, name)
+            conn.execute(delete(tables_t).where(tables_t.c.id == row["id"]))
 
     def list_table_versions(self, database: str, name: str) -> list[TableVersion]:
         """Every version of a table, newest first."""
-        raise NotImplementedError
+        with self._read() as conn:
+            table_id = self._table_row(conn, database, name)["id"]
+            records = conn.execute(
+                select(table_versions.c.version_id, table_versions.c.snapshot)
+                .where(table_versions.c.table_id == table_id)
+                .order_by(table_versions.c.version_id.desc())
+            )
+            return [TableVersion(v, codec.table_from_json(snapshot)) for v, snapshot in records]
 
-    # partitions
+    def _table_row(
+        self, conn: Connection, database: str, name: str, *, for_update: bool = False
+    ) -> Any:
+        db_key = validate_name(database, "database name")
+        key = validate_name(name, "table name")
+        query = _table_select().where(databases.c.name == db_key, tables_t.c.name == key)
+        if for_update:
+            query = query.with_for_update(of=tables_t)
+        row = conn.execute(query).first()
+        if row is None:
+            self._database_row(conn, db_key)  # names the database when that is what is missing
+            raise EntityNotFoundError(f"table {db_key}.{key} not found")
+        return row._mapping
+
+    def _add_version(self, conn: Connection, table_id: int, table: Table) -> None:
+        conn.execute(
+            insert(table_versions).values(
+                table_id=table_id,
+                version_id=table.version_id,
+                snapshot=codec.table_to_json(table),
+                create_time=table.update_time,
+            )
+        )
+
+    # --- partitions ------------------------------------------------------------------------
+
     def create_partitions(self, partitions: Iterable[Partition]) -> list[Partition]:
-        raise NotImplementedError
+        """Create partitions, all or none; raises AlreadyExistsError naming the first
+        that exists, InvalidInputError when values do not match the partition keys."""
+        now = _now()
+        batch = [replace(p, create_time=now) for p in partitions]
+        with self._write() as conn:
+            tables = _TableCache(self, conn)
+            records = [self._partition_values(tables.get(p), p) for p in batch]
+            for table_id, keys in _group_keys(records).items():
+                if taken := self._existing_keys(conn, table_id, keys):
+                    raise AlreadyExistsError(f"partition {taken[0]} already exists")
+            try:
+                if records:
+                    conn.execute(insert(partitions_t), records)
+            except IntegrityError:  # only a racing writer can get here
+                raise AlreadyExistsError("a partition in the batch already exists") from None
+        return [
+            replace(
+                p,
+                database=t.database,
+                table=t.name,
+                values=tuple(p.values),
+                storage=_normalize_storage(p.storage),
+            )
+            for p, t in tables.used
+        ]
 
     def get_partition(self, database: str, table: str, values: Sequence[str]) -> Partition:
-        raise NotImplementedError
+        """One partition by its values; raises EntityNotFoundError when missing."""
+        with self._read() as conn:
+            row = self._table_row(conn, database, table)
+            key = codec.values_key(_check_values(rows.table_from_row(row), values))
+            found = conn.execute(
+                select(partitions_t).where(
+                    partitions_t.c.table_id == row["id"], partitions_t.c.values_key == key
+                )
+            ).first()
+            if found is None:
+                raise EntityNotFoundError(
+                    f"partition {list(values)} of table {row['database_name']}.{row['name']} "
+                    "not found"
+                )
+            return rows.partition_from_row(found._mapping, row["database_name"], row["name"])
 
     def list_partitions(
         self, database: str, table: str, expression: str | None = None
     ) -> list[Partition]:
-        """Partitions in value order, filtered by a Glue GetPartitions expression."""
-        raise NotImplementedError
+        """Partitions in value order, filtered by a Glue GetPartitions expression.
+
+        Values sort numerically under numeric partition keys, as text otherwise. The
+        expression is evaluated in Python over the loaded partitions
+        (``catalog.expression``); a blank expression means no filter.
+        """
+        with self._read() as conn:
+            row = self._table_row(conn, database, table)
+            stored = rows.table_from_row(row)
+            test = (
+                compile_partition_filter(expression, stored.partition_keys)
+                if expression and expression.strip()
+                else None
+            )
+            records = conn.execute(select(partitions_t).where(partitions_t.c.table_id == row["id"]))
+            found = [
+                rows.partition_from_row(r._mapping, stored.database, stored.name) for r in records
+            ]
+        order = partition_order_key(stored.partition_keys)
+        return sorted(
+            (p for p in found if test is None or test(p.values)), key=lambda p: order(p.values)
+        )
 
     def update_partition(self, partition: Partition) -> Partition:
-        raise NotImplementedError
+        """Replace a partition's storage, parameters and last access time."""
+        with self._write() as conn:
+            row = self._table_row(conn, partition.database, partition.table)
+            table = rows.table_from_row(row)
+            values = self._partition_values((row["id"], table), partition)
+            where = (
+                partitions_t.c.table_id == row["id"],
+                partitions_t.c.values_key == values["values_key"],
+            )
+            created = conn.execute(select(partitions_t.c.create_time).where(*where)).scalar()
+            if created is None:
+                raise EntityNotFoundError(
+                    f"partition {list(partition.values)} of table {_qualified(table)} not found"
+                )
+            conn.execute(
+                update(partitions_t)
+                .where(*where)
+                .values(
+                    storage=values["storage"],
+                    parameters=values["parameters"],
+                    last_access_time=values["last_access_time"],
+                )
+            )
+        return replace(
+            partition,
+            database=table.database,
+            table=table.name,
+            values=tuple(values["values"]),
+            storage=_normalize_storage(partition.storage),
+            create_time=created,
+        )
 
     def delete_partitions(
-        self, database: str, table: str, values_list: Iterable[Sequence[str]]
+        self,
+        database: str,
+        table: str,
+        values_list: Iterable[Sequence[str]],
+        *,
+        missing_ok: bool = False,
     ) -> None:
-        raise NotImplementedError
+        """Delete partitions by their values, all or none.
 
-    # crawlers and runs
+        Raises EntityNotFoundError naming the missing ones, unless ``missing_ok``.
+        """
+        with self._write() as conn:
+            row = self._table_row(conn, database, table)
+            stored = rows.table_from_row(row)
+            keys = list(
+                dict.fromkeys(codec.values_key(_check_values(stored, v)) for v in values_list)
+            )
+            existing = set(self._existing_keys(conn, row["id"], keys))
+            missing = [k for k in keys if k not in existing]
+            if missing and not missing_ok:
+                raise EntityNotFoundError(
+                    f"partitions not found in {_qualified(stored)}: {', '.join(missing[:10])}"
+                )
+            for chunk in _chunks([k for k in keys if k in existing]):
+                conn.execute(
+                    delete(partitions_t).where(
+                        partitions_t.c.table_id == row["id"], partitions_t.c.values_key.in_(chunk)
+                    )
+                )
+
+    def _partition_values(self, target: tuple[int, Table], partition: Partition) -> dict[str, Any]:
+        table_id, table = target
+        values = _check_values(table, partition.values)
+        return {
+            "table_id": table_id,
+            "values": list(values),
+            "values_key": codec.values_key(values),
+            "storage": codec.storage_to_json(_normalize_storage(partition.storage)),
+            "parameters": codec.params_to_json(partition.parameters),
+            "create_time": partition.create_time or _now(),
+            "last_access_time": partition.last_access_time,
+        }
+
+    def _existing_keys(self, conn: Connection, table_id: int, keys: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for chunk in _chunks(keys):
+            found.extend(
+                conn.execute(
+                    select(partitions_t.c.values_key).where(
+                        partitions_t.c.table_id == table_id, partitions_t.c.values_key.in_(chunk)
+                    )
+                ).scalars()
+            )
+        return found
+
+    # --- crawlers and runs -----------------------------------------------------------------
+
     def create_crawler(self, crawler: Crawler) -> Crawler:
-        raise NotImplementedError
+        """Create a crawler in state READY at version 1."""
+        now = _now()
+        stored = replace(
+            _normalize_crawler(crawler), state="READY", create_time=now, update_time=now, version=1
+        )
+        try:
+            with self._write() as conn:
+                conn.execute(insert(crawlers).values(**rows.crawler_values(stored)))
+        except IntegrityError:
+            raise AlreadyExistsError(f"crawler {stored.name!r} already exists") from None
+        return stored
 
     def get_crawler(self, name: str) -> Crawler:
-        raise NotImplementedError
+        """The crawler called ``name``; raises EntityNotFoundError when missing."""
+        with self._read() as conn:
+            return rows.crawler_from_row(self._crawler_row(conn, name))
 
     def list_crawlers(self) -> list[Crawler]:
-        raise NotImplementedError
+        """Every crawler, sorted by name."""
+        with self._read() as conn:
+            records = conn.execute(select(crawlers))
+            return _by_name([rows.crawler_from_row(row._mapping) for row in records])
 
     def update_crawler(self, crawler: Crawler) -> Crawler:
-        raise NotImplementedError
+        """Replace a crawler's definition and bump its version. Its state is left
+        alone; raises CrawlerRunningError unless the crawler is READY (as Glue does)."""
+        crawler = _normalize_crawler(crawler)
+        with self._write() as conn:
+            row = self._crawler_row(conn, crawler.name)
+            stored = replace(
+                crawler,
+                state=row["state"],
+                create_time=row["create_time"],
+                update_time=_now(),
+                version=row["version"] + 1,
+            )
+            values = rows.crawler_values(stored)
+            del values["state"], values["create_time"]
+            result = conn.execute(
+                update(crawlers)
+                .where(crawlers.c.id == row["id"], crawlers.c.state == "READY")
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise CrawlerRunningError(f"crawler {crawler.name!r} is {row['state']}")
+        return stored
 
     def delete_crawler(self, name: str) -> None:
-        raise NotImplementedError
+        """Delete a crawler and its runs; raises CrawlerRunningError unless READY."""
+        with self._write() as conn:
+            row = self._crawler_row(conn, name)
+            result = conn.execute(
+                delete(crawlers).where(crawlers.c.id == row["id"], crawlers.c.state == "READY")
+            )
+            if result.rowcount != 1:
+                raise CrawlerRunningError(f"crawler {row['name']!r} is {row['state']}")
 
     def set_crawler_state(self, name: str, expected: str, new: str) -> Crawler:
         """Compare-and-set the crawler's state; raises CrawlerRunningError when the
         current state is not ``expected``."""
-        raise NotImplementedError
+        if new not in CRAWLER_STATES:
+            raise InvalidInputError(f"crawler state must be one of {sorted(CRAWLER_STATES)}")
+        key = validate_name(name, "crawler name")
+        with self._write() as conn:
+            result = conn.execute(
+                update(crawlers)
+                .where(crawlers.c.name == key, crawlers.c.state == expected)
+                .values(state=new)
+            )
+            row = self._crawler_row(conn, key)  # raises EntityNotFoundError
+            if result.rowcount != 1:
+                raise CrawlerRunningError(f"crawler {key!r} is {row['state']}, not {expected}")
+            return rows.crawler_from_row(row)
+
+    def _crawler_row(self, conn: Connection, name: str) -> Any:
+        key = validate_name(name, "crawler name")
+        row = conn.execute(select(crawlers).where(crawlers.c.name == key)).first()
+        if row is None:
+            raise EntityNotFoundError(f"crawler {key!r} not found")
+        return row._mapping
 
     def save_run(self, run: CrawlRun) -> CrawlRun:
-        """Insert or replace a crawl run record."""
-        raise NotImplementedError
+        """Insert or replace a crawl run record.
+
+        ``run.crawler`` must name an existing crawler (or be None for an ad hoc
+        crawl); a crawler's runs are deleted with it.
+        """
+        if not isinstance(run.id, str) or not run.id or len(run.id) > 255:
+            raise InvalidInputError("a crawl run id must be 1 to 255 characters")
+        with self._write() as conn:
+            crawler_id = None
+            if run.crawler is not None:
+                crawler_id = self._crawler_row(conn, run.crawler)["id"]
+            values = rows.run_values(run, crawler_id)
+            conn.execute(_upsert(conn, values))
+            return self._run(conn, run.id)
 
     def get_run(self, run_id: str) -> CrawlRun:
-        raise NotImplementedError
+        """One crawl run; raises EntityNotFoundError when missing."""
+        with self._read() as conn:
+            return self._run(conn, run_id)
 
     def list_runs(self, crawler: str | None = None, limit: int = 100) -> list[CrawlRun]:
         """Runs newest first, optionally of one crawler."""
-        raise NotImplementedError
+        with self._read() as conn:
+            query = _run_select().order_by(crawl_runs.c.start_time.desc(), crawl_runs.c.id.desc())
+            if crawler is not None:
+                query = query.where(
+                    crawl_runs.c.crawler_id == self._crawler_row(conn, crawler)["id"]
+                )
+            records = conn.execute(query.limit(limit))
+            return [rows.run_from_row(row._mapping) for row in records]
+
+    def _run(self, conn: Connection, run_id: str) -> CrawlRun:
+        row = conn.execute(_run_select().where(crawl_runs.c.run_id == run_id)).first()
+        if row is None:
+            raise EntityNotFoundError(f"crawl run {run_id!r} not found")
+        return rows.run_from_row(row._mapping)
+
+
+class _TableCache:
+    """Tables looked up once per batch of partitions, remembering each partition's."""
+
+    def __init__(self, store: CatalogStore, conn: Connection) -> None:
+        self.store, self.conn = store, conn
+        self.tables: dict[tuple[str, str], tuple[int, Table]] = {}
+        self.used: list[tuple[Partition, Table]] = []
+
+    def get(self, partition: Partition) -> tuple[int, Table]:
+        key = (partition.database.lower(), partition.table.lower())
+        if key not in self.tables:
+            row = self.store._table_row(self.conn, partition.database, partition.table)
+            self.tables[key] = (row["id"], rows.table_from_row(row))
+        self.used.append((partition, self.tables[key][1]))
+        return self.tables[key]
+
+
+def _group_keys(records: Sequence[dict[str, Any]]) -> dict[int, list[str]]:
+    """Values keys by table id; a partition given twice in one batch already exists."""
+    grouped: dict[int, list[str]] = {}
+    for row in records:
+        keys = grouped.setdefault(row["table_id"], [])
+        if row["values_key"] in keys:
+            raise AlreadyExistsError(f"partition {row['values_key']} is in the batch twice")
+        keys.append(row["values_key"])
+    return grouped
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _qualified(table: Table) -> str:
+    return f"{table.database}.{table.name}"
+
+
+def _normalize_columns(columns: Sequence[Column], kind: str) -> tuple[Column, ...]:
+    return tuple(
+        replace(c, name=validate_name(c.name, kind), type=normalize_type(c.type)) for c in columns
+    )
+
+
+def _normalize_storage(storage: StorageDescriptor) -> StorageDescriptor:
+    return replace(storage, columns=_normalize_columns(storage.columns, "column name"))
+
+
+def _normalize_table(table: Table) -> Table:
+    """Validated names and types in their catalog spelling; no column named twice."""
+    storage = _normalize_storage(table.storage)
+    keys = _normalize_columns(table.partition_keys, "partition key")
+    names = [c.name for c in storage.columns + keys]
+    if duplicates := sorted({n for n in names if names.count(n) > 1}):
+        raise InvalidInputError(f"columns named more than once: {', '.join(duplicates)}")
+    return replace(
+        table,
+        database=validate_name(table.database, "database name"),
+        name=validate_name(table.name, "table name"),
+        storage=storage,
+        partition_keys=keys,
+    )
+
+
+def _check_values(table: Table, values: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(values, str) or len(values) != len(table.partition_keys):
+        raise InvalidInputError(
+            f"table {_qualified(table)} has {len(table.partition_keys)} partition keys; "
+            f"got values {values!r}"
+        )
+    if not all(isinstance(v, str) for v in values):
+        raise InvalidInputError(f"partition values must be strings, got {values!r}")
+    if any(len(v.encode()) > MAX_VALUE_BYTES for v in values):
+        raise InvalidInputError(f"a partition value is longer than {MAX_VALUE_BYTES} bytes")
+    if len(codec.values_key(values).encode()) > MAX_VALUES_KEY_BYTES:
+        raise InvalidInputError(
+            f"partition values are longer than {MAX_VALUES_KEY_BYTES} bytes together"
+        )
+    return tuple(values)
+
+
+def _normalize_crawler(crawler: Crawler) -> Crawler:
+    policy = crawler.schema_change_policy
+    if policy.update_behavior not in _UPDATE_BEHAVIORS:
+        raise InvalidInputError(f"unknown update behavior {policy.update_behavior!r}")
+    if policy.delete_behavior not in _DELETE_BEHAVIORS:
+        raise InvalidInputError(f"unknown delete behavior {policy.delete_behavior!r}")
+    if crawler.recrawl_behavior not in _RECRAWL_BEHAVIORS:
+        raise InvalidInputError(f"unknown recrawl behavior {crawler.recrawl_behavior!r}")
+    validate_schedule(crawler.schedule)
+    return replace(
+        crawler,
+        name=validate_name(crawler.name, "crawler name"),
+        database=validate_name(crawler.database, "database name"),
+        targets=tuple(crawler.targets),
+    )
+
+
+# --- queries ------------------------------------------------------------------------------
+
+
+def _table_select() -> Any:
+    return select(tables_t, databases.c.name.label("database_name")).join(
+        databases, tables_t.c.database_id == databases.c.id
+    )
+
+
+def _upsert(conn: Connection, values: dict[str, Any]) -> Any:
+    """INSERT … ON CONFLICT (run_id) DO UPDATE, in the connection's dialect."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(crawl_runs).values(**values)
+    changes = {k: statement.excluded[k] for k in values if k != "run_id"}
+    return statement.on_conflict_do_update(index_elements=["run_id"], set_=changes)
+
+
+def _run_select() -> Any:
+    return select(crawl_runs, crawlers.c.name.label("crawler_name")).outerjoin(
+        crawlers, crawl_runs.c.crawler_id == crawlers.c.id
+    )

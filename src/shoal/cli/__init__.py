@@ -18,7 +18,7 @@ from shoal.cli.context import AppContext, GroupWithErrors, global_options
 @global_options
 @click.version_option(package_name="shoal")
 @click.pass_context
-def main(ctx: click.Context, **settings: Any) -> None:
+def main(ctx: click.Context, /, **settings: Any) -> None:
     """shoal: crawl a data lake into a catalog and query it with Athena SQL."""
     ctx.obj = AppContext(settings)
     ctx.call_on_close(ctx.obj.close)

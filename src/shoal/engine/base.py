@@ -9,6 +9,7 @@ embedded default; a Spark engine will implement the same interface later.
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,17 +74,35 @@ class QueryResult:
 
 
 class CancelToken:
-    """Set by whoever wants a running query stopped; engines poll or interrupt on it."""
+    """Set by whoever wants a running query stopped; engines poll or interrupt on it.
 
-    def __init__(self) -> None:
+    A token made with ``timeout`` (seconds) also cancels itself when the time is up,
+    which is how a workgroup's time limit reaches the engine.
+    """
+
+    def __init__(self, timeout: float | None = None) -> None:
         self._event = threading.Event()
+        self._deadline = None if timeout is None else time.monotonic() + timeout
+        self.reason = "cancelled"
 
-    def cancel(self) -> None:
+    def cancel(self, reason: str = "cancelled") -> None:
+        if not self._event.is_set():
+            self.reason = reason
         self._event.set()
 
     @property
     def cancelled(self) -> bool:
+        if not self._event.is_set() and self._deadline is not None:
+            if time.monotonic() >= self._deadline:
+                self.cancel("timed out")
         return self._event.is_set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True once the token is cancelled."""
+        if self._deadline is not None:
+            timeout = max(0.0, min(timeout, self._deadline - time.monotonic()))
+        self._event.wait(timeout)
+        return self.cancelled
 
 
 class Engine(ABC):

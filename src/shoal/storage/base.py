@@ -13,16 +13,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from shoal.errors import InvalidBucketNameError, InvalidKeyError, InvalidInputError
+from shoal.errors import InvalidBucketNameError, InvalidInputError, InvalidKeyError
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_LIKE_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 MAX_KEY_BYTES = 1024
 
 
 @dataclass(frozen=True)
 class ObjectInfo:
-    """One stored object as a listing or a stat reports it."""
+    """One stored object as a listing or a stat reports it.
+
+    ``mtime`` is timezone-aware UTC. ``etag`` is S3's quoted MD5 of the content
+    (``'"9e10..."'``) when the backend knows it cheaply, else None: ``put`` always
+    returns it; listings and ``stat`` of local storage do not compute it.
+    """
 
     bucket: str
     key: str
@@ -37,10 +43,15 @@ class ObjectInfo:
 
 @dataclass(frozen=True)
 class Listing:
-    """A page of a delimiter listing: objects at this level and common prefixes below."""
+    """A page of a delimiter listing: objects at this level and common prefixes below.
+
+    ``is_truncated`` says that ``max_keys`` cut the listing short: more objects or
+    prefixes follow the last one returned.
+    """
 
     objects: list[ObjectInfo]
     prefixes: list[str]
+    is_truncated: bool = False
 
 
 def validate_bucket_name(bucket: str) -> str:
@@ -51,8 +62,8 @@ def validate_bucket_name(bucket: str) -> str:
         or ".-" in bucket
         or "-." in bucket
         or _IP_LIKE_RE.match(bucket)
-        or bucket.startswith("xn--")
-        or bucket.endswith("-s3alias")
+        or bucket.startswith(("xn--", "sthree-"))
+        or bucket.endswith(("-s3alias", "--ol-s3", "--x-s3"))
     ):
         raise InvalidBucketNameError(f"invalid bucket name: {bucket!r}")
     return bucket
@@ -66,15 +77,37 @@ def validate_key(key: str) -> str:
     """
     if not key:
         raise InvalidKeyError("object key must not be empty")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise InvalidKeyError("object key is longer than 1024 bytes")
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in key):
-        raise InvalidKeyError(f"object key contains a control character: {key!r}")
-    if key.startswith("/") or "\\" in key:
-        raise InvalidKeyError(f"object key must be relative and use '/': {key!r}")
+    _check_key_text(key, "object key")
     if any(part in (".", "..") for part in key.split("/")):
         raise InvalidKeyError(f"object key must not contain '.' or '..' segments: {key!r}")
     return key
+
+
+def validate_prefix(prefix: str) -> str:
+    """Check a listing prefix; return it unchanged or raise InvalidKeyError.
+
+    A prefix follows the key rules except that it may be empty and its last segment
+    is only a name filter, so ``"logs/.hid"`` is fine while ``"../"`` is not.
+    """
+    if prefix:
+        _check_key_text(prefix, "prefix")
+        if any(part in (".", "..") for part in prefix.split("/")[:-1]):
+            raise InvalidKeyError(f"prefix must not contain '.' or '..' segments: {prefix!r}")
+    return prefix
+
+
+def _check_key_text(text: str, what: str) -> None:
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        # Lone surrogates (e.g. undecodable file names) have no UTF-8 form S3 could store.
+        raise InvalidKeyError(f"{what} is not valid Unicode: {text!r}") from None
+    if size > MAX_KEY_BYTES:
+        raise InvalidKeyError(f"{what} is longer than {MAX_KEY_BYTES} bytes")
+    if _CONTROL_RE.search(text):
+        raise InvalidKeyError(f"{what} contains a control character: {text!r}")
+    if text.startswith("/") or "\\" in text:
+        raise InvalidKeyError(f"{what} must be relative and use '/': {text!r}")
 
 
 def parse_uri(uri: str) -> tuple[str, str]:
@@ -87,6 +120,7 @@ def parse_uri(uri: str) -> tuple[str, str]:
 
 
 def join_uri(bucket: str, key: str) -> str:
+    """The ``s3://bucket/key`` URI of an object (or of a bucket root when key is '')."""
     return f"s3://{bucket}/{key}"
 
 
@@ -126,8 +160,15 @@ class Storage(ABC):
         """List objects under ``prefix`` in key order.
 
         With a ``delimiter``, keys containing it after the prefix are rolled up into
-        ``prefixes`` (S3's CommonPrefixes). ``start_after`` skips keys up to and
-        including it; ``max_keys`` caps objects plus prefixes returned.
+        ``prefixes`` (S3's CommonPrefixes). ``start_after`` skips keys *and* common
+        prefixes that sort at or before it (so a prefix is skipped when
+        ``start_after`` falls inside it), which makes the last key or prefix of one
+        page the ``start_after`` of the next. ``max_keys`` caps objects plus prefixes
+        returned; ``is_truncated`` tells whether more follow. Order is S3's: by UTF-8
+        bytes, which is Python's ``str`` order.
+
+        Raises:
+            NoSuchBucketError, InvalidKeyError (unsafe prefix).
         """
 
     def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
@@ -140,7 +181,18 @@ class Storage(ABC):
 
     @abstractmethod
     def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
-        """Bytes ``[start, end)`` of an object (to its end when ``end`` is None)."""
+        """Bytes ``[start, end)`` of an object (to its end when ``end`` is None).
+
+        Range semantics follow S3's GET with a Range header: ``end`` past the end of
+        the object is clamped; a range starting at or past the end of the object
+        raises InvalidRangeError, except that the whole-object read
+        (``start=0, end=None``) always works, even for an empty object. An empty range
+        (``end == start``) returns ``b""`` once the object is known to exist. Negative
+        ``start`` or ``end < start`` raise InvalidRangeError.
+
+        Raises:
+            NoSuchBucketError, NoSuchKeyError, InvalidRangeError.
+        """
 
     @abstractmethod
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:

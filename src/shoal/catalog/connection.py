@@ -1,0 +1,122 @@
+"""Connect to the catalog database and bring its schema to the newest revision.
+
+SQLite (the embedded default) is set up for many readers and writers across
+threads and processes: WAL journal, a 30 s busy timeout, foreign keys on, and
+``BEGIN IMMEDIATE`` for write transactions. Taking the write lock up front means two
+transactions never both read and then both try to upgrade to writing, a deadlock
+SQLite resolves by failing one of them at once, without waiting.
+
+Migrations are Alembic revisions shipped in ``catalog/migrations`` and applied on
+open, under a lock (SQLite: the immediate transaction; PostgreSQL: a transaction
+advisory lock) so that processes opening a fresh catalog together do not race.
+"""
+
+from __future__ import annotations
+
+import zlib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that marks an engine's transactions as writes (BEGIN IMMEDIATE).
+WRITE_OPTION = "shoal_write"
+# One advisory-lock key for "migrating the shoal catalog" in a PostgreSQL database.
+_PG_MIGRATION_LOCK = zlib.crc32(b"shoal.catalog.migrate")
+
+
+def create_catalog_engine(url: str | URL) -> Engine:
+    """An engine for a catalog URL (``sqlite:///path``, ``postgresql+psycopg://…``)."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        return _sqlite_engine(sa_url)
+    return create_engine(sa_url, pool_pre_ping=True)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (and pool) with write transactions."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def is_memory_sqlite(url: URL) -> bool:
+    """Whether ``url`` names a private in-memory SQLite database."""
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    kwargs: dict[str, Any] = {}
+    if is_memory_sqlite(url):
+        # Each connection to :memory: is a new database; share one (the store serialises).
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    elif url.database and not url.query.get("uri"):
+        # SQLite creates a missing file but not its folder.
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Stop the sqlite3 module from issuing its own BEGIN; _sqlite_on_begin does it.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        # busy_timeout first: switching a fresh file to WAL takes a lock we may wait on.
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable enough with WAL, much faster
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# --- migrations ------------------------------------------------------------------------
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration for the packaged migrations; no alembic.ini needed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest migration revision shipped with this package."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the catalog database is at (None when it has no schema yet)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the catalog schema to the newest revision; a no-op when it is there."""
+    if current_revision(engine) == head_revision():
+        return  # the common case, answered by one read without taking any lock
+    with writer(engine).connect() as conn, conn.begin():
+        # Both locks last until commit; a process waiting on them then finds the
+        # schema at head and Alembic does nothing.
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        command.upgrade(alembic_config(conn), "head")

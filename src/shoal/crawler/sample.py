@@ -1,0 +1,209 @@
+"""Reading a file's sample: the first bytes of text files, the footer of Parquet.
+
+Glue reads the first 1 MB of each CSV/JSON file and only the metadata of Parquet
+files; so does this module. Compressed files are recognised by magic bytes (not
+by name) and only the prefix is decompressed, so a truncated stream is normal
+here — except when the *whole* file was read and its stream still ends early:
+that file is truncated and is skipped.
+
+Anything that does not decode as UTF-8 (with or without BOM) is reported, not
+guessed at.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import zstandard
+
+from shoal.storage.base import ObjectInfo, Storage
+
+SAMPLE_BYTES = 1 << 20  # Glue's 1 MB per CSV/JSON file
+PARQUET_MAGIC = b"PAR1"
+_PARQUET_SUFFIXES = (".parquet", ".parq", ".pqt")
+_UTF8_BOM = b"\xef\xbb\xbf"
+_OTHER_BOMS = {
+    b"\xff\xfe\x00\x00": "UTF-32",
+    b"\x00\x00\xfe\xff": "UTF-32",
+    b"\xff\xfe": "UTF-16",
+    b"\xfe\xff": "UTF-16",
+}
+
+
+class FileSkipped(Exception):
+    """A file the crawler cannot use; ``reason`` goes into the crawl log."""
+
+    def __init__(self, reason: str, bytes_read: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.bytes_read = bytes_read
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What was read of one file.
+
+    ``text`` is the decoded (decompressed) prefix for text formats; ``complete``
+    says it is the whole file. ``consumed`` is how many stored bytes produced
+    ``text`` — the basis of record-count estimates. Parquet files carry their
+    ``schema`` and exact ``num_rows`` instead.
+    """
+
+    bytes_read: int
+    compression: str = "none"
+    text: str | None = None
+    complete: bool = True
+    consumed: int = 0
+    schema: pa.Schema | None = None
+    num_rows: int = 0
+
+
+def read_sample(storage: Storage, obj: ObjectInfo, limit: int = SAMPLE_BYTES) -> Sample:
+    """Read and decode the sample of ``obj``; raises FileSkipped with a reason."""
+    if obj.key.lower().endswith(_PARQUET_SUFFIXES):
+        head = storage.read(obj.bucket, obj.key, 0, min(4, obj.size))
+        if head == PARQUET_MAGIC:
+            return _read_parquet(storage, obj, len(head))
+        raise FileSkipped("named like Parquet but does not start with PAR1", len(head))
+    prefix = storage.read(obj.bucket, obj.key, 0, min(obj.size, limit))
+    if prefix[:4] == PARQUET_MAGIC:
+        return _read_parquet(storage, obj, len(prefix))
+    whole = len(prefix) >= obj.size
+    codec = _codec_of(prefix)
+    data, consumed, ended = _DECOMPRESSORS[codec](prefix, limit)
+    if codec != "none" and whole and not ended and len(data) < limit:
+        raise FileSkipped(f"truncated {codec} stream", len(prefix))
+    complete = whole and (codec == "none" or (ended and len(data) < limit))
+    text = _decode(data, complete, len(prefix))
+    return Sample(len(prefix), codec, text, complete, consumed)
+
+
+# --- compression ----------------------------------------------------------------------
+
+_MAGICS = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\x28\xb5\x2f\xfd", "zstd"))
+
+
+def _codec_of(prefix: bytes) -> str:
+    for magic, codec in _MAGICS:
+        if prefix.startswith(magic):
+            return codec
+    return "none"
+
+
+# Each returns (output, stored bytes consumed to produce it, whether the stream ended).
+_Decompressor = Callable[[bytes, int], tuple[bytes, int, bool]]
+
+
+def _plain(data: bytes, limit: int) -> tuple[bytes, int, bool]:
+    return data, len(data), True
+
+
+def _gunzip(data: bytes, limit: int) -> tuple[bytes, int, bool]:
+    out = bytearray()
+    rest = data
+    ended = False
+    # Loop because gzip files may hold several members back to back.
+    while rest and len(out) < limit:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out += d.decompress(rest, limit - len(out))
+        except zlib.error as exc:
+            raise FileSkipped(f"corrupt gzip stream: {exc}", len(data)) from exc
+        ended = d.eof
+        if not d.eof:
+            rest = d.unconsumed_tail
+            break
+        rest = d.unused_data
+    return bytes(out), len(data) - len(rest), ended
+
+
+def _bunzip(data: bytes, limit: int) -> tuple[bytes, int, bool]:
+    d = bz2.BZ2Decompressor()
+    try:
+        out = d.decompress(data, limit)
+    except OSError as exc:
+        raise FileSkipped(f"corrupt bzip2 stream: {exc}", len(data)) from exc
+    consumed = len(data) - len(d.unused_data) if d.eof else len(data)
+    return out, consumed, d.eof
+
+
+def _unzstd(data: bytes, limit: int) -> tuple[bytes, int, bool]:
+    # stream_reader caps the output (a small zstd input can expand enormously).
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data))
+        out = reader.read(limit)
+    except zstandard.ZstdError as exc:
+        raise FileSkipped(f"corrupt zstd stream: {exc}", len(data)) from exc
+    if len(out) >= limit:
+        return out, len(data), False
+    # The whole input produced less than ``limit``: safe to check the frame ended.
+    d = zstandard.ZstdDecompressor().decompressobj()
+    try:
+        d.decompress(data)
+    except zstandard.ZstdError as exc:
+        raise FileSkipped(f"corrupt zstd stream: {exc}", len(data)) from exc
+    return out, len(data), bool(d.eof)
+
+
+_DECOMPRESSORS: dict[str, _Decompressor] = {
+    "none": _plain,
+    "gzip": _gunzip,
+    "bzip2": _bunzip,
+    "zstd": _unzstd,
+}
+
+
+# --- text -----------------------------------------------------------------------------
+
+
+def _decode(data: bytes, complete: bool, bytes_read: int) -> str:
+    """UTF-8 text of the sample; a character cut by the sample's end is dropped."""
+    for bom, name in _OTHER_BOMS.items():
+        if data.startswith(bom):
+            raise FileSkipped(f"unsupported encoding {name} (only UTF-8 is read)", bytes_read)
+    if data.startswith(_UTF8_BOM):
+        data = data[len(_UTF8_BOM) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        cut_at_end = not complete and exc.start >= len(data) - 3 and exc.end == len(data)
+        if not cut_at_end:
+            raise FileSkipped(f"not valid UTF-8 (byte {exc.start})", bytes_read) from exc
+        text = data[: exc.start].decode("utf-8")
+    if "\x00" in text:
+        raise FileSkipped("binary data (NUL bytes), not text", bytes_read)
+    return text
+
+
+# --- Parquet --------------------------------------------------------------------------
+
+
+def _read_parquet(storage: Storage, obj: ObjectInfo, already_read: int) -> Sample:
+    """Read only the footer: last 8 bytes give its length, then the footer itself."""
+    size = obj.size
+    if size < 12:
+        raise FileSkipped("Parquet file too short to hold a footer", already_read)
+    # Two exact reads (length, then footer): bytes_read stays what metadata costs.
+    tail = storage.read(obj.bucket, obj.key, size - 8, size)
+    read = already_read + len(tail)
+    if tail[-4:] != PARQUET_MAGIC:
+        raise FileSkipped("corrupt Parquet: no PAR1 at the end (truncated?)", read)
+    footer_len = struct.unpack("<I", tail[:4])[0]
+    if footer_len + 12 > size:
+        raise FileSkipped("corrupt Parquet: footer length exceeds the file", read)
+    footer = storage.read(obj.bucket, obj.key, size - 8 - footer_len, size - 8) + tail
+    read += footer_len
+    try:
+        # A stand-in file of magic + footer: pyarrow only needs the footer for metadata.
+        meta = pq.read_metadata(pa.BufferReader(PARQUET_MAGIC + footer))
+        schema = meta.schema.to_arrow_schema()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise FileSkipped(f"corrupt Parquet footer: {exc}", read) from exc
+    return Sample(read, schema=schema, num_rows=meta.num_rows, consumed=size)

@@ -1,0 +1,223 @@
+"""Turn a ``TableScan`` into the DuckDB query that reads exactly its planned files.
+
+Each scan becomes one SELECT over ``read_parquet`` / ``read_csv`` / ``read_json``
+with the catalog's column names and types (Hive types mapped by ``duckdb_type``),
+plus the partition columns. Partition values come from the plan, not from paths:
+the reader adds each row's file name, and a VALUES list maps file -> partition
+values (one reader and a small hash join stays fast with thousands of files,
+where a UNION ALL per partition binds one reader each).
+
+The SQL is assembled as a sqlglot tree and printed with every identifier quoted;
+paths and partition values are string literals that sqlglot escapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping, Sequence
+
+from sqlglot import exp
+
+from shoal.catalog.model import Column
+from shoal.catalog.types import HiveType, parse_type
+from shoal.engine.base import TableFormat, TableScan
+from shoal.errors import InvalidInputError
+
+FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
+HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+
+_PRIMITIVES: Mapping[str, str] = {
+    "boolean": "BOOLEAN",
+    "tinyint": "TINYINT",
+    "smallint": "SMALLINT",
+    "int": "INTEGER",
+    "bigint": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "string": "VARCHAR",
+    "varchar": "VARCHAR",
+    "char": "VARCHAR",
+    "binary": "BLOB",
+    "date": "DATE",
+    "timestamp": "TIMESTAMP",
+}
+
+
+def duckdb_type(hive: HiveType) -> str:
+    """The DuckDB spelling of a Hive type (``array<int>`` -> ``INTEGER[]``)."""
+    if hive.name in _PRIMITIVES:
+        return _PRIMITIVES[hive.name]
+    if hive.name == "decimal":
+        precision, scale = (tuple(hive.params) + (10, 0)[len(hive.params) :])[:2]
+        return f"DECIMAL({precision},{scale})"
+    if hive.name == "array":
+        return f"{duckdb_type(hive.args[0])}[]"
+    if hive.name == "map":
+        return f"MAP({duckdb_type(hive.args[0])}, {duckdb_type(hive.args[1])})"
+    if hive.name == "struct":
+        fields = ", ".join(f"{_quote(name)} {duckdb_type(t)}" for name, t in hive.fields)
+        return f"STRUCT({fields})"
+    raise InvalidInputError(f"type {hive} has no DuckDB equivalent")
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _column_type(column: Column) -> str:
+    return duckdb_type(parse_type(column.type))
+
+
+def scan_query(
+    scan: TableScan,
+    url: Callable[[str], str],
+    present: Collection[str] | None = None,
+) -> exp.Select:
+    """The SELECT exposing ``scan`` with its catalog columns, then its partition keys.
+
+    Args:
+        scan: the resolved table and its planned files.
+        url: maps a file path to the URL DuckDB reads it through.
+        present: lower-cased column names found in the files (Parquet only); other
+            catalog columns read as NULL, as Athena does on schema drift.
+    """
+    urls = [url(f.path) for f in scan.files]
+    classification = scan.format.classification.lower()
+    if classification not in _READERS:
+        raise InvalidInputError(
+            f"{scan.database}.{scan.table}: cannot read {classification!r} files"
+        )
+    reader = _READERS[classification](urls, scan)
+    projections = [_data_column(c, present) for c in scan.columns]
+    query = exp.select(*projections).from_(
+        exp.Table(this=reader, alias=exp.TableAlias(this=_id("d")))
+    )
+    if scan.partition_keys:
+        for key in scan.partition_keys:
+            query = query.select(exp.column(key.name, table="p", quoted=True), append=True)
+        query = query.join(_partition_values(scan, urls), using=[_id(FILE_COLUMN)])
+    return query
+
+
+def probe_query(scan: TableScan, url: Callable[[str], str]) -> exp.Select:
+    """``SELECT * … LIMIT 0`` over the files: its result columns are those the files have."""
+    reader = _READERS[scan.format.classification.lower()]([url(f.path) for f in scan.files], scan)
+    return exp.select(exp.Star()).from_(exp.Table(this=reader)).limit(0)
+
+
+def empty_query(scan: TableScan) -> exp.Select:
+    """The scan's columns with no rows: every file was pruned away."""
+    typed = [
+        exp.alias_(
+            exp.cast(exp.null(), exp.DataType.build(_column_type(c), dialect="duckdb")),
+            c.name,
+            quoted=True,
+        )
+        for c in (*scan.columns, *scan.partition_keys)
+    ]
+    return exp.select(*typed).where(exp.false())
+
+
+def _id(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def _data_column(column: Column, present: Collection[str] | None) -> exp.Expr:
+    to = exp.DataType.build(_column_type(column), dialect="duckdb")
+    if present is not None and column.name.lower() not in present:
+        value: exp.Expr = exp.cast(exp.null(), to)
+    else:
+        value = exp.cast(exp.column(column.name, table="d", quoted=True), to)
+    return exp.alias_(value, column.name, quoted=True)
+
+
+def _partition_values(scan: TableScan, urls: Sequence[str]) -> exp.Subquery:
+    types = [exp.DataType.build(_column_type(k), dialect="duckdb") for k in scan.partition_keys]
+    rows = []
+    for file, file_url in zip(scan.files, urls, strict=True):
+        if len(file.partition_values) != len(types):
+            raise InvalidInputError(f"{file.path}: expected {len(types)} partition values")
+        values = [
+            _partition_literal(v, t) for v, t in zip(file.partition_values, types, strict=True)
+        ]
+        rows.append(exp.Tuple(expressions=[exp.Literal.string(file_url), *values]))
+    columns = [_id(FILE_COLUMN), *(_id(k.name) for k in scan.partition_keys)]
+    values_node = exp.Values(expressions=rows)
+    return (
+        exp.select(exp.Star())
+        .from_(exp.Subquery(this=values_node, alias=exp.TableAlias(this=_id("v"), columns=columns)))
+        .subquery("p")
+    )
+
+
+def _partition_literal(value: str, to: exp.DataType) -> exp.Expr:
+    if value == HIVE_NULL_PARTITION:
+        return exp.cast(exp.null(), to)
+    return exp.cast(exp.Literal.string(value), to)
+
+
+def _option(name: str, value: exp.Expr) -> exp.EQ:
+    return exp.EQ(this=exp.column(name), expression=value)
+
+
+def _columns_struct(columns: Sequence[Column]) -> exp.Struct:
+    pairs = [
+        exp.PropertyEQ(
+            this=exp.Literal.string(c.name), expression=exp.Literal.string(_column_type(c))
+        )
+        for c in columns
+    ]
+    return exp.Struct(expressions=pairs)
+
+
+def _url_list(urls: Sequence[str]) -> exp.Array:
+    return exp.Array(expressions=[exp.Literal.string(u) for u in urls])
+
+
+def _call(name: str, urls: Sequence[str], options: list[exp.EQ]) -> exp.Anonymous:
+    options.append(_option("filename", exp.Literal.string(FILE_COLUMN)))
+    return exp.Anonymous(this=name, expressions=[_url_list(urls), *options])
+
+
+def _parquet(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
+    return _call("read_parquet", urls, [_option("union_by_name", exp.true())])
+
+
+def _json(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
+    options = [
+        _option("format", exp.Literal.string("newline_delimited")),
+        _option("columns", _columns_struct(scan.columns)),
+        _option("compression", exp.Literal.string(_compression(scan.format, "auto_detect"))),
+    ]
+    return _call("read_json", urls, options)
+
+
+def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
+    fmt = scan.format
+    options = [
+        _option("columns", _columns_struct(scan.columns)),
+        _option("auto_detect", exp.false()),
+        _option("header", exp.false()),
+        _option("skip", exp.Literal.number(fmt.skip_header_lines)),
+        _option("delim", exp.Literal.string(fmt.delimiter)),
+        # An empty quote turns quoting off, as LazySimpleSerDe reads fields.
+        _option("quote", exp.Literal.string(fmt.quote_char or "")),
+        _option("nullstr", exp.Literal.string(fmt.null_format or "")),
+        _option("null_padding", exp.true()),
+        _option("compression", exp.Literal.string(_compression(fmt))),
+    ]
+    if fmt.escape_char:
+        options.append(_option("escape", exp.Literal.string(fmt.escape_char)))
+    return _call("read_csv", urls, options)
+
+
+def _compression(fmt: TableFormat, auto: str = "auto") -> str:
+    # DuckDB detects gzip/zstd from the file name; explicit only when the catalog says so.
+    known = {"gzip": "gzip", "gz": "gzip", "zstd": "zstd", "none": "none"}
+    return known.get((fmt.compression or "").lower(), auto)
+
+
+_READERS: Mapping[str, Callable[[Sequence[str], TableScan], exp.Anonymous]] = {
+    "parquet": _parquet,
+    "json": _json,
+    "csv": _csv,
+}

@@ -1,0 +1,563 @@
+"""Local folders as object storage: one sub-folder of the root per bucket.
+
+Layout::
+
+    root/
+      .shoal-staging/     temporary files of puts in progress (never a bucket)
+      sales/              bucket "sales"
+        year=2024/a.csv   object "year=2024/a.csv"
+
+Safety: every bucket name and key is validated, and every path is resolved and
+compared with its lexical form, so a path that crosses a symlink anywhere under the
+root is refused (InvalidKeyError) and symlinks are invisible to listings. LocalStorage
+serves only regular files in real directories; nothing resolves outside the root.
+
+Limits of a filesystem compared with S3: a key cannot end in '/' (folder markers),
+cannot contain empty segments ('a//b'), and "a" cannot be an object while "a/b" is
+one too. Such keys raise InvalidKeyError.
+
+Atomic puts: data is written to a file in ``root/.shoal-staging`` (same filesystem,
+never a bucket), fsynced, then renamed over the target with ``os.replace``, and the
+folder is fsynced. A crash leaves at worst a staging file, which no listing shows and
+which is swept once older than a day when a LocalStorage opens the root.
+
+ETags: ``put`` returns S3's quoted MD5; ``stat``, ``list`` and ``walk`` return
+``etag=None`` rather than read every byte of every file.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import hashlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from stat import S_ISREG
+from typing import BinaryIO
+
+from shoal.errors import (
+    BucketNotEmptyError,
+    InvalidInputError,
+    InvalidKeyError,
+    InvalidRangeError,
+    NoSuchBucketError,
+    NoSuchKeyError,
+    StorageError,
+)
+from shoal.storage.base import (
+    Listing,
+    ObjectInfo,
+    Storage,
+    validate_bucket_name,
+    validate_key,
+    validate_prefix,
+)
+
+STAGING_DIR = ".shoal-staging"
+# File names that cannot be part of a valid key (control characters, backslash).
+_UNSERVABLE_NAME_RE = re.compile(r"[\x00-\x1f\x7f\\]")
+_PUT_ATTEMPTS = 3
+# Staging files older than this are leftovers of a crash: no put takes a day.
+STALE_STAGING_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One servable directory entry, with the name it sorts by in key order."""
+
+    name: str
+    path: str
+    is_dir: bool
+    entry: os.DirEntry[str]
+
+    @property
+    def sort_name(self) -> str:
+        # Keys under folder "a" all start with "a/", so the folder sorts as "a/":
+        # this keeps "a-b" (0x2d) before "a/x" (0x2f) as S3 orders them.
+        return self.name + "/" if self.is_dir else self.name
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Where a listing starts: a folder, the key prefix of its entries, a name filter."""
+
+    folder: str
+    key_base: str
+    name_prefix: str
+
+
+class LocalStorage(Storage):
+    """Buckets as sub-folders of ``root``; objects as files under them.
+
+    Args:
+        root: The folder holding the buckets; created if missing.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        os.makedirs(root, exist_ok=True)
+        # Resolve once: every containment check compares against the real root.
+        self.root = os.path.realpath(root)
+        self._staging = os.path.join(self.root, STAGING_DIR)
+        os.makedirs(self._staging, exist_ok=True)
+        _sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.root!r})"
+
+    # -- buckets ---------------------------------------------------------------
+
+    def list_buckets(self) -> list[str]:
+        """Names of all buckets, sorted; the staging folder and stray entries are skipped."""
+        names = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and _is_bucket_name(entry.name):
+                    names.append(entry.name)
+        return sorted(names)
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket``; creating one that exists is not an error."""
+        path = self._bucket_path(bucket)
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            if not self._is_real_dir(path):
+                raise InvalidInputError(f"{path} exists and is not a folder") from None
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket. Raises BucketNotEmptyError or NoSuchBucketError."""
+        path = self._existing_bucket(bucket)
+        if next(self._walk(path, "", bucket, None), None) is not None:
+            raise BucketNotEmptyError(f"bucket {bucket!r} is not empty")
+        # No objects, but maybe empty folders left by a crash, or files shoal does not
+        # serve (symlinks, odd names): remove the former, never delete the latter.
+        if not _remove_empty_folders(path):
+            raise BucketNotEmptyError(f"bucket {bucket!r} holds files that are not objects")
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether ``bucket`` exists (as a real folder, not a symlink)."""
+        return self._is_real_dir(self._bucket_path(bucket))
+
+    # -- objects ---------------------------------------------------------------
+
+    def stat(self, bucket: str, key: str) -> ObjectInfo:
+        """Size and mtime of one object (etag None). Raises NoSuchKeyError."""
+        path = self._object_path(bucket, key)
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+        if not _is_regular(st):
+            raise NoSuchKeyError(f"no such key: {bucket}/{key}")
+        return _info(bucket, key, st)
+
+    def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``[start, end)`` of an object; see Storage.read for range semantics."""
+        _check_range(start, end)
+        path = self._object_path(bucket, key)
+        try:
+            # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
+            raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
+        try:
+            st = os.fstat(fd)
+            if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
+                raise NoSuchKeyError(f"no such key: {bucket}/{key}")
+            f = open(fd, "rb")
+        except BaseException:
+            os.close(fd)
+            raise
+        with f:
+            return _read_range(f, st.st_size, start, end)
+
+    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """Store ``data`` at ``key`` atomically (staging file, fsync, rename)."""
+        path = self._object_path(bucket, key)
+        tmp = os.path.join(self._staging, f"put-{uuid.uuid4().hex}")
+        try:
+            # Mode 0o666 so the umask applies, as for any file a user writes.
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+                st = os.fstat(f.fileno())
+            self._move_into_place(tmp, path, bucket, key)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
+        return _info(bucket, key, st, etag)
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete one object and prune folders it leaves empty; a missing key is fine."""
+        path = self._object_path(bucket, key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except (IsADirectoryError, PermissionError) as exc:
+            # Linux reports unlink() of a folder as EISDIR, macOS as EPERM.
+            if os.path.isdir(path):
+                return  # "a" is a folder of other keys, not an object: nothing to delete
+            raise StorageError(f"cannot delete {bucket}/{key}: {exc}") from exc
+        self._prune_empty_parents(os.path.dirname(path), self._bucket_path(bucket))
+
+    def local_path(self, bucket: str, key: str) -> str:
+        """The absolute, validated file path of ``key``, which need not exist yet."""
+        return self._object_path(bucket, key)
+
+    # -- listing ---------------------------------------------------------------
+
+    def list(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        max_keys: int | None = None,
+    ) -> Listing:
+        """List objects under ``prefix`` in S3 key order; see Storage.list.
+
+        With delimiter '/' only the folder the prefix points into is read (plus a lazy
+        look inside each sub-folder to check it holds an object).
+        """
+        if max_keys is not None and max_keys < 0:
+            raise InvalidInputError("max_keys must not be negative")
+        if delimiter == "/":
+            items = self._iter_slash_level(bucket, prefix, start_after)
+        elif delimiter:
+            objects = self._iter_objects(bucket, prefix, start_after)
+            items = _roll_up(objects, prefix, delimiter, start_after)
+        else:
+            items = self._iter_objects(bucket, prefix, start_after)
+        return _page(items, max_keys)
+
+    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, recursively, lazily, in key order."""
+        return self._iter_objects(bucket, prefix, None)
+
+    def _iter_objects(
+        self, bucket: str, prefix: str, start_after: str | None
+    ) -> Iterator[ObjectInfo]:
+        # Validate eagerly, so errors surface when the call is made, not at first next().
+        start = self._prefix_start(bucket, prefix)
+        return self._objects_from(bucket, start, start_after)
+
+    def _objects_from(
+        self, bucket: str, start: _Start | None, start_after: str | None
+    ) -> Iterator[ObjectInfo]:
+        if start is None:
+            return
+        for entry in self._scan(start.folder):
+            if entry.name.startswith(start.name_prefix):
+                yield from self._walk_entry(bucket, entry, start.key_base, start_after)
+
+    def _iter_slash_level(
+        self, bucket: str, prefix: str, start_after: str | None
+    ) -> Iterator[ObjectInfo | str]:
+        start = self._prefix_start(bucket, prefix)
+        return self._slash_level_from(bucket, start, start_after)
+
+    def _slash_level_from(
+        self, bucket: str, start: _Start | None, start_after: str | None
+    ) -> Iterator[ObjectInfo | str]:
+        if start is None:
+            return
+        for entry in self._scan(start.folder):
+            if not entry.name.startswith(start.name_prefix):
+                continue
+            key = start.key_base + entry.sort_name
+            if start_after is not None and key <= start_after:
+                continue
+            if not entry.is_dir:
+                yield from _entry_info(bucket, key, entry)
+            elif next(self._walk(entry.path, key, bucket, None), None) is not None:
+                yield key  # a folder is a common prefix only if it holds an object
+
+    def _walk(
+        self, folder: str, key_base: str, bucket: str, start_after: str | None
+    ) -> Iterator[ObjectInfo]:
+        for entry in self._scan(folder):
+            yield from self._walk_entry(bucket, entry, key_base, start_after)
+
+    def _walk_entry(
+        self, bucket: str, entry: _Entry, key_base: str, start_after: str | None
+    ) -> Iterator[ObjectInfo]:
+        key = key_base + entry.sort_name
+        if entry.is_dir:
+            if not _wholly_before(key, start_after):
+                yield from self._walk(entry.path, key, bucket, start_after)
+        elif start_after is None or key > start_after:
+            yield from _entry_info(bucket, key, entry)
+
+    def _scan(self, folder: str) -> Sequence[_Entry]:
+        """Servable entries of ``folder`` in key order: real folders and regular files."""
+        found: builtins.list[_Entry] = []
+        try:
+            with os.scandir(folder) as it:
+                for entry in it:
+                    if _UNSERVABLE_NAME_RE.search(entry.name) or not _is_utf8(entry.name):
+                        continue
+                    # Symlinks are never followed: not for files, not for folders.
+                    if entry.is_dir(follow_symlinks=False):
+                        found.append(_Entry(entry.name, entry.path, True, entry))
+                    elif entry.is_file(follow_symlinks=False):
+                        found.append(_Entry(entry.name, entry.path, False, entry))
+        except (FileNotFoundError, NotADirectoryError):
+            return []  # removed while we walked: it holds nothing now
+        found.sort(key=lambda e: e.sort_name)
+        return found
+
+    def _prefix_start(self, bucket: str, prefix: str) -> _Start | None:
+        """Where a listing of ``prefix`` starts; None when nothing can match.
+
+        "year=2024/mo" starts in folder "year=2024" with names beginning "mo", so a
+        listing never reads folders the prefix cannot match.
+        """
+        validate_prefix(prefix)
+        bucket_path = self._existing_bucket(bucket)
+        dir_part, _, name_prefix = prefix.rpartition("/")
+        if not dir_part:
+            return _Start(bucket_path, "", name_prefix)
+        if "" in dir_part.split("/"):
+            return None  # 'a//b' can name no file
+        folder = os.path.join(bucket_path, *dir_part.split("/"))
+        if os.path.realpath(folder) != folder or not os.path.isdir(folder):
+            return None  # missing, a file, or reached through a symlink
+        return _Start(folder, dir_part + "/", name_prefix)
+
+    # -- paths -----------------------------------------------------------------
+
+    def _bucket_path(self, bucket: str) -> str:
+        validate_bucket_name(bucket)
+        return os.path.join(self.root, bucket)
+
+    def _existing_bucket(self, bucket: str) -> str:
+        path = self._bucket_path(bucket)
+        if not self._is_real_dir(path):
+            raise NoSuchBucketError(f"no such bucket: {bucket!r}")
+        return path
+
+    def _object_path(self, bucket: str, key: str) -> str:
+        """The validated path of ``key``; refuses anything that crosses a symlink."""
+        validate_key(key)
+        if key.endswith("/"):
+            raise InvalidKeyError(f"local storage cannot hold folder marker keys: {key!r}")
+        if "//" in key:
+            raise InvalidKeyError(f"local storage cannot hold keys with empty segments: {key!r}")
+        bucket_path = self._existing_bucket(bucket)
+        path = os.path.join(bucket_path, *key.split("/"))
+        # realpath resolves every symlink on the way; any difference means one was
+        # crossed, and a symlink may point anywhere, so it is refused outright.
+        if os.path.realpath(path) != path:
+            raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
+        return path
+
+    def _is_real_dir(self, path: str) -> bool:
+        return os.path.isdir(path) and not os.path.islink(path)
+
+    def _make_parents(self, bucket: str, key: str, folder: str) -> None:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidKeyError(
+                f"cannot put {key!r} in bucket {bucket!r}: a parent of it is an object"
+            ) from None
+        except OSError as exc:
+            raise _os_error(exc, bucket, key) from exc
+
+    def _move_into_place(self, tmp: str, path: str, bucket: str, key: str) -> None:
+        folder = os.path.dirname(path)
+        # A concurrent delete may prune the new parent folder before the rename
+        # lands; making it again is enough, so retry a few times.
+        for _ in range(_PUT_ATTEMPTS):
+            self._make_parents(bucket, key, folder)
+            if self._replace(tmp, path, bucket, key):
+                _fsync_dir(folder)
+                return
+        raise StorageError(f"cannot put {bucket}/{key}: its folder keeps disappearing")
+
+    def _replace(self, tmp: str, path: str, bucket: str, key: str) -> bool:
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            if not os.path.exists(tmp):
+                raise StorageError(f"staging file of {bucket}/{key} vanished") from None
+            return False
+        except IsADirectoryError:
+            raise InvalidKeyError(
+                f"cannot put {key!r} in bucket {bucket!r}: other keys start with {key + '/'!r}"
+            ) from None
+        except OSError as exc:
+            raise _os_error(exc, bucket, key) from exc
+        return True
+
+    def _prune_empty_parents(self, folder: str, bucket_path: str) -> None:
+        while folder != bucket_path and folder.startswith(bucket_path + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:
+                return  # not empty (or already gone, or raced with a put): stop here
+            folder = os.path.dirname(folder)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def _is_bucket_name(name: str) -> bool:
+    try:
+        validate_bucket_name(name)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False  # undecodable bytes in a file name: no key can name it
+    return True
+
+
+def _is_regular(st: os.stat_result) -> bool:
+    return S_ISREG(st.st_mode)
+
+
+def _info(bucket: str, key: str, st: os.stat_result, etag: str | None = None) -> ObjectInfo:
+    mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
+    return ObjectInfo(bucket=bucket, key=key, size=st.st_size, mtime=mtime, etag=etag)
+
+
+def _entry_info(bucket: str, key: str, entry: _Entry) -> Iterator[ObjectInfo]:
+    """The ObjectInfo of a listed file, or nothing if it was deleted meanwhile."""
+    try:
+        st = entry.entry.stat(follow_symlinks=False)  # cached by DirEntry where it can
+    except FileNotFoundError:
+        return
+    yield _info(bucket, key, st)
+
+
+def _wholly_before(folder_key: str, start_after: str | None) -> bool:
+    """Whether every key under ``folder_key`` (ending in '/') sorts <= ``start_after``."""
+    if start_after is None:
+        return False
+    return folder_key < start_after and not start_after.startswith(folder_key)
+
+
+def _check_range(start: int, end: int | None) -> None:
+    if start < 0 or (end is not None and end < start):
+        raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
+
+
+def _read_range(f: BinaryIO, size: int, start: int, end: int | None) -> bytes:
+    if end == start:
+        return b""
+    if start >= size and not (start == 0 and end is None):
+        raise InvalidRangeError(f"range starts at {start}, object has {size} bytes")
+    stop = size if end is None else min(end, size)
+    f.seek(start)
+    return f.read(stop - start)
+
+
+def _roll_up(
+    objects: Iterator[ObjectInfo], prefix: str, delimiter: str, start_after: str | None
+) -> Iterator[ObjectInfo | str]:
+    """S3 CommonPrefixes over an ordered object stream, for any delimiter.
+
+    A common prefix at or before ``start_after`` is skipped even if some of its keys
+    sort after it, as S3 does: the last item of a page can start the next one.
+    """
+    last_prefix = None
+    for info in objects:
+        cut = info.key.find(delimiter, len(prefix))
+        if cut < 0:
+            yield info
+            continue
+        common = info.key[: cut + len(delimiter)]
+        # Keys sharing a prefix are adjacent in key order, so one look back suffices.
+        if common != last_prefix:
+            last_prefix = common
+            if start_after is None or common > start_after:
+                yield common
+
+
+def _page(items: Iterator[ObjectInfo | str], max_keys: int | None) -> Listing:
+    """Split an ordered stream into objects and prefixes, up to ``max_keys`` of both."""
+    objects: list[ObjectInfo] = []
+    prefixes: list[str] = []
+    for item in items:
+        if max_keys is not None and len(objects) + len(prefixes) >= max_keys:
+            return Listing(objects, prefixes, is_truncated=True)
+        if isinstance(item, str):
+            prefixes.append(item)
+        else:
+            objects.append(item)
+    return Listing(objects, prefixes)
+
+
+def _os_error(exc: OSError, bucket: str, key: str) -> Exception:
+    if exc.errno == errno.ENAMETOOLONG:
+        return InvalidKeyError(f"key {key!r} has a segment too long for the filesystem")
+    return StorageError(f"cannot write {bucket}/{key}: {exc}")
+
+
+def _fsync_dir(folder: str) -> None:
+    # Make the rename itself durable; not every platform can open a folder.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _sweep_stale_files(folder: str, max_age: float) -> None:
+    cutoff = time.time() - max_age
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+            except OSError:
+                pass  # another process swept it first
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _remove_empty_folders(path: str) -> bool:
+    """Remove ``path`` and the empty folders under it; False if anything else is left."""
+    for dirpath, dirnames, _ in os.walk(path, topdown=False, followlinks=False):
+        for name in dirnames:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                _rmdir_quietly(full)
+    return _rmdir_quietly(path)
+
+
+def _rmdir_quietly(path: str) -> bool:
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False  # not empty: it holds something that is not ours to delete
+    return True

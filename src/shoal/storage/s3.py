@@ -1,0 +1,287 @@
+"""S3-compatible endpoints (AWS, MinIO, Ceph, moto, shoal itself) as storage.
+
+Path-style addressing is forced so endpoints without wildcard DNS work. Bucket names
+and keys are validated before any request is sent. botocore's ClientError codes are
+mapped to shoal errors through ``_ERRORS``; anything unmapped becomes StorageError.
+
+ETags are the server's (quoted MD5 for single-part uploads); listings carry them too.
+``put`` takes its mtime from the response's Date header, not a second request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shoal.errors import (
+    BucketNotEmptyError,
+    InvalidBucketNameError,
+    InvalidInputError,
+    InvalidKeyError,
+    InvalidRangeError,
+    NoSuchBucketError,
+    NoSuchKeyError,
+    ShoalError,
+    StorageError,
+)
+from shoal.storage.base import (
+    Listing,
+    ObjectInfo,
+    Storage,
+    validate_bucket_name,
+    validate_key,
+    validate_prefix,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# S3 error code -> shoal error. HEAD requests have no body, so their code is the
+# HTTP status ("404"); _raise_mapped tells a missing bucket from a missing key.
+_ERRORS: dict[str, type[ShoalError]] = {
+    "NoSuchBucket": NoSuchBucketError,
+    "NoSuchKey": NoSuchKeyError,
+    "404": NoSuchKeyError,
+    "NotFound": NoSuchKeyError,
+    "BucketNotEmpty": BucketNotEmptyError,
+    "InvalidRange": InvalidRangeError,
+    "InvalidBucketName": InvalidBucketNameError,
+    "KeyTooLongError": InvalidKeyError,
+}
+_PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 call
+
+
+class S3Storage(Storage):
+    """Buckets on an S3-compatible endpoint, reached through boto3.
+
+    Args:
+        endpoint_url: Base URL of the endpoint; None for AWS itself.
+        access_key_id: Access key; None to use boto3's usual credential chain.
+        secret_access_key: Secret key matching ``access_key_id``.
+        region: Signing region, also the location of buckets this creates.
+    """
+
+    def __init__(
+        self,
+        endpoint_url: str | None,
+        access_key_id: str | None,
+        secret_access_key: str | None,
+        region: str = "us-east-1",
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        session = boto3.session.Session(
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            region_name=region,
+        )
+        config = Config(s3={"addressing_style": "path"}, retries={"mode": "standard"})
+        self._client: S3Client = session.client("s3", endpoint_url=endpoint_url, config=config)
+
+    def __repr__(self) -> str:
+        # Never show credentials.
+        return f"S3Storage(endpoint_url={self.endpoint_url!r}, region={self.region!r})"
+
+    # -- buckets ---------------------------------------------------------------
+
+    def list_buckets(self) -> list[str]:
+        """Names of all buckets the credentials can see, sorted."""
+        response = self._call(self._client.list_buckets)
+        return sorted(b["Name"] for b in response.get("Buckets", []) if "Name" in b)
+
+    def create_bucket(self, bucket: str) -> None:
+        """Create ``bucket``; creating one that exists is not an error."""
+        validate_bucket_name(bucket)
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if self.region != "us-east-1":
+            # us-east-1 is the one region that rejects an explicit LocationConstraint.
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        try:
+            self._client.create_bucket(**kwargs)
+        except ClientError as exc:
+            if _code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                _raise_mapped(self, exc, bucket)
+            if _code(exc) == "BucketAlreadyExists" and not self.bucket_exists(bucket):
+                raise InvalidInputError(f"bucket {bucket!r} belongs to someone else") from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 request failed: {exc}") from exc
+
+    def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket. Raises BucketNotEmptyError or NoSuchBucketError."""
+        validate_bucket_name(bucket)
+        self._call(self._client.delete_bucket, bucket, Bucket=bucket)
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether ``bucket`` exists (HEAD bucket)."""
+        validate_bucket_name(bucket)
+        try:
+            self._client.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise _storage_error(exc) from exc
+        except BotoCoreError as exc:
+            raise StorageError(f"S3 request failed: {exc}") from exc
+        return True
+
+    # -- objects ---------------------------------------------------------------
+
+    def stat(self, bucket: str, key: str) -> ObjectInfo:
+        """Size, mtime and etag of one object (HEAD). Raises NoSuchKeyError."""
+        _validate(bucket, key)
+        head = self._call(self._client.head_object, bucket, key, Bucket=bucket, Key=key)
+        mtime = head["LastModified"].astimezone(UTC)
+        return ObjectInfo(bucket, key, head["ContentLength"], mtime, head.get("ETag"))
+
+    def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``[start, end)`` through a ranged GET; see Storage.read for semantics."""
+        _validate(bucket, key)
+        if start < 0 or (end is not None and end < start):
+            raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
+        if end == start:
+            self.stat(bucket, key)  # an HTTP Range cannot be empty; only check existence
+            return b""
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if start or end is not None:
+            kwargs["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        response = self._call(self._client.get_object, bucket, key, **kwargs)
+        with response["Body"] as body:
+            data: bytes = body.read()
+        return data
+
+    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
+        """Store ``data`` at ``key``; a single PUT is atomic on S3."""
+        _validate(bucket, key)
+        response = self._call(
+            self._client.put_object, bucket, key, Bucket=bucket, Key=key, Body=data
+        )
+        mtime = _response_date(response["ResponseMetadata"].get("HTTPHeaders", {}))
+        return ObjectInfo(bucket, key, len(data), mtime, response.get("ETag"))
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete one object; deleting a missing key is not an error."""
+        _validate(bucket, key)
+        self._call(self._client.delete_object, bucket, key, Bucket=bucket, Key=key)
+
+    # -- listing ---------------------------------------------------------------
+
+    def list(
+        self,
+        bucket: str,
+        prefix: str = "",
+        delimiter: str | None = None,
+        start_after: str | None = None,
+        max_keys: int | None = None,
+    ) -> Listing:
+        """List objects under ``prefix``, following pages until ``max_keys`` is reached."""
+        if max_keys is not None and max_keys < 0:
+            raise InvalidInputError("max_keys must not be negative")
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        truncated = False
+        for page in self._pages(bucket, prefix, delimiter, start_after, max_keys):
+            objects.extend(_objects(bucket, page))
+            prefixes.extend(p["Prefix"] for p in page.get("CommonPrefixes", []) if "Prefix" in p)
+            truncated = page.get("IsTruncated", False)
+        return Listing(objects, prefixes, is_truncated=truncated)
+
+    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix``, page by page, lazily, in key order."""
+        pages = self._pages(bucket, prefix, None, None, None)
+        return (info for page in pages for info in _objects(bucket, page))
+
+    def _pages(
+        self,
+        bucket: str,
+        prefix: str,
+        delimiter: str | None,
+        start_after: str | None,
+        max_keys: int | None,
+    ) -> Iterator[Any]:
+        validate_bucket_name(bucket)
+        validate_prefix(prefix)
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        if start_after:
+            kwargs["StartAfter"] = start_after
+        return self._page_loop(kwargs, max_keys)
+
+    def _page_loop(self, kwargs: dict[str, Any], max_keys: int | None) -> Iterator[Any]:
+        remaining = max_keys
+        while True:
+            size = _PAGE_SIZE if remaining is None else min(_PAGE_SIZE, remaining)
+            page = self._call(
+                self._client.list_objects_v2, kwargs["Bucket"], MaxKeys=size, **kwargs
+            )
+            yield page
+            if remaining is not None:
+                remaining -= page.get("KeyCount", 0)
+            token = page.get("NextContinuationToken")
+            if (
+                not page.get("IsTruncated")
+                or not token
+                or (remaining is not None and remaining <= 0)
+            ):
+                return
+            kwargs = {**kwargs, "ContinuationToken": token}
+
+    # -- errors ----------------------------------------------------------------
+
+    def _call(
+        self, method: Callable[..., Any], bucket: str = "", key: str = "", **kwargs: Any
+    ) -> Any:
+        """Call one boto3 method, turning its errors into shoal errors."""
+        try:
+            return method(**kwargs)
+        except ClientError as exc:
+            _raise_mapped(self, exc, bucket, key)
+        except BotoCoreError as exc:
+            # Connection refused, timeouts, bad endpoint: nothing the caller can fix.
+            raise StorageError(f"S3 request failed: {exc}") from exc
+
+
+def _validate(bucket: str, key: str) -> None:
+    validate_bucket_name(bucket)
+    validate_key(key)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _raise_mapped(storage: S3Storage, exc: ClientError, bucket: str, key: str = "") -> NoReturn:
+    code = _code(exc)
+    error = _ERRORS.get(code)
+    if code in ("404", "NotFound") and (not key or not storage.bucket_exists(bucket)):
+        # A bare 404 from HEAD does not say whether the bucket or the key is missing.
+        error = NoSuchBucketError
+    if error is None:
+        raise _storage_error(exc) from exc
+    what = f"{bucket}/{key}" if key else bucket
+    message = exc.response.get("Error", {}).get("Message") or code
+    raise error(f"{message}: {what}") from exc
+
+
+def _storage_error(exc: ClientError) -> StorageError:
+    return StorageError(f"S3 request failed: {exc}")
+
+
+def _objects(bucket: str, page: Any) -> Iterator[ObjectInfo]:
+    for item in page.get("Contents", []):
+        # botocore may attach tzlocal(); shoal promises UTC.
+        mtime = item["LastModified"].astimezone(UTC)
+        yield ObjectInfo(bucket, item["Key"], item["Size"], mtime, item.get("ETag"))
+
+
+def _response_date(headers: dict[str, str]) -> datetime:
+    try:
+        return parsedate_to_datetime(headers["date"]).astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        return datetime.now(UTC)

@@ -1,0 +1,38 @@
+"""Builders shared by the engine tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from shoal.catalog.model import Column
+from shoal.engine.base import DataFile, ResolvedQuery, TableFormat, TableScan
+from shoal.engine.dialect import parse, to_duckdb
+
+
+def columns(spec: str) -> tuple[Column, ...]:
+    """``"a bigint, b string"`` -> Columns."""
+    pairs = (part.strip().split(" ", 1) for part in spec.split(";" if ";" in spec else ","))
+    return tuple(Column(name, typ.strip()) for name, typ in pairs)
+
+
+def scan(
+    table: str,
+    fmt: TableFormat,
+    cols: str,
+    files: Sequence[Path | tuple[Path, tuple[str, ...]]],
+    partition_keys: str = "",
+    database: str = "db",
+) -> TableScan:
+    data_files = []
+    for entry in files:
+        path, values = entry if isinstance(entry, tuple) else (entry, ())
+        data_files.append(DataFile(str(path), path.stat().st_size, values))
+    keys = columns(partition_keys) if partition_keys else ()
+    return TableScan(database, table, fmt, columns(cols), keys, tuple(data_files))
+
+
+def query(
+    sql: str, *scans: TableScan, parameters: Sequence[object] = (), db: str = "db"
+) -> ResolvedQuery:
+    return ResolvedQuery(to_duckdb(parse(sql), db), scans, parameters)

@@ -1,0 +1,241 @@
+"""Athena SQL -> DuckDB SQL: each translated function gives Athena's documented answer."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import duckdb
+import pytest
+
+from shoal.catalog.model import Column
+from shoal.engine.dialect import (
+    DUCKDB_SESSION_SETTINGS,
+    TableRef,
+    parse,
+    referenced_tables,
+    to_duckdb,
+    translate,
+)
+from shoal.errors import SqlSyntaxError, UnsupportedSqlError
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    for name, value in DUCKDB_SESSION_SETTINGS.items():
+        connection.execute(
+            f"SET {name} = {value!r}" if isinstance(value, str) else f"SET {name} = {value}"
+        )
+    return connection
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
+    """Translate ``SELECT <expr> AS v`` and return v (through Arrow, as the engine does)."""
+    rows = con.execute(translate(sql, "default")).to_arrow_table().to_pylist()
+    return rows[0]["v"] if rows else None
+
+
+DOC = {"a": {"b": [1, 2], "s": "x"}, "n": 5}
+DOC_SQL = "'" + json.dumps(DOC) + "'"
+
+
+def test_json_extract_returns_json_text(con: duckdb.DuckDBPyConnection) -> None:
+    assert json.loads(run(con, f"SELECT json_extract({DOC_SQL}, '$.a.b') AS v")) == DOC["a"]["b"]
+    # A JSON string stays JSON: quoted.
+    assert run(con, f"SELECT json_extract({DOC_SQL}, '$.a.s') AS v") == json.dumps("x")
+
+
+def test_json_extract_scalar_returns_varchar_and_null_for_containers(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    assert run(con, f"SELECT json_extract_scalar({DOC_SQL}, '$.a.s') AS v") == "x"
+    assert run(con, f"SELECT json_extract_scalar({DOC_SQL}, '$.n') AS v") == "5"
+    assert run(con, f"SELECT json_extract_scalar({DOC_SQL}, '$.a.b') AS v") is None
+    assert run(con, f"SELECT json_extract_scalar({DOC_SQL}, '$.a') AS v") is None
+
+
+def test_from_iso8601_timestamp_is_timestamp_with_time_zone(con: duckdb.DuckDBPyConnection) -> None:
+    sql = translate("SELECT from_iso8601_timestamp('2024-03-01T10:20:30.123+02:00') AS v", "d")
+    value = con.execute(sql).to_arrow_table()
+    assert value.schema.field("v").type.tz is not None
+    expected = datetime(2024, 3, 1, 8, 20, 30, 123000, tzinfo=UTC)
+    assert value.to_pylist()[0]["v"] == expected
+
+
+def test_date_add_and_now(con: duckdb.DuckDBPyConnection) -> None:
+    value = run(con, "SELECT date_add('day', -1, now()) AS v")
+    delta = datetime.now(UTC) - value
+    assert 86_390 < delta.total_seconds() < 86_410
+    assert run(con, "SELECT date_add('month', 1, DATE '2024-01-31') AS v") == date(2024, 2, 29)
+    ts = run(con, "SELECT date_add('hour', 5, TIMESTAMP '2024-01-01 22:00:00') AS v")
+    assert ts == datetime(2024, 1, 2, 3, 0)
+
+
+@pytest.mark.parametrize(
+    ("unit", "start", "end", "expected"),
+    [
+        ("day", "2024-01-01 00:00:00", "2024-03-01 12:00:00", 60),  # 60.5 days -> 60
+        ("hour", "2024-01-01 00:30:00", "2024-01-01 02:10:00", 1),  # 1h40m: whole hours
+        ("day", "2024-01-02 12:00:00", "2024-01-01 00:00:00", -1),  # b - a, negative
+        ("minute", "2024-01-01 00:00:59", "2024-01-01 00:01:00", 0),
+    ],
+)
+def test_date_diff_counts_whole_units_from_a_to_b(
+    con: duckdb.DuckDBPyConnection, unit: str, start: str, end: str, expected: int
+) -> None:
+    sql = f"SELECT date_diff('{unit}', TIMESTAMP '{start}', TIMESTAMP '{end}') AS v"
+    elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    seconds = {"day": 86400, "hour": 3600, "minute": 60}[unit]
+    assert int(elapsed.total_seconds() / seconds) == expected  # independent check
+    assert run(con, sql) == expected
+
+
+def test_date_trunc_keeps_the_input_type(con: duckdb.DuckDBPyConnection) -> None:
+    ts = run(con, "SELECT date_trunc('hour', TIMESTAMP '2024-01-01 10:59:00') AS v")
+    assert ts == datetime(2024, 1, 1, 10, 0)
+    assert run(con, "SELECT date_trunc('month', DATE '2024-05-17') AS v") == date(2024, 5, 1)
+
+
+def test_extract_hour(con: duckdb.DuckDBPyConnection) -> None:
+    assert run(con, "SELECT EXTRACT(HOUR FROM TIMESTAMP '2024-01-01 10:59:00') AS v") == 10
+
+
+def test_cast_varchar_with_length_and_concat(con: duckdb.DuckDBPyConnection) -> None:
+    assert run(con, "SELECT CAST(12 AS VARCHAR(100)) || '_' || 'x' AS v") == "12_x"
+
+
+def test_aggregates_and_casts(con: duckdb.DuckDBPyConnection) -> None:
+    values = "(VALUES 1, 2, 2, 3) AS t(x)"
+    assert run(con, f"SELECT approx_distinct(x) AS v FROM {values}") == 3
+    assert run(con, "SELECT try_cast('abc' AS INTEGER) AS v") is None
+    assert run(con, "SELECT try_cast('42' AS INTEGER) AS v") == 42
+    assert run(con, "SELECT 7 / 2 AS v") == 3  # Trino integer division
+    assert run(con, "SELECT -7 / 2 AS v") == -3  # truncates toward zero
+
+
+def test_regexp_like_matches_anywhere(con: duckdb.DuckDBPyConnection) -> None:
+    assert run(con, "SELECT regexp_like('abc123', '\\d+') AS v") is True
+    assert run(con, "SELECT regexp_like('abc', '^b') AS v") is False
+
+
+def test_unnest(con: duckdb.DuckDBPyConnection) -> None:
+    sql = translate(
+        "SELECT x FROM (SELECT ARRAY[1, 2, 3] AS arr) CROSS JOIN UNNEST(arr) AS t(x) ORDER BY x",
+        "default",
+    )
+    assert [r["x"] for r in con.execute(sql).to_arrow_table().to_pylist()] == [1, 2, 3]
+
+
+def test_arrays_maps_rows(con: duckdb.DuckDBPyConnection) -> None:
+    assert run(con, "SELECT ARRAY[1, 2, 3] AS v") == [1, 2, 3]
+    assert dict(run(con, "SELECT MAP(ARRAY['a', 'b'], ARRAY[1, 2]) AS v")) == {"a": 1, "b": 2}
+    assert run(con, "SELECT element_at(MAP(ARRAY['a', 'b'], ARRAY[1, 2]), 'b') AS v") == 2
+    assert run(con, "SELECT element_at(MAP(ARRAY['a'], ARRAY[1]), 'z') AS v") is None
+    assert run(con, "SELECT element_at(ARRAY[10, 20, 30], 2) AS v") == 20
+    assert run(con, "SELECT element_at(ARRAY[10, 20, 30], -1) AS v") == 30
+    assert run(con, "SELECT element_at(ARRAY[10, 20, 30], 5) AS v") is None
+    assert run(con, "SELECT cardinality(ARRAY[1, 2, 3]) AS v") == 3
+    assert run(con, "SELECT cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2])) AS v") == 2
+    assert list(run(con, "SELECT ROW(1, 'a') AS v").values()) == [1, "a"]
+    row = run(con, "SELECT CAST(ROW(1, 'a') AS ROW(x INTEGER, y VARCHAR)) AS v")
+    assert row == {"x": 1, "y": "a"}
+
+
+def test_cardinality_of_a_map_column_uses_the_schema() -> None:
+    tree = parse("SELECT cardinality(m) AS v, date_trunc('month', d) AS w FROM t")
+    schema = {TableRef("db", "t"): [Column("m", "map<string,int>"), Column("d", "date")]}
+    sql = to_duckdb(tree, "db", schema)
+    assert "CARDINALITY(" in sql.upper()
+    assert "CAST(DATE_TRUNC(" in sql.upper()
+
+
+def test_unnamed_columns_are_named_like_athena() -> None:
+    sql = translate("SELECT 1, a, a + 1, count(*) AS n FROM t", "db")
+    assert '"_col0"' in sql and '"_col2"' in sql and '"_col1"' not in sql
+
+
+def test_identifiers_are_quoted_and_catalog_stripped() -> None:
+    sql = translate('SELECT fare FROM awsdatacatalog."blog-db".taxi', "default")
+    assert sql == 'SELECT "fare" FROM "blog-db"."taxi"'
+    assert translate("SELECT * FROM taxi", "blog-db") == 'SELECT * FROM "blog-db"."taxi"'
+
+
+def test_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(SqlSyntaxError) as info:
+        parse("SELECT *\nFROM WHERE x")
+    assert (info.value.line, info.value.column) == (2, 6)
+    assert "line 2:6" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("sql", "construct", "position"),
+    [
+        ("SELECT 1,\n  reduce(a, 0, (s, x) -> s + x, s -> s) FROM t", "Reduce", (2, 3)),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv", (1, 15)),
+        ("SELECT * FROM t WHERE x IN (SELECT read_text('/etc/passwd'))", "read_text", None),
+        ("SELECT * FROM other.db.t", "catalog 'other'", (1, 15)),
+        ("SELECT current_setting('memory_limit')", "current_setting", (1, 8)),
+        ("INSERT INTO t VALUES (1)", "INSERT", None),
+        ("CREATE TABLE t AS SELECT 1", "CREATE", None),
+        ("DROP TABLE t", "DROP", None),
+    ],
+)
+def test_untranslatable_constructs_fail_naming_them(
+    sql: str, construct: str, position: tuple[int, int] | None
+) -> None:
+    with pytest.raises(UnsupportedSqlError) as info:
+        translate(sql, "default")
+    assert construct.lower() in info.value.message.lower()
+    if position is not None:
+        assert (info.value.line, info.value.column) == position
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1; SELECT 2",
+        "COPY (SELECT 1) TO '/tmp/x'",
+        "ATTACH '/tmp/x.db'",
+        "SET memory_limit = '10GB'",
+        "PRAGMA threads = 4",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+    ],
+)
+def test_non_queries_are_refused(sql: str) -> None:
+    with pytest.raises(SqlSyntaxError):
+        parse(sql)
+
+
+def test_referenced_tables_through_ctes_subqueries_and_joins() -> None:
+    tree = parse(
+        """
+        WITH recent AS (SELECT * FROM trips WHERE dt > '2024'),
+             joined AS (SELECT * FROM recent JOIN "blog-db".taxi USING (id))
+        SELECT * FROM joined, awsdatacatalog.other.zones z
+        WHERE EXISTS (SELECT 1 FROM audit.log l WHERE l.id = z.id)
+          AND z.id IN (SELECT id FROM (SELECT id FROM nested_src) s)
+        """
+    )
+    assert referenced_tables(tree, "main_db") == [
+        TableRef("audit", "log"),
+        TableRef("blog-db", "taxi"),
+        TableRef("main_db", "nested_src"),
+        TableRef("main_db", "trips"),
+        TableRef("other", "zones"),
+    ]
+
+
+def test_cte_name_shadows_only_inside_its_query() -> None:
+    tree = parse("SELECT * FROM (WITH t AS (SELECT 1 AS x) SELECT * FROM t) a, t")
+    assert referenced_tables(tree, "db") == [TableRef("db", "t")]
+
+
+def test_table_names_are_case_insensitive() -> None:
+    tree = parse('SELECT * FROM "Blog-DB".Taxi, blog_db.TAXI')
+    assert referenced_tables(tree, "x") == [
+        TableRef("blog-db", "taxi"),
+        TableRef("blog_db", "taxi"),
+    ]

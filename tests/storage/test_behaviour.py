@@ -1,0 +1,415 @@
+"""The behaviour every Storage must show, run against each implementation.
+
+Expected answers are computed independently of the code under test: keys are sorted
+by their UTF-8 bytes (S3's order) and listings come from the naive model
+``expected_listing`` below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shoal.errors import (
+    BucketNotEmptyError,
+    InvalidBucketNameError,
+    InvalidKeyError,
+    InvalidRangeError,
+    NoSuchBucketError,
+    NoSuchKeyError,
+)
+from shoal.storage import Listing, ObjectInfo, Storage, join_uri, parse_uri
+
+from .conftest import StorageCase
+
+VALID_BUCKET_NAMES = ["abc", "a-b.c", "my.bucket-1", "0numbers9", "a" * 63]
+INVALID_BUCKET_NAMES = [
+    "ab",  # too short
+    "a" * 64,  # too long
+    "Upper",
+    "under_score",
+    "-leading",
+    "trailing-",
+    ".leading",
+    "dots..double",
+    "dot.-dash",
+    "dash-.dot",
+    "192.168.1.10",
+    "xn--punycode",
+    "name-s3alias",
+    "sp ace",
+    ".shoal-staging",
+    "",
+]
+UNSAFE_KEYS = ["", "../x", "a/../../x", "a/./b", "/etc/passwd", "a\x00b", "a\\b", "tab\tkey"]
+
+# No key is both an object and a folder here, so every implementation can hold them.
+LISTING_KEYS = [
+    "a-b",
+    "a.b",
+    "a/1",
+    "a/2",
+    "a/b/c",
+    "a/b/d",
+    "B",
+    "b",
+    "c/d/e/f",
+    "c/x",
+    "e",
+    "é/1",
+    "é2",
+    "日本/データ.csv",
+    "year=2024/month=01/x.csv",
+    "year=2024/month=02/y.csv",
+    "year=2025/month=01/z.csv",
+    "Z",
+    "\U0001f600",
+    "\uff5e",
+]
+
+
+def s3_order(keys: list[str]) -> list[str]:
+    return sorted(keys, key=lambda k: k.encode("utf-8"))
+
+
+def expected_listing(
+    keys: list[str],
+    prefix: str = "",
+    delimiter: str | None = None,
+    start_after: str | None = None,
+    max_keys: int | None = None,
+) -> tuple[list[str], list[str], bool]:
+    """A naive model of ListObjectsV2: (object keys, common prefixes, truncated)."""
+    items: list[tuple[str, str]] = []
+    for key in s3_order([k for k in keys if k.startswith(prefix)]):
+        cut = key.find(delimiter, len(prefix)) if delimiter else -1
+        item = ("prefix", key[: cut + len(delimiter)]) if delimiter and cut >= 0 else ("key", key)
+        if item not in items:
+            items.append(item)
+    if start_after is not None:
+        items = [i for i in items if i[1].encode() > start_after.encode()]
+    truncated = max_keys is not None and len(items) > max_keys
+    items = items[:max_keys]
+    return [v for t, v in items if t == "key"], [v for t, v in items if t == "prefix"], truncated
+
+
+def seen(listing: Listing) -> tuple[list[str], list[str], bool]:
+    return [o.key for o in listing.objects], listing.prefixes, listing.is_truncated
+
+
+def md5_etag(data: bytes) -> str:
+    return '"' + hashlib.md5(data).hexdigest() + '"'
+
+
+@pytest.fixture
+def listed(storage_case: StorageCase) -> tuple[Storage, str]:
+    """A bucket holding LISTING_KEYS (content: the key itself)."""
+    bucket = storage_case.new_bucket()
+    for key in LISTING_KEYS:
+        storage_case.storage.put(bucket, key, key.encode())
+    return storage_case.storage, bucket
+
+
+# -- buckets ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", INVALID_BUCKET_NAMES)
+def test_invalid_bucket_names_are_refused_before_any_request(
+    storage_case: StorageCase, name: str
+) -> None:
+    storage = storage_case.storage
+    for call in (
+        lambda: storage.create_bucket(name),
+        lambda: storage.bucket_exists(name),
+        lambda: storage.put(name, "k", b"x"),
+        lambda: storage.list(name),
+        lambda: storage.delete_bucket(name),
+    ):
+        with pytest.raises(InvalidBucketNameError):
+            call()
+
+
+@pytest.mark.parametrize("name", VALID_BUCKET_NAMES)
+def test_valid_bucket_names_are_accepted(storage_case: StorageCase, name: str) -> None:
+    storage = storage_case.storage
+    storage.create_bucket(name)
+    try:
+        assert storage.bucket_exists(name)
+        assert name in storage.list_buckets()
+    finally:
+        storage.delete_bucket(name)  # a shared server outlives the test
+    assert not storage.bucket_exists(name)
+
+
+def test_create_bucket_is_idempotent_and_listed(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    names = [storage_case.new_bucket(create=False) for _ in range(3)]
+    for name in names:
+        assert not storage.bucket_exists(name)
+        storage.create_bucket(name)
+        storage.create_bucket(name)
+        assert storage.bucket_exists(name)
+    buckets = storage.list_buckets()
+    assert buckets == sorted(buckets)
+    assert set(names) <= set(buckets)
+
+
+def test_delete_bucket(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "dir/k", b"x")
+    with pytest.raises(BucketNotEmptyError):
+        storage.delete_bucket(bucket)
+    storage.delete(bucket, "dir/k")
+    storage.delete_bucket(bucket)
+    assert not storage.bucket_exists(bucket)
+    assert bucket not in storage.list_buckets()
+    with pytest.raises(NoSuchBucketError):
+        storage.delete_bucket(bucket)
+
+
+def test_missing_bucket_raises_no_such_bucket(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket(create=False)
+    for call in (
+        lambda: storage.put(bucket, "k", b"x"),
+        lambda: storage.read(bucket, "k"),
+        lambda: storage.stat(bucket, "k"),
+        lambda: storage.delete(bucket, "k"),
+        lambda: storage.list(bucket),
+        lambda: list(storage.walk(bucket)),
+    ):
+        with pytest.raises(NoSuchBucketError):
+            call()
+
+
+# -- objects -----------------------------------------------------------------------
+
+
+def test_put_stat_read_round_trip(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    data = bytes(range(256)) * 41
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    info = storage.put(bucket, "deep/er/object.bin", data)
+    assert (info.bucket, info.key, info.size) == (bucket, "deep/er/object.bin", len(data))
+    assert info.etag == md5_etag(data)
+    assert info.uri == f"s3://{bucket}/deep/er/object.bin"
+    stat = storage.stat(bucket, "deep/er/object.bin")
+    assert stat.size == len(data)
+    assert stat.etag in (None, md5_etag(data))
+    for when in (info.mtime, stat.mtime):
+        assert when.utcoffset() == timedelta(0)
+        assert before <= when <= datetime.now(UTC) + timedelta(minutes=1)
+    assert storage.read(bucket, "deep/er/object.bin") == data
+
+
+def test_empty_object(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    assert storage.put(bucket, "empty", b"").etag == md5_etag(b"")
+    assert storage.stat(bucket, "empty").size == 0
+    assert storage.read(bucket, "empty") == b""
+
+
+def test_missing_key_raises_no_such_key(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "present/x", b"x")
+    for key in ("absent", "present", "present/x/y"):
+        with pytest.raises(NoSuchKeyError):
+            storage.stat(bucket, key)
+        with pytest.raises(NoSuchKeyError):
+            storage.read(bucket, key)
+
+
+@pytest.mark.parametrize("key", UNSAFE_KEYS)
+def test_unsafe_keys_are_refused(storage_case: StorageCase, key: str) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    for call in (
+        lambda: storage.put(bucket, key, b"x"),
+        lambda: storage.read(bucket, key),
+        lambda: storage.stat(bucket, key),
+        lambda: storage.delete(bucket, key),
+    ):
+        with pytest.raises(InvalidKeyError):
+            call()
+    assert list(storage.walk(bucket)) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, None), (0, 1), (3, 10), (10, None), (99, 100), (99, None), (0, 100), (50, 1000), (7, 7)],
+)
+def test_ranged_read(storage_case: StorageCase, start: int, end: int | None) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    data = bytes(range(100))
+    storage.put(bucket, "r", data)
+    assert storage.read(bucket, "r", start, end) == data[start:end]
+
+
+@pytest.mark.parametrize(("start", "end"), [(100, None), (100, 101), (500, 600), (-1, 5), (5, 4)])
+def test_unsatisfiable_ranges(storage_case: StorageCase, start: int, end: int | None) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "r", bytes(100))
+    with pytest.raises(InvalidRangeError):
+        storage.read(bucket, "r", start, end)
+
+
+def test_empty_range_still_needs_the_object(storage_case: StorageCase) -> None:
+    bucket = storage_case.new_bucket()
+    with pytest.raises(NoSuchKeyError):
+        storage_case.storage.read(bucket, "missing", 5, 5)
+
+
+def test_overwrite_replaces_whole_object(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "k", b"long original content")
+    info = storage.put(bucket, "k", b"short")
+    assert info.etag == md5_etag(b"short")
+    assert storage.read(bucket, "k") == b"short"
+    assert storage.stat(bucket, "k").size == 5
+    assert [(o.key, o.size) for o in storage.walk(bucket)] == [("k", 5)]
+
+
+def test_delete(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "p/q/r", b"1")
+    storage.put(bucket, "p/s", b"2")
+    storage.delete(bucket, "p/q/r")
+    with pytest.raises(NoSuchKeyError):
+        storage.stat(bucket, "p/q/r")
+    assert [o.key for o in storage.walk(bucket)] == ["p/s"]
+    assert storage.list(bucket, "p/", "/").prefixes == []  # "p/q/" went with its last key
+    storage.delete(bucket, "p/q/r")  # deleting a missing key is fine
+    storage.delete(bucket, "never-there")
+    assert storage.read(bucket, "p/s") == b"2"
+
+
+def test_folder_marker_keys(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    if not storage_case.caps.folder_markers:
+        with pytest.raises(InvalidKeyError):
+            storage.put(bucket, "folder/", b"")
+        return
+    storage.put(bucket, "folder/", b"")
+    assert storage.stat(bucket, "folder/").size == 0
+
+
+def test_object_and_folder_of_same_name(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "a", b"file")
+    if not storage_case.caps.object_and_folder:
+        with pytest.raises(InvalidKeyError):
+            storage.put(bucket, "a/b", b"x")
+        assert storage.read(bucket, "a") == b"file"
+        return
+    storage.put(bucket, "a/b", b"x")
+    assert [o.key for o in storage.walk(bucket)] == ["a", "a/b"]
+
+
+# -- listing -----------------------------------------------------------------------
+
+
+def test_walk_is_lazy_and_in_s3_order(listed: tuple[Storage, str]) -> None:
+    storage, bucket = listed
+    walker = storage.walk(bucket)
+    assert iter(walker) is walker
+    infos = list(walker)
+    assert [o.key for o in infos] == s3_order(LISTING_KEYS)
+    assert all(o.size == len(o.key.encode()) and o.bucket == bucket for o in infos)
+    assert all(o.mtime.utcoffset() == timedelta(0) for o in infos)
+
+
+def test_walk_with_prefix(listed: tuple[Storage, str]) -> None:
+    storage, bucket = listed
+    for prefix in ["", "a", "a/", "a/b", "c/d/", "year=2024/", "é", "zz/", "日本", "a/b/c"]:
+        expected = s3_order([k for k in LISTING_KEYS if k.startswith(prefix)])
+        assert [o.key for o in storage.walk(bucket, prefix)] == expected, prefix
+
+
+def test_listing_etags(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "k", b"content")
+    (info,) = storage.list(bucket).objects
+    assert info.etag == (md5_etag(b"content") if storage_case.caps.listing_etags else None)
+
+
+# Kept small: every combination is one request per implementation.
+PREFIXES = ["", "a", "a/", "a/b", "c/d/", "year=2024/", "year=2024/mo", "é", "nope/"]
+DELIMITERS = [None, "/", "="]
+STARTS = [None, "a/1", "a/", "year=2024/month=01/"]
+
+
+def test_listing_matches_the_model(listed: tuple[Storage, str]) -> None:
+    storage, bucket = listed
+    wrong = []
+    for prefix, delimiter, start_after, max_keys in itertools.product(
+        PREFIXES, DELIMITERS, STARTS, [None, 2]
+    ):
+        got = seen(storage.list(bucket, prefix, delimiter, start_after, max_keys))
+        want = expected_listing(LISTING_KEYS, prefix, delimiter, start_after, max_keys)
+        if got != want:
+            wrong.append(((prefix, delimiter, start_after, max_keys), got, want))
+    assert wrong == []
+
+
+def test_delimiter_listing_by_hand(listed: tuple[Storage, str]) -> None:
+    # One answer spelled out, in case the model and the code share a mistake.
+    storage, bucket = listed
+    listing = storage.list(bucket, delimiter="/")
+    assert [o.key for o in listing.objects] == [
+        "B", "Z", "a-b", "a.b", "b", "e", "é2", "\uff5e", "\U0001f600"
+    ]  # fmt: skip
+    assert listing.prefixes == ["a/", "c/", "year=2024/", "year=2025/", "é/", "日本/"]
+    deep = storage.list(bucket, "year=2024/", "/")
+    assert (deep.objects, deep.prefixes) == ([], ["year=2024/month=01/", "year=2024/month=02/"])
+
+
+@pytest.mark.parametrize("delimiter", [None, "/"])
+def test_paging_with_start_after_covers_everything_once(
+    listed: tuple[Storage, str], delimiter: str | None
+) -> None:
+    storage, bucket = listed
+    keys: list[str] = []
+    prefixes: list[str] = []
+    start_after = None
+    for _ in range(len(LISTING_KEYS) + 1):
+        page = storage.list(bucket, delimiter=delimiter, start_after=start_after, max_keys=3)
+        assert len(page.objects) + len(page.prefixes) <= 3
+        keys += [o.key for o in page.objects]
+        prefixes += page.prefixes
+        if not page.is_truncated:
+            break
+        start_after = max([o.key for o in page.objects] + page.prefixes, key=str.encode)
+    want_keys, want_prefixes, _ = expected_listing(LISTING_KEYS, delimiter=delimiter)
+    assert (keys, prefixes) == (want_keys, want_prefixes)
+
+
+def test_key_order_is_utf8_byte_order(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    keys = ["b", "B", "a", "A", "ä", "Ä", "z", "\u00ff", "\u0100", "\uffef", "\U00010000", "a b"]
+    for key in keys:
+        storage.put(bucket, key, b"")
+    assert [o.key for o in storage.list(bucket).objects] == s3_order(keys)
+    assert [o.key for o in storage.walk(bucket)] == s3_order(keys)
+
+
+def test_uri_helpers() -> None:
+    assert parse_uri("s3://bucket/a/b.csv") == ("bucket", "a/b.csv")
+    assert parse_uri("s3://bucket") == ("bucket", "")
+    assert join_uri("bucket", "a/b.csv") == "s3://bucket/a/b.csv"
+    info = ObjectInfo("bucket", "k", 1, datetime.now(UTC))
+    assert parse_uri(info.uri) == ("bucket", "k")
