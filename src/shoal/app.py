@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
 from shoal.config import Config, load_config
 from shoal.storage.base import Storage
@@ -36,10 +37,11 @@ class Shoal:
         self.config = config
         config.data_path.mkdir(parents=True, exist_ok=True)
         self.storage = _open_storage(config)
-        self.catalog = CatalogStore(config.resolved_catalog_url)
+        self.state = StateDatabase(config.resolved_catalog_url)
+        self.catalog = CatalogStore(self.state)
 
     def close(self) -> None:
-        self.catalog.close()
+        self.state.close()
 
     def __enter__(self) -> Shoal:
         return self

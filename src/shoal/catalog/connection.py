@@ -13,7 +13,10 @@ advisory lock) so that processes opening a fresh catalog together do not race.
 
 from __future__ import annotations
 
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -120,3 +123,40 @@ def migrate(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
         command.upgrade(alembic_config(conn), "head")
+
+
+class StateDatabase:
+    """The one SQL database holding shoal's state: catalog, crawlers, query
+    executions, identities. Services share it; each owns its own tables.
+
+    Opening it migrates the schema to the newest revision. Safe to share between
+    threads; ``read()`` and ``write()`` give a connection inside a transaction.
+    """
+
+    def __init__(self, url: str) -> None:
+        sa_url = make_url(url)
+        self.url = sa_url
+        self.engine = create_catalog_engine(sa_url)
+        self._writer = writer(self.engine)
+        # An in-memory database is one shared connection: one user at a time.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if is_memory_sqlite(sa_url) else nullcontext()
+        )
+        with self._serial:
+            migrate(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction."""
+        with self._serial, self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A connection in a write transaction (BEGIN IMMEDIATE on SQLite)."""
+        with self._serial, self._writer.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()

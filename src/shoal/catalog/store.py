@@ -9,20 +9,18 @@ row count says whether this caller won.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog import codec, rows
-from shoal.catalog.connection import create_catalog_engine, is_memory_sqlite, migrate, writer
+from shoal.catalog.connection import StateDatabase
 from shoal.catalog.expression import (
     compile_name_pattern,
     compile_partition_filter,
@@ -96,25 +94,21 @@ class CatalogStore:
     SQLite file or PostgreSQL database.
     """
 
-    def __init__(self, url: str) -> None:
-        """Open (and migrate to the newest schema) the catalog at SQLAlchemy ``url``.
+    def __init__(self, state: str | StateDatabase) -> None:
+        """Open the catalog in ``state``, or in a state database at SQLAlchemy URL.
 
         ``sqlite:///path/catalog.db`` (created when missing), ``sqlite:///:memory:``
-        (private to this store) or ``postgresql+psycopg://user@host/db``.
+        (private to this store) or ``postgresql+psycopg://user@host/db``. A store
+        opened from a URL owns its database and closes it; one given a
+        ``StateDatabase`` shares it.
         """
-        sa_url = make_url(url)
-        self._engine = create_catalog_engine(sa_url)
-        self._writer = writer(self._engine)
-        # An in-memory catalog is one shared connection: one user at a time.
-        self._serial: AbstractContextManager[Any] = (
-            threading.RLock() if is_memory_sqlite(sa_url) else nullcontext()
-        )
-        with self._serial:
-            migrate(self._engine)
+        self._owns_state = isinstance(state, str)
+        self.state = StateDatabase(state) if isinstance(state, str) else state
 
     def close(self) -> None:
-        """Close every pooled connection. The store must not be used afterwards."""
-        self._engine.dispose()
+        """Close the database if this store opened it. Not usable afterwards."""
+        if self._owns_state:
+            self.state.close()
 
     def __enter__(self) -> CatalogStore:
         return self
@@ -122,15 +116,11 @@ class CatalogStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        with self._serial, self._engine.connect() as conn, conn.begin():
-            yield conn
+    def _read(self) -> AbstractContextManager[Connection]:
+        return self.state.read()
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._serial, self._writer.begin() as conn:
-            yield conn
+    def _write(self) -> AbstractContextManager[Connection]:
+        return self.state.write()
 
     # --- databases -------------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from shoal.catalog.schema import metadata
+from shoal.state_schema import register_all_tables
+
+register_all_tables()
 
 
 def _run(connection: Connection) -> None:
