@@ -141,16 +141,45 @@ def csv_value_type(value: str) -> HiveType:
 
 def csv_column_types(rows: Iterable[Sequence[str]], width: int) -> list[HiveType]:
     """Per-column types over data rows; empty fields are ignored."""
-    types = [UNKNOWN] * width
-    settled = 0  # columns already ``string`` cannot change, so stop typing them
+    columns: list[list[str]] = [[] for _ in range(width)]
     for row in rows:
-        for i, value in enumerate(row[:width]):
-            if types[i] != STRING:
-                types[i] = merge_types(types[i], csv_value_type(value))
-                settled += types[i] == STRING
-        if settled == width:
-            break
-    return types
+        for values, value in zip(columns, row, strict=False):
+            values.append(value)
+    return [_column_type(values) for values in columns]
+
+
+# Whole-column patterns over the non-empty values joined by newlines: one regex call
+# per column instead of one classification per value. Integers of at most 18 digits
+# always fit bigint, and their leading-zero rule matches ``csv_value_type``.
+_INT_VALUE = r"[+-]?(?:0|[1-9]\d{0,17})"
+_BOOLEAN_COLUMN_RE = re.compile(r"(?:true|false)(?:\n(?:true|false))*\Z", re.IGNORECASE)
+_BIGINT_COLUMN_RE = re.compile(rf"{_INT_VALUE}(?:\n{_INT_VALUE})*\Z")
+_DECIMAL_VALUE = rf"(?:{_INT_VALUE}|[+-]?\d*\.\d+)"
+_DOUBLE_COLUMN_RE = re.compile(rf"{_DECIMAL_VALUE}(?:\n{_DECIMAL_VALUE})*\Z")
+
+
+def _column_type(values: Sequence[str]) -> HiveType:
+    """The merged type of one column's values, fast paths first.
+
+    Each fast path only answers when every value alone would give that type (or
+    bigint within double), so the result equals merging ``csv_value_type`` of each.
+    """
+    present = [text for text in (value.strip() for value in values) if text]
+    if not present:
+        return UNKNOWN
+    joined = "\n".join(present)
+    if _BOOLEAN_COLUMN_RE.match(joined):
+        return BOOLEAN
+    if _BIGINT_COLUMN_RE.match(joined):
+        return BIGINT
+    if _DOUBLE_COLUMN_RE.match(joined):
+        return DOUBLE
+    merged = UNKNOWN
+    for text in present:
+        merged = merge_types(merged, csv_value_type(text))
+        if merged == STRING:
+            break  # string absorbs everything
+    return merged
 
 
 _HEADER_NAME_RE = re.compile(r"[^\W\d][\w .\-/()#%$]*\Z")

@@ -20,6 +20,7 @@ from functools import lru_cache
 from shoal.crawler.classify import classify
 from shoal.crawler.grouping import CrawledFile
 from shoal.crawler.sample import FileSkipped, read_sample
+from shoal.crawler.shapes import ShapeCache
 from shoal.errors import ShoalError
 from shoal.storage.base import Storage
 
@@ -133,19 +134,24 @@ def sample_files(
     """
     kept: list[CrawledFile] = []
     sampled_in: dict[str, int] = {}
+    shapes = ShapeCache(classify)
     for f in files:
         done = sampled_in.get(f.folder, 0)
         if sample_size is not None and done >= sample_size:
             kept.append(f)
             continue
-        if _sample_one(storage, f, tally, log):
+        if _sample_one(storage, f, tally, log, shapes):
             sampled_in[f.folder] = done + 1
             kept.append(f)
     return kept
 
 
 def _sample_one(
-    storage: Storage, f: CrawledFile, tally: ReadTally, log: Callable[[str], None]
+    storage: Storage,
+    f: CrawledFile,
+    tally: ReadTally,
+    log: Callable[[str], None],
+    shapes: ShapeCache,
 ) -> bool:
     tally.files_read += 1
     try:
@@ -155,7 +161,7 @@ def _sample_one(
             tally.bytes_read += exc.bytes_read
             raise
         tally.bytes_read += sample.bytes_read
-        f.schema = classify(sample, f.obj.size)
+        f.schema = shapes.classify(f.folder, sample, f.obj.size)
         return True
     except FileSkipped as exc:
         log(f"skipped {f.obj.uri}: {exc.reason}")

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from shoal.errors import InvalidBucketNameError, InvalidInputError, InvalidKeyError
 
@@ -54,6 +55,7 @@ class Listing:
     is_truncated: bool = False
 
 
+@lru_cache(maxsize=1024)
 def validate_bucket_name(bucket: str) -> str:
     """Check ``bucket`` against S3's naming rules; return it unchanged or raise."""
     if (

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
-from typing import BinaryIO
 
 from shoal.errors import (
     BucketNotEmptyError,
@@ -160,26 +159,29 @@ class LocalStorage(Storage):
     def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of an object; see Storage.read for range semantics."""
         _check_range(start, end)
-        path = self._object_path(bucket, key)
+        # The symlink check happens on the opened file (one syscall) instead of a
+        # realpath walk: the crawler reads thousands of small files through here.
+        path = self._object_path(bucket, key, resolve=False)
         try:
             # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
             raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise InvalidKeyError(f"key is a symlink: {key!r}") from None
             raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
         try:
+            if not _opened_as(fd, path):
+                self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
+                raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
             st = os.fstat(fd)
             if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
                 raise NoSuchKeyError(f"no such key: {bucket}/{key}")
-            f = open(fd, "rb")
-        except BaseException:
+            return _read_range(fd, st.st_size, start, end)
+        finally:
             os.close(fd)
-            raise
-        with f:
-            return _read_range(f, st.st_size, start, end)
 
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
         """Store ``data`` at ``key`` atomically (staging file, fsync, rename)."""
@@ -349,18 +351,23 @@ class LocalStorage(Storage):
             raise NoSuchBucketError(f"no such bucket: {bucket!r}")
         return path
 
-    def _object_path(self, bucket: str, key: str) -> str:
-        """The validated path of ``key``; refuses anything that crosses a symlink."""
+    def _object_path(self, bucket: str, key: str, resolve: bool = True) -> str:
+        """The validated path of ``key``; refuses anything that crosses a symlink.
+
+        With ``resolve=False`` the caller checks the opened file with ``_opened_as``.
+        """
         validate_key(key)
         if key.endswith("/"):
             raise InvalidKeyError(f"local storage cannot hold folder marker keys: {key!r}")
         if "//" in key:
             raise InvalidKeyError(f"local storage cannot hold keys with empty segments: {key!r}")
-        bucket_path = self._existing_bucket(bucket)
+        # Unresolved callers learn of a missing bucket when opening fails, and their
+        # opened-path check also refuses a symlinked bucket folder.
+        bucket_path = self._existing_bucket(bucket) if resolve else self._bucket_path(bucket)
         path = os.path.join(bucket_path, *key.split("/"))
         # realpath resolves every symlink on the way; any difference means one was
         # crossed, and a symlink may point anywhere, so it is refused outright.
-        if os.path.realpath(path) != path:
+        if resolve and os.path.realpath(path) != path:
             raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
         return path
 
@@ -461,14 +468,23 @@ def _check_range(start: int, end: int | None) -> None:
         raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
 
 
-def _read_range(f: BinaryIO, size: int, start: int, end: int | None) -> bytes:
+def _read_range(fd: int, size: int, start: int, end: int | None) -> bytes:
     if end == start:
         return b""
     if start >= size and not (start == 0 and end is None):
         raise InvalidRangeError(f"range starts at {start}, object has {size} bytes")
     stop = size if end is None else min(end, size)
-    f.seek(start)
-    return f.read(stop - start)
+    # pread on the descriptor: no file object to build for the many small reads
+    # of a crawl.
+    chunks = []
+    offset = start
+    while offset < stop:
+        chunk = os.pread(fd, stop - offset, offset)
+        if not chunk:
+            break  # the file shrank since fstat; return what there is
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _roll_up(
@@ -561,3 +577,18 @@ def _rmdir_quietly(path: str) -> bool:
     except OSError:
         return False  # not empty: it holds something that is not ours to delete
     return True
+
+
+def _opened_as(fd: int, path: str) -> bool:
+    """Whether the open file ``fd`` really is ``path``, with no symlink on the way.
+
+    Linux names an open file's resolved path in /proc/self/fd; elsewhere fall back
+    to resolving ``path`` (racy, but no worse than the check before opening).
+    """
+    try:
+        opened = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return os.path.realpath(path) == path
+    # A file replaced (atomic put) or deleted since it was opened reads "(deleted)";
+    # it was at ``path`` when opened, which is what matters.
+    return opened in (path, path + " (deleted)")
