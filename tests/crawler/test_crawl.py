@@ -321,6 +321,28 @@ def test_deleted_folder_delete_and_deprecate(store: CatalogStore, storage: Local
     assert (again.tables_updated, again.tables_created) == (0, 0)
 
 
+def test_existing_table_keeps_its_root_when_sibling_vanishes(
+    store: CatalogStore, storage: LocalStorage
+) -> None:
+    storage.put("lake", "root/a/x.csv", b"a,b\n1,2\n")
+    storage.put("lake", "root/b/y.csv", b"c,d,e\n1,2,3\n")
+    policy = SchemaChangePolicy(delete_behavior=DELETE_FROM_DATABASE)
+    crawler = store.create_crawler(_crawler("s3://lake/root/", schema_change_policy=policy))
+    assert run_crawler(store, storage, crawler).tables_created == 2
+    storage.delete("lake", "root/b/y.csv")
+    run = run_crawler(store, storage, store.get_crawler("c1"))
+    # Without the known root, "a" alone would collapse into a table "root"
+    # partitioned by partition_0; instead it stays where it is, unchanged.
+    assert (run.tables_created, run.tables_updated, run.tables_deleted) == (0, 0, 1)
+    table = store.get_table("db", "a")
+    assert (table.storage.location, table.partition_keys, table.version_id) == (
+        "s3://lake/root/a/",
+        (),
+        1,
+    )
+    assert "already a table's location" in "\n".join(run.log)
+
+
 def test_partition_deleted_with_delete_policy(store: CatalogStore, storage: LocalStorage) -> None:
     _put_sales(storage, [("2020", "01"), ("2020", "02")])
     policy = SchemaChangePolicy(delete_behavior=DELETE_FROM_DATABASE)

@@ -17,6 +17,9 @@ one pass (each folder is visited once, each file's schema merged once):
    the folder, and the log says why.
 5. A candidate left at the target itself becomes one table named after the
    target's last path segment.
+6. A folder that is already a table's location (``known_roots``) stays a table:
+   it is emitted where it is and never absorbed by its parent, so a table keeps its
+   root when a sibling folder disappears or a compatible one appears.
 
 Within a table of depth d, each folder level below its root is a partition key:
 when every folder at that level is ``key=value`` with the same key, the key is
@@ -101,9 +104,15 @@ def group_files(
     root_name: str,
     table_prefix: str,
     log: Callable[[str], None],
+    known_roots: frozenset[str] = frozenset(),
 ) -> list[TableGroup]:
-    """Group listed (and sampled) files into tables; see the module docstring."""
-    return _Grouper(root_name, table_prefix, log).run(_build_tree(files))
+    """Group listed (and sampled) files into tables; see the module docstring.
+
+    ``known_roots`` are folders (relative to the target, '' for the target itself)
+    that already are table locations.
+    """
+    grouper = _Grouper(root_name, table_prefix, log, known_roots)
+    return grouper.run(_build_tree(files))
 
 
 def _build_tree(files: Iterable[CrawledFile]) -> _Node:
@@ -125,10 +134,17 @@ def _node_for(index: dict[str, _Node], path: str) -> _Node:
 
 
 class _Grouper:
-    def __init__(self, root_name: str, prefix: str, log: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        root_name: str,
+        prefix: str,
+        log: Callable[[str], None],
+        known_roots: frozenset[str] = frozenset(),
+    ) -> None:
         self.root_name = root_name
         self.prefix = prefix
         self.log = log
+        self.known_roots = known_roots
         self.tables: list[TableGroup] = []
         self.names: set[str] = set()
 
@@ -139,6 +155,13 @@ class _Grouper:
         return self.tables
 
     def visit(self, node: _Node) -> _Candidate | object | None:
+        result = self.group(node)
+        if node.path and node.path in self.known_roots and isinstance(result, _Candidate):
+            self.emit(result, node.name, "its folder is already a table's location")
+            return _SPLIT
+        return result
+
+    def group(self, node: _Node) -> _Candidate | object | None:
         results = [(name, self.visit(child)) for name, child in sorted(node.children.items())]
         own = self.own_candidate(node)
         subs = [(name, r) for name, r in results if isinstance(r, _Candidate)]
