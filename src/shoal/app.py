@@ -3,12 +3,19 @@ database, storage and services; ``shoal.open(...)`` builds it."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from types import TracebackType
+from typing import TYPE_CHECKING
 
+from shoal.auth.keys import IdentityStore
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
 from shoal.config import Config, load_config
 from shoal.storage.base import Storage
+
+if TYPE_CHECKING:
+    from shoal.engine.duckdb import DuckDBEngine
+    from shoal.queries.service import QueryService
 
 
 def _open_storage(config: Config) -> Storage:
@@ -39,8 +46,45 @@ class Shoal:
         self.storage = _open_storage(config)
         self.state = StateDatabase(config.resolved_catalog_url)
         self.catalog = CatalogStore(self.state)
+        # Users and access keys (auth/): who may sign API requests.
+        self.identities = IdentityStore(self.state, config.data_path, config.account_id)
+
+    # Built on first use, so commands that run no SQL skip starting DuckDB and the
+    # query workers (the query service recovers orphaned executions when it starts).
+    @cached_property
+    def engine(self) -> DuckDBEngine:
+        """The embedded engine; it spills to DATA/tmp when a query outgrows memory."""
+        from shoal.engine.duckdb import DuckDBEngine
+
+        roots = [] if self.config.storage_endpoint_url else [str(self.config.lake_path)]
+        return DuckDBEngine(
+            roots,
+            temp_directory=str(self.config.data_path / "tmp"),
+            memory_limit=self.config.engine_memory_limit,
+            threads=self.config.engine_threads,
+        )
+
+    @cached_property
+    def queries(self) -> QueryService:
+        """Query executions, workgroups, named queries and prepared statements."""
+        from shoal.queries.runner import StatementRunner
+        from shoal.queries.service import QueryService
+
+        runner = StatementRunner(self.catalog, self.storage, self.engine)
+        return QueryService(
+            self.state,
+            self.catalog,
+            self.storage,
+            runner,
+            account_id=self.config.account_id,
+            region=self.config.region,
+        )
 
     def close(self) -> None:
+        if "queries" in self.__dict__:
+            self.queries.close()
+        if "engine" in self.__dict__:
+            self.engine.close()
         self.state.close()
 
     def __enter__(self) -> Shoal:

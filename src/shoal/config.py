@@ -42,6 +42,19 @@ def _optional(text: str) -> str | None:
     return text or None
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be a port number between 0 and 65535")
+    return value
+
+
+def _account_id(text: str) -> str:
+    if len(text) != 12 or not text.isdigit():
+        raise ValueError("must be 12 digits")
+    return text
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", str, "shoal-data", "Folder holding the lake, catalog and state."),
     Setting(
@@ -69,6 +82,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("region", str, "us-east-1", "Region name shoal reports and signs with."),
     Setting("engine_threads", _positive_int, 2, "DuckDB threads shared by all queries."),
     Setting("engine_memory_limit", str, "4GB", "DuckDB memory limit before spilling to disk."),
+    # -- API server (shoal serve) --
+    Setting("host", str, "127.0.0.1", "Address `shoal serve` listens on."),
+    Setting("port", _port, 8066, "Port `shoal serve` listens on (0: any free port)."),
+    Setting(
+        "root_access_key_id",
+        _optional,
+        None,
+        "Access key id of the bootstrap admin (default: generated on first start and "
+        "written to DATA/root-credentials).",
+    ),
+    Setting(
+        "root_secret_access_key",
+        _optional,
+        None,
+        "Secret access key of the bootstrap admin.",
+        secret=True,
+    ),
+    Setting("account_id", _account_id, "123456789012", "12-digit account id shoal reports."),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -85,6 +116,11 @@ class Config:
     region: str = "us-east-1"
     engine_threads: int = 2
     engine_memory_limit: str = "4GB"
+    host: str = "127.0.0.1"
+    port: int = 8066
+    root_access_key_id: str | None = None
+    root_secret_access_key: str | None = None
+    account_id: str = "123456789012"
 
     @property
     def data_path(self) -> Path:

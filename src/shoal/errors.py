@@ -132,3 +132,169 @@ class QueryCancelledError(ShoalError):
 
     code = "QueryCancelledException"
     status = 400
+
+
+# --- statements (queries/runner.py and its handlers) ---
+
+
+class TableNotFoundError(EntityNotFoundError):
+    """A statement names a table (or view) that is not in the catalog.
+
+    The message follows Athena's: ``TABLE_NOT_FOUND: line 1:15: Table
+    'awsdatacatalog.db.t' does not exist`` (``SCHEMA_NOT_FOUND`` for a database).
+    """
+
+
+class BytesScannedCutoffError(QueryCancelledError):
+    """The query read past its per-query bytes-scanned cutoff and was cancelled.
+
+    ``bytes_scanned`` is what it had read when stopped (Athena charges for it).
+    """
+
+    def __init__(self, limit: int, bytes_scanned: int) -> None:
+        super().__init__(
+            "Query cancelled: bytes scanned limit was exceeded "
+            f"(read {bytes_scanned} bytes; the per-query data usage control limit is "
+            f"{limit} bytes)"
+        )
+        self.limit = limit
+        self.bytes_scanned = bytes_scanned
+
+
+class TargetNotEmptyError(InvalidInputError):
+    """CTAS or UNLOAD would write into a location that already holds objects.
+
+    Athena fails with ``HIVE_PATH_ALREADY_EXISTS`` rather than mixing files.
+    """
+
+
+# --- Athena query service (queries/) ---
+
+
+class InvalidRequestError(ShoalError):
+    """Athena's catch-all for a request it refuses (unknown id, disabled workgroup, …)."""
+
+    code = "InvalidRequestException"
+    status = 400
+
+
+class QueryExecutionNotFoundError(InvalidRequestError):
+    """No query execution has that id (Athena answers InvalidRequestException)."""
+
+
+class WorkGroupNotFoundError(InvalidRequestError):
+    """No workgroup has that name."""
+
+
+class WorkGroupDisabledError(InvalidRequestError):
+    """The workgroup is DISABLED: it accepts no new queries."""
+
+
+class ResourceNotFoundError(ShoalError):
+    """A named query or prepared statement does not exist (Athena's ResourceNotFound)."""
+
+    code = "ResourceNotFoundException"
+    status = 400
+
+
+class IdempotentParameterMismatchError(InvalidRequestError):
+    """A ClientRequestToken was reused with a different request."""
+
+    code = "IdempotentParameterMismatchException"
+
+
+# --- identities and request authentication (auth/, api/sigv4.py) ---
+
+
+class NoSuchEntityError(ShoalError):
+    """A user or access key does not exist (IAM's NoSuchEntity)."""
+
+    code = "NoSuchEntity"
+    status = 404
+
+
+class EntityAlreadyExistsError(ShoalError):
+    """A user of that name already exists (IAM's EntityAlreadyExists)."""
+
+    code = "EntityAlreadyExists"
+    status = 409
+
+
+class AuthenticationError(ShoalError):
+    """A request could not be authenticated; nothing was done on its behalf.
+
+    Each protocol names the same failure differently (S3 ``SignatureDoesNotMatch``,
+    JSON services ``InvalidSignatureException``, STS ``SignatureDoesNotMatch``):
+    ``codes`` maps a protocol (``"s3"``, ``"json"``, ``"query"``) to its code, and
+    ``code`` is the S3 one.
+    """
+
+    code = "AccessDenied"
+    status = 403
+    codes: dict[str, str] = {}
+
+    def code_for(self, protocol: str) -> str:
+        """The error code this failure has in ``protocol``."""
+        return self.codes.get(protocol, self.code)
+
+
+class MissingAuthenticationError(AuthenticationError):
+    code = "AccessDenied"
+    codes = {"json": "MissingAuthenticationTokenException", "query": "MissingAuthenticationToken"}
+
+
+class IncompleteSignatureError(AuthenticationError):
+    """The Authorization header or presigned query is malformed."""
+
+    code = "AuthorizationHeaderMalformed"
+    status = 400
+    codes = {"json": "IncompleteSignatureException", "query": "IncompleteSignature"}
+
+
+class InvalidAccessKeyIdError(AuthenticationError):
+    """The access key is unknown, or it or its user is disabled."""
+
+    code = "InvalidAccessKeyId"
+    codes = {"json": "UnrecognizedClientException", "query": "InvalidClientTokenId"}
+
+
+class SignatureMismatchError(AuthenticationError):
+    code = "SignatureDoesNotMatch"
+    codes = {"json": "InvalidSignatureException", "query": "SignatureDoesNotMatch"}
+
+
+class RequestTimeTooSkewedError(AuthenticationError):
+    code = "RequestTimeTooSkewed"
+    codes = {"json": "InvalidSignatureException", "query": "SignatureDoesNotMatch"}
+
+
+class RequestExpiredError(AuthenticationError):
+    """A presigned URL past its expiry (or not yet valid)."""
+
+    code = "AccessDenied"
+    codes = {"json": "InvalidSignatureException", "query": "ExpiredToken"}
+
+
+class ContentHashMismatchError(AuthenticationError):
+    """The body does not hash to the x-amz-content-sha256 the request signed."""
+
+    code = "XAmzContentSHA256Mismatch"
+    status = 400
+    codes = {"json": "InvalidSignatureException", "query": "SignatureDoesNotMatch"}
+
+
+# --- crawlers (Glue API) ---
+
+
+class CrawlerNotRunningError(ShoalError):
+    """StopCrawler on a crawler that is not running."""
+
+    code = "CrawlerNotRunningException"
+    status = 400
+
+
+class CrawlerStoppingError(ShoalError):
+    """StopCrawler on a crawler that is already stopping."""
+
+    code = "CrawlerStoppingException"
+    status = 400

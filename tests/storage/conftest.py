@@ -120,9 +120,30 @@ def _s3_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
     return StorageCase("s3", request.getfixturevalue("moto_storage"), S3_CAPS)
 
 
+@pytest.fixture(scope="session")
+def shoal_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Storage]:
+    """An S3Storage on a real ``shoal serve`` (its own S3 API over local folders)."""
+    from clients.server import ROOT_KEY_ID, ROOT_SECRET, start_server, stop_server
+
+    server = start_server(tmp_path_factory.mktemp("shoal-storage") / "data")
+    try:
+        yield S3Storage(server.url, ROOT_KEY_ID, ROOT_SECRET)
+    finally:
+        stop_server(server)
+
+
+# shoal serves local folders, so it has their limits, and it reports ETags in listings.
+SHOAL_CAPS = Capabilities(folder_markers=False, object_and_folder=False, listing_etags=True)
+
+
+def _shoal_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
+    return StorageCase("shoal", request.getfixturevalue("shoal_storage"), SHOAL_CAPS)
+
+
 MAKERS: dict[str, Callable[[pytest.FixtureRequest, Path], StorageCase]] = {
     "local": _local_case,
     "s3": _s3_case,
+    "shoal": _shoal_case,
 }
 
 

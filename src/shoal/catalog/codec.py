@@ -174,6 +174,7 @@ def crawler_definition_to_json(crawler: Crawler) -> JsonDict:
         "schedule": crawler.schedule,
         "description": crawler.description,
         "configuration": crawler.configuration,
+        "role": crawler.role,
     }
 
 
@@ -195,4 +196,5 @@ def crawler_definition_from_json(data: Mapping[str, Any]) -> dict[str, Any]:
         "schedule": data.get("schedule"),
         "description": data.get("description"),
         "configuration": data.get("configuration"),
+        "role": data.get("role"),
     }

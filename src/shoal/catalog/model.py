@@ -159,6 +159,7 @@ class Crawler:
     schedule: str | None = None  # cron expression, five fields
     description: str | None = None
     configuration: str | None = None  # Glue's JSON Configuration string, kept verbatim
+    role: str | None = None  # Glue's IAM role name/ARN, kept for clients that read it back
     state: str = "READY"
     create_time: datetime | None = None
     update_time: datetime | None = None

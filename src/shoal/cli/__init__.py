@@ -25,9 +25,9 @@ def main(ctx: click.Context, /, **settings: Any) -> None:
 
 
 def _register() -> None:
-    from shoal.cli import catalog, crawl, samples, settings
+    from shoal.cli import catalog, crawl, queries, samples, serve, settings, users
 
-    modules = (catalog, crawl, samples, settings)
+    modules = (catalog, crawl, samples, settings, queries, serve, users)
     for command in (c for module in modules for c in module.COMMANDS):
         main.add_command(command)
 

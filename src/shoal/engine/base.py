@@ -57,11 +57,18 @@ class TableScan:
 
 @dataclass(frozen=True)
 class ResolvedQuery:
-    """Engine-dialect SQL whose table references are the scans' qualified names."""
+    """Engine-dialect SQL whose table references are the scans' qualified names.
+
+    ``max_bytes_scanned``: the engine stops the query with BytesScannedCutoffError
+    once it has read more than this many bytes. ``explain``: return the engine's
+    plan for the query (one row per line) instead of running it.
+    """
 
     sql: str
     scans: tuple[TableScan, ...] = ()
     parameters: Sequence[Any] = ()
+    max_bytes_scanned: int | None = None
+    explain: bool = False
 
 
 @dataclass

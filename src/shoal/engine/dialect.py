@@ -139,6 +139,13 @@ def parse(sql: str) -> exp.Expr:
     return tree
 
 
+def check_query(tree: exp.Expr) -> exp.Expr:
+    """Check an already parsed tree as ``parse`` does: the query inside a CTAS,
+    INSERT, UNLOAD or view. Returns it; raises UnsupportedSqlError."""
+    _check_query(tree)
+    return tree
+
+
 def _check_query(tree: exp.Expr) -> None:
     if not isinstance(tree, exp.Query):
         _unsupported(tree, f"{_construct(tree)} statements (only queries run here)")
@@ -244,7 +251,8 @@ def to_duckdb(
     tree = tree.copy()
     _name_projections(tree)
     _qualify_tables(tree, default_database)
-    _annotate(tree, schemas or {})
+    if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
+        _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite)
     try:
         return tree.sql(dialect=WRITE_DIALECT, identify=True, unsupported_level=ErrorLevel.RAISE)
@@ -325,9 +333,20 @@ def _is_type(node: exp.Expr | None, *types: Any) -> bool:
     return node is not None and node.type is not None and node.type.this in types
 
 
+# Nodes whose rewrite depends on argument types (see _rewrite).
+_NEEDS_TYPES: tuple[type[exp.Expr], ...] = (
+    exp.DateAdd,
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.ArraySize,
+)
+
+
 def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.JSONExtractScalar):
         return _json_scalar(node)
+    if _is_json_to_varchar(node):
+        return _json_to_varchar(node)
     if isinstance(node, exp.DateDiff):
         return _date_diff(node)
     if isinstance(node, (exp.DateAdd, exp.TimestampTrunc, exp.DateTrunc)):
@@ -343,6 +362,33 @@ def _json_scalar(node: exp.JSONExtractScalar) -> exp.Expr:
     containers = [exp.Literal.string("ARRAY"), exp.Literal.string("OBJECT")]
     is_container = exp.In(this=kind, expressions=containers)
     return exp.Case(ifs=[exp.If(this=is_container, true=exp.null())], default=node.copy())
+
+
+def _is_json_to_varchar(node: exp.Expr) -> bool:
+    return (
+        isinstance(node, exp.Cast)
+        and isinstance(node.this, exp.JSONExtract)
+        and node.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT)
+    )
+
+
+def _json_to_varchar(node: exp.Expr) -> exp.Expr:
+    """Trino's CAST(json AS varchar) is the scalar's text ('a', not '"a"'); DuckDB
+    keeps the JSON quotes. Arrays and objects fail in Trino, so they fail here too."""
+    extract = node.this
+    scalar = exp.JSONExtractScalar(this=extract.this.copy(), expression=extract.expression.copy())
+    kind = exp.Anonymous(
+        this="json_type", expressions=[extract.this.copy(), extract.expression.copy()]
+    )
+    containers = [exp.Literal.string("ARRAY"), exp.Literal.string("OBJECT")]
+    failure = exp.Anonymous(
+        this="error",
+        expressions=[exp.Literal.string("Cannot cast JSON array or object to varchar")],
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.In(this=kind, expressions=containers), true=failure)],
+        default=scalar,
+    )
 
 
 def _date_diff(node: exp.DateDiff) -> exp.Expr:

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ from shoal.engine.dialect import DENIED_FUNCTIONS, DUCKDB_SESSION_SETTINGS, is_c
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
 from shoal.errors import (
     AccessDeniedError,
+    BytesScannedCutoffError,
     QueryCancelledError,
     QueryFailedError,
     UnsupportedSqlError,
@@ -122,21 +123,39 @@ class DuckDBEngine(Engine):
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
         cancel = cancel or CancelToken()
         paths = [f.path for scan in query.scans for f in scan.files]
-        with self._fs.scan(paths) as counter, _Cursor(self._con, cancel) as cursor:
-            try:
-                _check_statement(cursor, query.sql)  # before sqlglot touches it
-                sql = self._bind_scans(cursor, query, counter)
-                _check_statement(cursor, sql)
-                counter.reset()  # schema probes are not part of the query's scan
-                if cancel.cancelled:
-                    raise QueryCancelledError(f"query {cancel.reason}")
-                cursor.execute(sql, list(query.parameters))
-                table = _normalize(cursor.to_arrow_table(), cursor.description)
-            except duckdb.Error as err:
-                raise _translate_error(err, cancel) from None
+        with self._fs.scan(paths) as counter:
+            with _Cursor(self._con, cancel, lambda: counter.exceeded) as cursor:
+                try:
+                    table = self._run(cursor, query, counter, cancel)
+                except duckdb.Error as err:
+                    if counter.exceeded:
+                        raise _cutoff(query, counter) from None
+                    raise _translate_error(err, cancel) from None
+            if counter.exceeded:
+                raise _cutoff(query, counter)
             if cancel.cancelled:
                 raise QueryCancelledError(f"query {cancel.reason}")
             return QueryResult(table=table, bytes_scanned=counter.bytes_read)
+
+    def _run(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        query: ResolvedQuery,
+        counter: ScanCounter,
+        cancel: CancelToken,
+    ) -> pa.Table:
+        _check_statement(cursor, query.sql)  # before sqlglot touches it
+        sql = self._bind_scans(cursor, query, counter)
+        _check_statement(cursor, sql)
+        counter.reset()  # schema probes are not part of the query's scan
+        counter.arm(query.max_bytes_scanned)
+        if cancel.cancelled:
+            raise QueryCancelledError(f"query {cancel.reason}")
+        if query.explain:
+            cursor.execute(f"EXPLAIN {sql}", list(query.parameters))
+            return cursor.to_arrow_table()
+        cursor.execute(sql, list(query.parameters))
+        return _normalize(cursor.to_arrow_table(), cursor.description)
 
     def close(self) -> None:
         """Close the database; running queries fail."""
@@ -257,6 +276,10 @@ def _normalize(table: pa.Table, description: Any) -> pa.Table:
     return table
 
 
+def _cutoff(query: ResolvedQuery, counter: ScanCounter) -> BytesScannedCutoffError:
+    return BytesScannedCutoffError(query.max_bytes_scanned or 0, counter.bytes_read)
+
+
 def _translate_error(err: duckdb.Error, cancel: CancelToken) -> Exception:
     message = str(err).strip()
     if isinstance(err, duckdb.InterruptException) or cancel.cancelled:
@@ -272,9 +295,15 @@ def _translate_error(err: duckdb.Error, cancel: CancelToken) -> Exception:
 class _Cursor:
     """A cursor for one query, interrupted from a watcher thread when ``cancel`` fires."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, cancel: CancelToken) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        cancel: CancelToken,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._cursor = con.cursor()
         self._cancel = cancel
+        self._stop = stop  # a second reason to interrupt: the bytes-scanned cutoff
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
@@ -292,7 +321,7 @@ class _Cursor:
         # Keep interrupting once cancelled: a statement started after one interrupt
         # (the query follows its schema probes) must be stopped too.
         while not self._done.is_set():
-            if self._cancel.wait(_POLL_SECONDS):
+            if self._cancel.wait(_POLL_SECONDS) or self._stop():
                 with self._lock:
                     if not self._done.is_set():
                         self._cursor.interrupt()

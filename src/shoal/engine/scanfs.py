@@ -30,13 +30,24 @@ PROTOCOL = "shoal"
 _PREFIX = f"{PROTOCOL}://"
 
 
+class BytesLimitReached(Exception):
+    """Raised inside a read once a query has read past its limit; DuckDB aborts."""
+
+
 class ScanCounter:
-    """The files one query may read, and how many bytes it has read so far."""
+    """The files one query may read, and how many bytes it has read so far.
+
+    Once ``arm``-ed with a limit, the read that takes the count past it raises
+    ``BytesLimitReached`` (DuckDB fails the query) and ``exceeded`` turns true, which
+    is how a workgroup's bytes-scanned cutoff stops a query mid-scan.
+    """
 
     def __init__(self, token: str, paths: frozenset[str]) -> None:
         self.token = token
         self.paths = paths
         self._bytes = 0
+        self._limit: int | None = None
+        self.exceeded = False
         self._lock = threading.Lock()
 
     @property
@@ -46,10 +57,20 @@ class ScanCounter:
     def add(self, count: int) -> None:
         with self._lock:
             self._bytes += count
+            over = self._limit is not None and self._bytes > self._limit
+            if over:
+                self.exceeded = True
+        if over:
+            raise BytesLimitReached(f"read {self._bytes} bytes, over the limit {self._limit}")
 
     def reset(self) -> None:
         with self._lock:
             self._bytes = 0
+
+    def arm(self, limit: int | None) -> None:
+        """Stop the query once it reads more than ``limit`` bytes (None: no limit)."""
+        with self._lock:
+            self._limit = limit
 
     def url(self, path: str) -> str:
         """The URL DuckDB reads ``path`` through for this query."""

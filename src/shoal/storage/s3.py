@@ -53,6 +53,7 @@ _ERRORS: dict[str, type[ShoalError]] = {
     "InvalidRange": InvalidRangeError,
     "InvalidBucketName": InvalidBucketNameError,
     "KeyTooLongError": InvalidKeyError,
+    "InvalidKey": InvalidKeyError,  # what shoal's own S3 API says of unsafe keys
 }
 _PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 call
 

@@ -1,0 +1,283 @@
+"""The AWS JSON 1.1 protocol (Athena, Glue): dispatch, validation, serialisation.
+
+A request is ``POST /`` with ``X-Amz-Target: <prefix>.<Operation>`` and a JSON body.
+The botocore service model installed with boto3 is the contract: the body is checked
+against the operation's input shape (required members, types, enums, lengths,
+sizes, ranges, patterns) and any member the model does not define is refused, not
+ignored. Handlers get the validated dict (timestamps as aware datetimes, blobs as
+bytes) and return a dict; datetimes in it are sent as epoch seconds.
+
+Handlers come from ``shoal.api.<module>.OPERATIONS`` (``{"GetTables": fn, …}``);
+a modelled operation without a handler answers a clear 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.model import ServiceModel, Shape
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from shoal.api.context import JsonHandler, RequestContext
+from shoal.api.errors import JSON_CONTENT_TYPE, ApiError
+
+MAX_JSON_BODY = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JsonService:
+    """One JSON-protocol service: its model, target prefix and handler module."""
+
+    model_name: str  # botocore's name: "athena", "glue"
+    target_prefix: str  # X-Amz-Target before the dot
+    validation_code: str  # the error this service raises for bad input
+    handlers_module: str
+
+
+SERVICES: dict[str, JsonService] = {
+    "AmazonAthena": JsonService("athena", "AmazonAthena", "InvalidRequestException", "athena"),
+    "AWSGlue": JsonService("glue", "AWSGlue", "InvalidInputException", "glue"),
+}
+
+
+@cache
+def service_model(name: str) -> ServiceModel:
+    """botocore's model of service ``name`` (loaded once per process; immutable)."""
+    return botocore.session.get_session().get_service_model(name)
+
+
+def load_handlers(service: JsonService) -> dict[str, JsonHandler]:
+    """``OPERATIONS`` of ``shoal.api.<module>``, or {} while that module does not exist."""
+    module_name = f"shoal.api.{service.handlers_module}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return {}
+    operations: dict[str, JsonHandler] = getattr(module, "OPERATIONS", {})
+    return operations
+
+
+def split_target(target: str) -> tuple[JsonService, str]:
+    """The service and operation named by an X-Amz-Target header."""
+    prefix, _, operation = target.partition(".")
+    service = SERVICES.get(prefix)
+    if service is None or not operation:
+        raise ApiError("UnknownOperationException", f"Unknown target: {target[:200]!r}")
+    return service, operation
+
+
+async def dispatch(
+    ctx: RequestContext,
+    service: JsonService,
+    operation: str,
+    body: bytes,
+    handlers: Mapping[str, JsonHandler],
+) -> Response:
+    """Validate the body, run the handler in a worker thread, render its answer."""
+    model = service_model(service.model_name)
+    if operation not in model.operation_names:
+        raise ApiError("UnknownOperationException", f"Unknown operation {operation[:200]!r}")
+    params = parse_body(body)
+    shape = model.operation_model(operation).input_shape
+    validated = Validator(service.validation_code).validate(shape, params) if shape else {}
+    handler = handlers.get(operation)
+    if handler is None:
+        raise ApiError(
+            "UnsupportedOperationException",
+            f"shoal does not implement {service.target_prefix}.{operation} yet",
+        )
+    result = await run_in_threadpool(handler, ctx, validated)
+    return Response(
+        json.dumps(to_wire(result)),
+        media_type=JSON_CONTENT_TYPE,
+        headers={"x-amzn-RequestId": ctx.request_id},
+    )
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object ({} when empty)."""
+    if not body.strip():
+        return {}
+    try:
+        value = json.loads(body)
+    except (ValueError, RecursionError):
+        raise ApiError("SerializationException", "Request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ApiError("SerializationException", "Request body must be a JSON object")
+    return value
+
+
+def to_wire(value: Any) -> Any:
+    """A handler's answer as JSON values: datetimes as epoch seconds, bytes as base64.
+
+    None members are dropped, as AWS omits members it has no value for.
+    """
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.timestamp()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, Enum):
+        return to_wire(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): to_wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value
+
+
+# -- validation -------------------------------------------------------------------
+
+# botocore patterns are Java regexes; this one spells "any supplementary character"
+# as a surrogate pair, which Python's re must see as a code point range.
+_SURROGATE_PAIR_RANGE = "\\uD800\\uDC00-\\uDBFF\\uDFFF"
+
+
+@cache
+def _pattern(text: str) -> re.Pattern[str] | None:
+    """A compiled model pattern, or None when Python's re cannot express it."""
+    text = text.replace(_SURROGATE_PAIR_RANGE, "\\U00010000-\\U0010FFFF")
+    try:
+        return re.compile(text)
+    except re.error:
+        return None
+
+
+class Validator:
+    """Checks a JSON value against a botocore shape; converts timestamps and blobs.
+
+    Args:
+        error_code: The code of the service's validation error.
+    """
+
+    def __init__(self, error_code: str) -> None:
+        self.error_code = error_code
+
+    def validate(self, shape: Shape, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` checked against input shape ``shape``, converted for handlers."""
+        return self._structure(shape, params, "")
+
+    def fail(self, path: str, why: str) -> ApiError:
+        where = path or "request"
+        return ApiError(self.error_code, f"1 validation error detected: {where} {why}")
+
+    def value(self, shape: Shape, value: Any, path: str) -> Any:
+        check = getattr(self, f"_{shape.type_name}", None)
+        if check is None:
+            return value  # 'document' and other free-form shapes
+        return check(shape, value, path)
+
+    def _structure(self, shape: Shape, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, "must be an object")
+        members = shape.members  # type: ignore[attr-defined]
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            member_path = f"{path}.{name}" if path else str(name)
+            if name not in members:
+                raise self.fail(member_path, "is not a field shoal or AWS knows; refused")
+            if item is not None:
+                out[name] = self.value(members[name], item, member_path)
+        for name in shape.required_members:
+            if name not in out:
+                raise self.fail(f"{path}.{name}" if path else name, "is required but missing")
+        if shape.metadata.get("union") and len(out) != 1:
+            raise self.fail(path, "must set exactly one member")
+        return out
+
+    def _list(self, shape: Shape, value: Any, path: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.fail(path, "must be a list")
+        self._size(shape, len(value), path, "have at least", "have at most", "items")
+        member = shape.member  # type: ignore[attr-defined]
+        return [self.value(member, item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    def _map(self, shape: Shape, value: Any, path: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(path, "must be an object")
+        self._size(shape, len(value), path, "have at least", "have at most", "entries")
+        key_shape, value_shape = shape.key, shape.value  # type: ignore[attr-defined]
+        out = {}
+        for key, item in value.items():
+            item_path = f"{path}[{key!r}]"
+            out[self._string(key_shape, key, item_path)] = self.value(value_shape, item, item_path)
+        return out
+
+    def _string(self, shape: Shape, value: Any, path: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(path, "must be a string")
+        self._size(shape, len(value), path, "have length at least", "have length at most", "")
+        if shape.enum and value not in shape.enum:  # type: ignore[attr-defined]
+            allowed = ", ".join(shape.enum)  # type: ignore[attr-defined]
+            raise self.fail(path, f"must be one of: {allowed}")
+        pattern = shape.metadata.get("pattern")
+        compiled = _pattern(pattern) if pattern else None
+        if compiled is not None and not compiled.fullmatch(value):
+            raise self.fail(path, f"must match the pattern {pattern}")
+        return value
+
+    def _integer(self, shape: Shape, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, "must be an integer")
+        self._size(shape, value, path, "be at least", "be at most", "")
+        return value
+
+    _long = _integer
+
+    def _double(self, shape: Shape, value: Any, path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, "must be a number")
+        if not math.isfinite(value):
+            raise self.fail(path, "must be a finite number")
+        self._size(shape, value, path, "be at least", "be at most", "")
+        return float(value)
+
+    _float = _double
+
+    def _boolean(self, shape: Shape, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(path, "must be true or false")
+        return value
+
+    def _timestamp(self, shape: Shape, value: Any, path: str) -> datetime:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(path, "must be a timestamp in epoch seconds")
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise self.fail(path, "is not a representable timestamp") from None
+
+    def _blob(self, shape: Shape, value: Any, path: str) -> bytes:
+        if not isinstance(value, str):
+            raise self.fail(path, "must be a base64 string")
+        try:
+            data = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise self.fail(path, "is not valid base64") from None
+        self._size(shape, len(data), path, "have length at least", "have length at most", "")
+        return data
+
+    def _size(self, shape: Shape, size: float, path: str, low: str, high: str, unit: str) -> None:
+        lowest, highest = shape.metadata.get("min"), shape.metadata.get("max")
+        suffix = f" {unit}" if unit else ""
+        if lowest is not None and size < lowest:
+            raise self.fail(path, f"must {low} {lowest}{suffix}")
+        if highest is not None and size > highest:
+            raise self.fail(path, f"must {high} {highest}{suffix}")

@@ -1,0 +1,709 @@
+"""The S3 REST API (path style) over ``app.storage``.
+
+Handlers are synchronous (storage is) and run in a worker thread. They take an
+``S3Request`` whose signature and payload were already verified, and return a
+Starlette response; ShoalErrors become S3 XML errors in the router.
+
+ETags: local storage does not know an object's MD5 without reading it, so
+``EtagCache`` remembers the ETag of each object this process wrote or hashed, keyed
+by (bucket, key) and checked against size and mtime, and computes the MD5 on a miss.
+GET and HEAD therefore always agree. Listings report an ETag when it is cached or the
+object is small enough to hash cheaply. A multipart object's ``md5-of-md5s-N`` ETag is
+kept only in memory: after a restart it is reported as the plain MD5 of its content.
+
+Not kept: user metadata (``x-amz-meta-*``) and Content-Type; GET answers a type
+guessed from the key's extension.
+
+Multipart uploads are staged under ``DATA/multipart/<upload id>/`` (outside every
+bucket, so never listed as objects) and assembled with one atomic ``storage.put``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import mimetypes
+import os
+import re
+import secrets
+import shutil
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import unquote
+
+from starlette.responses import Response, StreamingResponse
+
+from shoal.api import s3_xml
+from shoal.api.errors import ApiError
+from shoal.app import Shoal
+from shoal.errors import NoSuchKeyError, ShoalError
+from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key
+
+XML = "application/xml"
+STREAM_CHUNK = 8 * 1024 * 1024
+LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10000
+_UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
+UNSUPPORTED = frozenset(
+    "accelerate acl analytics attributes cors encryption intelligent-tiering inventory "
+    "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
+    "policy policyStatus publicAccessBlock replication requestPayment restore retention "
+    "select tagging torrent versions website".split()
+)
+
+
+@dataclass
+class S3Request:
+    """An authenticated S3 request, its path already split into bucket and key."""
+
+    method: str
+    bucket: str
+    key: str
+    query: dict[str, str]
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    request_id: str
+    trailers: dict[str, str] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+def split_path(raw_path: str) -> tuple[str, str]:
+    """(bucket, key) from a percent-encoded path-style path."""
+    try:
+        path = unquote(raw_path, errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError("InvalidURI", "The path is not valid UTF-8") from None
+    bucket, _, key = path.lstrip("/").partition("/")
+    return bucket, key
+
+
+# -- ETags ---------------------------------------------------------------------------
+
+
+def md5_etag(data: bytes) -> str:
+    return '"' + hashlib.md5(data).hexdigest() + '"'
+
+
+class EtagCache:
+    """ETags of objects by (bucket, key), valid while size and mtime are unchanged."""
+
+    def __init__(self, storage: Storage, capacity: int = 100_000) -> None:
+        self.storage = storage
+        self.capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[int, datetime, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, info: ObjectInfo, etag: str) -> None:
+        with self._lock:
+            self._entries[(info.bucket, info.key)] = (info.size, info.mtime, etag)
+            self._entries.move_to_end((info.bucket, info.key))
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def known(self, info: ObjectInfo) -> str | None:
+        if info.etag:
+            return info.etag
+        with self._lock:
+            entry = self._entries.get((info.bucket, info.key))
+        if entry and entry[:2] == (info.size, info.mtime):
+            return entry[2]
+        return None
+
+    def etag(self, info: ObjectInfo) -> str:
+        """The object's ETag, hashing its content when nothing is remembered."""
+        known = self.known(info)
+        if known:
+            return known
+        digest = hashlib.md5()
+        for start in range(0, info.size, STREAM_CHUNK):
+            digest.update(self.storage.read(info.bucket, info.key, start, start + STREAM_CHUNK))
+        etag = f'"{digest.hexdigest()}"'
+        self.remember(info, etag)
+        return etag
+
+
+# -- checksums -------------------------------------------------------------------------
+
+
+def _crc_table(poly: int, width: int) -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
+        table.append(crc & ((1 << width) - 1))
+    return table
+
+
+_CRC32C = _crc_table(0x82F63B78, 32)
+_CRC64NVME = _crc_table(0x9A6C9329AC4BC9B5, 64)
+
+
+def _reflected_crc(table: list[int], width: int, data: bytes) -> bytes:
+    mask = (1 << width) - 1
+    crc = mask
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return (crc ^ mask).to_bytes(width // 8, "big")
+
+
+CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
+    "crc32": lambda d: zlib.crc32(d).to_bytes(4, "big"),
+    "crc32c": lambda d: _reflected_crc(_CRC32C, 32, d),
+    "crc64nvme": lambda d: _reflected_crc(_CRC64NVME, 64, d),
+    "sha1": lambda d: hashlib.sha1(d).digest(),
+    "sha256": lambda d: hashlib.sha256(d).digest(),
+}
+
+
+def verify_integrity(req: S3Request, data: bytes) -> dict[str, str]:
+    """Check Content-MD5 and any x-amz-checksum-* (header or trailer); echo checksums."""
+    md5 = req.header("content-md5")
+    if md5 is not None:
+        try:
+            expected = base64.b64decode(md5, validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError("InvalidDigest", "The Content-MD5 you specified is not valid") from None
+        if expected != hashlib.md5(data).digest():
+            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we got")
+    echoed = {}
+    for name, compute in CHECKSUMS.items():
+        header = f"x-amz-checksum-{name}"
+        claimed = req.trailers.get(header) or req.header(header)
+        if claimed is None:
+            continue
+        if base64.b64encode(compute(data)).decode() != claimed.strip():
+            raise ApiError(
+                "BadDigest", f"The {name.upper()} you specified did not match the calculated one"
+            )
+        echoed[header] = claimed.strip()
+    return echoed
+
+
+# -- conditions and ranges -------------------------------------------------------------
+
+
+def _http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # an unparseable date is ignored, as HTTP says
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    wanted = {t.strip() for t in header.split(",")}
+    return "*" in wanted or etag in wanted or etag.strip('"') in wanted
+
+
+def check_conditions(headers: Mapping[str, str], etag: str, mtime: datetime) -> int | None:
+    """304 or 412 when If-* headers say so (RFC 7232 order), else None."""
+    modified = mtime.replace(microsecond=0)
+    if_match, if_none = headers.get("if-match"), headers.get("if-none-match")
+    if if_match is not None:
+        if not _etag_matches(if_match, etag):
+            return 412
+    else:
+        since = _http_date(headers.get("if-unmodified-since"))
+        if since is not None and modified > since:
+            return 412
+    if if_none is not None:
+        if _etag_matches(if_none, etag):
+            return 304
+    else:
+        since = _http_date(headers.get("if-modified-since"))
+        if since is not None and modified <= since:
+            return 304
+    return None
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, stop) of a Range header, None to send everything; 416 if unsatisfiable."""
+    match = _RANGE_RE.match(header.strip()) if header else None
+    if match is None or match.group(0) == "bytes=-":
+        return None  # absent or malformed: S3 answers the whole object
+    first, last = match.groups()
+    if not first:
+        length = int(last)
+        if length == 0:
+            raise _invalid_range(size)
+        return max(size - length, 0), size
+    start = int(first)
+    stop = size if not last else int(last) + 1
+    if last and stop <= start:
+        return None
+    if start >= size:
+        raise _invalid_range(size)
+    return start, min(stop, size)
+
+
+def _invalid_range(size: int) -> ApiError:
+    return ApiError(
+        "InvalidRange",
+        "The requested range is not satisfiable",
+        416,
+        headers={"Content-Range": f"bytes */{size}"},
+    )
+
+
+# -- multipart staging ---------------------------------------------------------------------
+
+
+class MultipartUploads:
+    """Uploads in progress, each a folder of parts under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def create(self, bucket: str, key: str) -> str:
+        upload_id = secrets.token_hex(16)
+        folder = self.root / upload_id
+        folder.mkdir()
+        meta = {"bucket": bucket, "key": key, "initiated": datetime.now(UTC).isoformat()}
+        _write_atomic(folder / "upload.json", json.dumps(meta).encode())
+        return upload_id
+
+    def folder(self, upload_id: str, bucket: str, key: str) -> Path:
+        """The folder of an upload of ``bucket``/``key``; NoSuchUpload otherwise."""
+        meta = self._meta(upload_id)
+        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
+            raise ApiError("NoSuchUpload", "The specified upload does not exist", 404)
+        return self.root / upload_id
+
+    def _meta(self, upload_id: str) -> dict[str, str] | None:
+        if not _UPLOAD_ID_RE.match(upload_id):
+            return None
+        try:
+            meta: dict[str, str] = json.loads((self.root / upload_id / "upload.json").read_bytes())
+        except (OSError, ValueError):
+            return None
+        return meta
+
+    def put_part(self, folder: Path, number: int, data: bytes) -> str:
+        etag = md5_etag(data)
+        _write_atomic(folder / f"{number:05d}.part", data)
+        return etag
+
+    def parts(self, folder: Path) -> list[tuple[int, str, int, datetime]]:
+        """(number, etag, size, mtime) of every part, by number."""
+        found = []
+        for path in sorted(folder.glob("*.part")):
+            data = path.read_bytes()
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+            found.append((int(path.stem), md5_etag(data), len(data), mtime))
+        return found
+
+    def uploads(self, bucket: str) -> list[tuple[str, str, datetime]]:
+        found = []
+        for folder in sorted(self.root.iterdir()):
+            meta = self._meta(folder.name)
+            if meta and meta["bucket"] == bucket:
+                when = datetime.fromisoformat(meta["initiated"])
+                found.append((meta["key"], folder.name, when))
+        return sorted(found)
+
+    def remove(self, folder: Path) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# -- the API ---------------------------------------------------------------------------
+
+
+class S3Api:
+    """S3 operations over one shoal's storage."""
+
+    def __init__(self, app: Shoal) -> None:
+        self.app = app
+        self.storage = app.storage
+        self.etags = EtagCache(app.storage)
+        self.uploads = MultipartUploads(app.config.data_path / "multipart")
+        self.started = datetime.now(UTC).replace(microsecond=0)
+
+    def handle(self, req: S3Request) -> Response:
+        """Route ``req`` to its operation."""
+        unsupported = set(UNSUPPORTED.intersection(req.query))
+        if "versionId" in req.query and req.query["versionId"] != "null":
+            unsupported.add("versionId")
+        if unsupported:
+            raise ApiError(
+                "NotImplemented",
+                f"shoal does not implement the {sorted(unsupported)[0]} sub-resource",
+                501,
+            )
+        if not req.bucket:
+            if req.method != "GET":
+                raise ApiError("MethodNotAllowed", "The method is not allowed here", 405)
+            return self.list_buckets(req)
+        if not req.key:
+            return self._bucket_operation(req)
+        if len(req.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise ApiError("KeyTooLongError", "Your key is too long")
+        return self._object_operation(req)
+
+    def _bucket_operation(self, req: S3Request) -> Response:
+        q, method = req.query, req.method
+        if method == "GET":
+            if "location" in q:
+                self._require_bucket(req.bucket)
+                return _xml(s3_xml.location(self.app.config.region))
+            if "versioning" in q:
+                self._require_bucket(req.bucket)
+                return _xml(s3_xml.versioning())
+            if "uploads" in q:
+                self._require_bucket(req.bucket)
+                return _xml(s3_xml.list_uploads(req.bucket, self.uploads.uploads(req.bucket)))
+            return self.list_objects(req, v2=q.get("list-type") == "2")
+        handlers: dict[str, Callable[[S3Request], Response]] = {
+            "PUT": self.create_bucket,
+            "HEAD": self.head_bucket,
+            "DELETE": self.delete_bucket,
+        }
+        if method == "POST" and "delete" in q:
+            return self.delete_objects(req)
+        if method not in handlers:
+            raise ApiError("MethodNotAllowed", f"{method} is not allowed on a bucket", 405)
+        return handlers[method](req)
+
+    def _object_operation(self, req: S3Request) -> Response:
+        q, method = req.query, req.method
+        if "uploadId" in q:
+            multipart = {
+                "PUT": self.upload_part,
+                "POST": self.complete_upload,
+                "DELETE": self.abort_upload,
+                "GET": self.list_parts,
+            }
+            if method not in multipart:
+                raise ApiError("MethodNotAllowed", f"{method} is not allowed on an upload", 405)
+            return multipart[method](req)
+        if method == "POST" and "uploads" in q:
+            return self.create_upload(req)
+        if method == "PUT":
+            return (
+                self.copy_object(req) if req.header("x-amz-copy-source") else self.put_object(req)
+            )
+        handlers = {"GET": self.get_object, "HEAD": self.get_object, "DELETE": self.delete_object}
+        if method not in handlers:
+            raise ApiError("MethodNotAllowed", f"{method} is not allowed on an object", 405)
+        return handlers[method](req)
+
+    # -- buckets ------------------------------------------------------------------
+
+    def list_buckets(self, req: S3Request) -> Response:
+        names = self.storage.list_buckets()
+        owner = self.app.config.account_id
+        return _xml(s3_xml.list_buckets(((n, self.started) for n in names), owner))
+
+    def create_bucket(self, req: S3Request) -> Response:
+        s3_xml.parse_create_bucket(req.body)  # any region is fine; only well-formedness counts
+        if self.storage.bucket_exists(req.bucket):
+            raise ApiError(
+                "BucketAlreadyOwnedByYou",
+                "Your previous request to create the bucket succeeded",
+                409,
+            )
+        self.storage.create_bucket(req.bucket)
+        return Response(status_code=200, headers={"Location": f"/{req.bucket}"})
+
+    def head_bucket(self, req: S3Request) -> Response:
+        self._require_bucket(req.bucket)
+        return Response(status_code=200, headers={"x-amz-bucket-region": self.app.config.region})
+
+    def delete_bucket(self, req: S3Request) -> Response:
+        self.storage.delete_bucket(req.bucket)
+        return Response(status_code=204)
+
+    def _require_bucket(self, bucket: str) -> None:
+        if not self.storage.bucket_exists(bucket):
+            raise ApiError("NoSuchBucket", "The specified bucket does not exist", 404)
+
+    # -- listing -----------------------------------------------------------------
+
+    def list_objects(self, req: S3Request, v2: bool) -> Response:
+        q = req.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter") or None
+        max_keys = _max_keys(q.get("max-keys"))
+        token = q.get("continuation-token") if v2 else None
+        start = _decode_token(token) if token else q.get("start-after" if v2 else "marker")
+        if max_keys == 0:
+            self._require_bucket(req.bucket)
+            objects, prefixes, truncated = [], [], False
+        else:
+            listing = self.storage.list(req.bucket, prefix, delimiter, start or None, max_keys)
+            objects = [self._listed(o) for o in listing.objects]
+            prefixes, truncated = listing.prefixes, listing.is_truncated
+        page = s3_xml.ListPage(
+            req.bucket, prefix, delimiter, max_keys, objects, prefixes, truncated,
+            url_encode=q.get("encoding-type") == "url",
+        )  # fmt: skip
+        last = max([o.key for o in objects] + list(prefixes), default=None) if truncated else None
+        if v2:
+            next_token = _encode_token(last) if last else None
+            return _xml(s3_xml.list_objects_v2(page, q.get("start-after"), token, next_token))
+        return _xml(s3_xml.list_objects_v1(page, q.get("marker", ""), last))
+
+    def _listed(self, info: ObjectInfo) -> s3_xml.ListedObject:
+        etag = self.etags.known(info)
+        if etag is None and info.size <= LISTING_HASH_LIMIT:
+            try:
+                etag = self.etags.etag(info)
+            except NoSuchKeyError:
+                etag = None  # deleted while we listed
+        return s3_xml.ListedObject(info.key, info.size, info.mtime, etag)
+
+    # -- objects -----------------------------------------------------------------
+
+    def put_object(self, req: S3Request) -> Response:
+        checksums = verify_integrity(req, req.body)
+        validate_key(req.key)
+        self._check_write_conditions(req)
+        info = self.storage.put(req.bucket, req.key, req.body)
+        etag = info.etag or md5_etag(req.body)
+        self.etags.remember(info, etag)
+        return Response(status_code=200, headers={"ETag": etag, **checksums})
+
+    def _check_write_conditions(self, req: S3Request) -> None:
+        if_none, if_match = req.header("if-none-match"), req.header("if-match")
+        if if_none is None and if_match is None:
+            return
+        try:
+            current: str | None = self.etags.etag(self.storage.stat(req.bucket, req.key))
+        except NoSuchKeyError:
+            current = None
+        if if_none is not None and current is not None and _etag_matches(if_none, current):
+            raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
+        if if_match is not None and (current is None or not _etag_matches(if_match, current)):
+            raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
+
+    def get_object(self, req: S3Request) -> Response:
+        info = self.storage.stat(req.bucket, req.key)
+        etag = self.etags.etag(info)
+        headers = {
+            "ETag": etag,
+            "Last-Modified": format_datetime(info.mtime.replace(microsecond=0), usegmt=True),
+            "Accept-Ranges": "bytes",
+            "Content-Type": mimetypes.guess_type(req.key)[0] or "binary/octet-stream",
+        }
+        headers.update(_response_overrides(req.query))
+        status = check_conditions(req.headers, etag, info.mtime)
+        if status is not None:
+            if status == 412:
+                raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
+            return Response(status_code=304, headers={"ETag": etag})
+        span = parse_range(req.header("range"), info.size)
+        start, stop = span or (0, info.size)
+        if span is not None:
+            headers["Content-Range"] = f"bytes {start}-{stop - 1}/{info.size}"
+        headers["Content-Length"] = str(stop - start)
+        status_code = 206 if span is not None else 200
+        if req.method == "HEAD":
+            return Response(status_code=status_code, headers=headers)
+        return self._body(req, start, stop, status_code, headers)
+
+    def _body(
+        self, req: S3Request, start: int, stop: int, status: int, headers: dict[str, str]
+    ) -> Response:
+        if stop - start <= STREAM_CHUNK:
+            data = self.storage.read(req.bucket, req.key, start, stop) if stop > start else b""
+            return Response(data, status_code=status, headers=headers)
+
+        def chunks() -> Iterator[bytes]:
+            for offset in range(start, stop, STREAM_CHUNK):
+                end = min(offset + STREAM_CHUNK, stop)
+                yield self.storage.read(req.bucket, req.key, offset, end)
+
+        return StreamingResponse(chunks(), status_code=status, headers=headers)
+
+    def delete_object(self, req: S3Request) -> Response:
+        self.storage.delete(req.bucket, req.key)
+        return Response(status_code=204)
+
+    def delete_objects(self, req: S3Request) -> Response:
+        verify_integrity(req, req.body)
+        quiet, keys = s3_xml.parse_delete(req.body)
+        self._require_bucket(req.bucket)
+        deleted, errors = [], []
+        for key in keys:
+            try:
+                self.storage.delete(req.bucket, key)
+                deleted.append(key)
+            except ShoalError as exc:
+                errors.append((key, "InvalidArgument" if exc.status < 500 else "InternalError",
+                               exc.message))  # fmt: skip
+        return _xml(s3_xml.delete_result([] if quiet else deleted, errors))
+
+    def copy_object(self, req: S3Request) -> Response:
+        bucket, key = _copy_source(req.header("x-amz-copy-source") or "")
+        data = self.storage.read(bucket, key)
+        validate_key(req.key)
+        info = self.storage.put(req.bucket, req.key, data)
+        etag = info.etag or md5_etag(data)
+        self.etags.remember(info, etag)
+        return _xml(s3_xml.copy_result("CopyObjectResult", etag, info.mtime))
+
+    # -- multipart ---------------------------------------------------------------
+
+    def create_upload(self, req: S3Request) -> Response:
+        validate_key(req.key)
+        self._require_bucket(req.bucket)
+        upload_id = self.uploads.create(req.bucket, req.key)
+        return _xml(s3_xml.initiate_multipart(req.bucket, req.key, upload_id))
+
+    def upload_part(self, req: S3Request) -> Response:
+        number = _part_number(req.query.get("partNumber"))
+        folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
+        source = req.header("x-amz-copy-source")
+        if source:
+            data = self._copy_range(source, req.header("x-amz-copy-source-range"))
+        else:
+            data = req.body
+            verify_integrity(req, data)
+        etag = self.uploads.put_part(folder, number, data)
+        if source:
+            now = datetime.now(UTC)
+            return _xml(s3_xml.copy_result("CopyPartResult", etag, now))
+        return Response(status_code=200, headers={"ETag": etag})
+
+    def _copy_range(self, source: str, range_header: str | None) -> bytes:
+        bucket, key = _copy_source(source)
+        if not range_header:
+            return self.storage.read(bucket, key)
+        span = parse_range(range_header, self.storage.stat(bucket, key).size)
+        if span is None:
+            raise ApiError("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last")
+        return self.storage.read(bucket, key, span[0], span[1])
+
+    def complete_upload(self, req: S3Request) -> Response:
+        folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
+        wanted = s3_xml.parse_complete(req.body)
+        staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
+        _check_parts(wanted, staged)
+        data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
+        digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
+        etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
+        info = self.storage.put(req.bucket, req.key, data)
+        self.etags.remember(info, etag)
+        self.uploads.remove(folder)
+        location = f"/{req.bucket}/{req.key}"
+        return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag))
+
+    def abort_upload(self, req: S3Request) -> Response:
+        folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
+        self.uploads.remove(folder)
+        return Response(status_code=204)
+
+    def list_parts(self, req: S3Request) -> Response:
+        upload_id = req.query["uploadId"]
+        folder = self.uploads.folder(upload_id, req.bucket, req.key)
+        marker = _int_param(req.query.get("part-number-marker"), 0, "part-number-marker")
+        max_parts = min(_int_param(req.query.get("max-parts"), 1000, "max-parts"), 1000)
+        parts = [p for p in self.uploads.parts(folder) if p[0] > marker]
+        page = parts[:max_parts]
+        truncated = len(parts) > max_parts
+        return _xml(
+            s3_xml.list_parts(req.bucket, req.key, upload_id, page, marker, max_parts, truncated)
+        )
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _xml(text: str) -> Response:
+    return Response(text, media_type=XML)
+
+
+def _int_param(raw: str | None, default: int, name: str) -> int:
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or len(raw) > 10:
+        raise ApiError("InvalidArgument", f"{name} must be a non-negative integer")
+    return int(raw)
+
+
+def _max_keys(raw: str | None) -> int:
+    return min(_int_param(raw, 1000, "max-keys"), 1000)
+
+
+def _part_number(raw: str | None) -> int:
+    number = _int_param(raw, 0, "partNumber")
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise ApiError("InvalidArgument", f"partNumber must be between 1 and {MAX_PART_NUMBER}")
+    return number
+
+
+def _encode_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode("utf-8")).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(token.encode("ascii")).decode("utf-8")
+    except (binascii.Error, ValueError):
+        raise ApiError("InvalidArgument", "The continuation token provided is incorrect") from None
+
+
+def _copy_source(header: str) -> tuple[str, str]:
+    source, _, version = header.partition("?")
+    if version and version not in ("versionId=null", ""):
+        raise ApiError("NotImplemented", "shoal does not keep object versions", 501)
+    try:
+        text = unquote(source, errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError("InvalidArgument", "x-amz-copy-source is not valid UTF-8") from None
+    bucket, _, key = text.lstrip("/").partition("/")
+    if not bucket or not key:
+        raise ApiError("InvalidArgument", "x-amz-copy-source must be bucket/key")
+    validate_key(key)
+    return bucket, key
+
+
+def _check_parts(wanted: list[tuple[int, str]], staged: dict[int, tuple[str, int]]) -> None:
+    numbers = [n for n, _ in wanted]
+    if numbers != sorted(set(numbers)):
+        raise ApiError("InvalidPartOrder", "The list of parts was not in ascending order")
+    for i, (number, etag) in enumerate(wanted):
+        found = staged.get(number)
+        if found is None or found[0].strip('"') != etag.strip('"'):
+            raise ApiError("InvalidPart", f"Part {number} was not uploaded or its ETag differs")
+        if i < len(wanted) - 1 and found[1] < MIN_PART_SIZE:
+            raise ApiError("EntityTooSmall", "Your proposed upload is smaller than the minimum")
+
+
+_OVERRIDES = {
+    "response-content-type": "Content-Type",
+    "response-content-language": "Content-Language",
+    "response-expires": "Expires",
+    "response-cache-control": "Cache-Control",
+    "response-content-disposition": "Content-Disposition",
+    "response-content-encoding": "Content-Encoding",
+}
+
+
+def _response_overrides(query: Mapping[str, str]) -> dict[str, str]:
+    # Header values must not carry CR/LF: a presigned URL must not inject headers.
+    return {
+        header: value
+        for param, header in _OVERRIDES.items()
+        if (value := query.get(param)) is not None and not re.search(r"[\r\n\x00]", value)
+    }

@@ -1,0 +1,61 @@
+"""``shoal serve``: the Athena, Glue, S3 and STS APIs on one port."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import click
+
+from shoal.cli.context import AppContext, pass_app
+
+LISTENING = "shoal listening on {url}"
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on ($SHOAL_HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port; 0 picks a free one ($SHOAL_PORT).")
+@click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
+@pass_app
+def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -> None:
+    """Serve the AWS-compatible APIs until interrupted.
+
+    The admin key comes from $SHOAL_ROOT_ACCESS_KEY_ID / $SHOAL_ROOT_SECRET_ACCESS_KEY,
+    or is generated on first start into DATA/root-credentials (owner-only).
+    """
+    import uvicorn
+
+    from shoal.api.app import create_app
+    from shoal.crawler.background import recover_interrupted_crawls
+
+    app = ctx.app
+    config = app.config
+    root_key = app.identities.ensure_root(config.root_access_key_id, config.root_secret_access_key)
+    for name in recover_interrupted_crawls(app.catalog):
+        click.echo(f"crawler {name}: its run was interrupted by a stop; marked FAILED")
+    sock = _bind(host or config.host, config.port if port is None else port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    click.echo(f"admin access key id: {root_key}")
+    click.echo(LISTENING.format(url=f"http://{bound_host}:{bound_port}"), nl=True)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(app), log_level=log_level, access_log=False, lifespan="off")
+    )
+    server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """Bind before starting uvicorn, so port 0 can be reported once it is known."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+COMMANDS = [serve]

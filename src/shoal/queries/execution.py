@@ -1,0 +1,288 @@
+"""Running one query execution, on a worker thread of ``QueryService``.
+
+QUEUED -> RUNNING -> (reuse an earlier result | run the statement, write result
+files) -> SUCCEEDED; errors become FAILED with Athena's AthenaError, cancellation
+CANCELLED. Times are measured here for Athena's statistics:
+
+* QueryQueueTime: submission until a worker picks the execution up;
+* ServicePreProcessingTime: pick-up until the runner starts (prepared statement
+  lookup, reuse check);
+* EngineExecutionTime: the runner's whole run (planning included, as in Athena);
+  QueryPlanningTime: the runner's planning part;
+* ServiceProcessingTime: writing result files and recording the outcome;
+* TotalExecutionTime: submission until completion.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from shoal.errors import (
+    BytesScannedCutoffError,
+    QueryCancelledError,
+    ShoalError,
+)
+from shoal.queries.model import (
+    ACTIVE_STATES,
+    CANCELLED,
+    ERROR_SYSTEM,
+    ERROR_TYPE_INTERNAL,
+    ERROR_TYPE_RESULT_WRITE,
+    ERROR_TYPE_TIMEOUT,
+    ERROR_TYPE_USER,
+    ERROR_USER,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    AthenaError,
+    QueryStatistics,
+)
+from shoal.queries.parameters import bind_values, parse_execute
+from shoal.queries.results import (
+    StoredResult,
+    manifest_uri,
+    result_file_uri,
+    write_result_files,
+)
+from shoal.queries.reuse import fingerprint, fingerprint_tables, read_tables
+from shoal.queries.runner import StatementContext, StatementOutcome
+from shoal.queries.store import ExecutionRecord, now
+from shoal.storage.base import parse_uri
+
+if TYPE_CHECKING:
+    from shoal.queries.service import Live, QueryService
+
+WRITES_MANIFEST = ("CREATE_TABLE_AS_SELECT", "INSERT", "UNLOAD")
+TIMEOUT_REASON = "Query timeout: the query ran longer than the {minutes:g} minute limit"
+
+
+@dataclass
+class _Clock:
+    submitted: float
+    picked: float = 0.0
+    engine_start: float = 0.0
+    engine_end: float = 0.0
+
+    def ms(self, start: float, end: float | None = None) -> int:
+        return max(0, round(((end or time.perf_counter()) - start) * 1000))
+
+
+def run(service: QueryService, live: Live) -> None:
+    """Run ``live`` to a final state; never raises."""
+    clock = _Clock(live.submitted, picked=time.perf_counter())
+    query_id = live.query_id
+    if not service.executions.transition(query_id, (QUEUED,), state=RUNNING):
+        return  # stopped (or failed by a shutdown) before it started
+    try:
+        _run(service, live, clock)
+    except QueryCancelledError as err:
+        _cancelled(service, live, clock, err)
+    except Exception as err:  # noqa: BLE001 - every failure becomes FAILED, never lost
+        _failed(service, live, clock, _athena_error(err), str(_message(err)))
+
+
+def _run(service: QueryService, live: Live, clock: _Clock) -> None:
+    execution = live.record.execution
+    sql, parameters = _statement(service, live)
+    if execution.result_reuse_max_age_minutes and _reuse(service, live, clock):
+        return
+    token = live.token
+    assert token is not None  # set by the worker before this runs
+    context = StatementContext(
+        query_id=execution.query_execution_id,
+        database=execution.database or "default",
+        parameters=parameters,
+        output_location=live.output_folder,
+        cancel=token,
+        bytes_scanned_cutoff=live.cutoff,
+    )
+    clock.engine_start = time.perf_counter()
+    outcome = service.runner.run(sql, context)
+    clock.engine_end = time.perf_counter()
+    if live.cutoff is not None and outcome.bytes_scanned > live.cutoff:
+        raise BytesScannedCutoffError(live.cutoff, outcome.bytes_scanned)
+    if token.cancelled:
+        raise QueryCancelledError(f"query {token.reason}")
+    _succeeded(service, live, clock, outcome)
+
+
+def _statement(service: QueryService, live: Live) -> tuple[str, list[Any]]:
+    """The SQL to run and the values to bind (a prepared statement for EXECUTE)."""
+    execution = live.record.execution
+    texts = list(execution.execution_parameters)
+    execute = parse_execute(execution.query)
+    if execute is None:
+        return execution.query, bind_values(texts)
+    statement = service.workgroups.get_prepared_statement(execution.workgroup, execute.name)
+    return statement.query_statement, bind_values([*execute.values, *texts])
+
+
+def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: StatementOutcome) -> None:
+    execution = live.record.execution
+    query_id = execution.query_execution_id
+    header = outcome.statement_type == "DML"
+    result = StoredResult.from_table(outcome.rows, header, outcome.update_count)
+    output = result_file_uri(live.output_folder, query_id, outcome.statement_type)
+    manifest = None
+    if outcome.substatement_type in WRITES_MANIFEST or outcome.data_files:
+        manifest = manifest_uri(live.output_folder, query_id)
+    try:
+        service.ensure_results_bucket(live.output_folder)
+        write_result_files(service.storage, output, result, manifest, outcome.data_files)
+    except ShoalError as err:
+        error = AthenaError(ERROR_USER, ERROR_TYPE_RESULT_WRITE, False, err.message)
+        _failed(service, live, clock, error, f"Unable to write query results: {err.message}")
+        return
+    service.cache.put(query_id, result)
+    statistics = _statistics(
+        clock,
+        engine_execution_time_in_millis=clock.ms(clock.engine_start, clock.engine_end),
+        data_scanned_in_bytes=outcome.bytes_scanned,
+        query_planning_time_in_millis=round(outcome.planning_ms),
+        data_manifest_location=manifest,
+    )
+    fingerprint_ = None
+    if execution.result_reuse_max_age_minutes is not None and outcome.substatement_type == "SELECT":
+        tables = read_tables(outcome.accesses)
+        # Anything changed since submission may or may not be in the result: no reuse.
+        started = execution.submission_date_time
+        fingerprint_ = fingerprint(service.catalog, service.storage, tables, started)
+    service.executions.transition(
+        query_id,
+        (RUNNING,),
+        state=SUCCEEDED,
+        statement_type=outcome.statement_type,
+        substatement_type=outcome.substatement_type,
+        output_location=output,
+        update_count=outcome.update_count,
+        result_columns=result.columns,
+        statistics=statistics,
+        reuse_fingerprint=fingerprint_,
+        completion_time=now(),
+    )
+
+
+def _reuse(service: QueryService, live: Live, clock: _Clock) -> bool:
+    """Finish ``live`` with an earlier identical result if one may stand in; True if so."""
+    execution = live.record.execution
+    minutes = execution.result_reuse_max_age_minutes or 0
+    since = execution.submission_date_time - timedelta(minutes=minutes)
+    for earlier in service.executions.reuse_candidates(live.record.reuse_key or "", since):
+        if _still_valid(service, earlier) and _copy_result(service, live, earlier, clock):
+            return True
+    return False
+
+
+def _still_valid(service: QueryService, earlier: ExecutionRecord) -> bool:
+    stored = earlier.reuse_fingerprint
+    if stored is None:
+        return False
+    tables = fingerprint_tables(stored)
+    return fingerprint(service.catalog, service.storage, tables) == stored
+
+
+def _copy_result(
+    service: QueryService, live: Live, earlier: ExecutionRecord, clock: _Clock
+) -> bool:
+    """Give ``live`` its own copy of the earlier result files; record SUCCEEDED."""
+    source = earlier.execution
+    query_id = live.query_id
+    if not source.output_location or earlier.result_columns is None:
+        return False
+    output = result_file_uri(live.output_folder, query_id, source.statement_type)
+    try:
+        service.ensure_results_bucket(live.output_folder)
+        _copy(service, source.output_location, output)
+        if output.endswith(".csv"):
+            _copy(service, source.output_location + ".metadata", output + ".metadata")
+        result = service.result(source.query_execution_id)
+    except ShoalError:
+        return False  # the earlier files are gone: run the query instead
+    service.cache.put(query_id, result)
+    statistics = _statistics(clock, reused_previous_result=True)
+    return service.executions.transition(
+        query_id,
+        (RUNNING,),
+        state=SUCCEEDED,
+        statement_type=source.statement_type,
+        substatement_type=source.substatement_type,
+        output_location=output,
+        update_count=source.update_count,
+        result_columns=earlier.result_columns,
+        statistics=statistics,
+        completion_time=now(),
+    )
+
+
+def _copy(service: QueryService, source: str, target: str) -> None:
+    source_bucket, source_key = parse_uri(source)
+    target_bucket, target_key = parse_uri(target)
+    data = service.storage.read(source_bucket, source_key)
+    service.storage.put(target_bucket, target_key, data)
+
+
+def _cancelled(service: QueryService, live: Live, clock: _Clock, err: QueryCancelledError) -> None:
+    token = live.token
+    if token is not None and token.reason == "timed out":
+        minutes = service.timeout_seconds / 60
+        reason = TIMEOUT_REASON.format(minutes=minutes)
+        error = AthenaError(ERROR_USER, ERROR_TYPE_TIMEOUT, False, reason)
+        _failed(service, live, clock, error, reason)
+        return
+    scanned, reason = 0, token.reason if token is not None else err.message
+    if isinstance(err, BytesScannedCutoffError):
+        scanned, reason = err.bytes_scanned, err.message
+    statistics = _statistics(clock, data_scanned_in_bytes=scanned)
+    service.executions.transition(
+        live.query_id,
+        ACTIVE_STATES,
+        state=CANCELLED,
+        state_change_reason=reason,
+        statistics=statistics,
+        completion_time=now(),
+    )
+
+
+def _failed(
+    service: QueryService, live: Live, clock: _Clock, error: AthenaError, reason: str
+) -> None:
+    service.executions.transition(
+        live.query_id,
+        ACTIVE_STATES,
+        state=FAILED,
+        state_change_reason=reason,
+        athena_error=error,
+        statistics=_statistics(clock),
+        completion_time=now(),
+    )
+
+
+def _statistics(clock: _Clock, **values: Any) -> QueryStatistics:
+    """Statistics with the service's own times measured up to now, plus ``values``."""
+    end = time.perf_counter()
+    engine_start = clock.engine_start or clock.picked
+    engine_end = clock.engine_end or engine_start
+    return QueryStatistics(
+        total_execution_time_in_millis=clock.ms(clock.submitted, end),
+        query_queue_time_in_millis=clock.ms(clock.submitted, clock.picked),
+        service_pre_processing_time_in_millis=clock.ms(clock.picked, engine_start),
+        service_processing_time_in_millis=clock.ms(engine_end, end),
+        **values,
+    )
+
+
+def _athena_error(err: Exception) -> AthenaError:
+    """User errors (bad SQL, unknown tables, refused access) are category 2."""
+    if isinstance(err, ShoalError) and err.status < 500:
+        return AthenaError(ERROR_USER, ERROR_TYPE_USER, False, err.message)
+    return AthenaError(ERROR_SYSTEM, ERROR_TYPE_INTERNAL, True, _message(err))
+
+
+def _message(err: Exception) -> str:
+    if isinstance(err, ShoalError):
+        return err.message
+    return f"internal error: {type(err).__name__}: {err}"

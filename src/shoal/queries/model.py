@@ -1,0 +1,185 @@
+"""The query service's values: executions, their statistics, workgroups, named
+queries and prepared statements, as Athena models them.
+
+Plain frozen dataclasses whose field names are Athena's in snake_case
+(``QueryExecutionStatistics.DataScannedInBytes`` -> ``data_scanned_in_bytes``), so the
+API layer maps them one to one. The store persists them; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# QueryExecutionState
+QUEUED = "QUEUED"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+CANCELLED = "CANCELLED"
+ACTIVE_STATES = (QUEUED, RUNNING)
+FINISHED_STATES = (SUCCEEDED, FAILED, CANCELLED)
+
+# WorkGroupState
+ENABLED = "ENABLED"
+DISABLED = "DISABLED"
+
+# AthenaError.ErrorCategory
+ERROR_SYSTEM = 1
+ERROR_USER = 2
+ERROR_OTHER = 3
+
+# AthenaError.ErrorType, from Athena's error catalog.
+ERROR_TYPE_INTERNAL = 100
+ERROR_TYPE_TIMEOUT = 206
+ERROR_TYPE_RESULT_WRITE = 401
+ERROR_TYPE_USER = 1000
+
+PRIMARY = "primary"
+ENGINE_VERSION = "Athena engine version 3"
+# Athena's lower bound for BytesScannedCutoffPerQuery (10 MB).
+MIN_BYTES_SCANNED_CUTOFF = 10_000_000
+
+RESTARTED_REASON = "shoal restarted while the query was running"
+CUTOFF_REASON = "Query cancelled! Bytes scanned limit was exceeded"
+
+
+@dataclass(frozen=True)
+class AthenaError:
+    """Why an execution FAILED: Athena's category (1 system, 2 user, 3 other) and type."""
+
+    error_category: int
+    error_type: int
+    retryable: bool
+    error_message: str
+
+
+@dataclass(frozen=True)
+class QueryStatistics:
+    """Athena's ``QueryExecutionStatistics``; times in milliseconds, all measured."""
+
+    engine_execution_time_in_millis: int = 0
+    data_scanned_in_bytes: int = 0
+    total_execution_time_in_millis: int = 0
+    query_queue_time_in_millis: int = 0
+    query_planning_time_in_millis: int = 0
+    service_pre_processing_time_in_millis: int = 0
+    service_processing_time_in_millis: int = 0
+    data_manifest_location: str | None = None
+    reused_previous_result: bool = False
+
+
+@dataclass(frozen=True)
+class QueryExecution:
+    """One query execution (Athena's ``QueryExecution``).
+
+    ``output_location`` is the full path of the result file (``…/<id>.csv`` or
+    ``…/<id>.txt``), known from submission on. ``result_reuse_max_age_minutes`` is
+    None when the request did not ask for result reuse.
+    """
+
+    query_execution_id: str
+    query: str
+    workgroup: str
+    state: str
+    submission_date_time: datetime
+    database: str | None = None
+    catalog: str = "AwsDataCatalog"
+    statement_type: str | None = None
+    substatement_type: str | None = None
+    output_location: str | None = None
+    execution_parameters: tuple[str, ...] = ()
+    state_change_reason: str | None = None
+    completion_date_time: datetime | None = None
+    athena_error: AthenaError | None = None
+    statistics: QueryStatistics = field(default_factory=QueryStatistics)
+    result_reuse_max_age_minutes: int | None = None
+    update_count: int | None = None
+    engine_version: str = ENGINE_VERSION
+    user: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+
+@dataclass(frozen=True)
+class WorkGroupConfiguration:
+    """Athena's ``WorkGroupConfiguration`` (the fields shoal honours)."""
+
+    output_location: str | None = None
+    enforce_work_group_configuration: bool = False
+    bytes_scanned_cutoff_per_query: int | None = None
+    publish_cloud_watch_metrics_enabled: bool = False
+    requester_pays_enabled: bool = False
+    selected_engine_version: str = ENGINE_VERSION
+
+    @property
+    def effective_engine_version(self) -> str:
+        return ENGINE_VERSION
+
+
+@dataclass(frozen=True)
+class WorkGroup:
+    """A workgroup: where its results go, its limits, and whether it takes queries."""
+
+    name: str
+    state: str = ENABLED
+    description: str | None = None
+    configuration: WorkGroupConfiguration = field(default_factory=WorkGroupConfiguration)
+    creation_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NamedQuery:
+    """A saved query (Athena's ``NamedQuery``)."""
+
+    named_query_id: str
+    name: str
+    query_string: str
+    database: str | None = None
+    description: str | None = None
+    workgroup: str = PRIMARY
+
+
+@dataclass(frozen=True)
+class PreparedStatement:
+    """A statement with ``?`` parameters, run with ``EXECUTE name USING …``."""
+
+    statement_name: str
+    query_statement: str
+    workgroup_name: str = PRIMARY
+    description: str | None = None
+    last_modified_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ColumnInfo:
+    """Athena's ``ColumnInfo``: base type name, Precision/Scale always set."""
+
+    name: str
+    type: str
+    precision: int = 0
+    scale: int = 0
+    catalog_name: str = "hive"
+    schema_name: str = ""
+    table_name: str = ""
+    nullable: str = "UNKNOWN"
+    case_sensitive: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class ResultSet:
+    """One page of results: column info and rows of VarCharValue strings (None = NULL).
+
+    ``next_token`` is None on the last page.
+    """
+
+    columns: tuple[ColumnInfo, ...]
+    rows: tuple[tuple[str | None, ...], ...]
+    next_token: str | None = None
+    update_count: int | None = None

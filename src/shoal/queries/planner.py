@@ -1,0 +1,539 @@
+"""Plan a query: resolve its tables in the catalog, expand views, prune partitions, list files.
+
+Planning happens in two steps so authorization sits between them, before storage
+is touched:
+
+1. ``Planner.resolve`` finds every table the query names (through CTEs, subqueries
+   and views, whose text is inlined as a subquery) and fails with Athena's
+   ``TABLE_NOT_FOUND`` / ``SCHEMA_NOT_FOUND`` text for unknown ones.
+2. ``Planner.plan`` prunes partitions with the WHERE conjuncts that provably
+   concern only one table's partition keys, lists the files of the surviving
+   partitions (skipping the names Hive and Glue ignore) and builds the engine's
+   ``TableScan``s. Whatever pruning cannot prove is left to the engine: a skipped
+   conjunct costs bytes, never a wrong answer.
+
+Views are stored the way Athena stores them, so Glue clients see the real thing:
+``view_original_text`` is ``/* Presto View: <base64 JSON> */`` with the SQL, the
+database and the columns; ``view_definition`` also accepts plain SQL text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from shoal.catalog import formats
+from shoal.catalog.expression import compile_partition_filter, is_numeric_type
+from shoal.catalog.model import TABLE_TYPE_VIEW, Column, Table
+from shoal.catalog.store import CatalogStore
+from shoal.catalog.types import parse_type
+from shoal.engine.base import DataFile, TableFormat, TableScan
+from shoal.engine.dialect import DATA_CATALOG, TableRef, is_cte_name, parse, to_duckdb
+from shoal.errors import EntityNotFoundError, InvalidInputError, ShoalError, TableNotFoundError
+from shoal.storage.base import ObjectInfo, Storage, parse_uri
+
+MAX_VIEW_DEPTH = 16  # views over views; deeper is almost surely a cycle
+PRESTO_VIEW_PREFIX = "/* Presto View: "
+PRESTO_VIEW_SUFFIX = " */"
+
+
+# ---------------------------------------------------------------- views in the catalog
+
+
+@dataclass(frozen=True)
+class ViewDefinition:
+    """A view's SQL and the database its unqualified names belong to."""
+
+    sql: str
+    database: str
+
+
+def view_definition(table: Table) -> ViewDefinition:
+    """The SQL of a catalog view (Athena's Presto-view encoding, or plain SQL text)."""
+    text = (table.view_original_text or "").strip()
+    if text.startswith(PRESTO_VIEW_PREFIX) and text.endswith(PRESTO_VIEW_SUFFIX):
+        encoded = text[len(PRESTO_VIEW_PREFIX) : -len(PRESTO_VIEW_SUFFIX)]
+        try:
+            document = json.loads(base64.b64decode(encoded))
+            return ViewDefinition(str(document["originalSql"]), str(document["schema"]))
+        except (binascii.Error, ValueError, KeyError, TypeError):
+            raise InvalidInputError(
+                f"view {table.database}.{table.name} has an unreadable definition"
+            ) from None
+    if not text:
+        raise InvalidInputError(f"view {table.database}.{table.name} has no definition")
+    return ViewDefinition(text, table.database)
+
+
+def encode_view(sql: str, database: str, columns: Sequence[Column]) -> str:
+    """``view_original_text`` for a view, as Athena writes it."""
+    document = {
+        "originalSql": sql,
+        "catalog": DATA_CATALOG,
+        "schema": database,
+        "columns": [{"name": c.name, "type": trino_type(c.type)} for c in columns],
+    }
+    encoded = base64.b64encode(json.dumps(document).encode()).decode()
+    return f"{PRESTO_VIEW_PREFIX}{encoded}{PRESTO_VIEW_SUFFIX}"
+
+
+def trino_type(hive: str) -> str:
+    """Trino's spelling of a Hive type, as Presto views record their columns."""
+    parsed = parse_type(hive)
+    simple = {"string": "varchar", "int": "integer", "float": "real", "binary": "varbinary"}
+    if parsed.name == "array":
+        return f"array({trino_type(str(parsed.args[0]))})"
+    if parsed.name == "map":
+        return f"map({trino_type(str(parsed.args[0]))}, {trino_type(str(parsed.args[1]))})"
+    if parsed.name == "struct":
+        inner = ", ".join(f"{n} {trino_type(str(t))}" for n, t in parsed.fields)
+        return f"row({inner})"
+    return simple.get(parsed.name, str(parsed))
+
+
+# ---------------------------------------------------------------- plan values
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A query whose tables are known: views inlined, every table loaded."""
+
+    tree: exp.Expr
+    database: str
+    tables: Mapping[TableRef, Table]  # the base tables the engine will read
+    views: tuple[TableRef, ...] = ()  # views expanded on the way (authorized too)
+
+    @property
+    def reads(self) -> tuple[TableRef, ...]:
+        """Every catalog object read, views and the tables under them, sorted."""
+        return tuple(sorted({*self.tables, *self.views}))
+
+
+@dataclass(frozen=True)
+class PlannedTable:
+    """One table after pruning: its scan and how much pruning saved."""
+
+    table: Table
+    scan: TableScan
+    partitions_total: int = 0  # 0: the table is not partitioned
+    partitions_read: int = 0
+    partition_filter: str | None = None  # the conditions pruning applied, for EXPLAIN
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.scan.files)
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """What the engine will run: DuckDB SQL and the files of every table.
+
+    ``total_bytes`` is the size of every planned file: an upper bound on the bytes
+    the query scans (column projection and row-group statistics read less).
+    """
+
+    resolution: Resolution
+    sql: str
+    tables: tuple[PlannedTable, ...] = field(default=())
+
+    @property
+    def scans(self) -> tuple[TableScan, ...]:
+        return tuple(t.scan for t in self.tables)
+
+    @property
+    def files(self) -> tuple[DataFile, ...]:
+        return tuple(f for t in self.tables for f in t.scan.files)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(t.bytes for t in self.tables)
+
+
+# ---------------------------------------------------------------- the planner
+
+
+class Planner:
+    """Resolves and plans queries against one catalog and one storage."""
+
+    def __init__(self, catalog: CatalogStore, storage: Storage) -> None:
+        self.catalog = catalog
+        self.storage = storage
+
+    def resolve(self, tree: exp.Expr, database: str) -> Resolution:
+        """Load every table ``tree`` reads and inline its views.
+
+        Raises:
+            TableNotFoundError: a table or database does not exist.
+        """
+        tables: dict[TableRef, Table] = {}
+        views: set[TableRef] = set()
+        expanded = self._expand(tree.copy(), database, tables, views, ())
+        return Resolution(expanded, database, tables, tuple(sorted(views)))
+
+    def plan(self, resolution: Resolution) -> QueryPlan:
+        """Prune, list files and translate; nothing is read but listings."""
+        filters = partition_filters(resolution.tree, resolution.database, resolution.tables)
+        planned = tuple(
+            self._plan_table(table, filters.get(ref)) for ref, table in resolution.tables.items()
+        )
+        schemas = {ref: (*t.columns, *t.partition_keys) for ref, t in resolution.tables.items()}
+        sql = to_duckdb(resolution.tree, resolution.database, schemas)
+        return QueryPlan(resolution, sql, planned)
+
+    def get_table(self, ref: TableRef, node: exp.Expr | None = None) -> Table:
+        """A catalog table, or Athena's not-found error pointing at ``node``."""
+        try:
+            return self.catalog.get_table(ref.database, ref.table)
+        except EntityNotFoundError:
+            pass
+        where = _where(node)
+        try:
+            self.catalog.get_database(ref.database)
+        except EntityNotFoundError:
+            raise TableNotFoundError(
+                f"SCHEMA_NOT_FOUND: {where}Schema '{ref.database}' does not exist"
+            ) from None
+        raise TableNotFoundError(
+            f"TABLE_NOT_FOUND: {where}Table '{DATA_CATALOG}.{ref.database}.{ref.table}' "
+            "does not exist"
+        )
+
+    # -- resolution
+
+    def _expand(
+        self,
+        tree: exp.Expr,
+        database: str,
+        tables: dict[TableRef, Table],
+        views: set[TableRef],
+        path: tuple[TableRef, ...],
+    ) -> exp.Expr:
+        for node, ref in list(table_nodes(tree, database)):
+            table = self.get_table(ref, node)
+            if table.table_type != TABLE_TYPE_VIEW:
+                tables[ref] = table
+                _qualify(node, ref)
+                continue
+            if ref in path or len(path) >= MAX_VIEW_DEPTH:
+                raise InvalidInputError(f"view {ref.database}.{ref.table} refers to itself")
+            views.add(ref)
+            node.replace(self._view_subquery(table, ref, node, tables, views, (*path, ref)))
+        return tree
+
+    def _view_subquery(
+        self,
+        view: Table,
+        ref: TableRef,
+        node: exp.Table,
+        tables: dict[TableRef, Table],
+        views: set[TableRef],
+        path: tuple[TableRef, ...],
+    ) -> exp.Expr:
+        definition = view_definition(view)
+        body = self._expand(parse(definition.sql), definition.database, tables, views, path)
+        alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(ref.table))
+        return exp.Subquery(this=body, alias=alias.copy())
+
+    # -- planning
+
+    def _plan_table(self, table: Table, filters: list[exp.Expr] | None) -> PlannedTable:
+        fmt = table_format(table)
+        ref = f"{table.database}.{table.name}"
+        if not table.partition_keys:
+            files = [_data_file(self.storage, o) for o in self.list_files(table.storage.location)]
+            scan = TableScan(table.database, table.name, fmt, table.columns, (), tuple(files))
+            return PlannedTable(table, scan)
+        partitions = self.catalog.list_partitions(table.database, table.name)
+        total = len(partitions)
+        test, text = _compile_filters(filters or [], table.partition_keys, ref)
+        files = []
+        read = 0
+        for partition in partitions:
+            if not test(partition.values):
+                continue
+            read += 1
+            for info in self.list_files(partition.storage.location):
+                files.append(_data_file(self.storage, info, partition.values))
+        scan = TableScan(
+            table.database, table.name, fmt, table.columns, table.partition_keys, tuple(files)
+        )
+        return PlannedTable(table, scan, total, read, text)
+
+    def list_files(self, location: str) -> list[ObjectInfo]:
+        """Data files under ``location``, recursively, minus names Hive and Glue skip."""
+        bucket, prefix = parse_uri(location)
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return [o for o in self.storage.walk(bucket, prefix) if is_data_file(o, prefix)]
+
+
+def is_data_file(info: ObjectInfo, prefix: str) -> bool:
+    """Hive's rule: no segment below the location starts with '_' or '.'; no
+    checksum or folder-marker objects; empty objects hold no rows."""
+    relative = info.key[len(prefix) :]
+    if info.size == 0 or not relative:
+        return False
+    if any(part.startswith(("_", ".")) for part in relative.split("/")):
+        return False
+    return not relative.endswith((".crc", "_$folder$"))
+
+
+def _data_file(storage: Storage, info: ObjectInfo, values: Sequence[str] = ()) -> DataFile:
+    path = storage.local_path(info.bucket, info.key) or info.uri
+    return DataFile(path, info.size, tuple(values))
+
+
+def _where(node: exp.Expr | None) -> str:
+    for candidate in node.walk() if node is not None else ():
+        meta = candidate.meta
+        if "line" in meta:
+            return f"line {meta['line']}:{meta['col'] - (meta['end'] - meta['start'])}: "
+    return ""
+
+
+def table_nodes(tree: exp.Expr, database: str) -> Iterable[tuple[exp.Table, TableRef]]:
+    """Every catalog table node of ``tree`` with the table it names (CTEs excluded)."""
+    for node in list(tree.find_all(exp.Table)):
+        if not isinstance(node.this, exp.Identifier):
+            continue
+        if not node.args.get("db") and is_cte_name(node, node.name):
+            continue
+        db = node.args["db"].name if node.args.get("db") else database
+        yield node, TableRef(db.lower(), node.name.lower())
+
+
+def _qualify(node: exp.Table, ref: TableRef) -> None:
+    # Names inside an inlined view must keep pointing at the view's database.
+    node.set("catalog", None)
+    node.set("db", exp.to_identifier(ref.database, quoted=True))
+
+
+# ---------------------------------------------------------------- table formats
+
+
+_CLASSIFICATION_BY_SERDE = {
+    formats.PARQUET_SERDE: "parquet",
+    formats.JSON_SERDE: "json",
+    "org.apache.hive.hcatalog.data.JsonSerDe": "json",
+    formats.LAZY_SIMPLE_SERDE: "csv",
+    formats.OPEN_CSV_SERDE: "csv",
+}
+
+
+def table_format(table: Table) -> TableFormat:
+    """The engine's view of a table's layout, from its SerDe and parameters."""
+    sd = table.storage
+    serde = sd.serde.serialization_library or ""
+    params = {**sd.parameters, **table.parameters}
+    serde_params = dict(sd.serde.parameters)
+    classification = (params.get("classification") or "").lower()
+    if not classification:
+        classification = _CLASSIFICATION_BY_SERDE.get(serde, "")
+        if "parquet" in (sd.input_format or "").lower():
+            classification = "parquet"
+    if not classification:
+        raise InvalidInputError(f"table {table.database}.{table.name} has no known format")
+    open_csv = serde == formats.OPEN_CSV_SERDE
+    default_delim = "," if open_csv or "delimiter" in params else "\x01"
+    delimiter = (
+        serde_params.get("separatorChar")
+        or serde_params.get("field.delim")
+        or params.get("delimiter")
+        or default_delim
+    )
+    return TableFormat(
+        classification=classification,
+        delimiter=delimiter,
+        quote_char=serde_params.get("quoteChar", '"') if open_csv else None,
+        escape_char=serde_params.get("escapeChar") or serde_params.get("escape.delim"),
+        skip_header_lines=int(params.get("skip.header.line.count", "0") or 0),
+        compression=_compression(params),
+        null_format=serde_params.get("serialization.null.format"),
+        serde_parameters=serde_params,
+    )
+
+
+def _compression(params: Mapping[str, str]) -> str | None:
+    value = (params.get("compressionType") or "").lower()
+    return value if value and value != "none" else None
+
+
+# ---------------------------------------------------------------- partition pruning
+
+_LEAVES = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE, exp.In, exp.Between, exp.Like)
+_TEXT_TYPES = frozenset({"string", "varchar"})
+
+
+def partition_filters(
+    tree: exp.Expr, database: str, tables: Mapping[TableRef, Table]
+) -> dict[TableRef, list[exp.Expr] | None]:
+    """Per partitioned table: the conjunct sets (one per reference) that prune it.
+
+    A table gets None (no pruning) when any reference to it has no usable conjunct,
+    since one scan serves every reference.
+    """
+    found: dict[TableRef, list[exp.Expr] | None] = {}
+    for node, ref in table_nodes(tree, database):
+        table = tables.get(ref)
+        if table is None or not table.partition_keys:
+            continue
+        current = found.setdefault(ref, [])
+        if current is None:
+            continue
+        conjuncts = _conjuncts_for(node, table, tables, database)
+        if conjuncts:
+            current.append(exp.and_(*conjuncts, copy=True))
+        else:
+            found[ref] = None
+    return found
+
+
+def _conjuncts_for(
+    node: exp.Table, table: Table, tables: Mapping[TableRef, Table], database: str
+) -> list[exp.Expr]:
+    select = _owning_select(node)
+    where = select.args.get("where") if select is not None else None
+    if select is None or where is None or _null_supplying(node, select):
+        return []
+    names = {node.alias_or_name.lower()}
+    keys = {k.name.lower(): k for k in table.partition_keys}
+    others = _other_source_columns(node, select, tables, database)
+    usable = []
+    for conjunct in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        rewritten = _partition_condition(conjunct, names, keys, others)
+        if rewritten is not None:
+            usable.append(rewritten)
+    return usable
+
+
+def _owning_select(node: exp.Table) -> exp.Select | None:
+    parent = node.parent
+    if isinstance(parent, (exp.From, exp.Join)) and isinstance(parent.parent, exp.Select):
+        return parent.parent
+    return None
+
+
+def _null_supplying(node: exp.Table, select: exp.Select) -> bool:
+    """Tables an outer join may pad with NULLs: pruning them could add rows."""
+    joins: list[exp.Join] = select.args.get("joins") or []
+    if isinstance(node.parent, exp.Join):
+        return node.parent.side.upper() in ("LEFT", "FULL")
+    return any(j.side.upper() in ("RIGHT", "FULL") for j in joins)
+
+
+def _other_source_columns(
+    node: exp.Table, select: exp.Select, tables: Mapping[TableRef, Table], database: str
+) -> set[str] | None:
+    """Column names the select's other sources provide; None when one is unknown."""
+    sources: list[exp.Expr] = []
+    from_ = select.args.get("from_")
+    if from_ is not None:
+        sources.append(from_.this)
+    sources.extend(j.this for j in select.args.get("joins") or [])
+    names: set[str] = set()
+    for source in sources:
+        if source is node:
+            continue
+        if not isinstance(source, exp.Table) or not isinstance(source.this, exp.Identifier):
+            return None
+        db = source.args["db"].name if source.args.get("db") else database
+        other = tables.get(TableRef(db.lower(), source.name.lower()))
+        if other is None:
+            return None
+        names.update(c.name.lower() for c in (*other.columns, *other.partition_keys))
+    return names
+
+
+def _partition_condition(
+    conjunct: exp.Expr,
+    names: set[str],
+    keys: Mapping[str, Column],
+    others: set[str] | None,
+) -> exp.Expr | None:
+    """``conjunct`` with bare key names when it provably tests only partition keys."""
+    nodes = list(conjunct.walk())
+    if not all(isinstance(node, _ALLOWED) for node in nodes):
+        return None
+    for column in (node for node in nodes if isinstance(node, exp.Column)):
+        qualifier, name = column.table.lower(), column.name.lower()
+        if name not in keys or column.args.get("db"):
+            return None
+        if qualifier and qualifier not in names:
+            return None
+        if not qualifier and (others is None or name in others):
+            return None
+    leaves = (node for node in nodes if isinstance(node, (*_LEAVES, exp.Is)))
+    if not all(_same_kind(leaf, keys) for leaf in leaves):
+        return None
+    bare = conjunct.copy()
+    for column in list(bare.find_all(exp.Column)):
+        column.replace(exp.column(column.name.lower()))
+    return bare
+
+
+_ALLOWED = (
+    *_LEAVES,
+    exp.Is,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.Paren,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Null,
+    exp.Neg,
+    exp.Escape,
+)
+
+
+def _same_kind(leaf: exp.Expr, keys: Mapping[str, Column]) -> bool:
+    """Operands all text (string keys, string literals) or all numbers."""
+    kinds = set()
+    for node in leaf.walk():
+        if isinstance(node, exp.Column):
+            key_type = parse_type(keys[node.name.lower()].type).name
+            if key_type in _TEXT_TYPES:
+                kinds.add("text")
+            elif is_numeric_type(key_type):
+                kinds.add("number")
+            else:
+                return False  # dates, timestamps…: left to the engine
+        elif isinstance(node, exp.Literal):
+            kinds.add("text" if node.is_string else "number")
+    if isinstance(leaf, exp.Like) and kinds != {"text"}:
+        return False
+    return len(kinds) == 1
+
+
+def _compile_filters(
+    filters: Sequence[exp.Expr], partition_keys: Sequence[Column], ref: str
+) -> tuple[Callable[[Sequence[str]], bool], str | None]:
+    """One test over partition values: any reference's conditions (OR), each an AND."""
+    if not filters:
+        return (lambda values: True), None
+    tests = []
+    for condition in filters:
+        try:
+            tests.append(compile_partition_filter(condition.sql(dialect="trino"), partition_keys))
+        except ShoalError:  # longer than Glue's limit or outside its subset: do not prune
+            return (lambda values: True), None
+    text = " OR ".join(f"({c.sql(dialect='trino')})" for c in filters)
+    return (lambda values: any(test(values) for test in tests)), text
+
+
+__all__ = [
+    "Planner",
+    "PlannedTable",
+    "QueryPlan",
+    "Resolution",
+    "ViewDefinition",
+    "encode_view",
+    "table_format",
+    "view_definition",
+]

@@ -1,0 +1,438 @@
+"""``QueryService``: Athena's query executions over the statement runner.
+
+start -> QUEUED (persisted) -> a bounded pool picks it up -> RUNNING -> the runner
+runs the statement -> result files written -> SUCCEEDED; or FAILED (with an
+AthenaError) or CANCELLED (stop, bytes-scanned cutoff). Every transition is a
+compare-and-set in the state database, so history survives restarts and a stop
+never loses to a finishing query. The Athena API, the CLI and the console call the
+methods here; each maps to one Athena operation:
+
+* ``start`` StartQueryExecution, ``get`` GetQueryExecution, ``batch_get``
+  BatchGetQueryExecution, ``list_executions`` ListQueryExecutions, ``stop``
+  StopQueryExecution, ``get_results`` GetQueryResults;
+* ``workgroups`` (a ``WorkGroupStore``): work groups, named queries, prepared statements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from shoal.catalog.connection import StateDatabase
+from shoal.catalog.store import CatalogStore
+from shoal.engine.base import CancelToken
+from shoal.errors import (
+    IdempotentParameterMismatchError,
+    InvalidRequestError,
+    QueryExecutionNotFoundError,
+    ShoalError,
+    WorkGroupDisabledError,
+)
+from shoal.queries import execution
+from shoal.queries.classify import STATEMENT_TYPES, classify
+from shoal.queries.model import (
+    ACTIVE_STATES,
+    CANCELLED,
+    DISABLED,
+    FAILED,
+    PRIMARY,
+    QUEUED,
+    RESTARTED_REASON,
+    QueryExecution,
+    ResultSet,
+    WorkGroup,
+)
+from shoal.queries.parameters import bind_values, parse_execute
+from shoal.queries.results import (
+    DEFAULT_CACHE_BYTES,
+    MAX_PAGE,
+    ResultCache,
+    StoredResult,
+    load_result,
+    result_file_uri,
+)
+from shoal.queries.reuse import reuse_key
+from shoal.queries.runner import StatementRunner
+from shoal.queries.store import ExecutionRecord, ExecutionStore, new_owner, now
+from shoal.queries.workgroups import WorkGroupStore
+from shoal.storage.base import Storage, parse_uri
+
+DEFAULT_CONCURRENCY = 4
+DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
+MAX_QUERY_LENGTH = 262_144  # Athena's QueryString limit
+MAX_BATCH = 50
+CANCELLED_BY_USER = "Query cancelled by user"
+_MONITOR_SECONDS = 0.5
+_HEARTBEAT_SECONDS = 10.0
+
+
+@dataclass
+class Live:
+    """An execution this process owns and has not finished yet."""
+
+    record: ExecutionRecord
+    output_folder: str
+    cutoff: int | None
+    submitted: float  # perf_counter at submission
+    token: CancelToken | None = None  # set when it starts running
+    cancelled: bool = False  # stopped while still queued
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def query_id(self) -> str:
+        return self.record.execution.query_execution_id
+
+
+class QueryService:
+    """Query executions with Athena semantics; safe to call from many threads.
+
+    Args:
+        state: the state database (executions, workgroups … live there).
+        catalog, storage, runner: what statements run against.
+        account_id, region: name the default results bucket
+            ``aws-athena-query-results-<account>-<region>``, created on first use.
+        max_concurrent: executions running at once; more wait QUEUED.
+        timeout_seconds: per-execution time limit (Athena's default is 30 minutes).
+        result_cache_bytes: Arrow results kept in memory for paging.
+    """
+
+    def __init__(
+        self,
+        state: StateDatabase,
+        catalog: CatalogStore,
+        storage: Storage,
+        runner: StatementRunner,
+        *,
+        account_id: str = "123456789012",
+        region: str = "us-east-1",
+        max_concurrent: int = DEFAULT_CONCURRENCY,
+        timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        result_cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self.catalog = catalog
+        self.storage = storage
+        self.runner = runner
+        self.timeout_seconds = timeout_seconds
+        self.results_bucket = f"aws-athena-query-results-{account_id}-{region}"
+        self.executions = ExecutionStore(state, new_owner())
+        self.workgroups = WorkGroupStore(state, f"s3://{self.results_bucket}/")
+        self.workgroups.ensure_primary()
+        self.cache = ResultCache(result_cache_bytes)
+        self._live: dict[str, Live] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="shoal-query")
+        self.recovered = self.executions.recover_orphans()
+        self._monitor = threading.Thread(target=self._watch, name="shoal-query-monitor")
+        self._monitor.daemon = True
+        self._monitor.start()
+
+    # --- StartQueryExecution -----------------------------------------------------------
+
+    def start(
+        self,
+        sql: str,
+        database: str | None = None,
+        workgroup: str = PRIMARY,
+        output_location: str | None = None,
+        parameters: Sequence[str] = (),
+        client_request_token: str | None = None,
+        result_reuse_max_age_minutes: int | None = None,
+        user: str | None = None,
+        catalog: str = "AwsDataCatalog",
+    ) -> str:
+        """Queue ``sql`` and return its new execution id (a UUID).
+
+        ``parameters`` are Athena ExecutionParameters: literal texts bound to ``?``.
+        The same ``client_request_token`` with the same request returns the first id;
+        with a different request it raises IdempotentParameterMismatchError.
+        """
+        if self._closed.is_set():
+            raise InvalidRequestError("the query service is shutting down")
+        request = {
+            "sql": sql,
+            "database": database,
+            "workgroup": workgroup,
+            "output": output_location,
+            "parameters": list(parameters),
+            "reuse": result_reuse_max_age_minutes,
+            "catalog": catalog,
+        }
+        request_hash = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+        if client_request_token:
+            earlier = self._by_token(client_request_token, request_hash)
+            if earlier:
+                return earlier
+        group = self.workgroups.get_workgroup(workgroup)
+        record, live = self._prepare(
+            sql, database, group, output_location, parameters, result_reuse_max_age_minutes
+        )
+        record = replace(
+            record,
+            execution=replace(record.execution, user=user, catalog=catalog),
+            client_request_token=client_request_token,
+            request_hash=request_hash,
+        )
+        live.record = record
+        if not self.executions.insert(record):  # the token was taken meanwhile
+            earlier = self._by_token(client_request_token or "", request_hash)
+            if earlier:
+                return earlier
+            raise InvalidRequestError("could not store the query execution")
+        with self._lock:
+            self._live[live.query_id] = live
+        self._pool.submit(self._run, live)
+        return live.query_id
+
+    def _by_token(self, token: str, request_hash: str) -> str | None:
+        earlier = self.executions.by_token(token)
+        if earlier is None:
+            return None
+        if earlier.request_hash != request_hash:
+            raise IdempotentParameterMismatchError(
+                "ClientRequestToken was already used with different request parameters"
+            )
+        return earlier.execution.query_execution_id
+
+    def _prepare(
+        self,
+        sql: str,
+        database: str | None,
+        group: WorkGroup,
+        output_location: str | None,
+        parameters: Sequence[str],
+        reuse_minutes: int | None,
+    ) -> tuple[ExecutionRecord, Live]:
+        if group.state == DISABLED:
+            raise WorkGroupDisabledError(f"WorkGroup {group.name} is disabled.")
+        if not sql.strip() or len(sql) > MAX_QUERY_LENGTH:
+            raise InvalidRequestError(f"QueryString must be 1 to {MAX_QUERY_LENGTH} characters")
+        if reuse_minutes is not None and not 0 <= reuse_minutes <= 10080:
+            raise InvalidRequestError("MaxAgeInMinutes must be between 0 and 10080")
+        bind_values(parameters)  # refuse non-literals now, as Athena does
+        folder = self._output_folder(group, output_location)
+        query_id = str(uuid.uuid4())
+        statement_type, substatement = self._guess_kind(sql, group.name)
+        execution_ = QueryExecution(
+            query_execution_id=query_id,
+            query=sql,
+            workgroup=group.name,
+            state=QUEUED,
+            submission_date_time=now(),
+            database=database,
+            statement_type=statement_type,
+            substatement_type=substatement,
+            output_location=result_file_uri(folder, query_id, statement_type),
+            execution_parameters=tuple(parameters),
+            result_reuse_max_age_minutes=reuse_minutes,
+        )
+        key = reuse_key(sql, "awsdatacatalog", database, group.name, parameters)
+        record = ExecutionRecord(execution_, reuse_key=key)
+        cutoff = group.configuration.bytes_scanned_cutoff_per_query
+        return record, Live(record, folder, cutoff, time.perf_counter())
+
+    def _output_folder(self, group: WorkGroup, requested: str | None) -> str:
+        """The request's location, else the workgroup's (always the workgroup's when it
+        enforces its configuration), else the default results bucket."""
+        configured = group.configuration.output_location
+        if group.configuration.enforce_work_group_configuration and configured:
+            folder = configured
+        else:
+            folder = requested or configured or f"s3://{self.results_bucket}/"
+        parse_uri(folder)
+        return folder
+
+    def _guess_kind(self, sql: str, workgroup: str) -> tuple[str | None, str | None]:
+        """StatementType from the leading keywords (which result file it will write);
+        the runner's outcome has the last word. Unknown statements fail when run."""
+        execute = parse_execute(sql)
+        try:
+            if execute is not None:
+                prepared = self.workgroups.get_prepared_statement(workgroup, execute.name)
+                sql = prepared.query_statement
+            kind = classify(sql)
+        except ShoalError:
+            return None, None
+        return STATEMENT_TYPES[kind], kind
+
+    # --- running -----------------------------------------------------------------------
+
+    def _run(self, live: Live) -> None:
+        try:
+            with self._lock:
+                if live.cancelled or self._closed.is_set():
+                    return
+                live.token = CancelToken(timeout=self.timeout_seconds)
+            execution.run(self, live)
+        finally:
+            with self._lock:
+                self._live.pop(live.query_id, None)
+            live.done.set()
+
+    # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
+
+    def get(self, query_id: str) -> QueryExecution:
+        """One execution; QueryExecutionNotFoundError when unknown."""
+        return self.executions.get(query_id).execution
+
+    def batch_get(
+        self, query_ids: Sequence[str]
+    ) -> tuple[list[QueryExecution], list[tuple[str, str, str]]]:
+        """Executions found, and (id, error code, message) for each id not found."""
+        if not 1 <= len(query_ids) <= MAX_BATCH:
+            raise InvalidRequestError(f"give 1 to {MAX_BATCH} query execution ids")
+        found = self.executions.many(query_ids)
+        known = {e.query_execution_id for e in found}
+        missing = [
+            (i, QueryExecutionNotFoundError.code, f"QueryExecution {i} was not found")
+            for i in dict.fromkeys(query_ids)
+            if i not in known
+        ]
+        return found, missing
+
+    def list_executions(
+        self, workgroup: str | None = PRIMARY, max_results: int = 50, next_token: str | None = None
+    ) -> tuple[list[QueryExecution], str | None]:
+        """Executions of ``workgroup`` (None: all), newest first, and the next page's token."""
+        if not 0 <= max_results <= 50:
+            raise InvalidRequestError("MaxResults must be between 0 and 50")
+        if workgroup is not None:
+            self.workgroups.get_workgroup(workgroup)
+        return self.executions.page(workgroup, max_results or 50, next_token)
+
+    def stop(self, query_id: str) -> None:
+        """Cancel an execution at any point; a finished one is left as it is."""
+        record = self.executions.get(query_id)
+        with self._lock:
+            live = self._live.get(query_id)
+            if live is not None and live.token is None:
+                live.cancelled = True  # never starts
+            elif live is not None and live.token is not None:
+                live.token.cancel(CANCELLED_BY_USER)  # the worker records CANCELLED
+                return
+        if record.execution.state in ACTIVE_STATES:
+            # Queued here, or run by another process: its monitor sees the new state.
+            self.executions.transition(
+                query_id,
+                ACTIVE_STATES,
+                state=CANCELLED,
+                state_change_reason=CANCELLED_BY_USER,
+                completion_time=now(),
+            )
+        if live is not None:
+            live.done.set()
+
+    def wait(self, query_id: str, timeout: float | None = None) -> QueryExecution:
+        """Block until the execution finishes (or ``timeout`` seconds pass); return it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                live = self._live.get(query_id)
+            found = self.get(query_id)
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if found.finished or (remaining is not None and remaining <= 0):
+                return found
+            step = 0.2 if remaining is None else min(0.2, remaining)
+            if live is not None:
+                live.done.wait(step)
+            else:
+                time.sleep(min(step, 0.05))
+
+    # --- GetQueryResults ---------------------------------------------------------------
+
+    def get_results(
+        self, query_id: str, max_results: int = MAX_PAGE, next_token: str | None = None
+    ) -> ResultSet:
+        """One page of a SUCCEEDED execution's results (header row first for DML)."""
+        if not 1 <= max_results <= MAX_PAGE:
+            raise InvalidRequestError(f"MaxResults must be between 1 and {MAX_PAGE}")
+        result = self.result(query_id)
+        return result.page(query_id, max_results, next_token)
+
+    def result(self, query_id: str) -> StoredResult:
+        """The whole result of a SUCCEEDED execution, from memory or its file."""
+        cached = self.cache.get(query_id)
+        if cached is not None:
+            return cached
+        record = self.executions.get(query_id)
+        found = record.execution
+        if found.state in ACTIVE_STATES:
+            raise InvalidRequestError(f"Query has not yet finished. Current state: {found.state}")
+        if found.state != "SUCCEEDED":
+            raise InvalidRequestError(
+                f"Query did not finish successfully. Final query state: {found.state}"
+            )
+        if not found.output_location or record.result_columns is None:
+            raise InvalidRequestError(f"QueryExecution {query_id} has no stored result")
+        loaded = load_result(
+            self.storage, found.output_location, record.result_columns, found.update_count
+        )
+        self.cache.put(query_id, loaded)
+        return loaded
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    def ensure_results_bucket(self, folder: str) -> None:
+        """Create the default results bucket on first use (other buckets must exist)."""
+        bucket, _ = parse_uri(folder)
+        if bucket == self.results_bucket and not self.storage.bucket_exists(bucket):
+            self.storage.create_bucket(bucket)
+
+    def live_token(self, query_id: str) -> CancelToken | None:
+        with self._lock:
+            live = self._live.get(query_id)
+            return None if live is None else live.token
+
+    def _watch(self) -> None:
+        """Cancel executions stopped by other processes; keep heartbeats fresh."""
+        last_beat = time.monotonic()
+        while not self._closed.wait(_MONITOR_SECONDS):
+            with self._lock:
+                running = {i: lv.token for i, lv in self._live.items() if lv.token is not None}
+            if not running:
+                continue
+            try:
+                states = self.executions.states(running)
+                for query_id, state in states.items():
+                    token = running[query_id]
+                    if state not in ACTIVE_STATES and token is not None:
+                        token.cancel(CANCELLED_BY_USER)
+                if time.monotonic() - last_beat > _HEARTBEAT_SECONDS:
+                    self.executions.heartbeat(running)
+                    last_beat = time.monotonic()
+            except Exception:  # noqa: BLE001 - the monitor must outlive a database hiccup
+                continue
+
+    def close(self) -> None:
+        """Stop taking queries; executions still active are marked FAILED as after a
+        restart, running ones are cancelled; wait for the workers to end."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        with self._lock:
+            live = list(self._live.values())
+        for item in live:
+            if item.token is not None:
+                item.token.cancel(RESTARTED_REASON)
+            self.executions.transition(
+                item.query_id,
+                ACTIVE_STATES,
+                state=FAILED,
+                state_change_reason=RESTARTED_REASON,
+                completion_time=now(),
+            )
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._monitor.join(timeout=5)
+        self.cache.clear()
+
+    def __enter__(self) -> QueryService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,843 @@
+"""Hive DDL against a real catalog (SQLite) and real local storage.
+
+Handlers are called directly (``HANDLERS[kind]``) so these tests do not depend on the
+rest of the query path; a few at the end go through ``StatementRunner.run``.
+Expected values are written out by hand.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from shoal.catalog.formats import (
+    JSON_SERDE,
+    LAZY_SIMPLE_SERDE,
+    OPEN_CSV_SERDE,
+    PARQUET_INPUT,
+    PARQUET_OUTPUT,
+    PARQUET_SERDE,
+    TEXT_INPUT,
+    TEXT_OUTPUT,
+)
+from shoal.catalog.model import (
+    TABLE_TYPE_VIEW,
+    Column,
+    Database,
+    Partition,
+    SerDeInfo,
+    StorageDescriptor,
+    Table,
+)
+from shoal.catalog.store import CatalogStore
+from shoal.engine.base import Engine
+from shoal.engine.duckdb import DuckDBEngine
+from shoal.errors import (
+    AccessDeniedError,
+    AlreadyExistsError,
+    EntityNotFoundError,
+    InvalidInputError,
+    InvalidNameError,
+    ShoalError,
+    SqlSyntaxError,
+    UnsupportedSqlError,
+)
+from shoal.queries.classify import classify
+from shoal.queries.ddl import HANDLERS
+from shoal.queries.runner import (
+    LocationAccess,
+    StatementContext,
+    StatementOutcome,
+    StatementRunner,
+    TableAccess,
+)
+from shoal.storage import LocalStorage
+
+TRIPS = "CREATE EXTERNAL TABLE trips (id int, city string) LOCATION 's3://lake/trips/'"
+SALES = (
+    "CREATE EXTERNAL TABLE sales (amount double) PARTITIONED BY (year string, month string) "
+    "LOCATION 's3://lake/sales/'"
+)
+
+
+@dataclass
+class Lake:
+    """A catalog, a bucket 'lake' and a runner; ``run`` calls the statement's handler."""
+
+    catalog: CatalogStore
+    storage: LocalStorage
+    runner: StatementRunner
+    seen: list[tuple[TableAccess | LocationAccess, ...]] = field(default_factory=list)
+
+    def run(
+        self,
+        sql: str,
+        database: str = "default",
+        authorize: Callable[[Sequence[TableAccess | LocationAccess]], None] | None = None,
+    ) -> StatementOutcome:
+        def record(accesses: Sequence[TableAccess | LocationAccess]) -> None:
+            self.seen.append(tuple(accesses))
+            if authorize is not None:
+                authorize(accesses)
+
+        context = StatementContext("q-1", database=database, authorize=record)
+        return HANDLERS[classify(sql)](self.runner, sql, context)
+
+    def rows(self, sql: str, database: str = "default") -> list[tuple[Any, ...]]:
+        table = self.run(sql, database).rows
+        return list(zip(*(c.to_pylist() for c in table.columns), strict=True))
+
+    def table(self, name: str, database: str = "default") -> Table:
+        return self.catalog.get_table(database, name)
+
+    def put(self, key: str, data: bytes = b"1\n") -> None:
+        self.storage.put("lake", key, data)
+
+    def snapshot(self) -> list[Any]:
+        """Everything in the catalog, to prove a failed statement changed nothing."""
+        state: list[Any] = []
+        for db in self.catalog.list_databases():
+            state.append(db)
+            for t in self.catalog.list_tables(db.name):
+                parts = self.catalog.list_partitions(db.name, t.name) if t.partition_keys else []
+                state.append((t, parts))
+        return state
+
+
+@pytest.fixture(scope="module")
+def template_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated catalog holding database 'default'; copying it is faster than migrating."""
+    path = tmp_path_factory.mktemp("template") / "catalog.db"
+    with CatalogStore(f"sqlite:///{path}") as catalog:
+        catalog.create_database(Database("default"))
+    return path
+
+
+@pytest.fixture
+def lake(tmp_path: Path, template_catalog: Path) -> Iterator[Lake]:
+    storage = LocalStorage(tmp_path / "lake")
+    storage.create_bucket("lake")
+    shutil.copy(template_catalog, tmp_path / "catalog.db")
+    catalog = CatalogStore(f"sqlite:///{tmp_path / 'catalog.db'}")
+    yield Lake(catalog, storage, StatementRunner(catalog, storage, cast(Engine, None)))
+    catalog.close()
+
+
+def _definition(table: Table) -> Table:
+    """A table without what the store sets (times, version)."""
+    return replace(table, create_time=None, update_time=None, version_id=0)
+
+
+# --- databases -------------------------------------------------------------------------------
+
+
+def test_create_database_with_every_clause(lake: Lake) -> None:
+    out = lake.run(
+        "CREATE DATABASE `blog-db` COMMENT 'the blog' LOCATION 's3://lake/blog/' "
+        "WITH DBPROPERTIES ('creator'='ana', 'team'='data')"
+    )
+    db = lake.catalog.get_database("blog-db")
+    assert (db.name, db.description, db.location_uri) == ("blog-db", "the blog", "s3://lake/blog/")
+    assert dict(db.parameters) == {"creator": "ana", "team": "data"}
+    assert (out.statement_type, out.substatement_type) == ("DDL", "CREATE_DATABASE")
+    assert out.rows.num_rows == 0
+    assert out.accesses == (TableAccess("blog-db", "*", "write"),)
+
+
+def test_create_schema_lowercases_and_if_not_exists_is_quiet(lake: Lake) -> None:
+    lake.run("CREATE SCHEMA Sales")
+    lake.run("CREATE SCHEMA IF NOT EXISTS sales COMMENT 'ignored'")
+    assert lake.catalog.get_database("sales").description is None
+    with pytest.raises(AlreadyExistsError, match="sales already exists"):
+        lake.run("CREATE DATABASE sales")
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("CREATE DATABASE `x; DROP`", InvalidNameError),
+        ("CREATE DATABASE `a b`", InvalidNameError),
+        ("CREATE DATABASE d LOCATION '/etc/'", InvalidInputError),
+        ("CREATE DATABASE d; DROP DATABASE default", SqlSyntaxError),
+        ("CREATE DATABASE d WITH DBPROPERTIES ('a'='1', 'a'='2')", SqlSyntaxError),
+        ("CREATE DATABASE blog-db", SqlSyntaxError),
+    ],
+)
+def test_bad_create_database_changes_nothing(lake: Lake, sql: str, error: type[Exception]) -> None:
+    before = lake.snapshot()
+    with pytest.raises(error):
+        lake.run(sql)
+    assert lake.snapshot() == before
+
+
+def test_drop_database_restrict_and_cascade(lake: Lake) -> None:
+    lake.run("CREATE DATABASE shop")
+    lake.run(TRIPS, database="shop")
+    before = lake.snapshot()
+    with pytest.raises(InvalidInputError, match="Database shop is not empty"):
+        lake.run("DROP DATABASE shop")
+    with pytest.raises(InvalidInputError, match="not empty"):
+        lake.run("DROP SCHEMA shop RESTRICT")
+    assert lake.snapshot() == before
+    out = lake.run("DROP DATABASE shop CASCADE")
+    assert [d.name for d in lake.catalog.list_databases()] == ["default"]
+    assert out.accesses == (TableAccess("shop", "*", "write"),)
+
+
+def test_drop_database_missing_and_default(lake: Lake) -> None:
+    lake.run("DROP DATABASE IF EXISTS nowhere")
+    with pytest.raises(EntityNotFoundError, match="nowhere"):
+        lake.run("DROP DATABASE nowhere")
+    with pytest.raises(InvalidInputError, match="default"):
+        lake.run("DROP DATABASE default CASCADE")
+    lake.run("CREATE DATABASE empty")
+    lake.run("DROP DATABASE empty")
+    assert [d.name for d in lake.catalog.list_databases()] == ["default"]
+
+
+# --- CREATE EXTERNAL TABLE -------------------------------------------------------------------
+
+
+def test_create_delimited_csv_table_exact_fields(lake: Lake) -> None:
+    out = lake.run(
+        """CREATE EXTERNAL TABLE IF NOT EXISTS taxi (
+             `vendor` STRING COMMENT 'who drove',
+             fare DECIMAL(10, 2),
+             tags array<string>,
+             trip struct<a:string, b:array<INTEGER>>,
+             code varchar(100)
+           )
+           COMMENT 'yellow cabs'
+           PARTITIONED BY (year string COMMENT 'from the folder', month string)
+           ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' ESCAPED BY '\\\\'
+             COLLECTION ITEMS TERMINATED BY '|' MAP KEYS TERMINATED BY ':'
+             LINES TERMINATED BY '\\n' NULL DEFINED AS ''
+           STORED AS TEXTFILE
+           LOCATION 's3://lake/taxi/'
+           TBLPROPERTIES ('skip.header.line.count'='1', 'owner.team'='rides');"""
+    )
+    expected = Table(
+        database="default",
+        name="taxi",
+        storage=StorageDescriptor(
+            location="s3://lake/taxi/",
+            columns=(
+                Column("vendor", "string", "who drove"),
+                Column("fare", "decimal(10,2)"),
+                Column("tags", "array<string>"),
+                Column("trip", "struct<a:string,b:array<int>>"),
+                Column("code", "varchar(100)"),
+            ),
+            input_format=TEXT_INPUT,
+            output_format=TEXT_OUTPUT,
+            serde=SerDeInfo(
+                LAZY_SIMPLE_SERDE,
+                {
+                    "field.delim": ",",
+                    "serialization.format": ",",
+                    "escape.delim": "\\",
+                    "collection.delim": "|",
+                    "mapkey.delim": ":",
+                    "line.delim": "\n",
+                    "serialization.null.format": "",
+                },
+            ),
+        ),
+        partition_keys=(Column("year", "string", "from the folder"), Column("month", "string")),
+        parameters={
+            "skip.header.line.count": "1",
+            "owner.team": "rides",
+            "classification": "csv",
+        },
+        description="yellow cabs",
+    )
+    assert _definition(lake.table("taxi")) == expected
+    assert (out.statement_type, out.substatement_type) == ("DDL", "CREATE_TABLE")
+    assert out.rows.num_rows == 0
+    assert out.accesses == (TableAccess("default", "taxi", "write"),)
+
+
+def test_open_csv_serde_completes_separator_and_quote(lake: Lake) -> None:
+    lake.run(
+        "CREATE EXTERNAL TABLE q (a string, b string) "
+        "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' "
+        "WITH SERDEPROPERTIES ('separatorChar'=';', 'escapeChar'='\\\\') "
+        "LOCATION 's3://lake/q/' TBLPROPERTIES ('skip.header.line.count'='1')"
+    )
+    table = lake.table("q")
+    assert table.storage.serde == SerDeInfo(
+        OPEN_CSV_SERDE, {"separatorChar": ";", "escapeChar": "\\", "quoteChar": '"'}
+    )
+    assert (table.storage.input_format, table.storage.output_format) == (TEXT_INPUT, TEXT_OUTPUT)
+    assert dict(table.parameters) == {"skip.header.line.count": "1", "classification": "csv"}
+
+
+@pytest.mark.parametrize(
+    ("clause", "serde", "params"),
+    [
+        ("ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t'", LAZY_SIMPLE_SERDE, "\t"),
+        ("ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\001'", LAZY_SIMPLE_SERDE, "\x01"),
+        ("STORED AS TEXTFILE", LAZY_SIMPLE_SERDE, None),
+        ("", LAZY_SIMPLE_SERDE, None),
+    ],
+)
+def test_text_delimiters_follow_hive(lake: Lake, clause: str, serde: str, params: str) -> None:
+    lake.run(f"CREATE EXTERNAL TABLE t (a string) {clause} LOCATION 's3://lake/t/'")
+    sd = lake.table("t").storage
+    expected = {"field.delim": params, "serialization.format": params} if params else {}
+    # No delimiter given: LazySimpleSerDe's default, Ctrl-A, is written out.
+    assert dict(sd.serde.parameters) == (expected or {"field.delim": "\x01"})
+    assert sd.serde.serialization_library == serde
+
+
+def test_lazy_simple_serde_delimiter_from_serialization_format(lake: Lake) -> None:
+    lake.run(
+        "CREATE EXTERNAL TABLE t (a string) ROW FORMAT SERDE "
+        "'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe' "
+        "WITH SERDEPROPERTIES ('serialization.format'='\\t') LOCATION 's3://lake/t/'"
+    )
+    params = dict(lake.table("t").storage.serde.parameters)
+    assert params == {"serialization.format": "\t", "field.delim": "\t"}
+
+
+@pytest.mark.parametrize(
+    ("clause", "serde"),
+    [
+        ("ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'", JSON_SERDE),
+        (
+            "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe' "
+            "WITH SERDEPROPERTIES ('ignore.malformed.json'='true')",
+            "org.apache.hive.hcatalog.data.JsonSerDe",
+        ),
+        ("STORED AS JSON", JSON_SERDE),
+    ],
+)
+def test_json_tables(lake: Lake, clause: str, serde: str) -> None:
+    lake.run(
+        f"CREATE EXTERNAL TABLE j (a string, b map<string,int>) {clause} LOCATION 's3://lake/j/'"
+    )
+    table = lake.table("j")
+    assert table.storage.serde.serialization_library == serde
+    assert (table.storage.input_format, table.storage.output_format) == (TEXT_INPUT, TEXT_OUTPUT)
+    assert dict(table.parameters) == {"classification": "json"}
+
+
+@pytest.mark.parametrize(
+    "clause",
+    [
+        "STORED AS PARQUET",
+        f"ROW FORMAT SERDE '{PARQUET_SERDE}' STORED AS INPUTFORMAT '{PARQUET_INPUT}' "
+        f"OUTPUTFORMAT '{PARQUET_OUTPUT}'",
+    ],
+)
+def test_parquet_tables(lake: Lake, clause: str) -> None:
+    lake.run(
+        f"CREATE EXTERNAL TABLE p (a bigint, b timestamp) {clause} LOCATION 's3://lake/p/' "
+        "TBLPROPERTIES ('classification'='parquet', 'compressionType'='snappy')"
+    )
+    sd = lake.table("p").storage
+    assert sd.serde == SerDeInfo(PARQUET_SERDE, {"serialization.format": "1"})
+    assert (sd.input_format, sd.output_format, sd.compressed) == (
+        PARQUET_INPUT,
+        PARQUET_OUTPUT,
+        True,
+    )
+
+
+def test_names_quoted_qualified_and_lowercased(lake: Lake) -> None:
+    lake.run("CREATE DATABASE `blog-db`")
+    lake.run(
+        "CREATE EXTERNAL TABLE awsdatacatalog.`blog-db`.`Events` "
+        "(`select` string, `From` int) LOCATION 's3://lake/e/'"
+    )
+    lake.run('CREATE EXTERNAL TABLE "blog-db"."other" (a int) LOCATION \'s3://lake/o/\'')
+    table = lake.table("events", "blog-db")
+    assert [c.name for c in table.columns] == ["select", "from"]
+    assert [t.name for t in lake.catalog.list_tables("blog-db")] == ["events", "other"]
+
+
+def test_if_not_exists_keeps_the_existing_table(lake: Lake) -> None:
+    lake.run(TRIPS)
+    before = lake.snapshot()
+    lake.run("CREATE EXTERNAL TABLE IF NOT EXISTS trips (x string) LOCATION 's3://lake/x/'")
+    assert lake.snapshot() == before
+    with pytest.raises(AlreadyExistsError, match="default.trips already exists"):
+        lake.run(TRIPS)
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "names"),
+    [
+        (
+            "CREATE TABLE t (a int) LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "CREATE EXTERNAL TABLE",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED AS ORC LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "ORC",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED AS AVRO LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "AVRO",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) CLUSTERED BY (a) INTO 4 BUCKETS LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "CLUSTERED BY",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) SKEWED BY (a) ON (1) LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "SKEWED BY",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED BY 'x.Handler' LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "STORED BY",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE "
+            "'org.apache.hadoop.hive.serde2.RegexSerDe' LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "RegexSerDe",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED AS INPUTFORMAT "
+            "'org.apache.hadoop.hive.ql.io.orc.OrcInputFormat' OUTPUTFORMAT 'x' "
+            "LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "OrcInputFormat",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) ROW FORMAT DELIMITED FIELDS TERMINATED BY '::' "
+            "LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "one character",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) ROW FORMAT DELIMITED LINES TERMINATED BY '\\r' "
+            "LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "LINES TERMINATED BY",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE "
+            "'org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe' WITH SERDEPROPERTIES "
+            "('serialization.encoding'='windows-1252') LOCATION 's3://lake/t/'",
+            UnsupportedSqlError,
+            "serialization.encoding",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://lake/t/' "
+            "TBLPROPERTIES ('table_type'='ICEBERG')",
+            UnsupportedSqlError,
+            "table_type",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET LOCATION 's3://lake/t/' "
+            "TBLPROPERTIES ('classification'='csv')",
+            InvalidInputError,
+            "contradicts",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' "
+            "STORED AS PARQUET LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "ROW FORMAT DELIMITED",
+        ),
+        (
+            f"CREATE EXTERNAL TABLE t (a int) ROW FORMAT SERDE '{PARQUET_SERDE}' "
+            "LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "cannot read",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) STORED AS PARQUET LOCATION 's3://lake/t/' "
+            "TBLPROPERTIES ('skip.header.line.count'='1')",
+            InvalidInputError,
+            "skip.header.line.count",
+        ),
+        ("CREATE EXTERNAL TABLE t (a int)", InvalidInputError, "LOCATION"),
+        ("CREATE EXTERNAL TABLE t (a int) LOCATION '/etc/passwd'", InvalidInputError, "s3://"),
+        ("CREATE EXTERNAL TABLE t (a strin) LOCATION 's3://lake/t/'", SqlSyntaxError, "strin"),
+        ("CREATE EXTERNAL TABLE t (a struct<b int>) LOCATION 's3://lake/t/'", SqlSyntaxError, "1:"),
+        (
+            "CREATE EXTERNAL TABLE t (a int, A string) LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "more than once",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) PARTITIONED BY (a string) LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "more than once",
+        ),
+        (
+            "CREATE EXTERNAL TABLE `x; DROP` (a int) LOCATION 's3://lake/t/'",
+            InvalidNameError,
+            "x; DROP",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (`a; DROP` int) LOCATION 's3://lake/t/'",
+            InvalidNameError,
+            "a; DROP",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://lake/t/'; DROP TABLE x",
+            SqlSyntaxError,
+            "'DROP'",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://lake/t/' WHATEVER",
+            SqlSyntaxError,
+            "line 1:57: unexpected 'WHATEVER'",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://lake/t/' LOCATION 's3://lake/u/'",
+            SqlSyntaxError,
+            "twice",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) COMMENT 'it''s' LOCATION 's3://lake/t/'",
+            SqlSyntaxError,
+            "adjacent",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) LOCATION 's3://lake/t/' COMMENT 'open",
+            SqlSyntaxError,
+            "unterminated",
+        ),
+        ("CREATE EXTERNAL TABLE t LOCATION 's3://lake/t/'", SqlSyntaxError, "column list"),
+        (
+            "CREATE EXTERNAL TABLE other.x.t (a int) LOCATION 's3://lake/t/'",
+            SqlSyntaxError,
+            "catalog",
+        ),
+        (
+            "CREATE EXTERNAL TABLE nowhere.t (a int) LOCATION 's3://lake/t/'",
+            EntityNotFoundError,
+            "nowhere",
+        ),
+    ],
+)
+def test_bad_create_table_changes_nothing(
+    lake: Lake, sql: str, error: type[ShoalError], names: str
+) -> None:
+    before = lake.snapshot()
+    with pytest.raises(error) as raised:
+        lake.run(sql)
+    assert names in raised.value.message
+    assert lake.snapshot() == before
+
+
+def test_syntax_errors_carry_line_and_column(lake: Lake) -> None:
+    with pytest.raises(SqlSyntaxError) as raised:
+        lake.run("CREATE EXTERNAL TABLE t (\n  a int,\n  b bogus\n) LOCATION 's3://lake/t/'")
+    assert (raised.value.line, raised.value.column) == (3, 5)
+    assert raised.value.message.startswith("line 3:5: ")
+
+
+# --- authorization ---------------------------------------------------------------------------
+
+
+def test_refused_authorization_changes_nothing(lake: Lake) -> None:
+    def refuse(accesses: Sequence[TableAccess | LocationAccess]) -> None:
+        raise AccessDeniedError(f"no: {accesses}")
+
+    lake.run(SALES)
+    lake.put("sales/year=2024/month=01/a.csv")
+    before = lake.snapshot()
+    statements = [
+        TRIPS,
+        "DROP TABLE sales",
+        "ALTER TABLE sales ADD PARTITION (year='2024', month='02')",
+        "ALTER TABLE sales DROP IF EXISTS PARTITION (year='2024')",
+        "MSCK REPAIR TABLE sales",
+        "CREATE DATABASE d2",
+        "DROP DATABASE IF EXISTS d3",
+    ]
+    for sql in statements:
+        with pytest.raises(AccessDeniedError):
+            lake.run(sql, authorize=refuse)
+    assert lake.snapshot() == before
+    assert lake.seen[-3:] == [
+        (TableAccess("default", "sales", "write"),),
+        (TableAccess("d2", "*", "write"),),
+        (TableAccess("d3", "*", "write"),),
+    ]
+
+
+# --- DROP TABLE ------------------------------------------------------------------------------
+
+
+def test_drop_table_keeps_files(lake: Lake) -> None:
+    lake.run(TRIPS)
+    lake.put("trips/a.csv")
+    out = lake.run("DROP TABLE default.trips")
+    assert lake.catalog.list_tables("default") == []
+    assert [o.key for o in lake.storage.walk("lake", "trips/")] == ["trips/a.csv"]
+    assert (out.substatement_type, out.accesses) == (
+        "DROP_TABLE",
+        (TableAccess("default", "trips", "write"),),
+    )
+    lake.run("DROP TABLE IF EXISTS trips")
+    lake.run("DROP TABLE IF EXISTS nowhere.trips")
+    with pytest.raises(EntityNotFoundError, match="trips"):
+        lake.run("DROP TABLE trips")
+
+
+def test_drop_table_refuses_views_and_purge(lake: Lake) -> None:
+    view = Table("default", "v", StorageDescriptor(""), table_type=TABLE_TYPE_VIEW)
+    lake.catalog.create_table(view)
+    before = lake.snapshot()
+    with pytest.raises(InvalidInputError, match="DROP VIEW"):
+        lake.run("DROP TABLE v")
+    with pytest.raises(UnsupportedSqlError, match="PURGE"):
+        lake.run("DROP TABLE v PURGE")
+    assert lake.snapshot() == before
+
+
+# --- ALTER TABLE ADD / DROP PARTITION ----------------------------------------------------------
+
+
+def _values(lake: Lake, table: str = "sales") -> list[tuple[str, ...]]:
+    return [p.values for p in lake.catalog.list_partitions("default", table)]
+
+
+def test_add_partitions_with_default_and_given_locations(lake: Lake) -> None:
+    lake.run(SALES)
+    out = lake.run(
+        "ALTER TABLE sales ADD PARTITION (year='2024', month='01') "
+        "PARTITION (month='02', year=2024) LOCATION 's3://lake/elsewhere/feb/'"
+    )
+    table = lake.table("sales")
+    first, second = lake.catalog.list_partitions("default", "sales")
+    assert first.values == ("2024", "01")
+    assert first.storage == replace(table.storage, location="s3://lake/sales/year=2024/month=01/")
+    assert second.values == ("2024", "02")
+    assert second.storage.location == "s3://lake/elsewhere/feb/"
+    assert (out.statement_type, out.substatement_type, out.rows.num_rows) == (
+        "DDL",
+        "ALTER_TABLE_ADD_PARTITION",
+        0,
+    )
+
+
+def test_add_partition_value_is_data_not_sql(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run("ALTER TABLE sales ADD PARTITION (year='1\\' OR \\'1\\'=\\'1', month='a/b')")
+    (part,) = lake.catalog.list_partitions("default", "sales")
+    assert part.values == ("1' OR '1'='1", "a/b")
+    # Hive escapes folder names, so the value cannot add or climb folder levels.
+    assert part.storage.location == "s3://lake/sales/year=1%27 OR %271%27%3D%271/month=a%2Fb/"
+
+
+def test_add_partition_if_not_exists_and_duplicates(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run("ALTER TABLE sales ADD PARTITION (year='2024', month='01')")
+    before = lake.snapshot()
+    with pytest.raises(AlreadyExistsError):
+        lake.run(
+            "ALTER TABLE sales ADD PARTITION (year='2024', month='02') "
+            "PARTITION (year='2024', month='01')"
+        )
+    assert lake.snapshot() == before
+    lake.run(
+        "ALTER TABLE sales ADD IF NOT EXISTS PARTITION (year='2024', month='01') "
+        "LOCATION 's3://lake/x/' PARTITION (year='2024', month='02')"
+    )
+    assert _values(lake) == [("2024", "01"), ("2024", "02")]
+    assert lake.catalog.get_partition("default", "sales", ("2024", "01")).storage.location == (
+        "s3://lake/sales/year=2024/month=01/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "error", "names"),
+    [
+        ("ALTER TABLE sales ADD PARTITION (year='2024')", InvalidInputError, "month"),
+        (
+            "ALTER TABLE sales ADD PARTITION (year='2024', day='1', month='1')",
+            InvalidInputError,
+            "day",
+        ),
+        ("ALTER TABLE sales ADD PARTITION (year='2024', month='')", InvalidInputError, "empty"),
+        ("ALTER TABLE sales ADD PARTITION (year='1', year='2')", SqlSyntaxError, "twice"),
+        (
+            "ALTER TABLE sales ADD PARTITION (year='1', month='1') LOCATION 'file:///etc'",
+            InvalidInputError,
+            "s3://",
+        ),
+        ("ALTER TABLE trips ADD PARTITION (id='1')", InvalidInputError, "not a partitioned"),
+        ("ALTER TABLE nope ADD PARTITION (a='1')", EntityNotFoundError, "nope"),
+        ("ALTER TABLE sales DROP PARTITION (year < '2024')", UnsupportedSqlError, "'<'"),
+        ("ALTER TABLE sales DROP PARTITION (year='2024') PURGE", UnsupportedSqlError, "PURGE"),
+        ("ALTER TABLE sales DROP PARTITION (day='1')", InvalidInputError, "day"),
+        ("ALTER TABLE sales DROP PARTITION (year='1999')", EntityNotFoundError, "1999"),
+        (
+            "ALTER TABLE sales DROP PARTITION (year='2024'), PARTITION (year='1999')",
+            EntityNotFoundError,
+            "1999",
+        ),
+    ],
+)
+def test_bad_partition_statements_change_nothing(
+    lake: Lake, sql: str, error: type[ShoalError], names: str
+) -> None:
+    lake.run(SALES)
+    lake.run(TRIPS)
+    lake.run("ALTER TABLE sales ADD PARTITION (year='2024', month='01')")
+    before = lake.snapshot()
+    with pytest.raises(error) as raised:
+        lake.run(sql)
+    assert names in raised.value.message
+    assert lake.snapshot() == before
+
+
+def test_drop_partitions_full_partial_and_if_exists(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run(
+        "ALTER TABLE sales ADD PARTITION (year='2023', month='12') "
+        "PARTITION (year='2024', month='01') PARTITION (year='2024', month='02') "
+        "PARTITION (year='2025', month='01')"
+    )
+    lake.put("sales/year=2023/month=12/a.csv")
+    out = lake.run("ALTER TABLE sales DROP PARTITION (year='2023', month='12')")
+    assert _values(lake) == [("2024", "01"), ("2024", "02"), ("2025", "01")]
+    assert out.accesses == (TableAccess("default", "sales", "write"),)
+    assert [o.key for o in lake.storage.walk("lake")] == ["sales/year=2023/month=12/a.csv"]
+    lake.run("ALTER TABLE sales DROP IF EXISTS PARTITION (year='2024'), PARTITION (year='1999')")
+    assert _values(lake) == [("2025", "01")]
+
+
+# --- MSCK REPAIR TABLE -----------------------------------------------------------------------
+
+
+def test_msck_adds_exactly_the_new_hive_folders(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run("ALTER TABLE sales ADD PARTITION (year='2024', month='01')")
+    for key in (
+        "sales/year=2024/month=01/a.csv",  # already catalogued
+        "sales/year=2024/month=02/a.csv",
+        "sales/year=2024/month=02/b.csv",
+        "sales/year=2023/month=12/deeper/c.csv",
+        "sales/year=2025/month=1' OR '1'='1/d.csv",
+        "sales/year=2026/month=%2Fx/e.csv",  # %XX is unescaped, as Hive does
+        "sales/year=2024/other/f.csv",  # not month=…
+        "sales/month=01/year=2024/g.csv",  # keys out of order
+        "sales/year=2024/h.csv",  # not deep enough
+        "sales/top.csv",  # table root: not a partition
+        "sales/_tmp/year=2030/month=01/i.csv",  # hidden folders are ignored
+        "sales/year=2031/month=01/_SUCCESS",  # markers alone make no partition
+        "elsewhere/year=2032/month=01/j.csv",  # outside the table
+    ):
+        lake.put(key)
+    out = lake.run("MSCK REPAIR TABLE sales")
+    assert _values(lake) == [
+        ("2023", "12"),
+        ("2024", "01"),
+        ("2024", "02"),
+        ("2025", "1' OR '1'='1"),
+        ("2026", "/x"),
+    ]
+    table = lake.table("sales")
+    injected = lake.catalog.get_partition("default", "sales", ("2025", "1' OR '1'='1"))
+    assert injected.storage == replace(
+        table.storage, location="s3://lake/sales/year=2025/month=1' OR '1'='1/"
+    )
+    added = [
+        "sales:year=2023/month=12",
+        "sales:year=2024/month=02",
+        "sales:year=2025/month=1%27 OR %271%27%3D%271",
+        "sales:year=2026/month=%2Fx",
+    ]
+    assert out.rows.column_names == ["result"]
+    assert out.rows.column("result").to_pylist() == [
+        "Partitions not in metastore:\t" + "\t".join(added),
+        *(f"Repair: Added partition to metastore {a}" for a in added),
+        "Skipped invalid partition path: month=01/year=2024",
+        "Skipped invalid partition path: year=2024",
+        "Skipped invalid partition path: year=2024/other",
+    ]
+    assert (out.statement_type, out.substatement_type) == ("DDL", "MSCK_REPAIR_TABLE")
+    assert out.accesses == (TableAccess("default", "sales", "write"),)
+    again = lake.run("MSCK REPAIR TABLE sales")
+    assert again.rows.column("result").to_pylist()[0].startswith("Skipped")
+
+
+def test_msck_on_unpartitioned_or_missing_table(lake: Lake) -> None:
+    lake.run(TRIPS)
+    with pytest.raises(InvalidInputError, match="not a partitioned"):
+        lake.run("MSCK REPAIR TABLE trips")
+    with pytest.raises(EntityNotFoundError):
+        lake.run("MSCK REPAIR TABLE nope")
+    with pytest.raises(UnsupportedSqlError, match="SYNC PARTITIONS"):
+        lake.run("MSCK REPAIR TABLE trips SYNC PARTITIONS")
+
+
+def test_msck_partition_inherits_table_format(lake: Lake) -> None:
+    lake.run(
+        "CREATE EXTERNAL TABLE logs (line string) PARTITIONED BY (dt string) "
+        "STORED AS PARQUET LOCATION 's3://lake/logs'"
+    )
+    lake.put("logs/dt=2024-01-01/part-0.parquet")
+    lake.run("MSCK REPAIR TABLE logs")
+    part: Partition = lake.catalog.get_partition("default", "logs", ("2024-01-01",))
+    assert part.storage == replace(
+        lake.table("logs").storage, location="s3://lake/logs/dt=2024-01-01/"
+    )
+
+
+# --- through StatementRunner.run ---------------------------------------------------------------
+
+
+def test_runner_dispatches_ddl(lake: Lake) -> None:
+    context = StatementContext("q-2", database="default")
+    try:
+        out = lake.runner.run(SALES, context)
+    except NotImplementedError:
+        pytest.skip("StatementRunner.run is not implemented yet")
+    assert out.substatement_type == "CREATE_TABLE"
+    lake.put("sales/year=2024/month=01/a.csv")
+    lake.runner.run("MSCK REPAIR TABLE sales", context)
+    shown = lake.runner.run("SHOW PARTITIONS sales", context)
+    assert shown.rows.column("partition").to_pylist() == ["year=2024/month=01"]
+
+
+def test_tables_made_by_ddl_are_readable(lake: Lake, tmp_path: Path) -> None:
+    engine = DuckDBEngine([str(tmp_path / "lake")], str(tmp_path / "spill"), threads=1)
+    runner = StatementRunner(lake.catalog, lake.storage, engine)
+    context = StatementContext("q-3", database="default")
+    lake.put("csv/year=2024/a.csv", b"id,name\n1,ann\n2,bob\n")
+    lake.put("csv/year=2025/a.csv", b"id,name\n3,cy\n")
+    lake.put("tsv/a.tsv", b'1\t"z"\n')
+    try:
+        runner.run(
+            "CREATE EXTERNAL TABLE c (id int, name string) PARTITIONED BY (year string) "
+            "ROW FORMAT DELIMITED FIELDS TERMINATED BY ',' LOCATION 's3://lake/csv/' "
+            "TBLPROPERTIES ('skip.header.line.count'='1')",
+            context,
+        )
+        runner.run("MSCK REPAIR TABLE c", context)
+        runner.run(
+            "CREATE EXTERNAL TABLE t (a int, b string) "
+            "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LOCATION 's3://lake/tsv/'",
+            context,
+        )
+        rows = runner.run("SELECT id, name, year FROM c ORDER BY id", context).rows
+        tsv = runner.run("SELECT a, b FROM t", context).rows
+    finally:
+        engine.close()
+    assert rows.to_pylist() == [
+        {"id": 1, "name": "ann", "year": "2024"},
+        {"id": 2, "name": "bob", "year": "2024"},
+        {"id": 3, "name": "cy", "year": "2025"},
+    ]
+    assert tsv.to_pylist() == [{"a": 1, "b": '"z"'}]  # LazySimpleSerDe does not unquote
