@@ -3,6 +3,7 @@
 
 VENV ?= .venv
 DATA ?= shoal-data
+PORT ?= 8066
 PYTHON ?= python3
 SHOAL := $(VENV)/bin/shoal --data $(DATA)
 
@@ -18,10 +19,11 @@ $(VENV)/.dev: pyproject.toml $(VENV)/.runtime
 	$(VENV)/bin/pip install -q -e ".[dev]"
 	touch $@
 
-## start: install, write the sample lake, crawl it, and list what the catalog now holds
+## start: install, write and crawl the sample lake, then serve the AWS APIs on $(PORT)
 start: $(VENV)/.runtime
 	$(SHOAL) sample-data
 	$(SHOAL) catalog tables sample
+	$(SHOAL) serve --port $(PORT)
 
 ## test: install everything (PostgreSQL included) and run lint, types and the whole suite
 test: $(VENV)/.dev
