@@ -18,6 +18,7 @@ from sqlglot import exp
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, StorageDescriptor, Table
 from shoal.engine.dialect import TableRef, check_query
 from shoal.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
+from shoal.queries.data_files import hive_columns
 from shoal.queries.planner import encode_view
 from shoal.queries.runner import (
     Access,
@@ -28,7 +29,7 @@ from shoal.queries.runner import (
     outcome,
     table_write,
 )
-from shoal.queries.writes import hive_columns, parse_statement, statement_sql, target_ref
+from shoal.queries.writes import parse_statement, statement_sql, target_ref
 
 
 def run_create_view(
