@@ -298,3 +298,33 @@ class CrawlerStoppingError(ShoalError):
 
     code = "CrawlerStoppingException"
     status = 400
+
+
+# --- governance: policies and role mappings (auth/) ---
+
+
+class MalformedPolicyDocumentError(InvalidInputError):
+    """A policy document is not valid IAM policy JSON (IAM's MalformedPolicyDocument)."""
+
+    code = "MalformedPolicyDocument"
+
+
+# --- Athena metadata calls (api/athena.py) ---
+
+
+class MetadataError(ShoalError):
+    """Athena's MetadataException: the data catalog, database or table that a metadata
+    call (GetDatabase, GetTableMetadata, ListTableMetadata …) names does not exist."""
+
+    code = "MetadataException"
+    status = 400
+
+
+# --- audit trail (audit/) ---
+
+
+class AuditError(ShoalError):
+    """The audit trail cannot be written or read (journal, signing key, state)."""
+
+    code = "AuditFailure"
+    status = 500
