@@ -28,7 +28,8 @@ _FIELD_PATTERNS = {
     "unknown": "",  # only empty fields keep a column unknown
     "boolean": r"(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])?",
     "bigint": rf"(?:{_INT})?",
-    "double": rf"(?:{_INT}|[+-]?\d*\.\d+)?",
+    # Decimals first: trying the integer first would backtrack on every "12.5".
+    "double": rf"(?:[+-]?\d*\.\d+|{_INT})?",
 }
 
 
