@@ -328,3 +328,20 @@ class AuditError(ShoalError):
 
     code = "AuditFailure"
     status = 500
+
+
+# --- governance store and IAM API (auth/store.py, api/iam.py) ---
+
+
+class DeleteConflictError(ShoalError):
+    """A group, role, policy or user still has members or attachments (IAM's DeleteConflict)."""
+
+    code = "DeleteConflict"
+    status = 409
+
+
+class LimitExceededError(ShoalError):
+    """Too many policy versions or attachments, or a document too large (IAM's LimitExceeded)."""
+
+    code = "LimitExceeded"
+    status = 409
