@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from shoal.auth.keys import IdentityStore
+from shoal.auth.store import GovernanceStore
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
 from shoal.config import Config, load_config
@@ -48,6 +49,7 @@ class Shoal:
         self.catalog = CatalogStore(self.state)
         # Users and access keys (auth/): who may sign API requests.
         self.identities = IdentityStore(self.state, config.data_path, config.account_id)
+        self.governance = GovernanceStore(self.state)  # groups, roles, policies, mappings
 
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
     # query workers (the query service recovers orphaned executions when it starts).

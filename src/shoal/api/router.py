@@ -1,7 +1,8 @@
 """One port, several AWS protocols: tell them apart, authenticate, dispatch.
 
 - ``POST /`` with ``X-Amz-Target: AmazonAthena.*`` / ``AWSGlue.*``: JSON 1.1.
-- ``POST /`` with a form body (``Action=…``): the query protocol (STS).
+- ``POST /`` with a form body (``Action=…``): the query protocol (STS, or IAM when
+  the SigV4 scope names ``iam``).
 - An unsigned ``GET /healthz``: the health check (a signed one is S3's bucket
   "healthz"; console routes will follow the same rule).
 - Anything else: S3, path style.
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from shoal.api import json_protocol, sts
+from shoal.api import iam, json_protocol, sts
 from shoal.api.context import JsonHandler, Principal, RequestContext
 from shoal.api.errors import (
     ApiError,
@@ -74,10 +75,27 @@ def classify(http: HttpRequest) -> Route:
         and http.raw_path in ("", "/")
         and content_type.startswith("application/x-www-form-urlencoded")
     ):
-        return Route("query", "sts")
+        return Route("query", _query_service(http))
     if http.method in ("GET", "HEAD") and http.raw_path == "/healthz" and not is_signed(http):
         return Route("health", None)
     return Route("s3", "s3")
+
+
+# --- query protocol services (IAM, STS) -----------------------------------------------
+# Both share POST / with a form body; only the SigV4 scope tells them apart.
+QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
+
+
+def _query_service(http: HttpRequest) -> str:
+    """The query-protocol service a request is signed for (STS unless it says IAM)."""
+    try:
+        service = parse_claim(http).service
+    except ShoalError:
+        return "sts"  # authentication then fails with the usual error
+    return service if service in QUERY_DISPATCH else "sts"
+
+
+# --- end of query protocol services ---------------------------------------------------
 
 
 def http_request(request: Request) -> HttpRequest:
@@ -121,10 +139,12 @@ class Router:
         request_id = new_request_id()
         http = http_request(request)
         route = classify(http)
+        request.state.call = (request_id, http, route)  # for the audit hook (api/app.py)
         try:
             response = await self._handle(request, http, route, request_id)
         except Exception as exc:  # every failure becomes the protocol's error shape
-            response = self._error(as_shoal_error(exc, request_id), route, http, request_id)
+            request.state.error = as_shoal_error(exc, request_id)
+            response = self._error(request.state.error, route, http, request_id)
         elapsed = (time.perf_counter() - started) * 1000
         # Never the query string or headers: they may hold signatures.
         log.info(
@@ -141,6 +161,7 @@ class Router:
             return JSONResponse({"status": "ok"})
         limit = MAX_S3_BODY if route.protocol == "s3" else MAX_SMALL_BODY
         principal, payload = await self._authenticate(request, http, route.service, limit)
+        request.state.principal, request.state.body = principal, payload.body  # for the audit
         ctx = RequestContext(
             app=self.app,
             principal=principal,
@@ -153,7 +174,8 @@ class Router:
             handlers = self.json_handlers.get(service.target_prefix, {})
             return await json_protocol.dispatch(ctx, service, operation, payload.body, handlers)
         if route.protocol == "query":
-            return await run_in_threadpool(sts.dispatch, ctx, payload.body)
+            dispatch = QUERY_DISPATCH[route.service or "sts"]
+            return await run_in_threadpool(dispatch, ctx, payload.body)
         return await run_in_threadpool(self._s3, http, payload, request_id)
 
     def _s3(self, http: HttpRequest, payload: Payload, request_id: str) -> Response:

@@ -25,9 +25,19 @@ def main(ctx: click.Context, /, **settings: Any) -> None:
 
 
 def _register() -> None:
-    from shoal.cli import catalog, crawl, queries, samples, serve, settings, users
+    from shoal.cli import (
+        audit,
+        catalog,
+        crawl,
+        governance,
+        queries,
+        samples,
+        serve,
+        settings,
+        users,
+    )
 
-    modules = (catalog, crawl, samples, settings, queries, serve, users)
+    modules = (audit, catalog, crawl, samples, settings, queries, serve, users, governance)
     for command in (c for module in modules for c in module.COMMANDS):
         main.add_command(command)
 
