@@ -100,6 +100,26 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("account_id", _account_id, "123456789012", "12-digit account id shoal reports."),
+    # -- audit trail (audit/) --
+    Setting("audit_bucket", str, "shoal-audit", "System bucket the audit trail is written to."),
+    Setting(
+        "audit_roll_seconds",
+        _positive_int,
+        300,
+        "How often the audit journal is rolled into log files in the audit bucket.",
+    ),
+    Setting(
+        "audit_digest_every",
+        _positive_int,
+        12,
+        "Write an audit digest once this many log files await one.",
+    ),
+    Setting(
+        "audit_digest_seconds",
+        _positive_int,
+        3600,
+        "Write an audit digest at least this often while log files await one.",
+    ),
 )
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
 
@@ -121,6 +141,10 @@ class Config:
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = None
     account_id: str = "123456789012"
+    audit_bucket: str = "shoal-audit"
+    audit_roll_seconds: int = 300
+    audit_digest_every: int = 12
+    audit_digest_seconds: int = 3600
 
     @property
     def data_path(self) -> Path:

@@ -345,3 +345,23 @@ class LimitExceededError(ShoalError):
 
     code = "LimitExceeded"
     status = 409
+
+
+# --- enforcement (auth/enforce.py, api/authorize.py) ---
+
+
+class NotAuthorizedError(AccessDeniedError):
+    """A role's policies do not allow an action on a resource (IAM's AccessDenied).
+
+    Athena and Glue answer it as ``AccessDeniedException`` with HTTP 400, as AWS does;
+    S3 and IAM say ``AccessDenied`` with 403 (``api/authorize.py`` translates).
+    ``action``, ``resource`` and ``role`` are kept for the audit record.
+    """
+
+    status = 400
+
+    def __init__(self, message: str, action: str, resource: str, role: str | None) -> None:
+        super().__init__(message)
+        self.action = action
+        self.resource = resource
+        self.role = role

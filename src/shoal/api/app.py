@@ -6,20 +6,33 @@ and tests can drive it in-process with Starlette's TestClient.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from shoal.api.context import JsonHandler
+from shoal.api.errors import error_code, json_error, query_error, s3_error
 from shoal.api.router import Router
+from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
+from shoal.audit.records import ApiCall, Caller, build_record, collecting_annotations
+from shoal.audit.trail import AuditTrail
+from shoal.errors import AuditError, ShoalError
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 
+Endpoint = Callable[[Request], Awaitable[Response]]
+
 
 def create_app(
-    shoal: Shoal, json_handlers: Mapping[str, Mapping[str, JsonHandler]] | None = None
+    shoal: Shoal,
+    json_handlers: Mapping[str, Mapping[str, JsonHandler]] | None = None,
+    audit: bool = True,
 ) -> Starlette:
     """The ASGI app serving ``shoal`` (Athena, Glue, S3, STS and /healthz).
 
@@ -28,9 +41,100 @@ def create_app(
         json_handlers: Override the JSON-protocol handlers, by X-Amz-Target prefix
             (``{"AWSGlue": {"GetTables": fn}}``); by default they come from
             ``shoal.api.athena`` and ``shoal.api.glue``.
+        audit: Record every API request in the audit trail (``app.state.audit``).
     """
     router = Router(shoal, json_handlers)
-    app = Starlette(routes=[Route("/{path:path}", router.handle, methods=METHODS)])
+    endpoint: Endpoint = router.handle
+    trail = None
+    if audit:
+        trail = AuditTrail.for_app(shoal)
+        trail.start()
+        endpoint = audited(endpoint, trail, shoal)
+    app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
     app.state.shoal = shoal
     app.state.router = router
+    app.state.audit = trail
     return app
+
+
+# --- the audit hook: one record per API request, durable before the answer leaves ---
+
+
+def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
+    """Wrap ``handle`` so each API request it answers is recorded in ``trail``.
+
+    The record is on disk before the response is returned; if it cannot be written
+    the caller gets a 500 instead of an answer nobody could audit.
+    """
+
+    async def endpoint(request: Request) -> Response:
+        started = datetime.now(UTC)
+        with collecting_annotations() as extra:
+            response = await handle(request)
+        call = api_call(request, response, started, extra, shoal)
+        if call is None:
+            return response
+        try:
+            await trail.append_async(build_record(call))
+        except AuditError as exc:
+            return _audit_failure(request, exc)
+        return response
+
+    return endpoint
+
+
+def api_call(
+    request: Request, response: Response, started: datetime, extra: dict[str, Any], shoal: Shoal
+) -> ApiCall | None:
+    """The facts the router left on ``request.state``, as an ``ApiCall``; None for
+    requests that are not API calls (the health check)."""
+    state = request.state
+    request_id, http, route = state.call
+    if route.protocol == "health":
+        return None
+    error: ShoalError | None = getattr(state, "error", None)
+    principal = getattr(state, "principal", None)
+    caller = None
+    if principal is not None:
+        caller = Caller(
+            principal.user_name, principal.access_key_id, principal.arn, principal.account_id
+        )
+    return ApiCall(
+        protocol=route.protocol,
+        service=route.service,
+        method=http.method,
+        path=http.raw_path,
+        query=http.query_pairs(),
+        target=http.header("x-amz-target"),
+        copy_source=http.header("x-amz-copy-source") is not None,
+        request_id=request_id,
+        event_time=started,
+        region=shoal.config.region,
+        account_id=shoal.config.account_id,
+        caller=caller,
+        claimed_key_id=None if caller else _claimed_key_id(http),
+        # Never an S3 body: that is object data, not request parameters.
+        body=None if route.protocol == "s3" else getattr(state, "body", None),
+        source_ip=request.client.host if request.client else None,
+        user_agent=http.header("user-agent"),
+        error_code=error_code(error, route.protocol) if error else None,
+        error_message=error.message if error else None,
+        response_body=None if error else getattr(response, "body", None),
+        extra=extra,
+    )
+
+
+def _claimed_key_id(http: Any) -> str | None:
+    try:
+        return parse_claim(http).access_key_id
+    except ShoalError:
+        return None
+
+
+def _audit_failure(request: Request, exc: AuditError) -> Response:
+    request_id, http, route = request.state.call
+    if route.protocol == "json":
+        return json_error(exc, request_id)
+    if route.protocol == "query":
+        return query_error(exc, request_id)
+    return s3_error(exc, request_id, http.raw_path[:1024], head=http.method == "HEAD")

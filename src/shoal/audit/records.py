@@ -1,0 +1,338 @@
+"""CloudTrail records: one per API request, in CloudTrail's record format.
+
+``build_record(call)`` turns the facts of one answered request (an ``ApiCall``: plain
+values, no web framework objects) into a CloudTrail record, eventVersion 1.08.
+What a record never holds: the Authorization header or any other header but the
+user agent, signatures and credentials from presigned query strings, the body of an
+S3 request, and any request field whose name says it is a secret. What is kept is
+capped in size, so a huge request cannot make a huge record.
+
+shoal's own facts (the role a request acted as, the mapping that chose it, bytes a
+query scanned) go in ``additionalEventData``; handlers add them with ``annotate``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+EVENT_VERSION = "1.08"
+MAX_STRING = 1024  # characters kept of any one request value
+MAX_PARAMETERS = 8 * 1024  # serialised requestParameters / responseElements
+MAX_ERROR_MESSAGE = 512
+REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # CloudTrail's own spelling
+
+JSON_SOURCES = {"AmazonAthena": "athena.amazonaws.com", "AWSGlue": "glue.amazonaws.com"}
+SOURCE_S3 = "s3.amazonaws.com"
+SOURCE_STS = "sts.amazonaws.com"
+SOURCE_IAM = "iam.amazonaws.com"
+SOURCE_SHOAL = "shoal"
+READ_PREFIXES = ("Get", "List", "Describe", "BatchGet", "Search", "Head")
+# additionalEventData fields shoal defines (the audit table declares these columns).
+EXTRA_FIELDS = ("role", "roleMapping", "bytesScanned", "queryExecutionId")
+
+# A request field is dropped when its name says it holds a credential.
+_SECRET_NAME = re.compile(
+    r"secret|password|passwd|credential|signature|authorization|sessiontoken|"
+    r"securitytoken|privatekey|apikey",
+    re.IGNORECASE,
+)
+_OPERATION = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,127}$")
+_PRESIGN_PREFIX = "x-amz-"  # presigned-URL parameters: credential, signature, date, …
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed an authenticated request."""
+
+    user_name: str
+    access_key_id: str
+    arn: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """The facts of one answered API request that its audit record is built from.
+
+    ``body`` is the request body of the JSON and query protocols only: S3 bodies are
+    object data and never reach the audit trail. ``claimed_key_id`` is the access key
+    id a request that failed authentication claimed to be signed with.
+    """
+
+    protocol: str  # "json" | "query" | "s3"
+    method: str
+    path: str
+    query: Sequence[tuple[str, str]]
+    target: str | None  # X-Amz-Target
+    copy_source: bool  # S3: x-amz-copy-source was present
+    request_id: str
+    event_time: datetime
+    region: str
+    account_id: str
+    caller: Caller | None = None
+    claimed_key_id: str | None = None
+    body: bytes | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    response_body: bytes | None = None
+    service: str | None = None  # the SigV4 signing service (query protocol: sts or iam)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --- annotations: facts handlers know and the router does not -----------------------
+
+_annotations: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "shoal_audit_annotations", default=None
+)
+
+
+@contextmanager
+def collecting_annotations() -> Iterator[dict[str, Any]]:
+    """Collect what code running for one request passes to ``annotate``.
+
+    The dict is shared, not copied, so handlers run in a worker thread (which see a
+    copy of the context) still add to it.
+    """
+    found: dict[str, Any] = {}
+    token = _annotations.set(found)
+    try:
+        yield found
+    finally:
+        _annotations.reset(token)
+
+
+def annotate(**facts: Any) -> None:
+    """Add shoal's facts (``role``, ``roleMapping``, ``bytesScanned``,
+    ``queryExecutionId``) to the audit record of the request being handled.
+
+    Outside a request (CLI, tests) this does nothing.
+    """
+    found = _annotations.get()
+    if found is not None:
+        found.update({k: v for k, v in facts.items() if k in EXTRA_FIELDS})
+
+
+# --- the record ------------------------------------------------------------------
+
+
+def build_record(call: ApiCall) -> dict[str, Any]:
+    """The CloudTrail record of ``call`` (every field present, null when unknown)."""
+    source, name = event_source_and_name(call)
+    s3_read = call.protocol == "s3" and call.method in ("GET", "HEAD")
+    read_only = s3_read or name.startswith(READ_PREFIXES)
+    return {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": user_identity(call),
+        "eventTime": format_time(call.event_time),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": call.region,
+        "sourceIPAddress": call.source_ip,
+        "userAgent": _cap(call.user_agent) if call.user_agent else None,
+        "requestParameters": request_parameters(call),
+        "responseElements": None if read_only else response_elements(call),
+        "additionalEventData": _extra(call.extra),
+        "errorCode": call.error_code,
+        "errorMessage": _message(call.error_message),
+        "requestID": call.request_id,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": read_only,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": call.account_id,
+    }
+
+
+def format_time(moment: datetime) -> str:
+    """CloudTrail's time format: UTC, seconds, ``Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def user_identity(call: ApiCall) -> dict[str, Any]:
+    """CloudTrail's userIdentity: Root for the admin, IAMUser for users, AssumedRole
+    for role sessions; ``Unknown`` (with the claimed key id) when authentication
+    failed."""
+    caller = call.caller
+    if caller is None:
+        key = call.claimed_key_id
+        return {
+            "type": "Unknown",
+            "principalId": None,
+            "arn": None,
+            "accountId": None,
+            "accessKeyId": _cap(key, 128) if key else None,
+            "userName": None,
+        }
+    if caller.arn.endswith(":root"):
+        kind, principal_id = "Root", caller.account_id
+    elif ":assumed-role/" in caller.arn:
+        kind, principal_id = "AssumedRole", f"{caller.access_key_id}:{caller.user_name}"
+    else:
+        kind, principal_id = "IAMUser", caller.access_key_id
+    return {
+        "type": kind,
+        "principalId": principal_id,
+        "arn": caller.arn,
+        "accountId": caller.account_id,
+        "accessKeyId": caller.access_key_id,
+        "userName": caller.user_name,
+    }
+
+
+def event_source_and_name(call: ApiCall) -> tuple[str, str]:
+    """The service and operation a request called (``("s3.amazonaws.com", "GetObject")``)."""
+    if call.protocol == "json":
+        prefix, _, operation = (call.target or "").partition(".")
+        return JSON_SOURCES.get(prefix, SOURCE_SHOAL), _operation(operation)
+    if call.protocol == "query":
+        action = _form(call.body).get("Action", "")
+        return (SOURCE_IAM if call.service == "iam" else SOURCE_STS), _operation(action)
+    return SOURCE_S3, s3_operation(call)
+
+
+def s3_operation(call: ApiCall) -> str:
+    """The S3 operation of a path-style request, named as CloudTrail names it."""
+    bucket, _, key = call.path.lstrip("/").partition("/")
+    query = {name for name, _ in call.query}
+    method = call.method
+    if not bucket:
+        return "ListBuckets" if method == "GET" else "UnknownOperation"
+    if not key:
+        return _s3_bucket_operation(method, query)
+    if "uploadId" in query:
+        if method == "PUT":
+            return "UploadPartCopy" if call.copy_source else "UploadPart"
+        names = {"POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"}
+        return names.get(method, "ListParts")
+    if method == "POST" and "uploads" in query:
+        return "CreateMultipartUpload"
+    if method == "PUT":
+        return "CopyObject" if call.copy_source else "PutObject"
+    names = {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+    return names.get(method, "UnknownOperation")
+
+
+def _s3_bucket_operation(method: str, query: set[str]) -> str:
+    if method == "GET":
+        for marker, name in (
+            ("location", "GetBucketLocation"),
+            ("versioning", "GetBucketVersioning"),
+            ("uploads", "ListMultipartUploads"),
+            ("list-type", "ListObjectsV2"),
+        ):
+            if marker in query:
+                return name
+        return "ListObjects"
+    if method == "POST" and "delete" in query:
+        return "DeleteObjects"
+    names = {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
+    return names.get(method, "UnknownOperation")
+
+
+def request_parameters(call: ApiCall) -> dict[str, Any] | None:
+    """What the caller asked for, without credentials, signatures or object data."""
+    if call.protocol == "s3":
+        params = _s3_parameters(call)
+    elif call.protocol == "query":
+        form = _form(call.body)
+        params = {k: v for k, v in form.items() if k not in ("Action", "Version")}
+    else:
+        params = _json_object(call.body)
+    return _bounded(scrub(params)) if params else None
+
+
+def response_elements(call: ApiCall) -> dict[str, Any] | None:
+    """A small, scrubbed part of a successful JSON answer (ids and names a write
+    created); S3 and STS writes record none, as CloudTrail mostly does."""
+    if call.error_code or call.protocol != "json":
+        return None
+    body = _json_object(call.response_body)
+    kept = {k: v for k, v in body.items() if isinstance(v, str | int | bool)}
+    return _bounded(scrub(kept)) if kept else None
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every field named like a secret replaced and strings capped."""
+    if isinstance(value, Mapping):
+        return {
+            str(k): REDACTED if _SECRET_NAME.search(str(k)) else scrub(v) for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(v) for v in value[:100]]
+    if isinstance(value, str):
+        return _cap(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _cap(str(value))
+
+
+def _s3_parameters(call: ApiCall) -> dict[str, Any]:
+    bucket, _, key = call.path.lstrip("/").partition("/")
+    params: dict[str, Any] = {}
+    if bucket:
+        params["bucketName"] = _unquote(bucket)
+    if key:
+        params["key"] = _unquote(key)
+    for name, value in call.query:
+        # Presigned URLs carry their credential and signature as X-Amz-* parameters.
+        if name.lower().startswith(_PRESIGN_PREFIX) or name in ("AWSAccessKeyId", "Signature"):
+            continue
+        params.setdefault(name, value)
+    return params
+
+
+def _extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    data = {name: extra.get(name) for name in EXTRA_FIELDS}
+    bytes_scanned = data["bytesScanned"]
+    data["bytesScanned"] = int(bytes_scanned) if bytes_scanned is not None else None
+    return {k: _cap(str(v)) if isinstance(v, str) else v for k, v in data.items()}
+
+
+def _bounded(params: dict[str, Any]) -> dict[str, Any]:
+    size = len(json.dumps(params, default=str))
+    if size <= MAX_PARAMETERS:
+        return params
+    return {"shoalTruncated": True, "originalSize": size, "keys": sorted(params)[:50]}
+
+
+def _operation(name: str) -> str:
+    return name if _OPERATION.match(name) else "UnknownOperation"
+
+
+def _form(body: bytes | None) -> dict[str, str]:
+    try:
+        return dict(parse_qsl((body or b"").decode("utf-8"), max_num_fields=1000))
+    except (UnicodeDecodeError, ValueError):
+        return {}
+
+
+def _json_object(body: bytes | None) -> dict[str, Any]:
+    if not body:
+        return {}
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _unquote(text: str) -> str:
+    return _cap(unquote(text))
+
+
+def _message(text: str | None) -> str | None:
+    return _cap(text, MAX_ERROR_MESSAGE) if text else None
+
+
+def _cap(text: str, limit: int = MAX_STRING) -> str:
+    return text if len(text) <= limit else text[:limit] + "...(truncated)"

@@ -1,0 +1,319 @@
+"""The audit trail: a durable local journal, rolled into the lake as CloudTrail logs.
+
+Durability: ``append`` returns only once its record is on disk, in the append-only
+journal ``DATA/audit/journal/active.jsonl`` (``journal.py``: group commit, so
+concurrent requests share one sync).
+
+Roll-over: every ``audit_roll_seconds`` (and on ``shoal audit flush``, and when a
+trail starts, so records a crash left behind are delivered) the active journal is
+renamed to a segment and each segment becomes gzipped JSON-lines log files, one per
+event day, at CloudTrail's keys::
+
+    s3://BUCKET/AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/
+        ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz
+
+Unlike CloudTrail's ``{"Records": [...]}`` documents, a file holds one record per
+line, the layout Athena's JSON SerDe (and DuckDB) read as rows; and keys are
+written in lowercase, the spelling of the table's columns, because DuckDB matches
+JSON keys exactly where Athena's SerDe ignores case. Values are unchanged.
+
+A segment is deleted only after its log files are stored, its days catalogued and
+the digest state records it, so a crash at any point loses nothing, and re-rolling
+a segment rewrites the same objects (names and bytes derive from the segment).
+Rolls in several processes (the server and ``shoal audit flush``) take turns through
+``flock`` and continue one digest chain through ``DATA/audit/state.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoal.audit import digest as digests
+from shoal.audit.catalog import add_day_partitions, ensure_audit_table
+from shoal.audit.journal import (
+    SEGMENT_PREFIX,
+    Journal,
+    encode_record,
+    flock,
+    read_journal_lines,
+)
+from shoal.errors import NoSuchBucketError, NoSuchKeyError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from shoal.app import Shoal
+    from shoal.catalog.store import CatalogStore
+    from shoal.storage.base import Storage
+
+log = logging.getLogger("shoal.audit")
+
+LOWERCASED = ("userIdentity", "additionalEventData")  # CloudTrail structs the table declares
+
+
+@dataclass(frozen=True)
+class TrailLayout:
+    """Where a trail's log and digest files go (CloudTrail's key layout)."""
+
+    bucket: str
+    account_id: str
+    region: str
+
+    @property
+    def log_prefix(self) -> str:
+        return f"AWSLogs/{self.account_id}/CloudTrail/{self.region}/"
+
+    @property
+    def digest_prefix(self) -> str:
+        return f"AWSLogs/{self.account_id}/CloudTrail-Digest/{self.region}/"
+
+    def day_folder(self, day: str) -> str:
+        """The folder of day ``YYYY-MM-DD``: ``…/YYYY/MM/DD/``."""
+        return self.log_prefix + day.replace("-", "/") + "/"
+
+    def log_key(self, day: str, stamp: str, unique: str) -> str:
+        name = f"{self.account_id}_CloudTrail_{self.region}_{stamp}_{unique}.json.gz"
+        return self.day_folder(day) + name
+
+    def digest_key(self, end_time: str, sequence: int) -> str:
+        """``…/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_shoal_REGION_TIME_SEQ.json.gz``."""
+        moment = datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%SZ")
+        folder = self.digest_prefix + moment.strftime("%Y/%m/%d/")
+        stamp = moment.strftime("%Y%m%dT%H%M%SZ")
+        name = f"{self.account_id}_CloudTrail-Digest_{self.region}_shoal_{self.region}"
+        return f"{folder}{name}_{stamp}_{sequence:08d}.json.gz"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+
+def lake_form(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as a log file line: CloudTrail's keys in lowercase (see module doc)."""
+    lowered: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in LOWERCASED and isinstance(value, dict):
+            value = {k.lower(): v for k, v in value.items()}
+        lowered[key.lower()] = value
+    return lowered
+
+
+@dataclass
+class RollSummary:
+    """What one roll delivered."""
+
+    records: int = 0
+    log_files: list[str] = field(default_factory=list)
+    digest: str | None = None
+
+
+class AuditTrail:
+    """The audit trail of one shoal data folder.
+
+    Args:
+        storage: Where log and digest files are delivered.
+        catalog: Where the audit table and its partitions are registered.
+        data_path: The data folder (journal, state and signing key live here).
+        layout: Bucket, account and region of the trail.
+        digest_every: Write a digest once this many log files await one.
+        digest_seconds: … or once the oldest awaits this long.
+        roll_seconds: Interval of the background roll (``start``).
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        catalog: CatalogStore,
+        data_path: Path,
+        layout: TrailLayout,
+        digest_every: int = 12,
+        digest_seconds: float = 3600,
+        roll_seconds: float = 300,
+    ) -> None:
+        self.storage = storage
+        self.catalog = catalog
+        self.layout = layout
+        self.folder = data_path / "audit"
+        self.journal = Journal(self.folder / "journal")
+        self.state_path = self.folder / "state.json"
+        self.data_path = data_path
+        self.digest_every = digest_every
+        self.digest_seconds = digest_seconds
+        self.roll_seconds = roll_seconds
+        self._key: Ed25519PrivateKey | None = None
+        self._catalogued: set[str] = set()  # days this trail has registered
+        self._stop = threading.Event()
+        self._roller: threading.Thread | None = None
+
+    @classmethod
+    def for_app(cls, app: Shoal) -> AuditTrail:
+        """The trail of ``app``, configured from its settings."""
+        config = app.config
+        return cls(
+            app.storage,
+            app.catalog,
+            config.data_path,
+            TrailLayout(config.audit_bucket, config.account_id, config.region),
+            digest_every=config.audit_digest_every,
+            digest_seconds=config.audit_digest_seconds,
+            roll_seconds=config.audit_roll_seconds,
+        )
+
+    # -- appending
+
+    def submit(self, record: dict[str, Any]) -> Future[None]:
+        """Queue ``record``; the future resolves once it is durable."""
+        return self.journal.submit(encode_record(record))
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append ``record``; returns once it is on disk. Raises AuditError."""
+        self.submit(record).result()
+
+    async def append_async(self, record: dict[str, Any]) -> None:
+        """``append`` for the event loop: waits without holding a thread."""
+        await asyncio.wrap_future(self.submit(record))
+
+    # -- rolling into the lake
+
+    def roll(self, force_digest: bool = False) -> RollSummary:
+        """Deliver every journaled record to the lake; digest if one is due."""
+        summary = RollSummary()
+        with flock(self.folder / "roll.lock"):
+            state = digests.DigestState.load(self.state_path)
+            self._recover_digest(state)
+            for segment in self.journal.rotate():
+                self._roll_segment(segment, state, summary)
+            state.rolled = [t for t in state.rolled if self._segment_exists(t)]
+            if state.due(self.digest_every, self.digest_seconds, force_digest):
+                summary.digest = self._write_digest(state)
+            state.save(self.state_path)
+        return summary
+
+    def _segment_exists(self, token: str) -> bool:
+        return (self.journal.folder / f"{SEGMENT_PREFIX}{token}.jsonl").exists()
+
+    def _roll_segment(
+        self, segment: Path, state: digests.DigestState, summary: RollSummary
+    ) -> None:
+        token = segment.stem[len(SEGMENT_PREFIX) :]
+        if token not in state.rolled:
+            records = read_journal_lines(segment)
+            entries = self._deliver(token, records)
+            for entry in entries:
+                state.add_log_file(entry)
+                summary.log_files.append(entry["s3Object"])
+            summary.records += len(records)
+            state.rolled.append(token)
+            state.save(self.state_path)
+        segment.unlink()
+        digests.fsync_dir(segment.parent)
+
+    def _deliver(self, token: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Store one log file per event day of a segment; catalog the days."""
+        by_day: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            by_day.setdefault(record["eventTime"][:10], []).append(record)
+        stamp = token[:13] + "Z"  # YYYYMMDDTHHMM from the segment's rotation time
+        self.storage.create_bucket(self.layout.bucket)
+        entries = []
+        for day, day_records in sorted(by_day.items()):
+            unique = hashlib.sha256(f"{token}/{day}".encode()).hexdigest()[:16]
+            key = self.layout.log_key(day, stamp, unique)
+            body = b"".join(encode_record(lake_form(r)) for r in day_records)
+            stored = digests.gzip_bytes(body)
+            self.storage.put(self.layout.bucket, key, stored)
+            times = [r["eventTime"] for r in day_records]
+            entries.append(_log_entry(self.layout.bucket, key, stored, times))
+        self._catalog_days(sorted(by_day))
+        return entries
+
+    def _catalog_days(self, days: list[str]) -> None:
+        days = [d for d in days if d not in self._catalogued]
+        if not days:
+            return
+        ensure_audit_table(self.catalog, self.layout.uri(self.layout.log_prefix))
+        add_day_partitions(
+            self.catalog, [(d, self.layout.uri(self.layout.day_folder(d))) for d in days]
+        )
+        self._catalogued.update(days)
+
+    def _recover_digest(self, state: digests.DigestState) -> None:
+        """Adopt the digest a crash stored but did not record, so the chain goes on
+        from it instead of forking (digests are deterministic: same state, same key)."""
+        if not state.pending:
+            return
+        _, end = digests.digest_times(state)
+        key = self.layout.digest_key(end, state.sequence + 1)
+        try:
+            stored = self.storage.read(self.layout.bucket, key)
+        except (NoSuchKeyError, NoSuchBucketError):
+            return
+        document = json.loads(gzip.decompress(stored))
+        digests.record_digest(state, document, stored)
+        state.save(self.state_path)
+
+    def _write_digest(self, state: digests.DigestState) -> str:
+        if self._key is None:
+            self._key = digests.load_signing_key(self.data_path)
+        _, end = digests.digest_times(state)
+        key = self.layout.digest_key(end, state.sequence + 1)
+        document = digests.build_digest(
+            state, self._key, self.layout.bucket, key, self.layout.account_id
+        )
+        stored = digests.encode_digest(document)
+        self.storage.put(self.layout.bucket, key, stored)
+        digests.record_digest(state, document, stored)
+        return key
+
+    # -- background rolling
+
+    def start(self) -> None:
+        """Roll now (delivering what a crash left behind) and every ``roll_seconds``."""
+        if self._roller is None:
+            self._roller = threading.Thread(
+                target=self._roll_forever, name="audit-roll", daemon=True
+            )
+            self._roller.start()
+
+    def _roll_forever(self) -> None:
+        while True:
+            try:
+                self.roll()
+            except Exception:  # the journal keeps every record; the next roll retries
+                log.exception("audit roll-over failed")
+            if self._stop.wait(self.roll_seconds):
+                return
+
+    def close(self) -> None:
+        """Stop rolling and finish writing what is queued (records stay journaled)."""
+        self._stop.set()
+        if self._roller is not None:
+            self._roller.join()
+            self._roller = None
+        self.journal.close()
+
+    def pending_records(self) -> list[dict[str, Any]]:
+        """Records journaled but not yet delivered to the lake, oldest first."""
+        files = sorted(self.journal.folder.glob(f"{SEGMENT_PREFIX}*.jsonl"))
+        files += [self.journal.path] if self.journal.path.exists() else []
+        return [r for path in files for r in read_journal_lines(path)]
+
+
+def _log_entry(bucket: str, key: str, stored: bytes, times: list[str]) -> dict[str, Any]:
+    return {
+        "s3Bucket": bucket,
+        "s3Object": key,
+        "hashValue": digests.sha256_hex(stored),
+        "hashAlgorithm": digests.HASH_ALGORITHM,
+        "oldestEventTime": min(times),
+        "newestEventTime": max(times),
+    }

@@ -1,0 +1,79 @@
+"""Fixtures for audit tests: a trail on local storage and a real catalog."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shoal.audit.records import ApiCall, Caller, build_record
+from shoal.audit.trail import AuditTrail, TrailLayout
+from shoal.catalog.store import CatalogStore
+from shoal.storage.local import LocalStorage
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+BUCKET = "shoal-audit"
+
+
+@dataclass
+class TrailEnv:
+    """A trail over a temporary data folder."""
+
+    data: Path
+    storage: LocalStorage
+    catalog: CatalogStore
+    layout: TrailLayout
+
+    def trail(self, **options: Any) -> AuditTrail:
+        return AuditTrail(self.storage, self.catalog, self.data, self.layout, **options)
+
+    def log_keys(self) -> list[str]:
+        return [o.key for o in self.storage.walk(BUCKET, self.layout.log_prefix)]
+
+    def digest_keys(self) -> list[str]:
+        return [o.key for o in self.storage.walk(BUCKET, self.layout.digest_prefix)]
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """Every record in the lake's log files."""
+        records = []
+        for key in self.log_keys():
+            text = gzip.decompress(self.storage.read(BUCKET, key))
+            records += [json.loads(line) for line in text.splitlines()]
+        return records
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[TrailEnv]:
+    data = tmp_path / "data"
+    data.mkdir()
+    storage = LocalStorage(data / "lake")
+    catalog = CatalogStore(f"sqlite:///{data / 'catalog.db'}")
+    yield TrailEnv(data, storage, catalog, TrailLayout(BUCKET, ACCOUNT, REGION))
+    catalog.close()
+
+
+def s3_record(user: str = "alice", when: datetime | None = None, key: str = "k") -> dict[str, Any]:
+    """The record of a GetObject by ``user``."""
+    call = ApiCall(
+        protocol="s3",
+        method="GET",
+        path=f"/data/{key}",
+        query=[],
+        target=None,
+        copy_source=False,
+        request_id="req-1",
+        event_time=when or datetime.now(UTC),
+        region=REGION,
+        account_id=ACCOUNT,
+        caller=Caller(
+            user, f"AKIA{user.upper():0<16}", f"arn:aws:iam::{ACCOUNT}:user/{user}", ACCOUNT
+        ),
+    )
+    return build_record(call)

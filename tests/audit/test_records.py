@@ -1,0 +1,189 @@
+"""CloudTrail record shape, event naming and what a record must never contain."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from shoal.audit.records import ApiCall, Caller, annotate, build_record, collecting_annotations
+
+CLOUDTRAIL_FIELDS = {
+    "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
+    "sourceIPAddress", "userAgent", "requestParameters", "responseElements", "errorCode",
+    "errorMessage", "requestID", "eventID", "readOnly", "eventType",
+}  # fmt: skip
+IDENTITY_FIELDS = {"type", "principalId", "arn", "accountId", "accessKeyId", "userName"}
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+SIGNATURE = "fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024"
+CALLER = Caller(
+    "alice", "AKIAALICE0000000001", "arn:aws:iam::123456789012:user/alice", "123456789012"
+)
+
+
+def call(**fields: Any) -> ApiCall:
+    base: dict[str, Any] = {
+        "protocol": "s3",
+        "method": "GET",
+        "path": "/bucket/key",
+        "query": [],
+        "target": None,
+        "copy_source": False,
+        "request_id": "req-1",
+        "event_time": datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        "region": "us-east-1",
+        "account_id": "123456789012",
+        "caller": CALLER,
+    }
+    base.update(fields)
+    return ApiCall(**base)
+
+
+def test_every_cloudtrail_field_is_present() -> None:
+    record = build_record(call(source_ip="10.0.0.1", user_agent="Boto3/1.34"))
+    assert CLOUDTRAIL_FIELDS <= set(record)
+    assert set(record["userIdentity"]) == IDENTITY_FIELDS
+    assert record["eventVersion"] == "1.08"
+    assert record["eventTime"] == "2024-05-06T07:08:09Z"
+    assert record["eventType"] == "AwsApiCall"
+    assert record["userIdentity"]["type"] == "IAMUser"
+    assert record["userIdentity"]["userName"] == "alice"
+    assert (record["eventSource"], record["eventName"]) == ("s3.amazonaws.com", "GetObject")
+    assert record["readOnly"] is True and record["responseElements"] is None
+    assert record["requestParameters"] == {"bucketName": "bucket", "key": "key"}
+    assert set(record["additionalEventData"]) == {
+        "role", "roleMapping", "bytesScanned", "queryExecutionId",
+    }  # fmt: skip
+    json.dumps(record)  # serialisable as is
+
+
+def test_root_and_unauthenticated_identities() -> None:
+    root = Caller("root", "AKIAROOT000000000001", "arn:aws:iam::123456789012:root", "123456789012")
+    assert build_record(call(caller=root))["userIdentity"]["type"] == "Root"
+    anonymous = build_record(call(caller=None, claimed_key_id="AKIANOBODY0000000001"))
+    assert anonymous["userIdentity"]["type"] == "Unknown"
+    assert anonymous["userIdentity"]["accessKeyId"] == "AKIANOBODY0000000001"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "query", "copy", "name"),
+    [
+        ("GET", "/", [], False, "ListBuckets"),
+        ("PUT", "/b", [], False, "CreateBucket"),
+        ("HEAD", "/b", [], False, "HeadBucket"),
+        ("GET", "/b", [("list-type", "2")], False, "ListObjectsV2"),
+        ("GET", "/b", [("location", "")], False, "GetBucketLocation"),
+        ("POST", "/b", [("delete", "")], False, "DeleteObjects"),
+        ("PUT", "/b/k", [], False, "PutObject"),
+        ("PUT", "/b/k", [], True, "CopyObject"),
+        ("HEAD", "/b/k", [], False, "HeadObject"),
+        ("DELETE", "/b/k", [], False, "DeleteObject"),
+        ("POST", "/b/k", [("uploads", "")], False, "CreateMultipartUpload"),
+        ("PUT", "/b/k", [("uploadId", "x"), ("partNumber", "1")], False, "UploadPart"),
+        ("POST", "/b/k", [("uploadId", "x")], False, "CompleteMultipartUpload"),
+    ],
+)
+def test_s3_event_names(
+    method: str, path: str, query: list[tuple[str, str]], copy: bool, name: str
+) -> None:
+    record = build_record(call(method=method, path=path, query=query, copy_source=copy))
+    assert record["eventName"] == name
+    assert record["readOnly"] is (method in ("GET", "HEAD"))
+
+
+def test_json_and_query_protocols() -> None:
+    athena = build_record(
+        call(
+            protocol="json",
+            method="POST",
+            path="/",
+            target="AmazonAthena.StartQueryExecution",
+            body=b'{"QueryString": "SELECT 1", "WorkGroup": "primary"}',
+            response_body=b'{"QueryExecutionId": "q-1"}',
+        )
+    )
+    assert (athena["eventSource"], athena["eventName"]) == (
+        "athena.amazonaws.com",
+        "StartQueryExecution",
+    )
+    assert athena["readOnly"] is False
+    assert athena["requestParameters"] == {"QueryString": "SELECT 1", "WorkGroup": "primary"}
+    assert athena["responseElements"] == {"QueryExecutionId": "q-1"}
+    glue = build_record(call(protocol="json", method="POST", path="/", target="AWSGlue.GetTables"))
+    assert (glue["eventSource"], glue["eventName"], glue["readOnly"]) == (
+        "glue.amazonaws.com",
+        "GetTables",
+        True,
+    )
+    sts = build_record(
+        call(protocol="query", method="POST", path="/", body=b"Action=GetCallerIdentity&Version=x")
+    )
+    assert (sts["eventSource"], sts["eventName"]) == ("sts.amazonaws.com", "GetCallerIdentity")
+    garbage = build_record(call(protocol="json", method="POST", path="/", target="Nope.<script>"))
+    assert (garbage["eventSource"], garbage["eventName"]) == ("shoal", "UnknownOperation")
+
+
+def test_errors_are_recorded() -> None:
+    record = build_record(call(error_code="NoSuchKey", error_message="The key does not exist"))
+    assert record["errorCode"] == "NoSuchKey"
+    assert record["errorMessage"] == "The key does not exist"
+    assert record["responseElements"] is None
+
+
+def test_no_secret_reaches_a_record() -> None:
+    presigned = [
+        ("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+        ("X-Amz-Credential", f"AKIAALICE0000000001/20240506/us-east-1/s3/aws4_request{SECRET}"),
+        ("X-Amz-Signature", SIGNATURE),
+        ("X-Amz-Security-Token", SECRET),
+        ("Signature", SECRET),
+        ("prefix", "ok"),
+    ]
+    s3 = build_record(call(query=presigned, body=f"PUT body {SECRET}".encode()))
+    glue_body = {
+        "DatabaseInput": {"Name": "db", "Parameters": {"password": SECRET, "owner": "me"}},
+        "SecretAccessKey": SECRET,
+        "Credentials": {"Token": SECRET},
+    }
+    glue = build_record(
+        call(
+            protocol="json",
+            method="POST",
+            path="/",
+            target="AWSGlue.CreateDatabase",
+            body=json.dumps(glue_body).encode(),
+            response_body=json.dumps({"SecretAccessKey": SECRET}).encode(),
+        )
+    )
+    sts = build_record(
+        call(protocol="query", method="POST", path="/", body=f"Action=X&Password={SECRET}".encode())
+    )
+    text = json.dumps([s3, glue, sts])
+    assert SECRET not in text and SIGNATURE not in text
+    assert "X-Amz-Credential" not in text and "Authorization" not in text
+    assert s3["requestParameters"]["prefix"] == "ok"
+    assert glue["requestParameters"]["DatabaseInput"]["Parameters"]["owner"] == "me"
+
+
+def test_sizes_are_capped() -> None:
+    huge = json.dumps({f"Key{i}": "x" * 5000 for i in range(50)}).encode()
+    record = build_record(
+        call(protocol="json", method="POST", path="/", target="AWSGlue.CreateTable", body=huge)
+    )
+    assert len(json.dumps(record)) < 20_000
+    assert record["requestParameters"]["shoalTruncated"] is True
+
+
+def test_annotations_reach_additional_event_data() -> None:
+    with collecting_annotations() as extra:
+        annotate(role="analyst", roleMapping="group:eng", bytesScanned=1234, other="dropped")
+    record = build_record(call(extra=extra))
+    assert record["additionalEventData"] == {
+        "role": "analyst",
+        "roleMapping": "group:eng",
+        "bytesScanned": 1234,
+        "queryExecutionId": None,
+    }
+    annotate(role="outside a request: ignored")
