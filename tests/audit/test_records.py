@@ -187,3 +187,15 @@ def test_annotations_reach_additional_event_data() -> None:
         "queryExecutionId": None,
     }
     annotate(role="outside a request: ignored")
+
+
+def test_scrub_caps_nesting_depth() -> None:
+    from shoal.audit.records import MAX_SCRUB_DEPTH, TRUNCATED_NESTING, scrub
+
+    deep: object = "leaf"
+    for _ in range(5000):
+        deep = {"a": [deep]}
+    scrubbed = scrub(deep)
+    for _ in range(MAX_SCRUB_DEPTH // 2):
+        scrubbed = scrubbed["a"][0]
+    assert scrubbed == TRUNCATED_NESTING

@@ -8,7 +8,8 @@ Register it from a test module with::
 sample lake (bucket ``samples``, database ``sample``) into a fresh data folder before
 the server starts, so every client sees the same tables. ``sample_lake`` is where the
 sample files are on disk, for computing expected answers without shoal;
-``results_bucket`` is a bucket on that server for ``s3_staging_dir`` / ``s3_output``.
+``results_bucket`` is a bucket on that server for ``s3_staging_dir`` / ``s3_output``;
+``sample_trips`` and ``sample_csv`` read the sample tables with pyarrow alone.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as pa_ds
 import pytest
 
 from .server import ShoalServer, start_server, stop_server
@@ -57,3 +61,25 @@ def sample_lake(sample_server: ShoalServer) -> Path:
 def results_bucket(sample_server: ShoalServer) -> str:
     """A bucket on ``sample_server`` for query results."""
     return RESULTS_BUCKET
+
+
+@pytest.fixture(scope="session")
+def sample_trips(sample_lake: Path) -> pa.Table:
+    """Every sample trip, read by pyarrow alone (``year``/``month`` as strings)."""
+    partitions = pa_ds.partitioning(
+        pa.schema([("year", pa.string()), ("month", pa.string())]), flavor="hive"
+    )
+    dataset = pa_ds.dataset(sample_lake / "trips", format="parquet", partitioning=partitions)
+    return dataset.to_table()
+
+
+@pytest.fixture(scope="session")
+def sample_csv(sample_lake: Path) -> Callable[[str], pa.Table]:
+    """``sample_csv("zones")``: that sample CSV table read by pyarrow alone, with the
+    column names lowercased as the crawler (like Glue) catalogs them."""
+
+    def read(table: str) -> pa.Table:
+        found = pa_csv.read_csv(sample_lake / table / f"{table}.csv")
+        return found.rename_columns([name.lower() for name in found.column_names])
+
+    return read

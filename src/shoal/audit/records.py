@@ -261,14 +261,25 @@ def response_elements(call: ApiCall) -> dict[str, Any] | None:
     return _bounded(scrub(kept)) if kept else None
 
 
-def scrub(value: Any) -> Any:
-    """``value`` with every field named like a secret replaced and strings capped."""
+MAX_SCRUB_DEPTH = 32  # deeper request parameters are summarised, not recursed into
+TRUNCATED_NESTING = "(nested too deep)"
+
+
+def scrub(value: Any, depth: int = 0) -> Any:
+    """``value`` with every field named like a secret replaced and strings capped.
+
+    Nesting deeper than ``MAX_SCRUB_DEPTH`` becomes a placeholder: a hostile body
+    nested thousands deep must not exhaust the stack while its request is audited.
+    """
+    if isinstance(value, Mapping | list) and depth >= MAX_SCRUB_DEPTH:
+        return TRUNCATED_NESTING
     if isinstance(value, Mapping):
         return {
-            str(k): REDACTED if _SECRET_NAME.search(str(k)) else scrub(v) for k, v in value.items()
+            str(k): REDACTED if _SECRET_NAME.search(str(k)) else scrub(v, depth + 1)
+            for k, v in value.items()
         }
     if isinstance(value, list):
-        return [scrub(v) for v in value[:100]]
+        return [scrub(v, depth + 1) for v in value[:100]]
     if isinstance(value, str):
         return _cap(value)
     if value is None or isinstance(value, bool | int | float):
@@ -321,8 +332,8 @@ def _json_object(body: bytes | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return {}
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return {}  # the protocol layer has already refused such a body
     return value if isinstance(value, dict) else {}
 
 

@@ -47,7 +47,9 @@ def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -
 def _bind(host: str, port: int) -> socket.socket:
     """Bind before starting uvicorn, so port 0 can be reported once it is known."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio disables Nagle only for sockets that name TCP, and
+    # with Nagle on every keep-alive answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

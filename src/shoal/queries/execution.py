@@ -49,7 +49,7 @@ from shoal.queries.results import (
     write_result_files,
 )
 from shoal.queries.reuse import fingerprint, fingerprint_tables, read_tables
-from shoal.queries.runner import StatementContext, StatementOutcome
+from shoal.queries.runner import Authorizer, StatementContext, StatementOutcome, TableAccess
 from shoal.queries.store import ExecutionRecord, now
 from shoal.storage.base import parse_uri
 
@@ -88,7 +88,8 @@ def run(service: QueryService, live: Live) -> None:
 def _run(service: QueryService, live: Live, clock: _Clock) -> None:
     execution = live.record.execution
     sql, parameters = _statement(service, live)
-    if execution.result_reuse_max_age_minutes and _reuse(service, live, clock):
+    authorize = _bound_authorizer(live, sql)
+    if execution.result_reuse_max_age_minutes and _reuse(service, live, clock, authorize):
         return
     token = live.token
     assert token is not None  # set by the worker before this runs
@@ -99,7 +100,10 @@ def _run(service: QueryService, live: Live, clock: _Clock) -> None:
         output_location=live.output_folder,
         cancel=token,
         bytes_scanned_cutoff=live.cutoff,
+        authorize=authorize,
     )
+    # Before running: a CTAS without external_location writes its table in there.
+    service.ensure_results_bucket(live.output_folder)
     clock.engine_start = time.perf_counter()
     outcome = service.runner.run(sql, context)
     clock.engine_end = time.perf_counter()
@@ -108,6 +112,14 @@ def _run(service: QueryService, live: Live, clock: _Clock) -> None:
     if token.cancelled:
         raise QueryCancelledError(f"query {token.reason}")
     _succeeded(service, live, clock, outcome)
+
+
+def _bound_authorizer(live: Live, sql: str) -> Authorizer | None:
+    """The caller's check for this statement's text (it picks the Glue write action)."""
+    check = live.authorize
+    if check is None:
+        return None
+    return lambda accesses: check(sql, accesses)
 
 
 def _statement(service: QueryService, live: Live) -> tuple[str, list[Any]]:
@@ -166,13 +178,23 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
     )
 
 
-def _reuse(service: QueryService, live: Live, clock: _Clock) -> bool:
-    """Finish ``live`` with an earlier identical result if one may stand in; True if so."""
+def _reuse(
+    service: QueryService, live: Live, clock: _Clock, authorize: Authorizer | None = None
+) -> bool:
+    """Finish ``live`` with an earlier identical result if one may stand in; True if so.
+
+    A reused result still needs the caller's permission to read what it came from.
+    """
     execution = live.record.execution
     minutes = execution.result_reuse_max_age_minutes or 0
     since = execution.submission_date_time - timedelta(minutes=minutes)
     for earlier in service.executions.reuse_candidates(live.record.reuse_key or "", since):
-        if _still_valid(service, earlier) and _copy_result(service, live, earlier, clock):
+        if not _still_valid(service, earlier):
+            continue
+        if authorize is not None and earlier.reuse_fingerprint is not None:
+            tables = fingerprint_tables(earlier.reuse_fingerprint)
+            authorize([TableAccess(d, t, "read") for d, t in tables])
+        if _copy_result(service, live, earlier, clock):
             return True
     return False
 
