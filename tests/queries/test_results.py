@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -17,10 +18,11 @@ from shoal.queries.results import (
     csv_bytes,
     parse_csv,
     result_file_uri,
+    table_csv_bytes,
     table_rows,
     txt_bytes,
 )
-from shoal.queries.values import column_infos, format_scalar
+from shoal.queries.values import column_infos, format_scalar, formatter, text_column
 
 TRICKY = pa.table(
     {
@@ -159,3 +161,37 @@ def test_format_scalar_for_plain_python_values() -> None:
     assert format_scalar(False) == "false"
     assert format_scalar(Decimal("1E+2")) == "100"
     assert format_scalar(7) == "7"
+
+
+def test_fast_text_and_csv_paths_equal_value_by_value_formatting() -> None:
+    """The C casts and Arrow's CSV writer give what the per-value formatters give."""
+    table = pa.table(
+        {
+            "s": pa.array(['a"b', None, "x,y", "line\nbreak", "ünï", ""]),
+            "i": pa.array([1, -2, None, 2**62, 0, 7], pa.int64()),
+            "t": pa.array([1, 2, 3, None, 5, 6], pa.int8()),
+            "b": pa.array([True, False, None, True, False, True]),
+            "d": pa.array([date(2024, 1, 2), None, date(1970, 1, 1)] * 2, pa.date32()),
+            "f": pa.array([1.5, 2.0, None, 1e10, 1e-5, -0.25]),
+        }
+    )
+    by_value = []
+    for column in table.columns:
+        fmt = formatter(column.type)
+        by_value.append([None if v is None else fmt(v) for v in column.to_pylist()])
+        assert text_column(column).to_pylist() == by_value[-1]
+    rows = list(zip(*by_value, strict=True))
+    columns = column_infos(table.schema)
+    assert table_csv_bytes(columns, table) == csv_bytes(columns, rows)
+
+
+def test_double_columns_format_as_java_across_magnitudes() -> None:
+    rng = random.Random(5)
+    values: list[float | None] = [rng.uniform(-1e7, 1e7) for _ in range(2000)]
+    values += [10 ** rng.uniform(-12, 20) for _ in range(2000)]
+    values += [0.0, -0.0, float("nan"), float("inf"), -float("inf"), 1e7, 1e-3, 2.0, None]
+    fmt = formatter(pa.float64())
+    expected = [None if v is None else fmt(v) for v in values]
+    assert text_column(
+        pa.chunked_array([values[:100], values[100:]], pa.float64())
+    ).to_pylist() == (expected)

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shoal.queries.model import ColumnInfo
 
@@ -90,8 +91,33 @@ def column_infos(schema: pa.Schema) -> tuple[ColumnInfo, ...]:
 
 def format_column(column: pa.ChunkedArray | pa.Array) -> list[str | None]:
     """Every value of a column in Athena's text form; None for NULL."""
+    return text_column(column).to_pylist()  # type: ignore[no-any-return]
+
+
+def _casts_to_athena_text(data_type: pa.DataType) -> bool:
+    # Arrow's own cast to string already prints these exactly as Athena does.
+    return bool(
+        pa.types.is_string(data_type)
+        or pa.types.is_large_string(data_type)
+        or pa.types.is_integer(data_type)
+        or pa.types.is_boolean(data_type)
+        or pa.types.is_date32(data_type)
+    )
+
+
+def text_column(column: pa.ChunkedArray | pa.Array) -> pa.Array | pa.ChunkedArray:
+    """A column as an Arrow string column of Athena's text forms (NULL stays NULL).
+
+    Strings, integers, booleans and dates are cast in C; the other types go through
+    the per-value formatters (Java-style doubles, timestamps, nested values).
+    """
+    if _casts_to_athena_text(column.type):
+        return pc.cast(column, pa.string())
+    if pa.types.is_float64(column.type):
+        return _double_text(column)
     fmt = formatter(column.type)
-    return [None if value is None else fmt(value) for value in column.to_pylist()]
+    values = [None if value is None else fmt(value) for value in column.to_pylist()]
+    return pa.array(values, pa.string())
 
 
 def formatter(data_type: pa.DataType) -> Formatter:
@@ -113,6 +139,35 @@ def formatter(data_type: pa.DataType) -> Formatter:
     if pa.types.is_timestamp(data_type) and data_type.tz:
         return _timestamp_tz
     return format_scalar
+
+
+def _double_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Java's ``Double.toString`` for a whole column.
+
+    Between 1e-3 and 1e7 Java prints the shortest round-trip digits in plain decimal
+    with at least one fractional digit, which is Arrow's cast plus ``.0`` where it
+    printed an integer. The rare values outside that range (and NaN, infinities) take
+    the per-value formatter.
+    """
+    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    magnitude = pc.abs(values)
+    plain = pc.or_(
+        pc.and_(pc.greater_equal(magnitude, 1e-3), pc.less(magnitude, 1e7)),
+        pc.equal(values, 0.0),
+    )
+    text = pc.cast(values, pa.string())
+    integral = pc.invert(pc.match_substring_regex(text, r"[.eEna]"))
+    text = pc.if_else(integral, pc.binary_join_element_wise(text, ".0", ""), text)
+    others = pc.and_(pc.invert(plain), pc.is_valid(values))
+    if not pc.any(others).as_py():
+        return text
+    fixed = [
+        _java_double(v) if outside else t
+        for v, t, outside in zip(
+            values.to_pylist(), text.to_pylist(), others.to_pylist(), strict=True
+        )
+    ]
+    return pa.array(fixed, pa.string())
 
 
 def format_scalar(value: Any) -> str:
