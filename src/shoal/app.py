@@ -15,8 +15,10 @@ from shoal.config import Config, load_config
 from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
+    from shoal.audit.quotas import QuotaService
+    from shoal.audit.usage import UsageMeter
     from shoal.engine.duckdb import DuckDBEngine
-    from shoal.queries.service import QueryService
+    from shoal.queries.service import FinishedListener, QueryService
 
 
 def _open_storage(config: Config) -> Storage:
@@ -50,6 +52,8 @@ class Shoal:
         # Users and access keys (auth/): who may sign API requests.
         self.identities = IdentityStore(self.state, config.data_path, config.account_id)
         self.governance = GovernanceStore(self.state)  # groups, roles, policies, mappings
+        # Called with each finished execution; the API adds its audit recorder here.
+        self.query_listeners: list[FinishedListener] = []
 
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
     # query workers (the query service recovers orphaned executions when it starts).
@@ -73,6 +77,7 @@ class Shoal:
         from shoal.queries.service import QueryService
 
         runner = StatementRunner(self.catalog, self.storage, self.engine)
+        self.query_listeners.append(self.quotas.after_query)
         return QueryService(
             self.state,
             self.catalog,
@@ -80,7 +85,25 @@ class Shoal:
             runner,
             account_id=self.config.account_id,
             region=self.config.region,
+            admission=self.quotas.admit,
+            on_finished=self.query_listeners,
         )
+
+    # --- usage metering and quotas (audit/usage.py, audit/quotas.py) ---
+
+    @cached_property
+    def usage(self) -> UsageMeter:
+        """Queries run, bytes scanned and engine time per user, group, workgroup, database."""
+        from shoal.audit.usage import UsageMeter
+
+        return UsageMeter(self.state, self.governance.groups_for_user)
+
+    @cached_property
+    def quotas(self) -> QuotaService:
+        """Quotas on bytes scanned: definitions, admission, threshold notifications."""
+        from shoal.audit.quotas import QuotaService
+
+        return QuotaService(self.state)
 
     def close(self) -> None:
         if "queries" in self.__dict__:

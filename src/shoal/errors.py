@@ -365,3 +365,20 @@ class NotAuthorizedError(AccessDeniedError):
         self.action = action
         self.resource = resource
         self.role = role
+
+
+# --- usage quotas (audit/quotas.py) ---
+
+
+class QuotaExceededError(InvalidRequestError):
+    """A blocking quota on bytes scanned is used up: the query is refused before it runs.
+
+    Athena's InvalidRequestException, not a throttling code: SDKs retry throttling
+    errors on their own, and this one lasts until the quota's period ends.
+    """
+
+    def __init__(self, message: str, quota: str, usage_bytes: int, limit_bytes: int) -> None:
+        super().__init__(message)
+        self.quota = quota
+        self.usage_bytes = usage_bytes
+        self.limit_bytes = limit_bytes

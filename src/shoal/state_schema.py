@@ -8,7 +8,12 @@ from __future__ import annotations
 
 import importlib
 
-SERVICE_SCHEMAS = ("shoal.catalog.schema", "shoal.queries.schema", "shoal.auth.schema")
+SERVICE_SCHEMAS = (
+    "shoal.catalog.schema",
+    "shoal.queries.schema",
+    "shoal.auth.schema",
+    "shoal.audit.schema",
+)
 
 
 def register_all_tables() -> None:

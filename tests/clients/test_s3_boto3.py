@@ -357,7 +357,8 @@ def test_disabled_key_is_refused(shoal_server: ShoalServer, new_bucket: str) -> 
     # applies to the server's very next request.
     with shoal.open(data_dir=str(shoal_server.data_dir)) as app:
         name = f"user-{new_bucket}"
-        app.identities.create_user(name)
+        # An admin: what is refused below is the disabled key, not a missing policy.
+        app.identities.create_user(name, is_admin=True)
         key = app.identities.create_key(name)
         client = shoal_server.client(
             "s3", aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key

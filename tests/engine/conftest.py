@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shoal.engine.duckdb import DuckDBEngine
+from shoal.storage.s3 import S3Storage
 
 
 @pytest.fixture
@@ -22,3 +29,42 @@ def engine(root: Path, tmp_path: Path) -> Iterator[DuckDBEngine]:
     eng = DuckDBEngine([str(root)], str(tmp_path / "spill"), memory_limit="1GB", threads=2)
     yield eng
     eng.close()
+
+
+MOTO_START_TIMEOUT = 30.0
+
+
+@pytest.fixture(scope="session")
+def moto_storage() -> Iterator[S3Storage]:
+    """An S3Storage on a real moto S3 server in a subprocess (port 0: a free one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_answers(url, proc)
+        yield S3Storage(url, "testing", "testing")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_until_answers(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + MOTO_START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is up
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"moto server did not answer at {url} in {MOTO_START_TIMEOUT}s")

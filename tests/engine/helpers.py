@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shoal.catalog.model import Column
@@ -27,7 +28,9 @@ def scan(
     data_files = []
     for entry in files:
         path, values = entry if isinstance(entry, tuple) else (entry, ())
-        data_files.append(DataFile(str(path), path.stat().st_size, values))
+        stat = path.stat()
+        mtime = datetime.fromtimestamp(stat.st_mtime, UTC)  # as the planner lists it
+        data_files.append(DataFile(str(path), stat.st_size, values, mtime))
     keys = columns(partition_keys) if partition_keys else ()
     return TableScan(database, table, fmt, columns(cols), keys, tuple(data_files))
 

@@ -37,7 +37,7 @@ def run(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
     return rows[0]["v"] if rows else None
 
 
-DOC = {"a": {"b": [1, 2], "s": "x"}, "n": 5}
+DOC: dict[str, Any] = {"a": {"b": [1, 2], "s": "x"}, "n": 5}
 DOC_SQL = "'" + json.dumps(DOC) + "'"
 
 

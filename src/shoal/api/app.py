@@ -22,7 +22,9 @@ from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
 from shoal.audit.records import ApiCall, Caller, build_record, collecting_annotations
 from shoal.audit.trail import AuditTrail
-from shoal.errors import AuditError, ShoalError
+from shoal.audit.usage import audit_recorder
+from shoal.auth.enforce import ADMIN_REASON, Verdict
+from shoal.errors import AuditError, NotAuthorizedError, ShoalError
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
 
@@ -50,6 +52,9 @@ def create_app(
         trail = AuditTrail.for_app(shoal)
         trail.start()
         endpoint = audited(endpoint, trail, shoal)
+        # Each finished query is one more record: usage by SQL over the audit table.
+        config = shoal.config
+        shoal.query_listeners.append(audit_recorder(trail, config.account_id, config.region))
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
     app.state.shoal = shoal
     app.state.router = router
@@ -71,6 +76,8 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
         started = datetime.now(UTC)
         with collecting_annotations() as extra:
             response = await handle(request)
+        for name, value in role_facts(request.state).items():
+            extra.setdefault(name, value)
         call = api_call(request, response, started, extra, shoal)
         if call is None:
             return response
@@ -81,6 +88,25 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
         return response
 
     return endpoint
+
+
+def role_facts(state: Any) -> dict[str, str]:
+    """The role(s) a request acted as and the mapping(s) that chose them, for its
+    audit record: from the authorizer's verdicts, or from a denial."""
+    verdicts: list[Verdict] | None = getattr(state, "authorization", None)
+    if verdicts:
+        choices = [v.role for v in verdicts if v.role is not None]
+        if not choices:  # an admin: no policy was consulted
+            return {"role": "admin", "roleMapping": ADMIN_REASON}
+        return {
+            "role": ",".join(sorted({c.role for c in choices})),
+            "roleMapping": "; ".join(sorted({c.reason for c in choices})),
+        }
+    error = getattr(state, "error", None)
+    denied = error if isinstance(error, NotAuthorizedError) else getattr(error, "__cause__", None)
+    if isinstance(denied, NotAuthorizedError) and denied.role:
+        return {"role": denied.role}
+    return {}
 
 
 def api_call(

@@ -41,6 +41,7 @@ from shoal.api.athena_shapes import (
     workgroup_to_wire,
     wrap_token,
 )
+from shoal.api.authorize import sql_authorizer, visible_databases, visible_tables
 from shoal.api.context import JsonHandler, RequestContext
 from shoal.api.glue_shapes import BY_NAME, Ordering, paginate
 from shoal.catalog.model import Database, Table
@@ -128,6 +129,7 @@ def start_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
         result_reuse_max_age_minutes=reuse_minutes(params.get("ResultReuseConfiguration")),
         user=ctx.principal.user_name,
         catalog=check_catalog(context.get("Catalog")),
+        authorize=sql_authorizer(ctx),  # every table and location, checked before it runs
     )
     return {"QueryExecutionId": query_id}
 
@@ -455,6 +457,7 @@ def list_databases(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     _check_workgroup(ctx, params)
     _metadata_catalog(params["CatalogName"])
     databases = ctx.app.catalog.list_databases()
+    databases = visible_databases(ctx, databases)  # governance: only what the caller may get
     page, token = paginate(databases, BY_NAME, "ListDatabases", params, LIST_PAGE)
     wires = [database_to_wire(d) for d in page]
     if params.get("AttributesToGet") == ["NAME"]:
@@ -484,6 +487,7 @@ def list_table_metadata(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     _metadata_catalog(params["CatalogName"])
     pattern = (params.get("Expression") or "").strip() or None
     tables = _tables(ctx, params["DatabaseName"], pattern)
+    tables = visible_tables(ctx, tables)  # governance: only what the caller may get
     page, token = paginate(tables, BY_NAME, "ListTableMetadata", params, LIST_PAGE)
     wires = [table_metadata_to_wire(t) for t in page]
     if (attributes := params.get("AttributesToGet")) is not None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from shoal.api.authorize import visible_databases, visible_tables
 from shoal.api.context import JsonHandler, RequestContext
 from shoal.api.glue_shapes import (
     BY_NAME,
@@ -112,6 +113,7 @@ def get_databases(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     """GetDatabases: every database, paged; shared (FOREIGN, FEDERATED) ones do not exist."""
     share = params.get("ResourceShareType", "ALL")
     databases = _store(ctx).list_databases() if share == "ALL" else []
+    databases = visible_databases(ctx, databases)  # governance: only what the caller may get
     page, token = paginate(databases, BY_NAME, "GetDatabases", params, CATALOG_PAGE)
     wires = [database_to_wire(d, _account(ctx)) for d in page]
     if "AttributesToGet" in params and "TARGET_DATABASE" not in params["AttributesToGet"]:
@@ -176,6 +178,7 @@ def get_tables(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     """GetTables: a database's tables whose names match Expression, paged."""
     pattern = (params.get("Expression") or "").strip() or None
     tables = _store(ctx).list_tables(params["DatabaseName"], pattern)
+    tables = visible_tables(ctx, tables)  # governance: only what the caller may get
     page, token = paginate(tables, BY_NAME, "GetTables", params, CATALOG_PAGE)
     attributes = params.get("AttributesToGet")
     wires = [_project(table_to_wire(t, _account(ctx)), attributes) for t in page]

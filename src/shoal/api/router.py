@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from shoal.api import iam, json_protocol, sts
+from shoal.api.authorize import authorize_request
 from shoal.api.context import JsonHandler, Principal, RequestContext
 from shoal.api.errors import (
     ApiError,
@@ -168,6 +169,10 @@ class Router:
             request_id=request_id,
             source_ip=request.client.host if request.client else None,
             user_agent=http.header("user-agent"),
+        )
+        # Authorized before any handler runs, so a denied request has no side effect.
+        request.state.authorization = await authorize_request(
+            ctx, route.protocol, route.service, http, payload.body
         )
         if route.protocol == "json":
             service, operation = json_protocol.split_target(http.header("x-amz-target") or "")

@@ -15,11 +15,12 @@ Each day's partition points at CloudTrail's ``YYYY/MM/DD/`` folder of that day.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from shoal.catalog.formats import DiscoveredFormat, format_parameters, storage_descriptor
 from shoal.catalog.model import Column, Database, Partition, Table
 from shoal.catalog.store import CatalogStore
-from shoal.errors import AlreadyExistsError, EntityNotFoundError
+from shoal.errors import AlreadyExistsError, ConcurrentModificationError, EntityNotFoundError
 
 AUDIT_DATABASE = "shoal_audit"
 AUDIT_TABLE = "cloudtrail"
@@ -42,8 +43,10 @@ COLUMNS = (
     Column("responseelements", "string", "JSON text"),
     Column(
         "additionaleventdata",
-        "struct<role:string,rolemapping:string,bytesscanned:bigint,queryexecutionid:string>",
-        "shoal: role, role mapping, bytes scanned, query execution id",
+        "struct<role:string,rolemapping:string,bytesscanned:bigint,queryexecutionid:string,"
+        "enginetimems:bigint,workgroup:string,database:string,state:string>",
+        "shoal: role, role mapping; for finished queries their id, bytes scanned, engine "
+        "time, workgroup, database and final state",
     ),
     Column("errorcode", "string"),
     Column("errormessage", "string"),
@@ -80,12 +83,19 @@ def ensure_audit_table(catalog: CatalogStore, location: str) -> None:
         except AlreadyExistsError:
             pass
     try:
-        catalog.get_table(AUDIT_DATABASE, AUDIT_TABLE)
+        table = catalog.get_table(AUDIT_DATABASE, AUDIT_TABLE)
     except EntityNotFoundError:
         try:
             catalog.create_table(audit_table(location))
         except AlreadyExistsError:
             pass
+        return
+    if table.columns != COLUMNS:  # a trail catalogued by an older shoal: widen it
+        storage = replace(table.storage, columns=COLUMNS)
+        try:
+            catalog.update_table(replace(table, storage=storage), table.version_id)
+        except ConcurrentModificationError:
+            pass  # another process updated it first
 
 
 def add_day_partitions(catalog: CatalogStore, days: Iterable[tuple[str, str]]) -> None:

@@ -34,10 +34,22 @@ def _register() -> None:
         samples,
         serve,
         settings,
+        usage,
         users,
     )
 
-    modules = (audit, catalog, crawl, samples, settings, queries, serve, users, governance)
+    modules = (
+        audit,
+        catalog,
+        crawl,
+        samples,
+        settings,
+        queries,
+        serve,
+        users,
+        governance,
+        usage,
+    )
     for command in (c for module in modules for c in module.COMMANDS):
         main.add_command(command)
 

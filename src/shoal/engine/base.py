@@ -13,6 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -22,11 +23,16 @@ from shoal.catalog.model import Column
 
 @dataclass(frozen=True)
 class DataFile:
-    """One file to read: where it is, its size, and its partition values (key order)."""
+    """One file to read: where it is, its size, and its partition values (key order).
+
+    ``mtime`` (as listed when planning) tells engines a file was rewritten, so what
+    they learnt about its contents (schemas, say) is stale.
+    """
 
     path: str  # a local filesystem path, or an s3:// URI for remote storage
     size: int
     partition_values: tuple[str, ...] = ()
+    mtime: datetime | None = None
 
 
 @dataclass(frozen=True)

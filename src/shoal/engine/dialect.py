@@ -44,6 +44,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
+from shoal.engine.lru import LruCache
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
 READ_DIALECT = "athena"
@@ -96,6 +97,9 @@ _DENIED_NODES: tuple[type[exp.Expr], ...] = (
     exp.Copy,
     exp.Into,
 )
+# Statements seen recently: parsed trees by text, DuckDB SQL by tree (see parse, to_duckdb).
+_PARSED: LruCache[exp.Expr] = LruCache(256)
+_TRANSLATED: LruCache[str] = LruCache(256)
 _TOKEN_RE = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: .*?>")
 # Trino units whose date_add/date_trunc on a DATE stay a DATE.
 _DATE_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
@@ -115,10 +119,17 @@ class TableRef:
 def parse(sql: str) -> exp.Expr:
     """Parse one Athena statement and check it is a read-only query.
 
+    The same text parses to the same tree, so checked trees are remembered by text
+    (a copy of one costs a third of parsing); callers get a copy they may change.
+
     Raises:
         SqlSyntaxError: the text does not parse (message has line and column).
         UnsupportedSqlError: it parses but is not a query shoal may run.
     """
+    return _PARSED.get_or_make(sql, lambda: _parse(sql)).copy()
+
+
+def _parse(sql: str) -> exp.Expr:
     try:
         statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
     except ParseError as err:
@@ -245,15 +256,31 @@ def to_duckdb(
         schemas: the columns (Hive types) of each referenced table, partition keys
             included; they let the translation see DATE and MAP arguments.
 
+    Translations are remembered by the tree (sqlglot trees hash and compare by
+    structure), the database and the schemas: repeated queries skip the rewrite.
+
     Raises:
         UnsupportedSqlError: a construct has no faithful DuckDB translation.
     """
+    columns = tuple(sorted((ref, tuple(cols)) for ref, cols in (schemas or {}).items()))
+    key = (type(tree), tree, default_database, columns)
+    found = _TRANSLATED.get(key)
+    if found is None:
+        found = _translate(tree, default_database, schemas)
+        # Keyed by a private copy: a caller changing its tree must not move the key.
+        _TRANSLATED.put((type(tree), tree.copy(), default_database, columns), found)
+    return found
+
+
+def _translate(
+    tree: exp.Expr, default_database: str, schemas: Mapping[TableRef, Sequence[Column]] | None
+) -> str:
     tree = tree.copy()
     _name_projections(tree)
     _qualify_tables(tree, default_database)
     if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
         _annotate(tree, schemas or {})
-    tree = tree.transform(_rewrite)
+    tree = tree.transform(_rewrite, copy=False)  # already a private copy
     try:
         return tree.sql(dialect=WRITE_DIALECT, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:

@@ -44,20 +44,20 @@ its own bytes, as Athena charges each query.
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
-import sqlglot
 from sqlglot import exp
 
-from shoal.engine import scans
+from shoal.engine import scans, statement
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery, TableScan
-from shoal.engine.dialect import DENIED_FUNCTIONS, DUCKDB_SESSION_SETTINGS, is_cte_name
+from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
+from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
 from shoal.errors import (
     AccessDeniedError,
@@ -66,9 +66,9 @@ from shoal.errors import (
     QueryFailedError,
     UnsupportedSqlError,
 )
+from shoal.storage.base import Storage
 
 BUILTIN_EXTENSIONS = ("parquet", "json", "icu")
-ALLOWED_TABLE_FUNCTIONS = frozenset({"unnest"})
 _POLL_SECONDS = 0.02
 
 
@@ -81,6 +81,8 @@ class DuckDBEngine(Engine):
         memory_limit: DuckDB's memory cap (``"2GB"``).
         threads: worker threads shared by all queries.
         max_temp_directory_size: cap on spilled data.
+        storage: reads planned files that are not local (``s3://`` URIs, when
+            ``storage.local_path`` is None); without it such files are refused.
     """
 
     def __init__(
@@ -90,9 +92,11 @@ class DuckDBEngine(Engine):
         memory_limit: str = "2GB",
         threads: int = 2,
         max_temp_directory_size: str = "10GB",
+        storage: Storage | None = None,
     ) -> None:
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
-        self._fs = ScanFileSystem(allowed_directories)
+        self._fs = ScanFileSystem(allowed_directories, storage)
+        self._scans = ScanSqlCache()
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -122,8 +126,8 @@ class DuckDBEngine(Engine):
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
         cancel = cancel or CancelToken()
-        paths = [f.path for scan in query.scans for f in scan.files]
-        with self._fs.scan(paths) as counter:
+        files = [f for scan in query.scans for f in scan.files]
+        with self._fs.scan(files) as counter:
             with _Cursor(self._con, cancel, lambda: counter.exceeded) as cursor:
                 try:
                     table = self._run(cursor, query, counter, cancel)
@@ -144,9 +148,7 @@ class DuckDBEngine(Engine):
         counter: ScanCounter,
         cancel: CancelToken,
     ) -> pa.Table:
-        _check_statement(cursor, query.sql)  # before sqlglot touches it
         sql = self._bind_scans(cursor, query, counter)
-        _check_statement(cursor, sql)
         counter.reset()  # schema probes are not part of the query's scan
         counter.arm(query.max_bytes_scanned)
         if cancel.cancelled:
@@ -164,20 +166,15 @@ class DuckDBEngine(Engine):
     def _bind_scans(
         self, cursor: duckdb.DuckDBPyConnection, query: ResolvedQuery, counter: ScanCounter
     ) -> str:
-        """Create one temp view per scan (private to this cursor); point the SQL at them."""
-        views: dict[tuple[str, str], str] = {}
-        for index, scan in enumerate(query.scans):
-            name = f"__shoal_scan_{index}"
-            select = _scan_select(cursor, scan, counter)
-            view = exp.Create(
-                this=exp.to_table(name, quoted=True),
-                kind="VIEW",
-                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
-                expression=select,
-            )
-            cursor.execute(view.sql(dialect="duckdb", identify=True))
-            views[(scan.database.lower(), scan.table.lower())] = name
-        return _point_at_views(query.sql, views)
+        """Check the statement once and splice each scan's subquery where it is named."""
+        by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
+        references = statement.inspect(cursor, query.sql, by_key)
+        probe = partial(_probe_columns, cursor, counter)
+        scan_sql = {
+            key: self._scans.scan_sql(by_key[key], counter.token, probe)
+            for key in {r.key for r in references}
+        }
+        return statement.point_at_scans(query.sql, references, scan_sql)
 
 
 def _set_statement(name: str, value: Any) -> str:
@@ -192,75 +189,13 @@ def _set_statement(name: str, value: Any) -> str:
     return f"SET {name} = {literal.sql(dialect='duckdb')}"
 
 
-def _scan_select(
-    cursor: duckdb.DuckDBPyConnection, scan: TableScan, counter: ScanCounter
-) -> exp.Select:
-    if not scan.files:
-        return scans.empty_query(scan)
-    present = None
-    if scan.format.classification.lower() == "parquet":
-        probe = scans.probe_query(scan, counter.url)
-        cursor.execute(probe.sql(dialect="duckdb", identify=True))
-        present = {str(column[0]).lower() for column in cursor.description or ()}
-    return scans.scan_query(scan, counter.url, present)
-
-
-def _point_at_views(sql: str, views: Mapping[tuple[str, str], str]) -> str:
-    """Replace each ``"db"."table"`` with its scan view; refuse tables not in the plan."""
-    try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except sqlglot.errors.SqlglotError as err:
-        raise QueryFailedError(f"engine SQL does not parse: {err}") from None
-    for table in list(tree.find_all(exp.Table)):
-        if not isinstance(table.this, exp.Identifier):
-            continue  # table functions: judged by _check_statement
-        key = (table.text("db").lower(), table.name.lower())
-        if key in views:
-            # Keep the name the query qualifies columns with: its alias, else the table name.
-            alias = table.args.get("alias") or exp.TableAlias(this=_quoted(table.name))
-            replacement = exp.to_table(views[key], quoted=True)
-            replacement.set("alias", alias.copy())
-            table.replace(replacement)
-        elif table.args.get("db") or not is_cte_name(table, table.name):
-            raise QueryFailedError(f"table {table.sql(dialect='duckdb')} is not in the query plan")
-    return tree.sql(dialect="duckdb", identify=True)
-
-
-def _quoted(name: str) -> exp.Identifier:
-    return exp.to_identifier(name, quoted=True)
-
-
-def _check_statement(cursor: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """The engine's own wall: DuckDB's parser must see one SELECT reading no files."""
-    row = cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-    document: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
-    if document.get("error"):
-        message = str(document.get("error_message", "not a query"))
-        if "Only SELECT" in message:
-            raise AccessDeniedError("access denied: only SELECT queries may run")
-        raise QueryFailedError(message)
-    if len(document["statements"]) != 1:
-        raise AccessDeniedError("access denied: exactly one statement may run")
-    for node in _walk(document["statements"]):
-        if node.get("type") == "TABLE_FUNCTION":
-            name = str(node.get("function", {}).get("function_name", "")).lower()
-            if name not in ALLOWED_TABLE_FUNCTIONS:
-                raise AccessDeniedError(f"access denied: table function {name}")
-        if (
-            node.get("class") == "FUNCTION"
-            and str(node.get("function_name", "")).lower() in DENIED_FUNCTIONS
-        ):
-            raise AccessDeniedError(f"access denied: function {node['function_name']}")
-
-
-def _walk(value: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(value, dict):
-        yield value
-        for child in value.values():
-            yield from _walk(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _walk(child)
+def _probe_columns(
+    cursor: duckdb.DuckDBPyConnection, counter: ScanCounter, scan: TableScan
+) -> set[str]:
+    """The lower-cased names of the columns ``scan``'s Parquet files hold."""
+    probe = scans.probe_query(scan, counter.url)
+    cursor.execute(probe.sql(dialect="duckdb", identify=True))
+    return {str(column[0]).lower() for column in cursor.description or ()}
 
 
 def _normalize(table: pa.Table, description: Any) -> pa.Table:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -58,10 +59,12 @@ from shoal.queries.results import (
     result_file_uri,
 )
 from shoal.queries.reuse import reuse_key
-from shoal.queries.runner import StatementRunner
+from shoal.queries.runner import LocationAccess, StatementRunner, TableAccess
 from shoal.queries.store import ExecutionRecord, ExecutionStore, new_owner, now
 from shoal.queries.workgroups import WorkGroupStore
 from shoal.storage.base import Storage, parse_uri
+
+log = logging.getLogger("shoal.queries")
 
 DEFAULT_CONCURRENCY = 4
 DEFAULT_TIMEOUT_SECONDS = 30 * 60.0
@@ -70,6 +73,17 @@ MAX_BATCH = 50
 CANCELLED_BY_USER = "Query cancelled by user"
 _MONITOR_SECONDS = 0.5
 _HEARTBEAT_SECONDS = 10.0
+
+
+# ``(sql, accesses) -> None``: raises to refuse a statement touching ``accesses``; the
+# API builds one per request from the caller's roles (shoal.api.authorize).
+StatementAuthorizer = Callable[[str, Sequence[TableAccess | LocationAccess]], None]
+
+# --- usage hooks (shoal.audit.quotas, shoal.audit.usage) ---
+# ``(user, workgroup) -> None``: raises (QuotaExceededError) to refuse a new query.
+Admission = Callable[[str | None, str], None]
+# Called with each execution a worker finished (audit record, quota thresholds).
+FinishedListener = Callable[[QueryExecution], None]
 
 
 @dataclass
@@ -83,6 +97,7 @@ class Live:
     token: CancelToken | None = None  # set when it starts running
     cancelled: bool = False  # stopped while still queued
     done: threading.Event = field(default_factory=threading.Event)
+    authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
 
     @property
     def query_id(self) -> str:
@@ -100,6 +115,9 @@ class QueryService:
         max_concurrent: executions running at once; more wait QUEUED.
         timeout_seconds: per-execution time limit (Athena's default is 30 minutes).
         result_cache_bytes: Arrow results kept in memory for paging.
+        admission: asked before a new query is stored; raises to refuse it (quotas).
+        on_finished: called with each execution a worker finished, before ``wait``
+            returns it (the audit record, quota thresholds).
     """
 
     def __init__(
@@ -114,6 +132,8 @@ class QueryService:
         max_concurrent: int = DEFAULT_CONCURRENCY,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         result_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        admission: Admission | None = None,
+        on_finished: list[FinishedListener] | None = None,
     ) -> None:
         self.catalog = catalog
         self.storage = storage
@@ -132,6 +152,9 @@ class QueryService:
         self._monitor = threading.Thread(target=self._watch, name="shoal-query-monitor")
         self._monitor.daemon = True
         self._monitor.start()
+        # Usage hooks; ``on_finished`` is kept, not copied, so listeners added later count.
+        self.admission = admission
+        self.on_finished = on_finished if on_finished is not None else []
 
     # --- StartQueryExecution -----------------------------------------------------------
 
@@ -146,12 +169,15 @@ class QueryService:
         result_reuse_max_age_minutes: int | None = None,
         user: str | None = None,
         catalog: str = "AwsDataCatalog",
+        authorize: StatementAuthorizer | None = None,
     ) -> str:
         """Queue ``sql`` and return its new execution id (a UUID).
 
         ``parameters`` are Athena ExecutionParameters: literal texts bound to ``?``.
         The same ``client_request_token`` with the same request returns the first id;
         with a different request it raises IdempotentParameterMismatchError.
+        ``authorize`` is asked about every table and location the statement touches
+        before it runs (None: no checks).
         """
         if self._closed.is_set():
             raise InvalidRequestError("the query service is shutting down")
@@ -170,6 +196,8 @@ class QueryService:
             if earlier:
                 return earlier
         group = self.workgroups.get_workgroup(workgroup)
+        if self.admission is not None:
+            self.admission(user, group.name)  # quotas: refused before anything is stored
         record, live = self._prepare(
             sql, database, group, output_location, parameters, result_reuse_max_age_minutes
         )
@@ -180,6 +208,7 @@ class QueryService:
             request_hash=request_hash,
         )
         live.record = record
+        live.authorize = authorize
         if not self.executions.insert(record):  # the token was taken meanwhile
             earlier = self._by_token(client_request_token or "", request_hash)
             if earlier:
@@ -271,9 +300,26 @@ class QueryService:
                 live.token = CancelToken(timeout=self.timeout_seconds)
             execution.run(self, live)
         finally:
+            self._tell_finished(live.query_id)
             with self._lock:
                 self._live.pop(live.query_id, None)
             live.done.set()
+
+    def _tell_finished(self, query_id: str) -> None:
+        """Run the usage listeners; before ``wait`` returns, so its caller sees them done."""
+        if not self.on_finished:
+            return
+        try:
+            found = self.get(query_id)
+        except ShoalError:
+            return
+        if not found.finished:
+            return
+        for listener in list(self.on_finished):
+            try:
+                listener(found)
+            except Exception:  # a listener's failure must not lose the worker
+                log.exception("query %s: finished listener failed", query_id)
 
     # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
 
@@ -336,7 +382,8 @@ class QueryService:
                 live = self._live.get(query_id)
             found = self.get(query_id)
             remaining = None if deadline is None else deadline - time.monotonic()
-            if found.finished or (remaining is not None and remaining <= 0):
+            settled = found.finished and (live is None or live.done.is_set())
+            if settled or (remaining is not None and remaining <= 0):
                 return found
             step = 0.2 if remaining is None else min(0.2, remaining)
             if live is not None:

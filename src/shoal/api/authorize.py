@@ -1,0 +1,425 @@
+"""Which action on which resource each API operation needs, checked before it runs.
+
+The router calls ``authorize_request`` after authentication and before dispatch, so
+a denied request has no side effect. Every operation needs the action of its own
+name (Glue ``GetTables`` -> ``glue:GetTables``; docs/governance.md); the tables
+below say which resource ARN(s) it acts on, built from the request parameters. An
+operation not listed is checked on resource ``*``, so nothing slips through
+unchecked.
+
+Denials are the protocol's AccessDenied: ``AccessDeniedException`` (HTTP 400) for
+Athena and Glue, ``AccessDenied`` (HTTP 403) for S3 and IAM. STS needs no
+permission (``GetCallerIdentity`` never does in AWS).
+
+Also here: ``sql_authorizer`` (what every SQL statement must be allowed, wired
+into ``QueryService.start``) and the list filters ``visible_tables`` /
+``visible_databases`` (listings show only what the caller may get).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+
+from shoal.api import json_protocol, s3_xml
+from shoal.api.context import RequestContext
+from shoal.api.errors import ApiError
+from shoal.api.s3 import split_path
+from shoal.api.sigv4 import HttpRequest
+from shoal.api.sts import parse_form
+from shoal.auth.enforce import Authorizer, Caller, Check, Verdict
+from shoal.auth.resources import Arns, bucket_arn, location_arn, object_arn, statement_requests
+from shoal.catalog.model import Database, Table
+from shoal.errors import NotAuthorizedError, ShoalError
+from shoal.queries.classify import classify
+from shoal.queries.model import PRIMARY
+from shoal.queries.runner import LocationAccess, TableAccess
+from shoal.queries.service import StatementAuthorizer
+
+__all__ = [
+    "authorize_request",
+    "caller",
+    "enforced_caller",
+    "json_checks",
+    "s3_checks",
+    "sql_authorizer",
+    "visible_databases",
+    "visible_tables",
+]
+
+Params = dict[str, Any]
+Rule = Callable[[RequestContext, Arns, Params], list[tuple[str, str | None]]]
+"""(resource ARN, storage location or None) pairs an operation acts on."""
+EVERYTHING = "*"
+# The caller of the request being handled: set by the router's hook in the request's
+# task, inherited by the handler's worker thread (contextvars are copied into it).
+_CALLER: ContextVar[Caller | None] = ContextVar("shoal_caller", default=None)
+
+
+# --- who and how ------------------------------------------------------------------------
+
+
+def caller(ctx: RequestContext) -> Caller:
+    """The request's principal as the authorizer sees it (admin flag read fresh)."""
+    identity = ctx.app.identities.signing_identity(ctx.principal.access_key_id)
+    admin = identity is not None and identity.is_admin
+    return Caller(ctx.principal.user_name, ctx.principal.arn, admin, ctx.source_ip)
+
+
+def _arns(ctx: RequestContext) -> Arns:
+    return Arns(ctx.app.config.region, ctx.app.config.account_id)
+
+
+def enforced_caller(ctx: RequestContext) -> Caller | None:
+    """The caller the router authorized for this request; None outside the router.
+
+    Handlers use it to filter listings and check SQL. A handler called directly (an
+    in-process test, no router) has no enforced caller and filters nothing: only
+    requests that came through ``authorize_request`` are subject to policies.
+    """
+    who = _CALLER.get()
+    return who if who is not None and who.arn == ctx.principal.arn else None
+
+
+async def authorize_request(
+    ctx: RequestContext, protocol: str, service: str | None, http: HttpRequest, body: bytes
+) -> list[Verdict]:
+    """Check an authenticated request before its handler runs; the verdicts, for audit.
+
+    Also records the caller for the handler (``enforced_caller``): set here, in the
+    request's own task, so the handler's worker thread inherits it.
+
+    Raises:
+        NotAuthorizedError: (JSON protocols) some check is denied.
+        ApiError: ``AccessDenied`` 403 (S3, IAM) some check is denied.
+    """
+    who, verdicts = await run_in_threadpool(_check_request, ctx, protocol, service, http, body)
+    _CALLER.set(who)
+    return verdicts
+
+
+def _check_request(
+    ctx: RequestContext, protocol: str, service: str | None, http: HttpRequest, body: bytes
+) -> tuple[Caller, list[Verdict]]:
+    who, authorizer = caller(ctx), Authorizer(ctx.app.governance)
+    if protocol == "json":
+        target_service, operation = json_protocol.split_target(http.header("x-amz-target") or "")
+        checks = json_checks(ctx, target_service.model_name, operation, _json_params(body))
+        return who, authorizer.authorize(who, checks)
+    if protocol == "query" and service != "iam":
+        return who, []  # STS: GetCallerIdentity needs no permission
+    checks = _iam_checks(ctx, parse_form(body)) if protocol == "query" else s3_checks(http, body)
+    try:
+        return who, authorizer.authorize(who, checks)
+    except NotAuthorizedError as exc:
+        raise ApiError("AccessDenied", exc.message, 403) from exc
+
+
+def _json_params(body: bytes) -> Params:
+    try:
+        return json_protocol.parse_body(body)
+    except ApiError:
+        return {}  # the dispatcher refuses the body; nothing is run
+
+
+# --- Athena and Glue --------------------------------------------------------------------
+
+
+def _text(params: Params, *path: str) -> str | None:
+    """A string member of the (not yet validated) request, or None."""
+    value: Any = params
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _table_location(ctx: RequestContext, database: str, name: str) -> str | None:
+    """Where a table's data lives (None for a view or an unknown table)."""
+    try:
+        table = ctx.app.catalog.get_table(database, name)
+    except ShoalError:  # unknown table (or database): nothing to map by prefix
+        return None
+    return table.storage.location or None
+
+
+def _workgroup(key: str = "WorkGroup") -> Rule:
+    return lambda ctx, arns, p: [(arns.workgroup(_text(p, key) or PRIMARY), None)]
+
+
+def _execution_workgroups(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    ids = params.get("QueryExecutionIds") or [params.get("QueryExecutionId")]
+    found = []
+    for query_id in ids if isinstance(ids, list) else []:
+        try:
+            found.append(ctx.app.queries.get(str(query_id)).workgroup)
+        except ShoalError:
+            found.append(PRIMARY)  # unknown id: the handler answers not-found
+    return [(arns.workgroup(w), None) for w in dict.fromkeys(found or [PRIMARY])]
+
+
+def _named_query_workgroups(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    ids = params.get("NamedQueryIds") or [params.get("NamedQueryId")]
+    found = []
+    for query_id in ids if isinstance(ids, list) else []:
+        try:
+            found.append(ctx.app.queries.workgroups.get_named_query(str(query_id)).workgroup)
+        except ShoalError:
+            found.append(PRIMARY)
+    return [(arns.workgroup(w), None) for w in dict.fromkeys(found or [PRIMARY])]
+
+
+def _database(key: str = "DatabaseName", *nested: str) -> Rule:
+    return lambda ctx, arns, p: [(arns.database(_text(p, *nested, key) or ""), None)]
+
+
+def _table(name_key: str) -> Rule:
+    def rule(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+        database, name = _text(params, "DatabaseName") or "", _text(params, name_key) or ""
+        return [(arns.table(database, name), _table_location(ctx, database, name))]
+
+    return rule
+
+
+def _table_input(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    database, name = _text(params, "DatabaseName") or "", _text(params, "TableInput", "Name") or ""
+    new = _text(params, "TableInput", "StorageDescriptor", "Location")
+    # Judged where the data is now and where it would be: no moving out of reach.
+    locations = dict.fromkeys([_table_location(ctx, database, name), new])
+    return [(arns.table(database, name), loc) for loc in locations]
+
+
+def _tables_to_delete(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    database, names = _text(params, "DatabaseName") or "", params.get("TablesToDelete")
+    names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    return [(arns.table(database, n), _table_location(ctx, database, n)) for n in names]
+
+
+def _fixed(build: Callable[[Arns], str]) -> Rule:
+    return lambda ctx, arns, p: [(build(arns), None)]
+
+
+def _crawler(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    return [(arns.crawler(_text(params, "Name") or ""), None)]
+
+
+_CATALOG = _fixed(lambda a: a.catalog())
+_DATA_CATALOG = _fixed(lambda a: a.data_catalog())
+_ANY = _fixed(lambda a: EVERYTHING)
+
+# Athena: work groups own executions, named queries and prepared statements.
+ATHENA_RULES: dict[str, Rule] = {
+    **dict.fromkeys(
+        "StartQueryExecution ListQueryExecutions GetWorkGroup UpdateWorkGroup DeleteWorkGroup "
+        "CreateNamedQuery ListNamedQueries CreatePreparedStatement UpdatePreparedStatement "
+        "GetPreparedStatement BatchGetPreparedStatement ListPreparedStatements "
+        "DeletePreparedStatement".split(),
+        _workgroup(),
+    ),
+    "CreateWorkGroup": _workgroup("Name"),
+    **dict.fromkeys(
+        "GetQueryExecution BatchGetQueryExecution StopQueryExecution GetQueryResults "
+        "GetQueryRuntimeStatistics".split(),
+        _execution_workgroups,
+    ),
+    **dict.fromkeys(
+        "GetNamedQuery BatchGetNamedQuery UpdateNamedQuery DeleteNamedQuery".split(),
+        _named_query_workgroups,
+    ),
+    "ListWorkGroups": _ANY,
+    **dict.fromkeys(
+        "ListDataCatalogs GetDataCatalog ListDatabases GetDatabase ListTableMetadata "
+        "GetTableMetadata".split(),
+        _DATA_CATALOG,
+    ),
+}
+# Athena's metadata calls also need the Glue permission on what they show (as in AWS).
+ATHENA_GLUE: dict[str, tuple[str, Rule]] = {
+    "GetDatabase": ("glue:GetDatabase", _database()),
+    "ListTableMetadata": ("glue:GetTables", _database()),
+    "GetTableMetadata": ("glue:GetTable", _table("TableName")),
+}
+GLUE_RULES: dict[str, Rule] = {
+    "CreateDatabase": _database("Name", "DatabaseInput"),
+    **dict.fromkeys("GetDatabase UpdateDatabase DeleteDatabase".split(), _database("Name")),
+    "GetDatabases": _CATALOG,
+    **dict.fromkeys("GetTable DeleteTable".split(), _table("Name")),
+    **dict.fromkeys("CreateTable UpdateTable".split(), _table_input),
+    "BatchDeleteTable": _tables_to_delete,
+    "GetTables": _database(),
+    **dict.fromkeys(
+        "GetTableVersions GetTableVersion CreatePartition BatchCreatePartition GetPartition "
+        "GetPartitions BatchGetPartition UpdatePartition DeletePartition "
+        "BatchDeletePartition".split(),
+        _table("TableName"),
+    ),
+    **dict.fromkeys(
+        "CreateCrawler GetCrawler UpdateCrawler DeleteCrawler StartCrawler StopCrawler".split(),
+        _crawler,
+    ),
+    **dict.fromkeys("GetCrawlers ListCrawlers GetCrawlerMetrics".split(), _ANY),
+}
+_RULES = {"athena": ATHENA_RULES, "glue": GLUE_RULES}
+
+
+def json_checks(ctx: RequestContext, service: str, operation: str, params: Params) -> list[Check]:
+    """The checks an Athena or Glue operation needs (``service`` is botocore's name)."""
+    action = f"{service}:{operation}"
+    rule = _RULES.get(service, {}).get(operation, _ANY)
+    arns = _arns(ctx)
+    checks = [Check(action, arn, loc) for arn, loc in rule(ctx, arns, params)]
+    if service == "athena" and operation in ATHENA_GLUE:
+        glue_action, glue_rule = ATHENA_GLUE[operation]
+        checks += [Check(glue_action, arn, loc) for arn, loc in glue_rule(ctx, arns, params)]
+    if service == "athena" and operation == "StartQueryExecution":
+        if output := _text(params, "ResultConfiguration", "OutputLocation"):
+            checks.append(Check("s3:PutObject", _folder_arn(output), output))
+    return checks
+
+
+def _folder_arn(location: str) -> str:
+    try:
+        return location_arn(location)
+    except ShoalError:
+        return location  # not an s3:// URI: matched by no policy, refused later anyway
+
+
+# --- S3 ---------------------------------------------------------------------------------
+
+_BUCKET_GET = {
+    "location": "s3:GetBucketLocation",
+    "versioning": "s3:GetBucketVersioning",
+    "uploads": "s3:ListBucketMultipartUploads",
+}
+_BUCKET = {"PUT": "s3:CreateBucket", "HEAD": "s3:ListBucket", "DELETE": "s3:DeleteBucket"}
+_UPLOAD = {
+    "PUT": "s3:PutObject",
+    "POST": "s3:PutObject",
+    "DELETE": "s3:AbortMultipartUpload",
+    "GET": "s3:ListMultipartUploadParts",
+}
+_OBJECT = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "DELETE": "s3:DeleteObject"}
+
+
+def s3_checks(http: HttpRequest, body: bytes) -> list[Check]:
+    """The checks an S3 request needs, from its method, path and sub-resources."""
+    bucket, key = split_path(http.raw_path)
+    query = dict(reversed(http.query_pairs()))  # first value wins, as the handler reads it
+    if not bucket:
+        return [Check("s3:ListAllMyBuckets", EVERYTHING)]
+    if not key:
+        return _bucket_checks(http.method, bucket, query, body)
+    place = f"s3://{bucket}/{key}"
+    actions = _UPLOAD if "uploadId" in query else _OBJECT
+    # PUT, and POST (multipart create/complete) write; anything else the handler refuses.
+    checks = [Check(actions.get(http.method, "s3:PutObject"), object_arn(bucket, key), place)]
+    if http.method == "PUT" and (source := http.header("x-amz-copy-source")):
+        checks.append(_copy_source_check(source))
+    return checks
+
+
+def _bucket_checks(method: str, bucket: str, query: dict[str, str], body: bytes) -> list[Check]:
+    place = f"s3://{bucket}"
+    if method == "GET":
+        action = next((a for q, a in _BUCKET_GET.items() if q in query), "s3:ListBucket")
+        prefix = query.get("prefix") if action == "s3:ListBucket" else None
+        return [Check(action, bucket_arn(bucket), f"{place}/{prefix}" if prefix else place)]
+    if method == "POST" and "delete" in query:
+        return [
+            Check("s3:DeleteObject", object_arn(bucket, k), f"{place}/{k}")
+            for k in _keys_to_delete(body)
+        ]
+    return [Check(_BUCKET.get(method, "s3:CreateBucket"), bucket_arn(bucket), place)]
+
+
+def _keys_to_delete(body: bytes) -> list[str]:
+    try:
+        return list(s3_xml.parse_delete(body)[1])
+    except ShoalError:
+        return []  # the handler refuses the malformed body before deleting anything
+
+
+def _copy_source_check(header: str) -> Check:
+    path = unquote(header.split("?", 1)[0]).lstrip("/")
+    bucket, _, key = path.partition("/")
+    return Check("s3:GetObject", object_arn(bucket, key), f"s3://{bucket}/{key}")
+
+
+# --- IAM --------------------------------------------------------------------------------
+
+_IAM_KINDS = (("UserName", "user"), ("GroupName", "group"), ("RoleName", "role"))
+
+
+def _iam_checks(ctx: RequestContext, params: dict[str, str]) -> list[Check]:
+    action = f"iam:{params.get('Action', '')}"
+    if policy := params.get("PolicyArn"):
+        return [Check(action, policy)]
+    arns = _arns(ctx)
+    for param, kind in _IAM_KINDS:
+        if name := params.get(param):
+            return [Check(action, arns.iam(kind, name))]
+    return [Check(action, EVERYTHING)]
+
+
+# --- SQL --------------------------------------------------------------------------------
+
+
+def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
+    """``(sql, accesses) -> None`` for ``QueryService.start``: raises to refuse a statement.
+
+    Every table read needs ``glue:GetTable`` and ``s3:GetObject`` on its data folder,
+    every write its Glue action and ``s3:PutObject`` on the written folder
+    (``statement_requests``); each judged under the role chosen for that resource.
+    None when the request was not authorized by the router (``enforced_caller``).
+    """
+    who, arns, governance = enforced_caller(ctx), _arns(ctx), ctx.app.governance
+    if who is None:
+        return None
+
+    def authorize(sql: str, accesses: Sequence[TableAccess | LocationAccess]) -> None:
+        places: dict[str, str | None] = {}
+        for access in accesses:
+            if isinstance(access, TableAccess):
+                location = _table_location(ctx, access.database, access.table)
+                places[arns.table(access.database, access.table)] = location
+                if location:
+                    places[_folder_arn(location)] = location
+            else:
+                places[_folder_arn(access.location)] = access.location
+        requests = statement_requests(accesses, arns, classify(sql), places_location(places))
+        checks = [Check(r.action, r.resource, places.get(r.resource)) for r in requests]
+        Authorizer(governance).authorize(who, checks)
+
+    def places_location(places: dict[str, str | None]) -> Callable[[str, str], str | None]:
+        return lambda database, table: places.get(arns.table(database, table))
+
+    return authorize
+
+
+# --- list filtering ---------------------------------------------------------------------
+
+
+def visible_tables(ctx: RequestContext, tables: Sequence[Table]) -> list[Table]:
+    """The tables the caller may ``glue:GetTable`` (listings show nothing else)."""
+    who, arns = enforced_caller(ctx), _arns(ctx)
+    if who is None:
+        return list(tables)
+    checks = [
+        Check("glue:GetTable", arns.table(t.database, t.name), t.storage.location or None)
+        for t in tables
+    ]
+    allowed = Authorizer(ctx.app.governance).permitted(who, checks)
+    return [t for t, ok in zip(tables, allowed, strict=True) if ok]
+
+
+def visible_databases(ctx: RequestContext, databases: Sequence[Database]) -> list[Database]:
+    """The databases the caller may ``glue:GetDatabase``."""
+    who, arns = enforced_caller(ctx), _arns(ctx)
+    if who is None:
+        return list(databases)
+    checks = [Check("glue:GetDatabase", arns.database(d.name), d.location_uri) for d in databases]
+    allowed = Authorizer(ctx.app.governance).permitted(who, checks)
+    return [d for d, ok in zip(databases, allowed, strict=True) if ok]

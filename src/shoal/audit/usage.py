@@ -1,0 +1,263 @@
+"""Usage metering: queries run, bytes scanned and engine time, per user, group,
+workgroup or database, over a time window.
+
+The figures are computed from ``query_executions``, the one record of what each
+query scanned (``DataScannedInBytes`` is what the engine read), so ``shoal usage``,
+``Shoal.usage.report`` and GetQueryExecution cannot disagree. An execution counts
+once it has finished (succeeded, failed or cancelled), on the UTC day it finished.
+
+The same facts reach the audit trail: ``audit_recorder`` turns each finished
+execution into one CloudTrail record (eventName ``QueryExecutionCompleted``), so the
+answer is also SQL over ``shoal_audit.cloudtrail``::
+
+    SELECT useridentity.username, dt, count(*), sum(additionaleventdata.bytesscanned)
+    FROM shoal_audit.cloudtrail WHERE eventname = 'QueryExecutionCompleted'
+    GROUP BY 1, 2
+
+Executions failed by a restart (``RESTARTED_REASON``) never finished on a worker,
+get no audit record and are not metered either; they scanned nothing measurable.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from shoal.audit.records import EVENT_VERSION, format_time
+from shoal.catalog.connection import StateDatabase
+from shoal.errors import InvalidInputError
+from shoal.queries.model import FINISHED_STATES, RESTARTED_REASON, QueryExecution
+from shoal.queries.schema import query_executions as executions
+
+if TYPE_CHECKING:
+    from shoal.audit.trail import AuditTrail
+
+log = logging.getLogger("shoal.usage")
+
+DIMENSIONS = ("user", "group", "workgroup", "database")
+COMPLETED_EVENT = "QueryExecutionCompleted"
+EVENT_SOURCE = "athena.amazonaws.com"
+SERVICE_EVENT = "AwsServiceEvent"  # CloudTrail's eventType for events no caller sent
+
+GroupsOf = Callable[[str], list[str]]
+_METERED_COLUMNS = [
+    executions.c[name]
+    for name in (
+        "id",
+        "user_name",
+        "workgroup",
+        "database",
+        "completion_time",
+        "statistics",
+        "state_change_reason",
+    )
+]
+
+
+@dataclass(frozen=True)
+class MeteredQuery:
+    """What one finished execution contributes to usage."""
+
+    query_execution_id: str
+    user: str | None
+    workgroup: str
+    database: str | None
+    day: str  # YYYY-MM-DD (UTC) of completion
+    bytes_scanned: int
+    engine_time_ms: int
+
+
+@dataclass(frozen=True)
+class UsageRow:
+    """Usage of one user, group, workgroup or database (``key``), on ``day`` when the
+    report is per day. ``key`` is None for queries without one (no user, no group)."""
+
+    by: str
+    key: str | None
+    day: str | None
+    queries: int
+    bytes_scanned: int
+    engine_time_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as plain JSON values (``--output json`` and the API)."""
+        return asdict(self)
+
+
+class UsageMeter:
+    """Usage reports over the executions history of one state database.
+
+    Args:
+        state: the state database holding ``query_executions``.
+        groups_of: a user's groups (``GovernanceStore.groups_for_user``), for ``by="group"``.
+    """
+
+    def __init__(self, state: StateDatabase, groups_of: GroupsOf | None = None) -> None:
+        self.state = state
+        self.groups_of = groups_of or (lambda _user: [])
+
+    def report(
+        self,
+        by: str = "user",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        per_day: bool = False,
+    ) -> list[UsageRow]:
+        """Usage per ``by`` (user, group, workgroup or database) of executions that
+        finished in ``[since, until)``, sorted by key (and day).
+
+        A user in several groups counts in each of them. Raises InvalidInputError for
+        an unknown dimension.
+        """
+        if by not in DIMENSIONS:
+            raise InvalidInputError(f"usage by must be one of {', '.join(DIMENSIONS)}")
+        totals: dict[tuple[str | None, str | None], list[int]] = {}
+        groups: dict[str, list[str]] = {}  # asked once per user, not per query
+        for query in self.queries(since, until):
+            for key in self._keys(by, query, groups):
+                found = totals.setdefault((key, query.day if per_day else None), [0, 0, 0])
+                found[0] += 1
+                found[1] += query.bytes_scanned
+                found[2] += query.engine_time_ms
+        ordered = sorted(totals.items(), key=lambda item: (item[0][0] or "", item[0][1] or ""))
+        return [UsageRow(by, key, day, *figures) for (key, day), figures in ordered]
+
+    def queries(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[MeteredQuery]:
+        """Every metered execution that finished in ``[since, until)``, oldest first."""
+        query = select(*_METERED_COLUMNS).where(executions.c.state.in_(FINISHED_STATES))
+        if since is not None:
+            query = query.where(executions.c.completion_time >= since)
+        if until is not None:
+            query = query.where(executions.c.completion_time < until)
+        with self.state.read() as conn:
+            rows = conn.execute(query.order_by(executions.c.completion_time)).all()
+        return [_metered(row._mapping) for row in rows if _metered_row(row._mapping)]
+
+    def _keys(
+        self, by: str, query: MeteredQuery, groups: dict[str, list[str]]
+    ) -> Iterable[str | None]:
+        if by == "group":
+            if query.user is None:
+                return [None]
+            if query.user not in groups:
+                groups[query.user] = self.groups_of(query.user)
+            return groups[query.user] or [None]
+        return [{"user": query.user, "workgroup": query.workgroup, "database": query.database}[by]]
+
+
+def scanned_since(state: StateDatabase, scope: str, principal: str, since: datetime) -> int:
+    """Bytes scanned by executions of user or workgroup ``principal`` finished since
+    ``since``: the usage a quota is measured against."""
+    column = executions.c.user_name if scope == "user" else executions.c.workgroup
+    query = select(executions.c.statistics).where(
+        column == principal,
+        executions.c.state.in_(FINISHED_STATES),
+        executions.c.completion_time >= since,
+    )
+    with state.read() as conn:
+        return sum(_bytes(stats) for stats in conn.execute(query).scalars())
+
+
+def _metered_row(row: Any) -> bool:
+    return bool(
+        row["completion_time"] is not None and row["state_change_reason"] != RESTARTED_REASON
+    )
+
+
+def _metered(row: Any) -> MeteredQuery:
+    statistics = row["statistics"] or {}
+    return MeteredQuery(
+        query_execution_id=row["id"],
+        user=row["user_name"],
+        workgroup=row["workgroup"],
+        database=row["database"],
+        day=row["completion_time"].astimezone(UTC).strftime("%Y-%m-%d"),
+        bytes_scanned=_bytes(statistics),
+        engine_time_ms=int(statistics.get("engine_execution_time_in_millis") or 0),
+    )
+
+
+def _bytes(statistics: dict[str, Any] | None) -> int:
+    return int((statistics or {}).get("data_scanned_in_bytes") or 0)
+
+
+# --- the audit record of a finished execution --------------------------------------
+
+
+def completed_record(execution: QueryExecution, account_id: str, region: str) -> dict[str, Any]:
+    """The CloudTrail record of a finished execution, on behalf of its user.
+
+    Its ``eventTime`` is the completion time, so the record falls on the same day
+    (``dt``) as ``UsageMeter`` counts the execution.
+    """
+    statistics = execution.statistics
+    finished = execution.completion_date_time or datetime.now(UTC)
+    return {
+        "eventVersion": EVENT_VERSION,
+        "userIdentity": _identity(execution.user, account_id),
+        "eventTime": format_time(finished),
+        "eventSource": EVENT_SOURCE,
+        "eventName": COMPLETED_EVENT,
+        "awsRegion": region,
+        "sourceIPAddress": None,
+        "userAgent": None,
+        "requestParameters": None,
+        "responseElements": None,
+        "additionalEventData": {
+            "queryExecutionId": execution.query_execution_id,
+            "bytesScanned": statistics.data_scanned_in_bytes,
+            "engineTimeMs": statistics.engine_execution_time_in_millis,
+            "workgroup": execution.workgroup,
+            "database": execution.database,
+            "state": execution.state,
+        },
+        "errorCode": None,
+        "errorMessage": None,
+        "requestID": execution.query_execution_id,
+        "eventID": str(uuid.uuid4()),
+        "readOnly": True,
+        "eventType": SERVICE_EVENT,
+        "recipientAccountId": account_id,
+    }
+
+
+def _identity(user: str | None, account_id: str) -> dict[str, Any]:
+    if user is None:  # started through the library or CLI, not by a signed request
+        return {
+            "type": "Unknown",
+            "principalId": None,
+            "arn": None,
+            "accountId": None,
+            "accessKeyId": None,
+            "userName": None,
+        }
+    return {
+        "type": "IAMUser",
+        "principalId": None,
+        "arn": f"arn:aws:iam::{account_id}:user/{user}",
+        "accountId": account_id,
+        "accessKeyId": None,
+        "userName": user,
+    }
+
+
+def audit_recorder(
+    trail: AuditTrail, account_id: str, region: str
+) -> Callable[[QueryExecution], None]:
+    """A ``QueryService.on_finished`` listener appending each execution's record to
+    ``trail`` (durably, before the execution counts as done to ``wait``)."""
+
+    def record(execution: QueryExecution) -> None:
+        if execution.state_change_reason == RESTARTED_REASON:
+            return  # not metered either (see module doc)
+        trail.append(completed_record(execution, account_id, region))
+
+    return record

@@ -1,0 +1,103 @@
+"""Each table scan's SQL, built once per table version and reused by later queries.
+
+Building a scan's SELECT costs 2–20 ms (a sqlglot tree printed to text, plus for
+Parquet a ``LIMIT 0`` probe that opens the files to learn which catalog columns they
+hold); on TPC-H that was a third of shoal's fixed cost per query. The text depends
+only on the table (format, columns, partition keys) and its planned files, so it is
+cached under exactly those, files with their size and mtime: a rewritten file or a
+changed definition is a different key, never a stale answer.
+
+File URLs carry the reading query's token (``shoal://<token>/…``), so the cache
+stores templates written with a random token of its own and substitutes the real
+one per query. That token never leaves the engine, so no path or partition value in
+a table can spell it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable
+from functools import partial
+
+from shoal.engine import scans
+from shoal.engine.base import TableScan
+from shoal.engine.scanfs import PROTOCOL, url_for
+
+# Probes a Parquet scan through the running query's token: the lower-cased column
+# names its files hold.
+Probe = Callable[[TableScan], Collection[str]]
+
+MAX_ENTRIES = 512
+MAX_CHARS = 32_000_000  # partitioned tables list every file; bound the memory held
+
+
+class ScanSqlCache:
+    """Scan SQL templates by table version; safe to share between threads."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS) -> None:
+        self._token = secrets.token_hex(12)
+        self._entries: OrderedDict[Hashable, str] = OrderedDict()
+        self._chars = 0
+        self._max_entries = max_entries
+        self._max_chars = max_chars
+        self._lock = threading.Lock()
+
+    def scan_sql(self, scan: TableScan, token: str, probe: Probe) -> str:
+        """The SELECT reading ``scan``'s files through ``shoal://<token>/``."""
+        key = scan_key(scan)
+        template = self._get(key) if key is not None else None
+        if template is None:
+            template = self._build(scan, probe)
+            if key is not None:
+                self._put(key, template)
+        return template.replace(f"{PROTOCOL}://{self._token}", f"{PROTOCOL}://{token}")
+
+    def _build(self, scan: TableScan, probe: Probe) -> str:
+        if not scan.files:
+            return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
+        present = probe(scan) if scan.format.classification.lower() == "parquet" else None
+        query = scans.scan_query(scan, partial(url_for, self._token), present)
+        return query.sql(dialect="duckdb", identify=True)
+
+    def _get(self, key: Hashable) -> str | None:
+        with self._lock:
+            template = self._entries.get(key)
+            if template is not None:
+                self._entries.move_to_end(key)
+            return template
+
+    def _put(self, key: Hashable, template: str) -> None:
+        if len(template) > self._max_chars // 4:
+            return  # one giant table would evict everything else
+        with self._lock:
+            previous = self._entries.pop(key, None)
+            self._chars -= len(previous or "")
+            self._entries[key] = template
+            self._chars += len(template)
+            while len(self._entries) > self._max_entries or self._chars > self._max_chars:
+                _, evicted = self._entries.popitem(last=False)
+                self._chars -= len(evicted)
+
+
+def scan_key(scan: TableScan) -> Hashable | None:
+    """Everything a scan's SQL depends on; None when a file's version is unknown."""
+    if any(f.mtime is None for f in scan.files):
+        return None  # without an mtime a rewritten file of the same size looks unchanged
+    fmt = scan.format
+    return (
+        scan.database,
+        scan.table,
+        fmt.classification,
+        fmt.delimiter,
+        fmt.quote_char,
+        fmt.escape_char,
+        fmt.skip_header_lines,
+        fmt.compression,
+        fmt.null_format,
+        tuple(sorted(fmt.serde_parameters.items())),
+        scan.columns,
+        scan.partition_keys,
+        scan.files,
+    )
