@@ -71,6 +71,9 @@ def validate_bucket_name(bucket: str) -> str:
     return bucket
 
 
+_DOT_SEGMENT_RE = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+
+
 def validate_key(key: str) -> str:
     """Reject keys that could escape a bucket or that S3 would not store.
 
@@ -80,7 +83,7 @@ def validate_key(key: str) -> str:
     if not key:
         raise InvalidKeyError("object key must not be empty")
     _check_key_text(key, "object key")
-    if any(part in (".", "..") for part in key.split("/")):
+    if _DOT_SEGMENT_RE.search(key):
         raise InvalidKeyError(f"object key must not contain '.' or '..' segments: {key!r}")
     return key
 

@@ -176,6 +176,12 @@ class LocalStorage(Storage):
             if not _opened_as(fd, path):
                 self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
                 raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
+            if start == 0 and end:
+                # The common prefix read: no fstat unless the answer is short of ``end``
+                # (the size then decides between a short object and an empty range).
+                data = _pread_prefix(fd, end, bucket, key)
+                if len(data) == end:
+                    return data
             st = os.fstat(fd)
             if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
                 raise NoSuchKeyError(f"no such key: {bucket}/{key}")
@@ -364,7 +370,7 @@ class LocalStorage(Storage):
         # Unresolved callers learn of a missing bucket when opening fails, and their
         # opened-path check also refuses a symlinked bucket folder.
         bucket_path = self._existing_bucket(bucket) if resolve else self._bucket_path(bucket)
-        path = os.path.join(bucket_path, *key.split("/"))
+        path = f"{bucket_path}/{key}"  # a validated key: relative, no empty or dot segments
         # realpath resolves every symlink on the way; any difference means one was
         # crossed, and a symlink may point anywhere, so it is refused outright.
         if resolve and os.path.realpath(path) != path:
@@ -466,6 +472,13 @@ def _wholly_before(folder_key: str, start_after: str | None) -> bool:
 def _check_range(start: int, end: int | None) -> None:
     if start < 0 or (end is not None and end < start):
         raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
+
+
+def _pread_prefix(fd: int, end: int, bucket: str, key: str) -> bytes:
+    try:
+        return os.pread(fd, end, 0)
+    except IsADirectoryError:  # a folder: "a" while keys "a/..." exist
+        raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
 
 
 def _read_range(fd: int, size: int, start: int, end: int | None) -> bytes:
