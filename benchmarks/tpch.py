@@ -9,7 +9,8 @@ into a catalog, then runs the 22 queries alternately through
 ``StatementRunner.run`` (parse, resolve, plan, locked-down engine, counted reads)
 and on a plain DuckDB connection with views over the same files, the same thread
 count and memory limit. Prints per-query times and ratios; the best of ``--repeat``
-runs counts.
+runs counts. Each line also gives the ratio of process CPU time (DuckDB's workers
+included), which varies less than wall-clock time on a shared machine.
 """
 
 from __future__ import annotations

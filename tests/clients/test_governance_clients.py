@@ -285,3 +285,66 @@ def test_audit_records_name_the_role_and_the_mapping(
     assert denied[-1]["additionalEventData"]["role"] == ROLE
     root = [r for r in records if r["eventName"] == "GetDatabases"]
     assert root[-1]["additionalEventData"]["role"] == "admin"
+
+
+def _listed(athena: Any, sql: str) -> list[str]:
+    """The one-column answer of a SHOW statement (DDL results have no header row)."""
+    execution = _query(athena, sql)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    query_id = execution["QueryExecutionId"]
+    rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+    return [row["Data"][0]["VarCharValue"] for row in rows]
+
+
+def test_show_statements_list_only_what_the_caller_may_get(users: dict[str, Client]) -> None:
+    other = f"other_{SUFFIX}"  # a database the analysts may not get
+    users["root"]("glue").create_database(DatabaseInput={"Name": other})
+    athena = users[ANA]("athena")
+    assert _listed(athena, "SHOW TABLES") == ["trips", "zones"]
+    assert _listed(athena, "SHOW TABLES IN sample LIKE '*t*'") == ["trips"]
+    assert _listed(athena, "SHOW VIEWS") == []
+    assert _listed(athena, "SHOW DATABASES") == ["sample"]
+    root = users["root"]("athena")
+    assert {"trips", "zones", "cloudtrail"} <= set(_listed(root, "SHOW TABLES"))
+    assert {"sample", other} <= set(_listed(root, "SHOW DATABASES"))
+
+
+def test_iam_follows_policies_for_non_admins(
+    users: dict[str, Client], sample_server: ShoalServer
+) -> None:
+    _denied(lambda: users[ANA]("iam").list_users(), "AccessDenied")
+    iam, reader, role = users["root"]("iam"), f"ivy-{SUFFIX}", f"iam-readers-{SUFFIX}"
+    iam.create_user(UserName=reader)
+    key = iam.create_access_key(UserName=reader)["AccessKey"]
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    allow = {"Effect": "Allow", "Action": "iam:ListUsers", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    iam.put_role_policy(RoleName=role, PolicyName="list-users", PolicyDocument=document)
+    _cli(sample_server, "role-mappings", "add", "--role", role, "--user", reader)
+    theirs = sample_server.client(
+        "iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    assert reader in {u["UserName"] for u in theirs.list_users()["Users"]}
+    message = _denied(lambda: theirs.create_user(UserName=f"x-{SUFFIX}"), "AccessDenied")
+    assert "iam:CreateUser" in message
+
+
+def test_only_admins_act_on_admin_users(
+    users: dict[str, Client], sample_server: ShoalServer
+) -> None:
+    iam, keeper, role = users["root"]("iam"), f"kim-{SUFFIX}", f"key-keepers-{SUFFIX}"
+    iam.create_user(UserName=keeper)
+    key = iam.create_access_key(UserName=keeper)["AccessKey"]
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument="{}")
+    allow = {"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": "*"}
+    document = json.dumps({"Version": "2012-10-17", "Statement": [allow]})
+    iam.put_role_policy(RoleName=role, PolicyName="keys", PolicyDocument=document)
+    _cli(sample_server, "role-mappings", "add", "--role", role, "--user", keeper)
+    theirs = sample_server.client(
+        "iam", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
+    )
+    # The policy allows CreateAccessKey on every user, but root is an admin: refused.
+    message = _denied(lambda: theirs.create_access_key(UserName="root"), "AccessDenied")
+    assert "only an admin may change an admin user" in message
+    minted = theirs.create_access_key(UserName=ANA)["AccessKey"]  # a plain user: allowed
+    assert minted["UserName"] == ANA

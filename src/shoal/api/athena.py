@@ -41,7 +41,12 @@ from shoal.api.athena_shapes import (
     workgroup_to_wire,
     wrap_token,
 )
-from shoal.api.authorize import sql_authorizer, visible_databases, visible_tables
+from shoal.api.authorize import (
+    sql_authorizer,
+    sql_visibility,
+    visible_databases,
+    visible_tables,
+)
 from shoal.api.context import JsonHandler, RequestContext
 from shoal.api.glue_shapes import BY_NAME, Ordering, paginate
 from shoal.catalog.model import Database, Table
@@ -130,6 +135,7 @@ def start_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
         user=ctx.principal.user_name,
         catalog=check_catalog(context.get("Catalog")),
         authorize=sql_authorizer(ctx),  # every table and location, checked before it runs
+        visible=sql_visibility(ctx),  # SHOW TABLES lists only what GetTables would
     )
     return {"QueryExecutionId": query_id}
 

@@ -13,7 +13,8 @@ permission (``GetCallerIdentity`` never does in AWS).
 
 Also here: ``sql_authorizer`` (what every SQL statement must be allowed, wired
 into ``QueryService.start``) and the list filters ``visible_tables`` /
-``visible_databases`` (listings show only what the caller may get).
+``visible_databases`` (listings show only what the caller may get), which
+``sql_visibility`` applies to ``SHOW TABLES|VIEWS|DATABASES`` as well.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from shoal.catalog.model import Database, Table
 from shoal.errors import NotAuthorizedError, ShoalError
 from shoal.queries.classify import classify
 from shoal.queries.model import PRIMARY
-from shoal.queries.runner import LocationAccess, TableAccess
+from shoal.queries.runner import LocationAccess, TableAccess, Visibility
 from shoal.queries.service import StatementAuthorizer
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "json_checks",
     "s3_checks",
     "sql_authorizer",
+    "sql_visibility",
     "visible_databases",
     "visible_tables",
 ]
@@ -404,9 +406,30 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
 
 def visible_tables(ctx: RequestContext, tables: Sequence[Table]) -> list[Table]:
     """The tables the caller may ``glue:GetTable`` (listings show nothing else)."""
-    who, arns = enforced_caller(ctx), _arns(ctx)
+    who = enforced_caller(ctx)
+    return list(tables) if who is None else _visible_tables(ctx, who, tables)
+
+
+def visible_databases(ctx: RequestContext, databases: Sequence[Database]) -> list[Database]:
+    """The databases the caller may ``glue:GetDatabase``."""
+    who = enforced_caller(ctx)
+    return list(databases) if who is None else _visible_databases(ctx, who, databases)
+
+
+def sql_visibility(ctx: RequestContext) -> Visibility | None:
+    """The same filters for SHOW statements, bound to this request's caller now: the
+    statement runs later on a query worker, outside the request's context."""
+    who = enforced_caller(ctx)
     if who is None:
-        return list(tables)
+        return None
+    return Visibility(
+        tables=lambda tables: _visible_tables(ctx, who, tables),
+        databases=lambda databases: _visible_databases(ctx, who, databases),
+    )
+
+
+def _visible_tables(ctx: RequestContext, who: Caller, tables: Sequence[Table]) -> list[Table]:
+    arns = _arns(ctx)
     checks = [
         Check("glue:GetTable", arns.table(t.database, t.name), t.storage.location or None)
         for t in tables
@@ -415,11 +438,10 @@ def visible_tables(ctx: RequestContext, tables: Sequence[Table]) -> list[Table]:
     return [t for t, ok in zip(tables, allowed, strict=True) if ok]
 
 
-def visible_databases(ctx: RequestContext, databases: Sequence[Database]) -> list[Database]:
-    """The databases the caller may ``glue:GetDatabase``."""
-    who, arns = enforced_caller(ctx), _arns(ctx)
-    if who is None:
-        return list(databases)
+def _visible_databases(
+    ctx: RequestContext, who: Caller, databases: Sequence[Database]
+) -> list[Database]:
+    arns = _arns(ctx)
     checks = [Check("glue:GetDatabase", arns.database(d.name), d.location_uri) for d in databases]
     allowed = Authorizer(ctx.app.governance).permitted(who, checks)
     return [d for d, ok in zip(databases, allowed, strict=True) if ok]

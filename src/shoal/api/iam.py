@@ -9,8 +9,11 @@ back URL-encoded, as IAM sends them (botocore decodes them into dicts).
 List operations page with ``Marker`` (an opaque offset) and ``MaxItems``. Paths are
 always ``/``: shoal accepts a ``Path`` parameter but does not organise by it.
 
-Until policy enforcement covers IAM actions, only admin users may call IAM: anyone
-able to attach policies could otherwise grant themselves anything.
+Authorization happens before dispatch, as for every service
+(``shoal.api.authorize``): each action needs ``iam:<Action>`` on the user, group,
+role or policy it names. Admin users pass everything. Granting IAM writes is
+granting power: whoever may attach policies or create keys may grant themselves
+anything.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
+from shoal.api.authorize import caller
 from shoal.api.context import RequestContext
 from shoal.api.errors import ApiError
 from shoal.api.sts import parse_form
@@ -497,12 +501,21 @@ ACTIONS: dict[str, Handler] = {
 # --- dispatch ----------------------------------------------------------------------
 
 
-def _require_admin(ctx: RequestContext) -> None:
-    identity = ctx.app.identities.signing_identity(ctx.principal.access_key_id)
-    if identity is None or not identity.is_admin:
+def _guard_admin_targets(ctx: RequestContext, action: str, params: dict[str, str]) -> None:
+    """Only an admin may act on an admin user.
+
+    A policy allowing ``iam:CreateAccessKey`` on ``user/*`` would otherwise let its
+    holder mint a key for ``root`` and become admin. Reads stay with the policies.
+    """
+    target = params.get("UserName")
+    if not target or action.startswith(("Get", "List")):
+        return
+    admins = {u.name for u in ctx.app.identities.list_users() if u.is_admin}
+    if target.lower() in {a.lower() for a in admins} and not caller(ctx).is_admin:
         raise ApiError(
             "AccessDenied",
-            f"User: {ctx.principal.arn} is not authorized to call IAM (admin users only)",
+            f"User: {ctx.principal.arn} is not authorized to perform: iam:{action} on "
+            f"admin user {target}: only an admin may change an admin user",
             403,
         )
 
@@ -514,7 +527,7 @@ def dispatch(ctx: RequestContext, body: bytes) -> Response:
     handler = ACTIONS.get(action)
     if handler is None:
         raise ApiError("InvalidAction", f"Could not find operation {action[:100]!r} for IAM")
-    _require_admin(ctx)
+    _guard_admin_targets(ctx, action, params)
     try:
         result = handler(ctx, params)
     except InvalidInputError as exc:

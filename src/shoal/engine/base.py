@@ -25,14 +25,16 @@ from shoal.catalog.model import Column
 class DataFile:
     """One file to read: where it is, its size, and its partition values (key order).
 
-    ``mtime`` (as listed when planning) tells engines a file was rewritten, so what
-    they learnt about its contents (schemas, say) is stale.
+    ``mtime`` and ``etag`` (as listed when planning; the etag only where the storage
+    reports it) tell engines a file was rewritten, so what they learnt about its
+    contents (schemas, say) is stale.
     """
 
     path: str  # a local filesystem path, or an s3:// URI for remote storage
     size: int
     partition_values: tuple[str, ...] = ()
     mtime: datetime | None = None
+    etag: str | None = None
 
 
 @dataclass(frozen=True)

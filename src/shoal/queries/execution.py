@@ -101,6 +101,7 @@ def _run(service: QueryService, live: Live, clock: _Clock) -> None:
         cancel=token,
         bytes_scanned_cutoff=live.cutoff,
         authorize=authorize,
+        visible=live.visible,
     )
     # Before running: a CTAS without external_location writes its table in there.
     service.ensure_results_bucket(live.output_folder)

@@ -27,6 +27,7 @@ import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
+from shoal.catalog.model import Database, Table
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery
 from shoal.engine.dialect import TableRef
@@ -62,6 +63,15 @@ Authorizer = Callable[[Sequence[TableAccess | LocationAccess]], None]
 
 
 @dataclass(frozen=True)
+class Visibility:
+    """What listings may show the caller: ``SHOW TABLES|VIEWS|DATABASES`` keep only
+    what these filters keep, as Glue ``GetTables`` / ``GetDatabases`` do."""
+
+    tables: Callable[[Sequence[Table]], list[Table]]
+    databases: Callable[[Sequence[Database]], list[Database]]
+
+
+@dataclass(frozen=True)
 class StatementContext:
     """Everything a statement needs besides its text."""
 
@@ -74,6 +84,7 @@ class StatementContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     bytes_scanned_cutoff: int | None = None
     authorize: Authorizer | None = None
+    visible: Visibility | None = None  # None: listings are not filtered
 
 
 @dataclass

@@ -59,7 +59,7 @@ from shoal.queries.results import (
     result_file_uri,
 )
 from shoal.queries.reuse import reuse_key
-from shoal.queries.runner import LocationAccess, StatementRunner, TableAccess
+from shoal.queries.runner import LocationAccess, StatementRunner, TableAccess, Visibility
 from shoal.queries.store import ExecutionRecord, ExecutionStore, new_owner, now
 from shoal.queries.workgroups import WorkGroupStore
 from shoal.storage.base import Storage, parse_uri
@@ -98,6 +98,7 @@ class Live:
     cancelled: bool = False  # stopped while still queued
     done: threading.Event = field(default_factory=threading.Event)
     authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
+    visible: Visibility | None = None  # what the caller's listings may show
 
     @property
     def query_id(self) -> str:
@@ -170,6 +171,7 @@ class QueryService:
         user: str | None = None,
         catalog: str = "AwsDataCatalog",
         authorize: StatementAuthorizer | None = None,
+        visible: Visibility | None = None,
     ) -> str:
         """Queue ``sql`` and return its new execution id (a UUID).
 
@@ -177,7 +179,7 @@ class QueryService:
         The same ``client_request_token`` with the same request returns the first id;
         with a different request it raises IdempotentParameterMismatchError.
         ``authorize`` is asked about every table and location the statement touches
-        before it runs (None: no checks).
+        before it runs (None: no checks); ``visible`` filters what SHOW statements list.
         """
         if self._closed.is_set():
             raise InvalidRequestError("the query service is shutting down")
@@ -208,7 +210,7 @@ class QueryService:
             request_hash=request_hash,
         )
         live.record = record
-        live.authorize = authorize
+        live.authorize, live.visible = authorize, visible
         if not self.executions.insert(record):  # the token was taken meanwhile
             earlier = self._by_token(client_request_token or "", request_hash)
             if earlier:

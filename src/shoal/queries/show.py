@@ -106,7 +106,10 @@ def show_databases(
     pattern = _optional_pattern(p)
     p.end()
     authorize(context, [])
-    names = [d.name for d in runner.catalog.list_databases()]
+    databases = runner.catalog.list_databases()
+    if context.visible is not None:
+        databases = context.visible.databases(databases)
+    names = [d.name for d in databases]
     return outcome("SHOW_DATABASES", lines_table("database_name", _matching(names, pattern)), [])
 
 
@@ -136,7 +139,10 @@ def _list_tables(
     p.end()
     database = validate_name(database, "database name")
     accesses = _read(context, database, ALL_TABLES)
-    names = [t.name for t in runner.catalog.list_tables(database) if keep(t)]
+    tables = [t for t in runner.catalog.list_tables(database) if keep(t)]
+    if context.visible is not None:
+        tables = context.visible.tables(tables)
+    names = [t.name for t in tables]
     kind = f"SHOW_{what}"
     return outcome(kind, lines_table("tab_name", _matching(names, pattern)), accesses)
 
