@@ -68,6 +68,7 @@ class Shoal:
             temp_directory=str(self.config.data_path / "tmp"),
             memory_limit=self.config.engine_memory_limit,
             threads=self.config.engine_threads,
+            storage=self.storage,  # tables on S3-compatible storage are read through it
         )
 
     @cached_property
