@@ -41,7 +41,10 @@ class GroupSchema:
 
     @classmethod
     def of(cls, schema: FileSchema) -> GroupSchema:
-        return cls(replace(schema.format, compression="none"), schema.columns)
+        fmt = schema.format
+        if fmt.compression != "none":  # replace() is slow; most files need none
+            fmt = replace(fmt, compression="none")
+        return cls(fmt, schema.columns)
 
     def describe(self) -> str:
         fmt = self.format
