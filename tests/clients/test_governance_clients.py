@@ -348,3 +348,46 @@ def test_only_admins_act_on_admin_users(
     assert "only an admin may change an admin user" in message
     minted = theirs.create_access_key(UserName=ANA)["AccessKey"]  # a plain user: allowed
     assert minted["UserName"] == ANA
+
+
+def test_awswrangler_sees_the_same_rules(
+    keys: dict[str, dict[str, str]], sample_server: ShoalServer
+) -> None:
+    """``wr.athena.read_sql_query`` (CSV results) as an analyst: allowed on ``trips``,
+    QueryFailed with the denial as the reason on ``cloudtrail``."""
+    wr = pytest.importorskip("awswrangler")
+    import boto3
+
+    session = boto3.Session(
+        aws_access_key_id=keys[ANA]["AccessKeyId"],
+        aws_secret_access_key=keys[ANA]["SecretAccessKey"],
+        region_name=sample_server.region,
+    )
+    services = ("athena", "glue", "s3", "sts")
+    for service in services:
+        setattr(wr.config, f"{service}_endpoint_url", sample_server.url)
+    wr.config.athena_query_wait_polling_delay = 0.05
+    output = f"s3://{RESULTS_BUCKET}/wrangler-gov/"
+    try:
+        frame = wr.athena.read_sql_query(
+            "SELECT count(*) AS n FROM trips WHERE month = '02'",
+            database="sample",
+            ctas_approach=False,
+            s3_output=output,
+            boto3_session=session,
+        )
+        assert frame["n"].tolist()[0] > 0
+        denied = f"user/{ANA} is not authorized to perform: glue:GetTable"
+        with pytest.raises(wr.exceptions.QueryFailed, match=denied) as caught:
+            wr.athena.read_sql_query(
+                "SELECT count(*) AS n FROM cloudtrail",
+                database="sample",
+                ctas_approach=False,
+                s3_output=output,
+                boto3_session=session,
+            )
+        assert "table/sample/cloudtrail" in str(caught.value)
+    finally:
+        for service in services:
+            wr.config.reset(f"{service}_endpoint_url")
+        wr.config.reset("athena_query_wait_polling_delay")

@@ -77,6 +77,11 @@ def _print_result(service: QueryService, execution: QueryExecution, output: str)
 @click.option("--output-location", help="s3:// folder for the result files.")
 @click.option("--reuse-minutes", type=int, help="Reuse a result up to this many minutes old.")
 @click.option("--output", "-o", type=SQL_OUTPUT, default="table", show_default=True)
+@click.option(
+    "--estimate",
+    is_flag=True,
+    help="Print the bytes QUERY would scan (pruning and projection) without running it.",
+)
 @pass_app
 def sql(
     ctx: AppContext,
@@ -87,9 +92,13 @@ def sql(
     output_location: str | None,
     reuse_minutes: int | None,
     output: str,
+    estimate: bool,
 ) -> None:
     """Run QUERY (Athena SQL), wait for it and print its rows; statistics go to stderr."""
     service = ctx.app.queries
+    if estimate:
+        click.echo(service.estimate(query, database=database))
+        return
     query_id = service.start(
         query,
         database=database,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import CancelToken
+from shoal.engine.dialect import parse
 from shoal.errors import (
     IdempotentParameterMismatchError,
     InvalidRequestError,
@@ -37,6 +38,7 @@ from shoal.errors import (
 )
 from shoal.queries import execution
 from shoal.queries.classify import STATEMENT_TYPES, classify
+from shoal.queries.estimate import estimate_plan
 from shoal.queries.model import (
     ACTIVE_STATES,
     CANCELLED,
@@ -59,7 +61,13 @@ from shoal.queries.results import (
     result_file_uri,
 )
 from shoal.queries.reuse import reuse_key
-from shoal.queries.runner import LocationAccess, StatementRunner, TableAccess, Visibility
+from shoal.queries.runner import (
+    LocationAccess,
+    StatementContext,
+    StatementRunner,
+    TableAccess,
+    Visibility,
+)
 from shoal.queries.store import ExecutionRecord, ExecutionStore, new_owner, now
 from shoal.queries.workgroups import WorkGroupStore
 from shoal.storage.base import Storage, parse_uri
@@ -392,6 +400,34 @@ class QueryService:
                 live.done.wait(step)
             else:
                 time.sleep(min(step, 0.05))
+
+    # --- cost up front ------------------------------------------------------------------
+
+    def estimate(
+        self,
+        sql: str,
+        database: str | None = None,
+        user: str | None = None,
+        authorize: StatementAuthorizer | None = None,
+    ) -> int:
+        """Bytes the query ``sql`` is expected to scan, without running it.
+
+        Partition pruning and column projection as the run would apply them
+        (``shoal.queries.estimate``). ``authorize`` is asked about the query's reads
+        as a run would ask (raises to refuse); ``user`` names the caller, for the
+        authorizer's sake. Only queries (SELECT, WITH, VALUES) can be estimated.
+        """
+        del user  # the authorizer is built for the caller; kept for the API's symmetry
+        if classify(sql) != "SELECT":
+            raise InvalidRequestError("only queries (SELECT, WITH, VALUES) can be estimated")
+        check = authorize
+        context = StatementContext(
+            query_id="estimate",
+            database=database or "default",
+            authorize=None if check is None else (lambda accesses: check(sql, accesses)),
+        )
+        plan, _ = self.runner.plan_query(parse(sql), context)
+        return estimate_plan(plan, self.storage).bytes
 
     # --- GetQueryResults ---------------------------------------------------------------
 
