@@ -17,57 +17,26 @@ import botocore.session
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pytest
-from botocore.model import Shape
 
 import shoal
 from shoal.api.athena import OPERATIONS
 from shoal.api.context import Principal, RequestContext
-from shoal.api.json_protocol import to_wire
 from shoal.crawler import crawl_path
 from shoal.errors import InvalidRequestError, MetadataError, ResourceNotFoundError
 from shoal.samples import write_sample_data
 from shoal.storage.base import parse_uri
 
+from .shapes import assert_output_shape
+
 ACCOUNT = "123456789012"
 Call = Callable[..., dict[str, Any]]
 ATHENA_MODEL = botocore.session.get_session().get_service_model("athena")
-_WIRE_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "long": (int,),
-    "double": (float, int),
-    "timestamp": (float, int),  # epoch seconds on the wire
-}
 # 10^10 joined rows: seconds of work, interruptible at any point. (A single huge
 # ``sequence(1, 100000000)`` is not: DuckDB can miss an interrupt while building it.)
 LONG_QUERY = (
     "SELECT count(*) FROM UNNEST(sequence(1, 100000)) AS a(x) "
     "CROSS JOIN UNNEST(sequence(1, 100000)) AS b(y) WHERE x + y > 7"
 )
-
-
-def _check_shape(shape: Shape | None, value: Any, path: str) -> None:
-    """Every answer field exists in botocore's output shape, with a value of its type."""
-    if shape is None:
-        assert value == {}, path
-    elif shape.type_name == "structure":
-        assert isinstance(value, dict), path
-        for key, item in value.items():
-            assert key in shape.members, f"{path}.{key} is not in {shape.name}"
-            _check_shape(shape.members[key], item, f"{path}.{key}")
-        for key in shape.required_members:
-            assert key in value, f"{path}.{key} is required"
-    elif shape.type_name == "list":
-        assert isinstance(value, list), path
-        for i, item in enumerate(value):
-            _check_shape(shape.member, item, f"{path}[{i}]")  # type: ignore[attr-defined]
-    elif shape.type_name == "map":
-        assert isinstance(value, dict) and all(isinstance(v, str) for v in value.values()), path
-    else:
-        assert isinstance(value, _WIRE_TYPES[shape.type_name]), f"{path}: {value!r}"
-        if enum := shape.metadata.get("enum"):
-            assert value in enum, f"{path}: {value!r}"
 
 
 @pytest.fixture(scope="module")
@@ -86,8 +55,7 @@ def athena(lake: shoal.Shoal) -> Call:
 
     def call(operation: str, **params: Any) -> dict[str, Any]:
         answer = OPERATIONS[operation](ctx, params)
-        shape = ATHENA_MODEL.operation_model(operation).output_shape
-        _check_shape(shape, to_wire(answer), operation)
+        assert_output_shape(ATHENA_MODEL, operation, answer)
         return answer
 
     return call

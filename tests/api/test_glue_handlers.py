@@ -13,7 +13,6 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.model import Shape
 
 import shoal
 from shoal.api.context import Principal, RequestContext
@@ -30,6 +29,8 @@ from shoal.errors import (
     EntityNotFoundError,
     InvalidInputError,
 )
+
+from .shapes import assert_output_shape
 
 ACCOUNT = "123456789012"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -50,44 +51,13 @@ def glue(lake: shoal.Shoal) -> Call:
 
     def call(operation: str, **params: Any) -> dict[str, Any]:
         answer = OPERATIONS[operation](ctx, params)
-        _check_shape(GLUE_MODEL.operation_model(operation).output_shape, answer, operation)
+        assert_output_shape(GLUE_MODEL, operation, answer)
         return answer
 
     return call
 
 
 GLUE_MODEL = botocore.session.get_session().get_service_model("glue")
-_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "boolean": (bool,),
-    "integer": (int,),
-    "long": (int,),
-    "double": (float, int),
-    "timestamp": (datetime,),
-}
-
-
-def _check_shape(shape: Shape | None, value: Any, path: str) -> None:
-    """Every answer field exists in botocore's output shape, with a value of its type."""
-    if shape is None:
-        assert value == {}, path
-    elif shape.type_name == "structure":
-        assert isinstance(value, dict), path
-        for key, item in value.items():
-            assert key in shape.members, f"{path}.{key} is not in {shape.name}"
-            _check_shape(shape.members[key], item, f"{path}.{key}")
-        for key in shape.required_members:
-            assert key in value, f"{path}.{key} is required"
-    elif shape.type_name == "list":
-        assert isinstance(value, list), path
-        for i, item in enumerate(value):
-            _check_shape(shape.member, item, f"{path}[{i}]")  # type: ignore[attr-defined]
-    elif shape.type_name == "map":
-        assert isinstance(value, dict) and all(isinstance(v, str) for v in value.values()), path
-    else:
-        assert isinstance(value, _PYTHON_TYPES[shape.type_name]), f"{path}: {value!r}"
-        if enum := shape.metadata.get("enum"):
-            assert value in enum, f"{path}: {value!r}"
 
 
 def _columns(*pairs: str) -> list[dict[str, str]]:
