@@ -26,11 +26,12 @@ from .server import ShoalServer
 pytest_plugins = [f"{__package__}.sample_server"]
 pytestmark = pytest.mark.timeout(120)
 
-# 10^10 joined rows: seconds of work, interruptible at any point. (A single huge
-# ``sequence(1, 100000000)`` is not: DuckDB can miss an interrupt while building it.)
+# 10^12 joined rows: far more work than any test waits for, interruptible at any point.
+# (sequence() is capped at 10,000 entries, as in Trino.)
 LONG_QUERY = (
-    "SELECT count(*) FROM UNNEST(sequence(1, 100000)) AS a(x) "
-    "CROSS JOIN UNNEST(sequence(1, 100000)) AS b(y) WHERE x + y > 7"
+    "SELECT count(*) FROM UNNEST(sequence(1, 10000)) AS a(x) "
+    "CROSS JOIN UNNEST(sequence(1, 10000)) AS b(y) "
+    "CROSS JOIN UNNEST(sequence(1, 10000)) AS c(z) WHERE x + y + z > 7"
 )
 FINISHED = ("SUCCEEDED", "FAILED", "CANCELLED")
 TRIPS_SQL = """

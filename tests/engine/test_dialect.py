@@ -239,3 +239,17 @@ def test_table_names_are_case_insensitive() -> None:
         TableRef("blog-db", "taxi"),
         TableRef("blog_db", "taxi"),
     ]
+
+
+def test_sequence_is_capped_at_trinos_10000_entries(con: duckdb.DuckDBPyConnection) -> None:
+    assert run(con, "SELECT cardinality(sequence(1, 10000)) AS v") == 10000
+    assert run(con, "SELECT sequence(10, 1, -3) AS v") == [10, 7, 4, 1]
+    for sql in (
+        "SELECT sequence(1, 10001) AS v",
+        "SELECT count(*) AS v FROM UNNEST(sequence(1, 100000000)) AS t(x)",  # refused at once
+        "SELECT sequence(0, 100000, 5) AS v",
+    ):
+        with pytest.raises(duckdb.Error, match="more than 10000 entries"):
+            run(con, sql)
+    days = run(con, "SELECT sequence(date '2024-01-01', date '2024-01-03', interval '1' day) AS v")
+    assert len(days) == 3  # date sequences are not capped (nor typed as Trino's: timestamps)

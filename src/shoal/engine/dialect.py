@@ -362,6 +362,7 @@ def _is_type(node: exp.Expr | None, *types: Any) -> bool:
 
 # Nodes whose rewrite depends on argument types (see _rewrite).
 _NEEDS_TYPES: tuple[type[exp.Expr], ...] = (
+    exp.GenerateSeries,
     exp.DateAdd,
     exp.TimestampTrunc,
     exp.DateTrunc,
@@ -370,6 +371,8 @@ _NEEDS_TYPES: tuple[type[exp.Expr], ...] = (
 
 
 def _rewrite(node: exp.Expr) -> exp.Expr:
+    if isinstance(node, exp.GenerateSeries) and _integer_series(node):
+        return _capped_sequence(node)
     if isinstance(node, exp.JSONExtractScalar):
         return _json_scalar(node)
     if _is_json_to_varchar(node):
@@ -381,6 +384,44 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     return node
+
+
+SEQUENCE_LIMIT = 10_000  # Trino's cap on the entries of sequence()
+_INTEGER_TYPES = (
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+)
+
+
+def _integer_series(node: exp.GenerateSeries) -> bool:
+    step = node.args.get("step")
+    ends = (node.args.get("start"), node.args.get("end"))
+    return all(_is_type(e, *_INTEGER_TYPES) for e in ends) and (
+        step is None or _is_type(step, *_INTEGER_TYPES)
+    )
+
+
+def _capped_sequence(node: exp.GenerateSeries) -> exp.Expr:
+    """Trino refuses a sequence of more than 10,000 entries. Enforcing that keeps the
+    answer Trino's, and keeps queries cancellable: DuckDB does not look at interrupts
+    while it builds one huge list."""
+    start, end = node.args["start"].copy(), node.args["end"].copy()
+    step = node.args.get("step")
+    width = exp.Abs(this=exp.Paren(this=exp.Sub(this=end, expression=start)))
+    stride = exp.Abs(this=step.copy() if step is not None else exp.Literal.number(1))
+    entries = exp.IntDiv(this=width, expression=stride)
+    too_many = exp.GTE(this=entries, expression=exp.Literal.number(SEQUENCE_LIMIT))
+    failure = exp.Anonymous(
+        this="error",
+        expressions=[
+            exp.Literal.string(
+                f"Result of sequence function must not have more than {SEQUENCE_LIMIT} entries"
+            )
+        ],
+    )
+    return exp.Case(ifs=[exp.If(this=too_many, true=failure)], default=node.copy())
 
 
 def _json_scalar(node: exp.JSONExtractScalar) -> exp.Expr:
