@@ -51,6 +51,7 @@ from shoal.queries.data_files import (
 )
 from shoal.queries.planner import table_format
 from shoal.queries.runner import (
+    Access,
     LocationAccess,
     StatementContext,
     StatementOutcome,
@@ -143,15 +144,14 @@ def run_ctas(runner: StatementRunner, sql: str, context: StatementContext) -> St
     except BaseException:
         delete(runner.storage, written.files)
         raise
-    return outcome(
+    return _written_outcome(
         "CREATE_TABLE_AS_SELECT",
-        pa.table({"rows": pa.array([rows.num_rows], pa.int64())}),
-        bytes_scanned=result.bytes_scanned,
-        accesses=accesses,
-        data_files=written.files,
-        update_count=rows.num_rows,
-        planning_ms=planning_ms,
-        engine_ms=elapsed_ms(start),
+        rows.num_rows,
+        result.bytes_scanned,
+        accesses,
+        written,
+        planning_ms,
+        start,
     )
 
 
@@ -255,15 +255,8 @@ def run_insert(runner: StatementRunner, sql: str, context: StatementContext) -> 
     except BaseException:
         delete(runner.storage, written.files)
         raise
-    return outcome(
-        "INSERT",
-        pa.table({"rows": pa.array([rows.num_rows], pa.int64())}),
-        bytes_scanned=result.bytes_scanned,
-        accesses=accesses,
-        data_files=written.files,
-        update_count=rows.num_rows,
-        planning_ms=planning_ms,
-        engine_ms=elapsed_ms(start),
+    return _written_outcome(
+        "INSERT", rows.num_rows, result.bytes_scanned, accesses, written, planning_ms, start
     )
 
 
@@ -337,13 +330,28 @@ def run_unload(runner: StatementRunner, sql: str, context: StatementContext) -> 
     result = runner.execute(plan, context)
     data = prepare(result.table, statement.options.partitioned_by)
     written = write(runner.storage, data, statement.options, statement.location, context.query_id)
+    return _written_outcome(
+        "UNLOAD", result.table.num_rows, result.bytes_scanned, accesses, written, planning_ms, start
+    )
+
+
+def _written_outcome(
+    kind: str,
+    rows: int,
+    bytes_scanned: int,
+    accesses: tuple[Access, ...],
+    written: Written,
+    planning_ms: float,
+    start: float,
+) -> StatementOutcome:
+    """What CTAS, INSERT and UNLOAD answer: the row count written, and the files."""
     return outcome(
-        "UNLOAD",
-        pa.table({"rows": pa.array([result.table.num_rows], pa.int64())}),
-        bytes_scanned=result.bytes_scanned,
+        kind,
+        pa.table({"rows": pa.array([rows], pa.int64())}),
+        bytes_scanned=bytes_scanned,
         accesses=accesses,
         data_files=written.files,
-        update_count=result.table.num_rows,
+        update_count=rows,
         planning_ms=planning_ms,
         engine_ms=elapsed_ms(start),
     )
