@@ -47,10 +47,10 @@ class CrawledFile:
     obj: ObjectInfo
     rel: str  # key relative to the crawl target
     schema: FileSchema | None = None
+    folder: str = field(init=False)  # computed once: grouping asks for it per file, often
 
-    @property
-    def folder(self) -> str:
-        return self.rel.rpartition("/")[0]
+    def __post_init__(self) -> None:
+        self.folder = self.rel.rpartition("/")[0]
 
 
 @dataclass

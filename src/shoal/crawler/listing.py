@@ -41,14 +41,20 @@ def target_prefix(key: str) -> str:
 
 def ignore_reason(rel: str) -> str | None:
     """Why Glue would ignore the file at relative key ``rel``, or None."""
-    *folders, name = rel.split("/")
-    if any(f.startswith(("_", ".")) for f in folders):
+    folder, _, name = rel.rpartition("/")
+    if folder and _hidden_folder(folder):
         return "inside a folder whose name starts with '_' or '.'"
     if name.startswith(("_", ".")):
         return "name starts with '_' or '.' (marker or hidden file)"
     if name.endswith(".crc") or name.endswith("_$folder$"):
         return "checksum or folder marker"
     return None
+
+
+@lru_cache(maxsize=4096)
+def _hidden_folder(folder: str) -> bool:
+    # Cached: the files of one folder share it, and a crawl lists thousands of files.
+    return any(part.startswith(("_", ".")) for part in folder.split("/"))
 
 
 @lru_cache(maxsize=256)

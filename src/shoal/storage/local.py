@@ -91,6 +91,9 @@ class _Start:
     name_prefix: str
 
 
+_BUCKET_PATHS_KEPT = 1024
+
+
 class LocalStorage(Storage):
     """Buckets as sub-folders of ``root``; objects as files under them.
 
@@ -105,6 +108,7 @@ class LocalStorage(Storage):
         self._staging = os.path.join(self.root, STAGING_DIR)
         os.makedirs(self._staging, exist_ok=True)
         _sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
+        self._bucket_paths: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.root!r})"
@@ -348,8 +352,13 @@ class LocalStorage(Storage):
     # -- paths -----------------------------------------------------------------
 
     def _bucket_path(self, bucket: str) -> str:
-        validate_bucket_name(bucket)
-        return os.path.join(self.root, bucket)
+        path = self._bucket_paths.get(bucket)
+        if path is None:  # validated once per name: every read and put comes through here
+            validate_bucket_name(bucket)
+            if len(self._bucket_paths) >= _BUCKET_PATHS_KEPT:
+                self._bucket_paths.clear()  # many names (a scan of guesses): stay bounded
+            path = self._bucket_paths[bucket] = os.path.join(self.root, bucket)
+        return path
 
     def _existing_bucket(self, bucket: str) -> str:
         path = self._bucket_path(bucket)
