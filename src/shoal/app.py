@@ -69,6 +69,7 @@ class Shoal:
             memory_limit=self.config.engine_memory_limit,
             threads=self.config.engine_threads,
             storage=self.storage,  # tables on S3-compatible storage are read through it
+            direct_reads=self.config.engine_direct_reads,
         )
 
     @cached_property

@@ -49,6 +49,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _boolean(text: str) -> bool:
+    # str(True) from a TOML file is "True"; the environment says "true", "1", "off"...
+    lowered = text.strip().lower()
+    if lowered in {"true", "1", "yes", "on"}:
+        return True
+    if lowered in {"false", "0", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
 def _account_id(text: str) -> str:
     if len(text) != 12 or not text.isdigit():
         raise ValueError("must be 12 digits")
@@ -82,6 +92,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("region", str, "us-east-1", "Region name shoal reports and signs with."),
     Setting("engine_threads", _positive_int, 2, "DuckDB threads shared by all queries."),
     Setting("engine_memory_limit", str, "4GB", "DuckDB memory limit before spilling to disk."),
+    Setting(
+        "engine_direct_reads",
+        _boolean,
+        True,
+        "Let DuckDB read local table files itself, inside the storage roots (fast); "
+        "false routes every read through shoal's read-only filesystem (10-15% slower), "
+        "so DuckDB cannot open lake files even if both statement checks were bypassed.",
+    ),
     # -- API server (shoal serve) --
     Setting("host", str, "127.0.0.1", "Address `shoal serve` listens on."),
     Setting("port", _port, 8066, "Port `shoal serve` listens on (0: any free port)."),
@@ -136,6 +154,7 @@ class Config:
     region: str = "us-east-1"
     engine_threads: int = 2
     engine_memory_limit: str = "4GB"
+    engine_direct_reads: bool = True
     host: str = "127.0.0.1"
     port: int = 8066
     root_access_key_id: str | None = None

@@ -1,10 +1,13 @@
 """The walls around user SQL: dialect allow-list, engine statement check, DuckDB lock-down.
 
-Each escape attempt must fail with an access (or unsupported-SQL) error and write nothing.
+Each escape attempt must fail with an access (or unsupported-SQL) error and write nothing,
+with direct local reads (DuckDB opens files under the storage roots itself) and with
+every read going through shoal's counting filesystem.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -17,6 +20,15 @@ from shoal.engine.duckdb import DuckDBEngine
 from shoal.errors import AccessDeniedError, QueryFailedError, ShoalError, SqlSyntaxError
 
 from .helpers import query, scan
+
+
+@pytest.fixture(params=[True, False], ids=["direct", "counted"])
+def engine(root: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[DuckDBEngine]:
+    eng = DuckDBEngine(
+        [str(root)], str(tmp_path / "spill"), memory_limit="1GB", direct_reads=request.param
+    )
+    yield eng
+    eng.close()
 
 
 def escape_attempts(target: Path) -> list[str]:
@@ -42,6 +54,12 @@ def escape_attempts(target: Path) -> list[str]:
         "CREATE SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')",
         "CREATE TABLE t AS SELECT 1",
         "SELECT 1; SELECT * FROM read_csv('/etc/passwd')",
+        # DuckDB's read log is where direct reads are counted: no query may touch it.
+        "SELECT * FROM duckdb_logs()",
+        "SELECT * FROM disable_logging()",
+        "SELECT * FROM truncate_duckdb_logs()",
+        "SELECT write_log('x', log_type := 'FileSystem', level := 'trace')",
+        "CALL disable_logging()",
     ]
 
 
@@ -75,18 +93,28 @@ def test_dialect_refuses_escapes_before_duckdb(target: Path, index: int) -> None
 
 
 def test_duckdb_itself_is_locked(engine: DuckDBEngine, target: Path, tmp_path: Path) -> None:
-    """The last wall, straight on DuckDB: even a raw cursor cannot read or write files."""
+    """The last wall, straight on DuckDB: a raw cursor cannot reach files outside the roots.
+
+    With direct reads DuckDB may open files under the storage roots, so there the two
+    statement checks above are what keep user SQL from them; with counted reads not
+    even a raw cursor can open a lake file.
+    """
     cursor = engine._con.cursor()
     outside = tmp_path / "outside.csv"
     statements = [
         "SELECT * FROM read_csv('/etc/passwd')",
-        f"SELECT * FROM read_parquet('{target / 'data.parquet'}')",  # no local dir is allowed
+        f"SELECT * FROM read_csv('{target}/../../outside.csv')",
         f"COPY (SELECT 1) TO '{outside}'",
-        f"COPY (SELECT 1) TO '{target}/x.csv'",
         "INSTALL httpfs",
         "SET memory_limit = '64GB'",
         "SET allowed_directories = ['/']",
+        "SET enable_external_access = true",
     ]
+    if not engine._fs.direct_local:
+        statements += [
+            f"SELECT * FROM read_parquet('{target / 'data.parquet'}')",
+            f"COPY (SELECT 1) TO '{target}/x.csv'",
+        ]
     for sql in statements:
         with pytest.raises(Exception) as info:
             cursor.execute(sql)

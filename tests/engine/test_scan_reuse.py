@@ -15,7 +15,7 @@ from shoal.engine import duckdb as engine_module
 from shoal.engine.base import DataFile, TableFormat
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.engine.scan_cache import ScanSqlCache, scan_key
-from shoal.engine.scanfs import ScanFileSystem
+from shoal.engine.scanfs import ScanFileSystem, url_for
 from shoal.errors import AccessDeniedError
 
 from .helpers import query, scan
@@ -74,7 +74,7 @@ def test_files_without_a_version_are_not_cached(root: Path) -> None:
 
 
 def test_the_cache_is_bounded(root: Path) -> None:
-    cache = ScanSqlCache(max_entries=2)
+    cache = ScanSqlCache(url_for, max_entries=2)
     path = root / "t.csv"
     path.write_text("1\n")
     tables = [scan(f"t{i}", TableFormat("csv"), "a bigint", [path]) for i in range(3)]

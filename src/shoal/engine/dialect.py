@@ -84,6 +84,7 @@ DENIED_FUNCTIONS = frozenset(
         "duckdb_secrets",
         "duckdb_extensions",
         "which_secret",
+        "write_log",  # the read log counts bytes scanned (engine/read_log.py)
     }
 )
 # sqlglot node types that never belong in a read-only query.

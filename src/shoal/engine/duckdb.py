@@ -5,15 +5,19 @@ Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
 * ``allowed_directories`` must be set *before* ``enable_external_access=false``
   (afterwards it cannot change; passing both in ``connect(config=...)`` fails with
   "Cannot change allowed_directories when enable_external_access is disabled").
-* With ``enable_external_access=false`` and a local storage root in
-  ``allowed_directories``, ``read_parquet``/``read_csv`` still read files there, and
-  symlinks pointing outside are refused — but DuckDB also *writes* there:
-  ``COPY … TO``, ``ATTACH`` and ``EXPORT DATABASE`` into an allowed directory succeed.
-  So shoal allows no local directory at all: the only allowed prefix is ``shoal://``,
-  a registered fsspec filesystem (``scanfs.ScanFileSystem``) that opens only the
-  files planned for the running query, read-only, under the storage roots. DuckDB
-  adds ``temp_directory`` to the allowed list by itself (for spilling); user SQL
-  cannot reach it because non-SELECT statements never get to DuckDB (below).
+  It holds the storage roots (direct reads, the default) and ``shoal://``, a
+  registered fsspec filesystem (``scanfs.ScanFileSystem``) that opens only the
+  files planned for the running query, read-only: remote objects, and local files
+  too when direct reads are off. DuckDB refuses any other path, ``..`` out of a
+  root and symlinks that lead out of one; it adds ``temp_directory`` (spilling)
+  by itself.
+* DuckDB cannot tell reading from writing: inside an allowed directory ``COPY …
+  TO``, ``ATTACH`` and ``EXPORT DATABASE`` would succeed. With direct reads, what
+  keeps user SQL to reading its planned files is the two statement walls — the
+  dialect layer (sqlglot, first) and ``statement.inspect`` (below) — which let
+  only a single SELECT through, with no file-reading table function. Direct reads
+  off (``engine_direct_reads = false``), DuckDB itself cannot open a lake file,
+  a third wall, for 10–15% of TPC-H time (measured in docs/benchmarks.md).
 * Built-in extensions (parquet, json, icu) are loaded before locking; install,
   autoload and community extensions are off; ``lock_configuration=true`` makes
   ``SET``/``RESET``/``PRAGMA`` of any option fail.
@@ -21,40 +25,32 @@ Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
   by DuckDB itself (``json_serialize_sql``, which only serializes SELECT); table
   functions other than ``unnest``, the functions in ``dialect.DENIED_FUNCTIONS`` and
   SHOW/DESCRIBE/SUMMARIZE subqueries are refused, and every table must be a planned
-  scan or a CTE in scope. The dialect layer is the first wall. The same parse gives
-  the byte offsets of the planned tables, where the scans' subqueries are spliced in
-  (``statement.point_at_scans``), so the checked text is what runs.
+  scan or a CTE in scope. The same parse gives the byte offsets of the planned
+  tables, where the scans' subqueries are spliced in (``statement.point_at_scans``),
+  so the checked text is what runs.
 
 Per query, the fixed work is small: the scans' SQL (and, for Parquet, the probe of
 which catalog columns the files hold) comes from ``ScanSqlCache`` keyed by the
 table's definition and its files' sizes and mtimes; one ``json_serialize_sql``; no
-sqlglot in the engine. Measured on TPC-H SF0.1 (22 queries, best of 9, CPU time):
-``execute`` costs about 5 ms per query more than the same queries on a plain
-connection reading through the same counting filesystem.
+sqlglot in the engine.
 
-Bytes scanned (DataScannedInBytes) are counted by ``ScanFileSystem`` as DuckDB reads.
-Measured on 1.5.5, 2 threads, a 71.3 MB Parquet file (3M rows, 6 row groups; column
-chunks a=23.93 MB, b=25.64 MB, s=21.70 MB), read 3 times per query:
-
-* ``sum(a)``: counted 72.19 MB vs 71.80 MB of chunks (+0.5%, the footers);
-  ``sum(b), count(distinct s)``: 142.40 vs 142.01 MB (+0.3%); ``SELECT *``: 214.20
-  vs 213.82 MB (+0.2%). A filter that min/max statistics prune reads 0.13 MB.
-  DuckDB's profiling ``total_bytes_read`` said 44 KB for the same ``sum(a)``.
-* Time, best of 3: ``sum(a)`` 68.6 ms plain local reads vs 86.7 ms counted (+26%);
-  heavier queries (1.0–1.3 s) showed no difference beyond noise.
-* End to end through ``execute`` (one copy of the file) vs a bare unlocked DuckDB:
-  ``sum(a)`` 40.7 vs 22.2 ms; ``sum(b), count(distinct s)`` 515 vs 506 ms;
-  ``SELECT *`` 372 vs 266 ms; ``LIMIT 10`` 24 vs 6.5 ms (reads 12.0 MB: one row
-  group). (Before the scan cache and the single statement check; see above.)
+Bytes scanned (DataScannedInBytes) are what DuckDB read: local files from its own
+read log (``read_log.ReadLog``: every read of the statement, not of spilled data),
+remote ones as counted by ``ScanFileSystem``. Measured on a 3-column Parquet file,
+``sum(b)`` reads b's column chunks plus the footer (within 0.3%); a filter that
+min/max statistics prune reads almost nothing; ``LIMIT`` reads the row groups it
+needed. (DuckDB's profiling ``total_bytes_read`` does not count local reads.)
 
 The external file cache is switched off so every query reads (and is charged for)
-its own bytes, as Athena charges each query.
+its own bytes, as Athena charges each query; on TPC-H this costs nothing measurable.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,6 +62,7 @@ from sqlglot import exp
 from shoal.engine import scans, statement
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery, TableScan
 from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
+from shoal.engine.read_log import ReadLog, ReadMark
 from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
 from shoal.errors import (
@@ -79,6 +76,7 @@ from shoal.storage.base import Storage
 
 BUILTIN_EXTENSIONS = ("parquet", "json", "icu")
 _POLL_SECONDS = 0.02
+_LOG_POLL_SECONDS = 0.1  # a read-log query scans the whole log; poll it less often
 
 
 class DuckDBEngine(Engine):
@@ -92,6 +90,9 @@ class DuckDBEngine(Engine):
         max_temp_directory_size: cap on spilled data.
         storage: reads planned files that are not local (``s3://`` URIs, when
             ``storage.local_path`` is None); without it such files are refused.
+        direct_reads: let DuckDB read planned local files itself (the storage roots
+            are then in ``allowed_directories``) and count their bytes from its read
+            log; off, they go through the counting filesystem like remote files.
     """
 
     def __init__(
@@ -102,10 +103,11 @@ class DuckDBEngine(Engine):
         threads: int = 2,
         max_temp_directory_size: str = "10GB",
         storage: Storage | None = None,
+        direct_reads: bool = True,
     ) -> None:
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
-        self._fs = ScanFileSystem(allowed_directories, storage)
-        self._scans = ScanSqlCache()
+        self._fs = ScanFileSystem(allowed_directories, storage, direct_local=direct_reads)
+        self._scans = ScanSqlCache(self._fs.url)
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -117,6 +119,10 @@ class DuckDBEngine(Engine):
         for extension in BUILTIN_EXTENSIONS:
             self._con.execute(f"LOAD {extension}")
         self._con.register_filesystem(self._fs)
+        self._reads = ReadLog(self._con) if direct_reads else None
+        if self._reads is not None:
+            self._reads.enable()
+        direct_roots = list(self._fs.roots) if direct_reads else []
         settings: dict[str, Any] = {
             "threads": threads,
             "memory_limit": memory_limit,
@@ -124,7 +130,7 @@ class DuckDBEngine(Engine):
             "max_temp_directory_size": max_temp_directory_size,
             "enable_external_file_cache": False,
             **DUCKDB_SESSION_SETTINGS,
-            "allowed_directories": [f"{PROTOCOL}://"],
+            "allowed_directories": [f"{PROTOCOL}://", *direct_roots],
             # Order matters: the two below freeze everything set above.
             "enable_external_access": False,
             "lock_configuration": True,
@@ -136,30 +142,35 @@ class DuckDBEngine(Engine):
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
         cancel = cancel or CancelToken()
         files = [f for scan in query.scans for f in scan.files]
-        with self._fs.scan(files) as counter:
-            with _Cursor(self._con, cancel, lambda: counter.exceeded) as cursor:
+        running = self._reads.running() if self._reads is not None else nullcontext()
+        with running, self._fs.scan(files) as counter:
+            # No local file planned: DuckDB can read none (nothing else is reachable).
+            logged = self._reads if any(f.path.startswith("/") for f in files) else None
+            scanned = _ScanBytes(counter, logged, query.max_bytes_scanned)
+            with _Cursor(self._con, cancel, scanned.over_limit) as cursor:
                 try:
-                    table = self._run(cursor, query, counter, cancel)
+                    table = self._run(cursor, query, scanned, cancel)
+                    total = scanned.total(cursor)
                 except duckdb.Error as err:
-                    if counter.exceeded:
-                        raise _cutoff(query, counter) from None
+                    so_far = scanned.so_far()
+                    if scanned.counter.exceeded or so_far > (query.max_bytes_scanned or so_far):
+                        raise _cutoff(query, so_far) from None
                     raise _translate_error(err, cancel) from None
-            if counter.exceeded:
-                raise _cutoff(query, counter)
+            if query.max_bytes_scanned is not None and total > query.max_bytes_scanned:
+                raise _cutoff(query, total)
             if cancel.cancelled:
                 raise QueryCancelledError(f"query {cancel.reason}")
-            return QueryResult(table=table, bytes_scanned=counter.bytes_read)
+            return QueryResult(table=table, bytes_scanned=total)
 
     def _run(
         self,
         cursor: duckdb.DuckDBPyConnection,
         query: ResolvedQuery,
-        counter: ScanCounter,
+        scanned: _ScanBytes,
         cancel: CancelToken,
     ) -> pa.Table:
-        sql = self._bind_scans(cursor, query, counter)
-        counter.reset()  # schema probes are not part of the query's scan
-        counter.arm(query.max_bytes_scanned)
+        sql = self._bind_scans(cursor, query, scanned.counter)
+        scanned.start(cursor)  # schema probes are not part of the query's scan
         if cancel.cancelled:
             raise QueryCancelledError(f"query {cancel.reason}")
         if query.explain:
@@ -220,8 +231,57 @@ def _normalize(table: pa.Table, description: Any) -> pa.Table:
     return table
 
 
-def _cutoff(query: ResolvedQuery, counter: ScanCounter) -> BytesScannedCutoffError:
-    return BytesScannedCutoffError(query.max_bytes_scanned or 0, counter.bytes_read)
+def _cutoff(query: ResolvedQuery, scanned: int) -> BytesScannedCutoffError:
+    return BytesScannedCutoffError(query.max_bytes_scanned or 0, scanned)
+
+
+class _ScanBytes:
+    """One query's bytes scanned: DuckDB's logged local reads plus the filesystem's count.
+
+    Reads through shoal's filesystem stop the query at the limit themselves (the
+    read that passes it fails); direct local reads are checked by the cursor's
+    watcher thread, from the read log, every ``_LOG_POLL_SECONDS``.
+    """
+
+    def __init__(self, counter: ScanCounter, reads: ReadLog | None, limit: int | None) -> None:
+        self.counter = counter
+        self._reads = reads
+        self._limit = limit
+        self._mark: ReadMark | None = None
+        self._next_poll = 0.0
+
+    def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        """Count from here: call right before the statement runs on ``cursor``."""
+        self.counter.reset()
+        self.counter.arm(self._limit)
+        if self._reads is not None:
+            self._mark = self._reads.mark(cursor)
+
+    def over_limit(self) -> bool:
+        """Whether the query has read past its limit (called from the watcher)."""
+        if self.counter.exceeded:
+            return True
+        if self._limit is None or self._reads is None or self._mark is None:
+            return False
+        now = time.monotonic()
+        if now < self._next_poll:
+            return False
+        self._next_poll = now + _LOG_POLL_SECONDS
+        return self.so_far() > self._limit
+
+    def so_far(self) -> int:
+        """Bytes read since ``start``, from any thread (the query may still run)."""
+        local = 0
+        if self._reads is not None and self._mark is not None:
+            local = self._reads.bytes_read(self._mark)
+        return local + self.counter.bytes_read
+
+    def total(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        """All bytes read since ``start``; call on the query's cursor once it finished."""
+        local = 0
+        if self._reads is not None and self._mark is not None:
+            local = self._reads.collect(cursor, self._mark)
+        return local + self.counter.bytes_read
 
 
 def _translate_error(err: duckdb.Error, cancel: CancelToken) -> Exception:

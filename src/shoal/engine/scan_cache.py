@@ -7,10 +7,11 @@ only on the table (format, columns, partition keys) and its planned files, so it
 cached under exactly those, files with their size and mtime: a rewritten file or a
 changed definition is a different key, never a stale answer.
 
-File URLs carry the reading query's token (``shoal://<token>/…``), so the cache
-stores templates written with a random token of its own and substitutes the real
-one per query. That token never leaves the engine, so no path or partition value in
-a table can spell it.
+Files read through shoal's filesystem carry the reading query's token
+(``shoal://<token>/…``; files DuckDB reads directly are named by their path), so the
+cache stores templates written with a random token of its own and substitutes the
+real one per query. That token never leaves the engine, so no path or partition
+value in a table can spell it.
 """
 
 from __future__ import annotations
@@ -23,11 +24,13 @@ from functools import partial
 
 from shoal.engine import scans
 from shoal.engine.base import TableScan
-from shoal.engine.scanfs import PROTOCOL, url_for
+from shoal.engine.scanfs import PROTOCOL
 
 # Probes a Parquet scan through the running query's token: the lower-cased column
 # names its files hold.
 Probe = Callable[[TableScan], Collection[str]]
+# Where DuckDB reads a planned file for the query holding a token: (token, path) -> URL.
+FileUrl = Callable[[str, str], str]
 
 MAX_ENTRIES = 512
 MAX_CHARS = 32_000_000  # partitioned tables list every file; bound the memory held
@@ -36,7 +39,10 @@ MAX_CHARS = 32_000_000  # partitioned tables list every file; bound the memory h
 class ScanSqlCache:
     """Scan SQL templates by table version; safe to share between threads."""
 
-    def __init__(self, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS) -> None:
+    def __init__(
+        self, url: FileUrl, max_entries: int = MAX_ENTRIES, max_chars: int = MAX_CHARS
+    ) -> None:
+        self._url = url
         self._token = secrets.token_hex(12)
         self._entries: OrderedDict[Hashable, str] = OrderedDict()
         self._chars = 0
@@ -58,7 +64,7 @@ class ScanSqlCache:
         if not scan.files:
             return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
         present = probe(scan) if scan.format.classification.lower() == "parquet" else None
-        query = scans.scan_query(scan, partial(url_for, self._token), present)
+        query = scans.scan_query(scan, partial(self._url, self._token), present)
         return query.sql(dialect="duckdb", identify=True)
 
     def _get(self, key: Hashable) -> str | None:

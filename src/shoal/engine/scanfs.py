@@ -1,23 +1,23 @@
-"""A read-only, counting filesystem through which DuckDB reads every data file.
+"""The read-only filesystem through which DuckDB reads the files it may not open itself.
 
-DuckDB's own ``total_bytes_read`` does not count local reads (1.5.5), so the engine
-registers this fsspec filesystem under the ``shoal://`` protocol and lets DuckDB read
-table files only through it. Each query gets a random token; its files are exposed
-as ``shoal://<token>/<absolute path>`` (local) or ``shoal://<token>/s3://<bucket>/<key>``
-(remote storage). The filesystem then
+Each query gets a random token; its files are exposed as
+``shoal://<token>/s3://<bucket>/<key>`` (remote storage) or, when direct local reads
+are off, ``shoal://<token>/<absolute path>``. The filesystem then
 
-* counts every byte DuckDB reads, per query: that is DataScannedInBytes;
+* counts every byte DuckDB reads through it, per query (part of DataScannedInBytes);
 * opens only the files planned for that query (not their neighbours), only for
   reading, and local ones only when their real path (symlinks resolved) lies under
-  a storage root — so DuckDB itself needs no local directory in
-  ``allowed_directories``; remote ones through the ``Storage`` interface (ranged
-  GETs), so DuckDB needs no network access or credentials either.
+  a storage root; remote ones through the ``Storage`` interface (ranged GETs), so
+  DuckDB needs no network access or credentials.
 
-Every read crosses from DuckDB's worker threads into Python holding the GIL, so the
-hot path is kept small (measured on TPC-H SF1, where DuckDB asks for a file's size
-100–500 times per query): a planned file is resolved once per query (real path,
-size, mtime) and then answered from a dict; a read is one ``os.pread`` (the GIL is
-released during the system call) plus an integer add.
+With direct local reads (the default, see ``engine/duckdb.py``), a planned local file
+is named by its checked real path and DuckDB reads it natively; the bytes come from
+DuckDB's own read log (``engine/read_log.py``). Going through Python costs 10–15% on
+TPC-H: every read crosses from DuckDB's worker threads into Python holding the GIL
+and is copied three times. So the hot path here is kept small: a planned file is
+resolved once per query (real path, size, mtime) and then answered from a dict; a
+read is one ``os.pread`` (the GIL is released during the system call) plus an
+integer add.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,8 +63,11 @@ class ScanCounter:
     is how a workgroup's bytes-scanned cutoff stops a query mid-scan.
     """
 
-    def __init__(self, token: str, files: Iterable[DataFile]) -> None:
+    def __init__(
+        self, token: str, files: Iterable[DataFile], url: Callable[[str, str], str]
+    ) -> None:
         self.token = token
+        self._url = url
         self.planned = {f.path: f for f in files}
         self.resolved: dict[str, _Resolved] = {}
         self._bytes = 0
@@ -100,7 +103,7 @@ class ScanCounter:
 
     def url(self, path: str) -> str:
         """The URL DuckDB reads ``path`` through for this query."""
-        return url_for(self.token, path)
+        return self._url(self.token, path)
 
 
 def url_for(token: str, path: str) -> str:
@@ -205,22 +208,27 @@ class ScanFileSystem(AbstractFileSystem):  # type: ignore[misc]
     Args:
         roots: local storage roots; planned local files must really lie under one.
         storage: reads planned ``s3://`` files; without it they are refused.
+        direct_local: name planned local files by their checked real path, for
+            DuckDB to read natively, instead of routing them through this filesystem.
     """
 
     protocol = (PROTOCOL,)
     cachable = False  # one instance per engine; fsspec must not share it
 
-    def __init__(self, roots: Iterable[str], storage: Storage | None = None) -> None:
+    def __init__(
+        self, roots: Iterable[str], storage: Storage | None = None, direct_local: bool = False
+    ) -> None:
         super().__init__()
         self.roots = tuple(os.path.join(os.path.realpath(r), "") for r in roots)
         self.storage = storage
+        self.direct_local = direct_local
         self._queries: dict[str, ScanCounter] = {}
         self._lock = threading.Lock()
 
     @contextmanager
     def scan(self, files: Iterable[DataFile]) -> Iterator[ScanCounter]:
         """Open a query's window onto ``files``; it closes when the block ends."""
-        counter = ScanCounter(secrets.token_hex(12), files)
+        counter = ScanCounter(secrets.token_hex(12), files, self.url)
         with self._lock:
             self._queries[counter.token] = counter
         try:
@@ -228,6 +236,22 @@ class ScanFileSystem(AbstractFileSystem):  # type: ignore[misc]
         finally:
             with self._lock:
                 self._queries.pop(counter.token, None)
+
+    def url(self, token: str, path: str) -> str:
+        """Where DuckDB reads planned ``path`` for the query holding ``token``.
+
+        Raises:
+            AccessDeniedError: a direct local file whose real path is outside the roots.
+        """
+        if not self.direct_local or path.startswith(_REMOTE):
+            return url_for(token, path)
+        return self._under_a_root(path)
+
+    def _under_a_root(self, path: str) -> str:
+        real = os.path.realpath(path)
+        if not any(real.startswith(root) for root in self.roots):
+            raise AccessDeniedError(f"access denied: {path} is outside the storage roots")
+        return real
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> str:
@@ -255,9 +279,7 @@ class ScanFileSystem(AbstractFileSystem):  # type: ignore[misc]
                 raise AccessDeniedError(f"access denied: {path}: no remote storage configured")
             mtime = planned.mtime.timestamp() if planned.mtime else 0.0
             return _Resolved(path, planned.size, mtime)
-        real = os.path.realpath(path)
-        if not any(real.startswith(root) for root in self.roots):
-            raise AccessDeniedError(f"access denied: {path} is outside the storage roots")
+        real = self._under_a_root(path)
         stat = os.stat(real)
         return _Resolved(real, stat.st_size, stat.st_mtime)
 

@@ -1,0 +1,141 @@
+"""Direct local reads: bytes scanned from DuckDB's read log, and the log's upkeep."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shoal.engine.base import TableFormat
+from shoal.engine.duckdb import DuckDBEngine
+from shoal.engine.read_log import ReadLog
+from shoal.errors import BytesScannedCutoffError
+
+from .helpers import query, scan
+
+PARQUET = TableFormat("parquet")
+COLUMNS = "a bigint, b double, s string"
+
+
+@pytest.fixture
+def wide(root: Path) -> Path:
+    rows = 300_000
+    table = pa.table(
+        {
+            "a": pa.array(range(rows), pa.int64()),
+            "b": pa.array([i * 7919 % 100_003 / 3 for i in range(rows)], pa.float64()),
+            "s": pa.array([f"value-{i * 31 % 99_991}" for i in range(rows)]),
+        }
+    )
+    path = root / "wide.parquet"
+    pq.write_table(table, path, row_group_size=60_000, compression="snappy")
+    return path
+
+
+@pytest.fixture
+def counted(root: Path, tmp_path: Path) -> Iterator[DuckDBEngine]:
+    eng = DuckDBEngine([str(root)], str(tmp_path / "spill-counted"), direct_reads=False)
+    yield eng
+    eng.close()
+
+
+def _chunks(path: Path, column: str) -> int:
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.names.index(column)
+    return sum(
+        meta.row_group(g).column(index).total_compressed_size for g in range(meta.num_row_groups)
+    )
+
+
+def _log_entries(engine: DuckDBEngine) -> int:
+    cursor = engine._con.cursor()
+    row = cursor.execute("SELECT count(*) FROM duckdb_logs").fetchone()
+    cursor.close()
+    return int(row[0]) if row else -1
+
+
+@pytest.mark.parametrize("sql", ["SELECT sum(a) AS t FROM w", "SELECT * FROM w"])
+def test_direct_and_counted_reads_agree(
+    engine: DuckDBEngine, counted: DuckDBEngine, wide: Path, sql: str
+) -> None:
+    table = scan("w", PARQUET, COLUMNS, [wide])
+    direct = engine.execute(query(sql, table))
+    through_python = counted.execute(query(sql, table))
+    assert direct.table.sort_by("a" if "*" in sql else "t").equals(
+        through_python.table.sort_by("a" if "*" in sql else "t")
+    )
+    assert direct.bytes_scanned > 0
+    # The counting filesystem fetches a footer as the file's last 16 KiB at least.
+    assert abs(direct.bytes_scanned - through_python.bytes_scanned) <= 16 * 1024
+
+
+def test_one_column_costs_its_chunks_and_footer(engine: DuckDBEngine, wide: Path) -> None:
+    table = scan("w", PARQUET, COLUMNS, [wide])
+    scanned = engine.execute(query("SELECT sum(b) AS t FROM w", table)).bytes_scanned
+    expected = _chunks(wide, "b") + pq.ParquetFile(wide).metadata.serialized_size + 8
+    assert abs(scanned - expected) <= 0.01 * expected, (scanned, expected)
+
+
+def test_the_log_is_emptied_once_no_query_runs(engine: DuckDBEngine, wide: Path) -> None:
+    table = scan("w", PARQUET, COLUMNS, [wide])
+    engine.execute(query("SELECT * FROM w", table))
+    assert _log_entries(engine) == 0
+
+
+def test_spilled_data_is_not_scanned_data(root: Path, tmp_path: Path) -> None:
+    one_row = root / "one.parquet"
+    pq.write_table(pa.table({"k": [1]}), one_row)
+    table = scan("t", PARQUET, "k bigint", [one_row])
+    small = DuckDBEngine([str(root)], str(tmp_path / "spill"), memory_limit="40MB")
+    try:
+        sql = (
+            "SELECT count(*) AS n FROM (SELECT x, md5(x::varchar) AS h "
+            "FROM (SELECT unnest(range(0, 3000000)) AS x) ORDER BY h) AS s, t"
+        )
+        result = small.execute(query(sql, table))  # sorting 3M rows in 40 MB spills
+    finally:
+        small.close()
+    assert result.table.to_pylist() == [{"n": 3_000_000}]
+    assert 0 < result.bytes_scanned <= one_row.stat().st_size
+
+
+def test_cutoff_stops_a_direct_read(engine: DuckDBEngine, wide: Path) -> None:
+    table = scan("w", PARQUET, COLUMNS, [wide])
+    limit = _chunks(wide, "s") // 2
+    limited = replace(query("SELECT count(DISTINCT s) AS n FROM w", table), max_bytes_scanned=limit)
+    with pytest.raises(BytesScannedCutoffError) as info:
+        engine.execute(limited)
+    assert info.value.bytes_scanned > limit
+    assert _log_entries(engine) == 0
+
+
+def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> None:
+    """Past ``max_pending`` entries, a query starts only after the log was truncated."""
+    con = duckdb.connect(config={"threads": 1})
+    log = ReadLog(con, max_pending=0)
+    log.enable()
+    second_started = threading.Event()
+
+    def second() -> None:
+        with log.running():
+            second_started.set()
+
+    with log.running():
+        cursor = con.cursor()
+        mark = log.mark(cursor)
+        cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
+        expected = _chunks(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
+        assert abs(log.collect(cursor, mark) - expected) <= 0.01 * expected
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not second_started.wait(0.3)  # held back: the log is over its cap
+    waiter.join(timeout=10)
+    assert second_started.is_set()
+    assert con.execute("SELECT count(*) FROM duckdb_logs").fetchone() == (0,)
+    con.close()
