@@ -89,9 +89,18 @@ def test_escapes_are_refused(cursor: duckdb.DuckDBPyConnection, sql: str) -> Non
 
 def test_ctes_and_unnest_are_allowed(cursor: duckdb.DuckDBPyConnection) -> None:
     sql = "WITH c AS (SELECT unnest([1, 2]) AS x) SELECT * FROM c, (SELECT * FROM c) d"
-    assert inspect(cursor, sql, PLANNED) == []
+    assert inspect(cursor, sql, PLANNED) == ()
 
 
 def test_syntax_errors_fail_cleanly(cursor: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(QueryFailedError):
         inspect(cursor, "SELECT FROM WHERE", PLANNED)
+
+
+def test_a_checked_statement_is_remembered_only_for_the_same_plan(
+    cursor: duckdb.DuckDBPyConnection,
+) -> None:
+    sql = 'SELECT * FROM "db"."t"'
+    assert [r.key for r in inspect(cursor, sql, PLANNED)] == [("db", "t")]
+    with pytest.raises(QueryFailedError, match="not in the query plan"):
+        inspect(cursor, sql, {("db", "other")})

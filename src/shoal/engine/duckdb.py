@@ -49,8 +49,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from sqlglot import exp
 from shoal.engine import scans, statement
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery, TableScan
 from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
-from shoal.engine.read_log import ReadLog, ReadMark
+from shoal.engine.read_log import ReadLog
 from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
 from shoal.errors import (
@@ -147,10 +147,10 @@ class DuckDBEngine(Engine):
             # No local file planned: DuckDB can read none (nothing else is reachable).
             logged = self._reads if any(f.path.startswith("/") for f in files) else None
             scanned = _ScanBytes(counter, logged, query.max_bytes_scanned)
-            with _Cursor(self._con, cancel, scanned.over_limit) as cursor:
+            with _Cursor(self._con, cancel, scanned.over_limit) as watched:
                 try:
-                    table = self._run(cursor, query, scanned, cancel)
-                    total = scanned.total(cursor)
+                    table = self._run(watched, query, scanned, cancel)
+                    total = scanned.total(watched.cursor)
                 except duckdb.Error as err:
                     so_far = scanned.so_far()
                     if scanned.counter.exceeded or so_far > (query.max_bytes_scanned or so_far):
@@ -163,38 +163,38 @@ class DuckDBEngine(Engine):
             return QueryResult(table=table, bytes_scanned=total)
 
     def _run(
-        self,
-        cursor: duckdb.DuckDBPyConnection,
-        query: ResolvedQuery,
-        scanned: _ScanBytes,
-        cancel: CancelToken,
+        self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes, cancel: CancelToken
     ) -> pa.Table:
-        sql = self._bind_scans(cursor, query, scanned.counter)
+        sql = self._bind_scans(watched, query, scanned.counter)
+        cursor = watched.cursor
         scanned.start(cursor)  # schema probes are not part of the query's scan
         if cancel.cancelled:
             raise QueryCancelledError(f"query {cancel.reason}")
         if query.explain:
-            cursor.execute(f"EXPLAIN {sql}", list(query.parameters))
+            cursor.execute(f"EXPLAIN {sql}", _parameters(query))
             return cursor.to_arrow_table()
-        cursor.execute(sql, list(query.parameters))
+        cursor.execute(sql, _parameters(query))
         return _normalize(cursor.to_arrow_table(), cursor.description)
 
     def close(self) -> None:
         """Close the database; running queries fail."""
         self._con.close()
 
-    def _bind_scans(
-        self, cursor: duckdb.DuckDBPyConnection, query: ResolvedQuery, counter: ScanCounter
-    ) -> str:
+    def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, counter: ScanCounter) -> str:
         """Check the statement once and splice each scan's subquery where it is named."""
         by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
-        references = statement.inspect(cursor, query.sql, by_key)
-        probe = partial(_probe_columns, cursor, counter)
+        references = statement.inspect(watched.cursor, query.sql, by_key)
+        probe = partial(_probe_columns, watched, counter)
         scan_sql = {
             key: self._scans.scan_sql(by_key[key], counter.token, probe)
             for key in {r.key for r in references}
         }
         return statement.point_at_scans(query.sql, references, scan_sql)
+
+
+def _parameters(query: ResolvedQuery) -> list[object] | None:
+    # None, not []: an empty list still sends the statement through prepare + execute.
+    return list(query.parameters) or None
 
 
 def _set_statement(name: str, value: Any) -> str:
@@ -209,13 +209,15 @@ def _set_statement(name: str, value: Any) -> str:
     return f"SET {name} = {literal.sql(dialect='duckdb')}"
 
 
-def _probe_columns(
-    cursor: duckdb.DuckDBPyConnection, counter: ScanCounter, scan: TableScan
-) -> set[str]:
-    """The lower-cased names of the columns ``scan``'s Parquet files hold."""
+def _probe_columns(watched: _Cursor, counter: ScanCounter, scan: TableScan) -> set[str]:
+    """The lower-cased names of the columns ``scan``'s Parquet files hold.
+
+    Probed on a side cursor: its reads are not the query's (see ``ReadLog``).
+    """
     probe = scans.probe_query(scan, counter.url)
-    cursor.execute(probe.sql(dialect="duckdb", identify=True))
-    return {str(column[0]).lower() for column in cursor.description or ()}
+    with watched.side() as cursor:
+        cursor.execute(probe.sql(dialect="duckdb", identify=True))
+        return {str(column[0]).lower() for column in cursor.description or ()}
 
 
 def _normalize(table: pa.Table, description: Any) -> pa.Table:
@@ -247,21 +249,21 @@ class _ScanBytes:
         self.counter = counter
         self._reads = reads
         self._limit = limit
-        self._mark: ReadMark | None = None
+        self._connection: int | None = None  # known only when a watcher needs it
         self._next_poll = 0.0
 
     def start(self, cursor: duckdb.DuckDBPyConnection) -> None:
         """Count from here: call right before the statement runs on ``cursor``."""
         self.counter.reset()
         self.counter.arm(self._limit)
-        if self._reads is not None:
-            self._mark = self._reads.mark(cursor)
+        if self._reads is not None and self._limit is not None:
+            self._connection = self._reads.connection_of(cursor)
 
     def over_limit(self) -> bool:
         """Whether the query has read past its limit (called from the watcher)."""
         if self.counter.exceeded:
             return True
-        if self._limit is None or self._reads is None or self._mark is None:
+        if self._limit is None or self._connection is None:
             return False
         now = time.monotonic()
         if now < self._next_poll:
@@ -270,17 +272,15 @@ class _ScanBytes:
         return self.so_far() > self._limit
 
     def so_far(self) -> int:
-        """Bytes read since ``start``, from any thread (the query may still run)."""
+        """Bytes read since ``start`` as far as a limit needs them, from any thread."""
         local = 0
-        if self._reads is not None and self._mark is not None:
-            local = self._reads.bytes_read(self._mark)
+        if self._reads is not None and self._connection is not None:
+            local = self._reads.bytes_read(self._connection)
         return local + self.counter.bytes_read
 
     def total(self, cursor: duckdb.DuckDBPyConnection) -> int:
         """All bytes read since ``start``; call on the query's cursor once it finished."""
-        local = 0
-        if self._reads is not None and self._mark is not None:
-            local = self._reads.collect(cursor, self._mark)
+        local = self._reads.collect(cursor) if self._reads is not None else 0
         return local + self.counter.bytes_read
 
 
@@ -297,7 +297,8 @@ def _translate_error(err: duckdb.Error, cancel: CancelToken) -> Exception:
 
 
 class _Cursor:
-    """A cursor for one query, interrupted from a watcher thread when ``cancel`` fires."""
+    """A query's cursor (and side cursors), interrupted from a watcher thread when
+    ``cancel`` fires or ``stop`` says so."""
 
     def __init__(
         self,
@@ -305,21 +306,36 @@ class _Cursor:
         cancel: CancelToken,
         stop: Callable[[], bool] = lambda: False,
     ) -> None:
-        self._cursor = con.cursor()
+        self._con = con
+        self.cursor = con.cursor()
+        self._sides: list[duckdb.DuckDBPyConnection] = []
         self._cancel = cancel
         self._stop = stop  # a second reason to interrupt: the bytes-scanned cutoff
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
 
-    def __enter__(self) -> duckdb.DuckDBPyConnection:
+    def __enter__(self) -> _Cursor:
         self._watcher.start()
-        return self._cursor
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
             self._done.set()
-            self._cursor.close()
+            self.cursor.close()
+
+    @contextmanager
+    def side(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Another cursor, interrupted with the query's, closed when the block ends."""
+        side = self._con.cursor()
+        with self._lock:
+            self._sides.append(side)
+        try:
+            yield side
+        finally:
+            with self._lock:
+                self._sides.remove(side)
+                side.close()
 
     def _watch(self) -> None:
         # Keep interrupting once cancelled: a statement started after one interrupt
@@ -328,5 +344,6 @@ class _Cursor:
             if self._cancel.wait(_POLL_SECONDS) or self._stop():
                 with self._lock:
                     if not self._done.is_set():
-                        self._cursor.interrupt()
+                        for cursor in (self.cursor, *self._sides):
+                            cursor.interrupt()
                 self._done.wait(_POLL_SECONDS)

@@ -19,40 +19,38 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import duckdb
 
 MAX_PENDING_ENTRIES = 250_000
 
-# Local reads of one statement: the message is JSON such as
-# {"fs":"LocalFileSystem","path":"/…","op":"READ","bytes":"8192","pos":"0"}.
-# The log contexts (one per connection and query) are picked first: the
-# ``duckdb_logs`` view joins every entry to its context, which costs twice as much.
-# Reads of spilled data are logged in the database's context, with no connection,
-# so they are not part of any query's scan (tests/engine/test_read_log.py).
+# Local reads, from messages such as
+# {"fs":"LocalFileSystem","path":"/…","op":"READ","bytes":"8192","pos":"0"}, of the
+# log contexts (one per connection and query) that {contexts} picks. Contexts are
+# picked first: the ``duckdb_logs`` view joins every entry to its context, which
+# costs twice as much. Reads of spilled data are logged in the database's context,
+# with no connection, so they are no query's scan (tests/engine/test_read_log.py).
 _READS_SQL = """
 SELECT coalesce(sum(CAST(json_extract_string(message, '$.bytes') AS BIGINT)), 0), count(*)
 FROM duckdb_logs(denormalized_table = false)
-WHERE context_id IN (
-    SELECT context_id FROM duckdb_log_contexts() WHERE connection_id = ? AND query_id > ?
-  )
+WHERE context_id IN (SELECT context_id FROM duckdb_log_contexts() WHERE {contexts})
   AND type = 'FileSystem'
+  AND contains(message, '"op":"READ"')
   AND json_extract_string(message, '$.fs') = 'LocalFileSystem'
-  AND json_extract_string(message, '$.op') = 'READ'
 """
-
-
-@dataclass(frozen=True)
-class ReadMark:
-    """Where a statement's reads start: its cursor's connection, and the query before it."""
-
-    connection_id: int
-    query_id: int
+# A running statement's reads so far, seen from another cursor.
+_CONNECTION_READS = _READS_SQL.format(contexts="connection_id = ?")
+# The reads of the statements this cursor ran before this one.
+_EARLIER_READS = _READS_SQL.format(
+    contexts="connection_id = current_connection_id() AND query_id < current_query_id()"
+)
 
 
 class ReadLog:
-    """Per-query byte counts from DuckDB's FileSystem log, and the log's upkeep.
+    """Per-statement byte counts from DuckDB's FileSystem log, and the log's upkeep.
+
+    A query's statement runs on a fresh cursor (a DuckDB connection of its own) that
+    runs nothing else that reads files, so its connection's reads are the query's.
 
     Args:
         con: the engine's connection; ``enable`` must run before its configuration
@@ -61,9 +59,7 @@ class ReadLog:
     """
 
     def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        max_pending: int = MAX_PENDING_ENTRIES,
+        self, con: duckdb.DuckDBPyConnection, max_pending: int = MAX_PENDING_ENTRIES
     ) -> None:
         self._con = con
         # Watchers of running queries and the truncation share one cursor, in turn.
@@ -97,25 +93,23 @@ class ReadLog:
                     self._idle.notify_all()
 
     @staticmethod
-    def mark(cursor: duckdb.DuckDBPyConnection) -> ReadMark:
-        """Call on the query's cursor right before its statement runs."""
-        row = cursor.execute("SELECT current_connection_id(), current_query_id()").fetchone()
+    def connection_of(cursor: duckdb.DuckDBPyConnection) -> int:
+        """The DuckDB connection id of ``cursor``, for ``bytes_read``."""
+        row = cursor.execute("SELECT current_connection_id()").fetchone()
         assert row is not None
-        return ReadMark(int(row[0]), int(row[1]))
+        return int(row[0])
 
-    def bytes_read(self, since: ReadMark) -> int:
-        """Bytes read so far by a running statement (for a watcher thread)."""
+    def bytes_read(self, connection_id: int) -> int:
+        """Bytes read so far by a running statement's connection (for a watcher)."""
         with self._monitor_lock:
-            return self._reads(self._monitor, since)[0]
+            row = self._monitor.execute(_CONNECTION_READS, [connection_id]).fetchone()
+        return int(row[0]) if row else 0
 
-    def collect(self, cursor: duckdb.DuckDBPyConnection, since: ReadMark) -> int:
-        """The finished statement's bytes read; its log entries count toward upkeep."""
-        total, entries = self._reads(cursor, since)
+    def collect(self, cursor: duckdb.DuckDBPyConnection) -> int:
+        """Bytes read by the statements ``cursor`` ran so far; their log entries count
+        toward upkeep. Call on the query's cursor once its statement finished."""
+        row = cursor.execute(_EARLIER_READS).fetchone()
+        total, entries = (int(row[0]), int(row[1])) if row else (0, 0)
         with self._idle:
             self._pending += entries
         return total
-
-    def _reads(self, cursor: duckdb.DuckDBPyConnection, since: ReadMark) -> tuple[int, int]:
-        # Any cursor of the engine's database sees the whole log; the mark picks ours.
-        row = cursor.execute(_READS_SQL, [since.connection_id, since.query_id]).fetchone()
-        return (int(row[0]), int(row[1])) if row else (0, 0)

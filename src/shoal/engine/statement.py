@@ -27,6 +27,7 @@ from typing import Any
 import duckdb
 
 from shoal.engine.dialect import DENIED_FUNCTIONS
+from shoal.engine.lru import LruCache
 from shoal.errors import AccessDeniedError, QueryFailedError
 
 ALLOWED_TABLE_FUNCTIONS = frozenset({"unnest"})
@@ -50,15 +51,29 @@ class TableReference:
     aliased: bool
 
 
+# Statements that passed the check, by text and planned tables (see inspect).
+_CHECKED: LruCache[tuple[TableReference, ...]] = LruCache(256)
+
+
 def inspect(
     cursor: duckdb.DuckDBPyConnection, sql: str, planned: Collection[TableKey]
-) -> list[TableReference]:
+) -> tuple[TableReference, ...]:
     """Check ``sql`` (see the module docstring); return its planned table references.
+
+    The outcome depends only on the text and the planned tables, so statements that
+    passed are remembered by exactly those (a check costs ~2 ms on TPC-H queries).
 
     Raises:
         AccessDeniedError: not a single query, or it reaches for files or settings.
         QueryFailedError: it does not parse, or names a table outside the plan.
     """
+    key = (sql, frozenset(planned))
+    return _CHECKED.get_or_make(key, lambda: tuple(_inspect(cursor, sql, planned)))
+
+
+def _inspect(
+    cursor: duckdb.DuckDBPyConnection, sql: str, planned: Collection[TableKey]
+) -> list[TableReference]:
     row = cursor.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
     document: dict[str, Any] = json.loads(row[0]) if row else {"error": True}
     if document.get("error"):
