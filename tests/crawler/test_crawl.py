@@ -8,7 +8,9 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,7 +31,7 @@ from shoal.catalog.model import (
     Table,
 )
 from shoal.catalog.store import CatalogStore
-from shoal.crawler import crawl_path, run_crawler
+from shoal.crawler import crawl_path, run_crawler, runner
 from shoal.errors import CrawlerRunningError
 from shoal.storage import LocalStorage
 
@@ -257,6 +259,68 @@ def test_bad_files_skipped_run_succeeds(store: CatalogStore, storage: LocalStora
         ("_SUCCESS", "marker"),
     ]:
         assert f"d/{name}: " in skipped and reason in skipped, name
+
+
+def _listing_then(monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]) -> None:
+    """Make ``change`` happen between a crawl's listing and its reads."""
+    real = runner.list_target
+
+    def list_then_change(*args: Any, **kwargs: Any) -> Any:
+        files = real(*args, **kwargs)
+        change()
+        return files
+
+    monkeypatch.setattr(runner, "list_target", list_then_change)
+
+
+def test_files_unreadable_after_listing_are_skipped(
+    store: CatalogStore, storage: LocalStorage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c", "d"):
+        storage.put("lake", f"t/{name}.csv", SALES)
+    secret = tmp_path / "secret.csv"
+    secret.write_bytes(b"password,pin\nhunter2,1234\n")
+    folder = Path(storage.local_path("lake", "t"))
+
+    def swap() -> None:
+        (folder / "b.csv").unlink()  # vanished
+        (folder / "c.csv").unlink()
+        (folder / "c.csv").symlink_to(secret)  # a symlink planted in its place
+
+    _listing_then(monkeypatch, swap)
+    run = _crawl(store, storage, "s3://lake/t/")
+    table = store.get_table("db", "t")
+    assert _columns(table) == [("id", "bigint"), ("amount", "double"), ("trip_distance", "bigint")]
+    assert table.parameters["objectCount"] == "2"
+    skipped = [line for line in run.log if line.startswith("skipped")]
+    assert len(skipped) == 2 and all("could not read it" in line for line in skipped)
+    assert "t/b.csv" in skipped[0] and "t/c.csv" in skipped[1] and "symlink" in skipped[1]
+    assert run.files_read == 4 and run.bytes_read == 2 * len(SALES)
+
+
+def test_sample_size_reads_on_when_samples_fail(
+    store: CatalogStore, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a", "b", "c", "d", "e"):
+        storage.put("lake", f"s/{name}.csv", SALES)
+    folder = Path(storage.local_path("lake", "s"))
+    _listing_then(monkeypatch, lambda: (folder / "a.csv").unlink())
+    run = _crawl(store, storage, "s3://lake/s/", sample_size=2)
+    assert run.files_read == 3  # a (gone), then b and c: two samples
+    table = store.get_table("db", "s")
+    assert table.parameters["objectCount"] == "4" and table.parameters["recordCount"] == "8"
+
+
+def test_sample_size_is_per_folder_even_when_its_files_are_not_together(
+    store: CatalogStore, storage: LocalStorage
+) -> None:
+    # Key order puts "u/b/..." between "u/a.csv" and "u/c.csv".
+    for key in ("u/a.csv", "u/b/x.csv", "u/b/y.csv", "u/c.csv"):
+        storage.put("lake", key, SALES)
+    run = _crawl(store, storage, "s3://lake/u/", sample_size=1)
+    assert run.files_read == 2  # one in u, one in u/b
+    counts = {t.name: t.parameters["objectCount"] for t in store.list_tables("db")}
+    assert counts == {"u": "2", "b": "2"}
 
 
 def test_names_and_hostile_partition_values(store: CatalogStore, storage: LocalStorage) -> None:

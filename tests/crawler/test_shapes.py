@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from shoal.catalog.types import HiveType
 from shoal.crawler.classify import FileSchema, classify
+from shoal.crawler.infer import InferredColumn, csv_value_type, merge_types
 from shoal.crawler.sample import Sample
-from shoal.crawler.shapes import ShapeCache
+from shoal.crawler.shapes import ShapeCache, _body_pattern
 
 
 def sample(text: str) -> Sample:
@@ -65,3 +67,49 @@ def test_other_headers_quotes_and_folders_are_classified_fully() -> None:
     ]:
         shapes.classify(folder, sample(text), len(text))
     assert len(seen) == 5
+
+
+TRICKY_VALUES = [
+    "",
+    "0",
+    "00",
+    "007",
+    "-0",
+    "+3",
+    "+",
+    "-",
+    "12",
+    "123456789012345678",
+    "1234567890123456789",
+    "1.5",
+    ".5",
+    "5.",
+    "-.5",
+    "00.5",
+    "1e5",
+    "true",
+    "False",
+    "TRUE",
+    "tRuE",
+    "tru",
+    "x",
+    "a b",
+    "\u0663",
+    "1\u0662",
+    " 1",
+    "1 ",
+]
+
+
+def test_a_value_fits_a_column_only_if_its_type_fits() -> None:
+    # The invariant the fast path rests on: what a column's pattern matches is typed
+    # that column's type or narrower when classified on its own.
+    for name in ("unknown", "boolean", "bigint", "double", "string"):
+        column_type = HiveType(name)
+        pattern = _body_pattern((InferredColumn("c", column_type),), ",")
+        for value in TRICKY_VALUES:
+            if pattern.match(value + "\n"):
+                assert merge_types(column_type, csv_value_type(value)) == column_type, (
+                    name,
+                    value,
+                )

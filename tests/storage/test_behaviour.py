@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -316,6 +317,89 @@ def test_object_and_folder_of_same_name(storage_case: StorageCase) -> None:
         return
     storage.put(bucket, "a/b", b"x")
     assert [o.key for o in storage.walk(bucket)] == ["a", "a/b"]
+
+
+# -- read_prefixes -------------------------------------------------------------------
+
+
+def answers(storage: Storage, bucket: str, requests: list[tuple[str, int]]) -> list[object]:
+    """read_prefixes' answers as bytes, or the error class in place of an error."""
+    found = list(storage.read_prefixes(bucket, requests))
+    assert [key for key, _ in found] == [key for key, _ in requests]
+    return [data if isinstance(data, bytes) else type(data) for _, data in found]
+
+
+def test_read_prefixes_in_request_order(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    data = bytes(range(100))
+    for key in ("a/1", "a/2", "b/c/3", "top", "empty"):
+        storage.put(bucket, key, b"" if key == "empty" else data)
+    requests = [
+        ("a/2", 10),
+        ("b/c/3", 100),  # the whole object
+        ("a/1", 1000),  # longer than the object: all of it
+        ("top", 0),
+        ("empty", 5),  # an empty object has an empty prefix
+        ("a/2", 3),  # back to a folder already left, and the same key twice
+    ]
+    assert answers(storage, bucket, requests) == [data[:10], data, data, b"", b"", data[:3]]
+
+
+def test_read_prefixes_answer_errors_in_place(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "present/x", b"xyz")
+    requests = [
+        ("absent", 5),
+        ("present/x", 2),
+        ("present", 5),  # a folder of other keys, not an object
+        ("present/x/y", 5),  # below an object
+        ("../escape", 5),
+        ("a\x00b", 5),
+        ("present/x", -1),
+        ("present/x", 9),
+    ]
+    assert answers(storage, bucket, requests) == [
+        NoSuchKeyError,
+        b"xy",
+        NoSuchKeyError,
+        NoSuchKeyError,
+        InvalidKeyError,
+        InvalidKeyError,
+        InvalidRangeError,
+        b"xyz",
+    ]
+
+
+def test_read_prefixes_of_a_missing_bucket(storage_case: StorageCase) -> None:
+    bucket = storage_case.new_bucket(create=False)
+    requests = [("k", 5), ("a/b", 5)]
+    assert answers(storage_case.storage, bucket, requests) == [NoSuchBucketError] * 2
+    assert answers(storage_case.storage, "Not_A_Bucket", requests) == [InvalidBucketNameError] * 2
+
+
+def test_read_prefixes_takes_requests_as_answers_are_asked_for(
+    storage_case: StorageCase,
+) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    for key in ("f/1", "f/2", "f/3"):
+        storage.put(bucket, key, key.encode())
+    taken: list[str] = []
+
+    def requests() -> Iterator[tuple[str, int]]:
+        for key in ("f/1", "f/2", "f/3"):
+            taken.append(key)
+            yield key, 10
+
+    reader = storage.read_prefixes(bucket, requests())
+    assert taken == []
+    assert next(reader) == ("f/1", b"f/1")
+    assert taken == ["f/1"]
+    reader.close()  # stopping early: nothing else is read
+    assert taken == ["f/1"]
+    assert list(reader) == []
 
 
 # -- listing -----------------------------------------------------------------------

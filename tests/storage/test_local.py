@@ -19,6 +19,7 @@ from shoal.errors import (
     StorageError,
 )
 from shoal.storage import LocalStorage
+from shoal.storage import local as local_module
 from shoal.storage.local import STAGING_DIR
 
 TRAVERSALS = ["../x", "a/../../x", "../../outside", "/etc/passwd", "a\x00b", "..\\x", "a/\\..\\b"]
@@ -132,12 +133,71 @@ def test_symlinks_are_invisible_to_listings(local: LocalStorage, planted: Path) 
     assert list(local.walk("bkt", "dir-link/")) == []
 
 
+@pytest.mark.parametrize("key", ["file-link", "dir-link/secret.txt", "real/inner-link"])
+def test_symlinks_are_not_followed_for_read_prefixes(
+    local: LocalStorage, planted: Path, key: str
+) -> None:
+    requests = [("real/data.csv", 9), (key, 99), ("real/data.csv", 1)]
+    answers = list(local.read_prefixes("bkt", requests))
+    assert [type(data) for _, data in answers] == [bytes, InvalidKeyError, bytes]
+    assert answers[0][1] == b"1,2" and answers[2][1] == b"1"
+
+
+def test_read_prefixes_without_dir_fd_support_read_one_by_one(
+    local: LocalStorage, planted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(local_module, "_CAN_OPEN_AT", False)  # as on Windows
+    requests = [("real/data.csv", 2), ("file-link", 9), ("dir-link/secret.txt", 9), ("no", 1)]
+    answers = [data for _, data in local.read_prefixes("bkt", requests)]
+    assert answers[0] == b"1,"
+    assert [type(a) for a in answers[1:]] == [InvalidKeyError, InvalidKeyError, NoSuchKeyError]
+
+
+def test_read_prefixes_refuse_a_symlink_swapped_in_after_the_folder_was_opened(
+    local: LocalStorage, planted: Path
+) -> None:
+    local.put("bkt", "real/other.csv", b"3,4")
+    real = Path(local.root, "bkt", "real")
+    reader = local.read_prefixes("bkt", iter([("real/data.csv", 9), ("real/other.csv", 9)]))
+    assert next(reader) == ("real/data.csv", b"1,2")  # folder "real" is open now
+    (real / "other.csv").unlink()
+    (real / "other.csv").symlink_to(planted / "secret.txt")
+    key, answer = next(reader)
+    assert key == "real/other.csv" and isinstance(answer, InvalidKeyError)
+    reader.close()
+
+
+def test_read_prefixes_never_enter_a_folder_swapped_for_a_symlink(
+    local: LocalStorage, planted: Path
+) -> None:
+    bucket = Path(local.root, "bkt")
+    (bucket / "real").rename(bucket / "moved")
+    (bucket / "real").symlink_to(planted, target_is_directory=True)
+    answers = list(local.read_prefixes("bkt", [("real/secret.txt", 99), ("moved/data.csv", 9)]))
+    assert isinstance(answers[0][1], InvalidKeyError)
+    assert answers[1][1] == b"1,2"
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_in_a_bucket_is_no_object_and_never_blocks(local: LocalStorage) -> None:
+    local.create_bucket("bkt")
+    local.put("bkt", "d/ok", b"ok")
+    os.mkfifo(Path(local.root, "bkt", "d", "pipe"))
+    answers = list(local.read_prefixes("bkt", [("d/pipe", 10), ("d/ok", 10)]))
+    assert isinstance(answers[0][1], NoSuchKeyError) and answers[1][1] == b"ok"
+    with pytest.raises(NoSuchKeyError):
+        local.read("bkt", "d/pipe")
+    assert [o.key for o in local.walk("bkt")] == ["d/ok"]
+
+
 def test_symlinked_bucket_is_no_bucket(tmp_path: Path, local: LocalStorage, planted: Path) -> None:
     Path(local.root, "evil").symlink_to(planted, target_is_directory=True)
     assert "evil" not in local.list_buckets()
     assert not local.bucket_exists("evil")
     with pytest.raises(NoSuchBucketError):
         local.read("evil", "secret.txt")
+    [(_, answer)] = local.read_prefixes("evil", [("secret.txt", 99)])
+    assert isinstance(answer, NoSuchBucketError)
     with pytest.raises(NoSuchBucketError):
         local.put("evil", "new.txt", b"x")
     assert not (planted / "new.txt").exists()

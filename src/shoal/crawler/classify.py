@@ -134,14 +134,20 @@ def _json(sample: Sample, size: int) -> FileSchema:
 def _parse(lines: list[str], delimiter: str) -> list[list[str]]:
     rows = csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter, quotechar='"')
     try:
-        return [row for row in rows if row and any(field.strip() for field in row)]
+        # A row is kept when some field is not blank: so is their concatenation.
+        return [row for row in rows if row and "".join(row).strip()]
     except csv.Error as exc:
         raise NotThisFormat(f"unparseable with {delimiter!r}: {exc}") from exc
 
 
 def choose_delimiter(lines: list[str]) -> str:
     """The consistent delimiter with most fields (see the module docstring)."""
-    best: tuple[int, str] | None = None
+    return _choose_delimiter(lines)[0]
+
+
+def _choose_delimiter(lines: list[str]) -> tuple[str, list[list[str]]]:
+    """The chosen delimiter and the rows it parsed of the first ``_DETECT_LINES`` lines."""
+    best: tuple[int, str, list[list[str]]] | None = None
     first = next((line for line in lines if line.strip()), "")
     for delimiter in DELIMITERS:
         if delimiter not in first:
@@ -153,13 +159,15 @@ def choose_delimiter(lines: list[str]) -> str:
         widths = {len(row) for row in rows}
         if len(widths) == 1 and (width := widths.pop()) >= 2:
             if best is None or width > best[0]:
-                best = (width, delimiter)
+                best = (width, delimiter, rows)
     if best is None:
         raise NotThisFormat("no delimiter of , tab | ; splits every line into the same 2+ fields")
-    return best[1]
+    return best[1], best[2]
 
 
 def _is_quoted(text: str, delimiter: str) -> bool:
+    if '"' not in text:  # the usual case, without a regular expression
+        return False
     return re.search(r"(?:^|[\r\n" + re.escape(delimiter) + r'])"', text) is not None
 
 
@@ -167,8 +175,9 @@ def _csv(sample: Sample, size: int) -> FileSchema:
     lines = _complete_lines(sample)
     if not any(line.strip() for line in lines):
         raise NotThisFormat("no complete line in the sample")
-    delimiter = choose_delimiter(lines)
-    rows = _parse(lines, delimiter)
+    delimiter, rows = _choose_delimiter(lines)
+    if len(lines) > _DETECT_LINES:  # the delimiter was chosen on the first lines only
+        rows = _parse(lines, delimiter)
     data_types = csv_column_types(rows[1:], len(rows[0]))
     header = detect_header(rows, data_types)
     columns = csv_columns(rows, header, data_types if header else None)

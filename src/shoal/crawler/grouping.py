@@ -40,7 +40,7 @@ from shoal.crawler.schemas import GroupSchema, changes, incompatibility, merge
 from shoal.storage.base import ObjectInfo
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a crawl holds one per file
 class CrawledFile:
     """A listed data file; ``schema`` is None when it was not sampled."""
 
@@ -187,9 +187,14 @@ class _Grouper:
     def own_candidate(self, node: _Node) -> _Candidate | None:
         clusters: list[tuple[GroupSchema, list[CrawledFile]]] = []
         unsampled = [f for f in node.files if f.schema is None]
+        source: FileSchema | None = None
+        group: GroupSchema | None = None
         for f in node.files:
-            if f.schema is not None:
-                self.place(clusters, GroupSchema.of(f.schema), f)
+            if f.schema is None:
+                continue
+            if group is None or f.schema is not source:  # files often share one schema object
+                source, group = f.schema, GroupSchema.of(f.schema)
+            self.place(clusters, group, f)
         if not clusters:
             for f in unsampled:
                 self.log(f"skipped {f.obj.uri}: no file in its folder could be sampled")
@@ -213,7 +218,7 @@ class _Grouper:
         f: CrawledFile,
     ) -> None:
         for i, (current, members) in enumerate(clusters):
-            if current == schema:  # the common case: nothing to merge
+            if current is schema or current == schema:  # the common case: nothing to merge
                 members.append(f)
                 return
             if incompatibility(current, schema) is None:

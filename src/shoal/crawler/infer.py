@@ -141,6 +141,10 @@ def csv_value_type(value: str) -> HiveType:
 
 def csv_column_types(rows: Iterable[Sequence[str]], width: int) -> list[HiveType]:
     """Per-column types over data rows; empty fields are ignored."""
+    rows = list(rows)
+    if rows and all(len(row) == width for row in rows):
+        # The usual, rectangular sample: transposed in C.
+        return [_column_type(values) for values in zip(*rows, strict=True)]
     columns: list[list[str]] = [[] for _ in range(width)]
     for row in rows:
         for values, value in zip(columns, row, strict=False):
@@ -164,7 +168,7 @@ def _column_type(values: Sequence[str]) -> HiveType:
     Each fast path only answers when every value alone would give that type (or
     bigint within double), so the result equals merging ``csv_value_type`` of each.
     """
-    present = [text for text in (value.strip() for value in values) if text]
+    present = [text for text in map(str.strip, values) if text]
     if not present:
         return UNKNOWN
     joined = "\n".join(present)

@@ -13,13 +13,14 @@ character class. A pattern that matches a folder excludes everything below it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 
-from shoal.crawler.classify import classify
+from shoal.crawler.classify import FileSchema, classify
 from shoal.crawler.grouping import CrawledFile
-from shoal.crawler.sample import FileSkipped, read_sample
+from shoal.crawler.sample import FileSkipped, prefix_length, sample_of
 from shoal.crawler.shapes import ShapeCache
 from shoal.errors import ShoalError
 from shoal.storage.base import Storage
@@ -46,7 +47,7 @@ def ignore_reason(rel: str) -> str | None:
         return "inside a folder whose name starts with '_' or '.'"
     if name.startswith(("_", ".")):
         return "name starts with '_' or '.' (marker or hidden file)"
-    if name.endswith(".crc") or name.endswith("_$folder$"):
+    if name.endswith((".crc", "_$folder$")):
         return "checksum or folder marker"
     return None
 
@@ -110,12 +111,13 @@ def list_target(
 ) -> list[CrawledFile]:
     """Walk the target once and keep the files worth sampling."""
     files: list[CrawledFile] = []
+    cut = len(prefix)
     for obj in storage.walk(bucket, prefix):
-        rel = obj.key[len(prefix) :]
+        rel = obj.key[cut:]
         if not rel or rel.endswith("/"):
             continue  # folder marker objects
         reason = ignore_reason(rel)
-        if reason is None and (pattern := excluded_by(rel, exclusions)) is not None:
+        if reason is None and exclusions and (pattern := excluded_by(rel, exclusions)) is not None:
             reason = f"excluded by pattern {pattern!r}"
         if reason is None and obj.size == 0:
             reason = "empty file"
@@ -137,42 +139,94 @@ def sample_files(
 
     Files after that many per folder are kept unsampled (schema None): they count
     towards sizes and record estimates. Unusable files are logged and dropped.
+    Files are read a folder at a time through ``Storage.read_prefixes``.
     """
-    kept: list[CrawledFile] = []
-    sampled_in: dict[str, int] = {}
-    shapes = ShapeCache(classify)
+    sampler = _Sampler(storage, sample_size, tally, log)
+    for run in _folder_runs(files):
+        sampler.sample_run(run)
+    return sampler.kept
+
+
+def _folder_runs(files: Iterable[CrawledFile]) -> Iterator[list[CrawledFile]]:
+    """Consecutive files of one folder of one bucket (key order keeps most together)."""
+    run: list[CrawledFile] = []
+    where: tuple[str, str] | None = None
     for f in files:
-        done = sampled_in.get(f.folder, 0)
-        if sample_size is not None and done >= sample_size:
-            kept.append(f)
-            continue
-        if _sample_one(storage, f, tally, log, shapes):
-            sampled_in[f.folder] = done + 1
-            kept.append(f)
-    return kept
+        here = (f.obj.bucket, f.folder)
+        if here != where and run:
+            yield run
+            run = []
+        where = here
+        run.append(f)
+    if run:
+        yield run
 
 
-def _sample_one(
-    storage: Storage,
-    f: CrawledFile,
-    tally: ReadTally,
-    log: Callable[[str], None],
-    shapes: ShapeCache,
-) -> bool:
-    tally.files_read += 1
-    try:
+class _Sampler:
+    """Samples runs of files of one folder, counting successes per folder."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        sample_size: int | None,
+        tally: ReadTally,
+        log: Callable[[str], None],
+    ) -> None:
+        self.storage = storage
+        self.sample_size = sample_size
+        self.tally = tally
+        self.log = log
+        self.shapes = ShapeCache(classify)
+        self.sampled_in: dict[str, int] = {}
+        self.kept: list[CrawledFile] = []
+
+    def sample_run(self, run: list[CrawledFile]) -> None:
+        """Sample files of one folder until ``sample_size`` succeed; keep the rest as is."""
+        folder = run[0].folder
+        pending = run
+        while pending:
+            done = self.sampled_in.get(folder, 0)
+            wanted = len(pending) if self.sample_size is None else self.sample_size - done
+            if wanted <= 0:
+                self.kept += pending  # enough samples: kept unsampled
+                return
+            # Only as many reads as samples still wanted; more if some fail.
+            batch, pending = pending[:wanted], pending[wanted:]
+            self.sampled_in[folder] = done + self._sample_batch(batch)
+
+    def _sample_batch(self, batch: list[CrawledFile]) -> int:
+        """Sample ``batch`` (files of one folder) with one read_prefixes call; count successes."""
+        requests = [(f.obj.key, prefix_length(f.obj)) for f in batch]
+        sampled = 0
+        with closing(self.storage.read_prefixes(batch[0].obj.bucket, requests)) as answers:
+            for f, (_, prefix) in zip(batch, answers, strict=True):
+                if self._sample_one(f, prefix):
+                    sampled += 1
+                    self.kept.append(f)
+        return sampled
+
+    def _sample_one(self, f: CrawledFile, prefix: bytes | ShoalError) -> bool:
+        self.tally.files_read += 1
         try:
-            sample = read_sample(storage, f.obj)
+            f.schema = self._classify(f, prefix)
+            return True
         except FileSkipped as exc:
-            tally.bytes_read += exc.bytes_read
+            self.log(f"skipped {f.obj.uri}: {exc.reason}")
+        except ShoalError as exc:  # vanished or unreadable between listing and reading
+            self.log(f"skipped {f.obj.uri}: could not read it: {exc.message}")
+        except Exception as exc:  # bad input must never crash a crawl
+            self.log(
+                f"skipped {f.obj.uri}: unexpected {type(exc).__name__} while classifying: {exc}"
+            )
+        return False
+
+    def _classify(self, f: CrawledFile, prefix: bytes | ShoalError) -> FileSchema:
+        if isinstance(prefix, ShoalError):
+            raise prefix  # read_prefixes answers a failed read with its error
+        try:
+            sample = sample_of(self.storage, f.obj, prefix)
+        except FileSkipped as exc:
+            self.tally.bytes_read += exc.bytes_read
             raise
-        tally.bytes_read += sample.bytes_read
-        f.schema = shapes.classify(f.folder, sample, f.obj.size)
-        return True
-    except FileSkipped as exc:
-        log(f"skipped {f.obj.uri}: {exc.reason}")
-    except ShoalError as exc:  # vanished or unreadable between listing and reading
-        log(f"skipped {f.obj.uri}: could not read it: {exc.message}")
-    except Exception as exc:  # bad input must never crash a crawl
-        log(f"skipped {f.obj.uri}: unexpected {type(exc).__name__} while classifying: {exc}")
-    return False
+        self.tally.bytes_read += sample.bytes_read
+        return self.shapes.classify(f.folder, sample, f.obj.size)

@@ -57,13 +57,14 @@ def build_table(
     columns = tuple(Column(c.name, str(finalize(c.type))) for c in group.schema.columns)
     names = unique_names([c.name for c in columns] + list(group.partition_keys))
     keys = tuple(Column(name, "string") for name in names[len(columns) :])
-    fmt = replace(group.schema.format, compression=_common_compression(group.files))
+    files = group.files  # built on each access: once is enough
+    fmt = replace(group.schema.format, compression=_common_compression(files))
     location = folder_uri(bucket, prefix + group.folder)
     sd = storage_descriptor(fmt, location, columns)
-    bytes_per_record = _bytes_per_record(group.files)
+    bytes_per_record = _bytes_per_record(files)
     params = {
         **format_parameters(fmt),
-        **_stats(group.files, bytes_per_record),
+        **_stats(files, bytes_per_record),
         **SCHEMA_VERSIONS,
     }
     if crawler_name:

@@ -11,6 +11,11 @@ Safety: every bucket name and key is validated, and every path is resolved and
 compared with its lexical form, so a path that crosses a symlink anywhere under the
 root is refused (InvalidKeyError) and symlinks are invisible to listings. LocalStorage
 serves only regular files in real directories; nothing resolves outside the root.
+Reads check the file they opened, not the path beforehand: ``read`` opens with
+O_NOFOLLOW and then asks what it opened (``/proc/self/fd``); ``read_prefixes``, the
+crawler's many small reads, opens every folder and file relative to its parent with
+O_NOFOLLOW, so the kernel itself refuses each symlink on the way. Files are opened
+with O_NONBLOCK, so a FIFO planted in a bucket cannot block a reader.
 
 Limits of a filesystem compared with S3: a key cannot end in '/' (folder markers),
 cannot contain empty segments ('a//b'), and "a" cannot be an object while "a/b" is
@@ -34,11 +39,13 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_ISLNK, S_ISREG
+from typing import NamedTuple
 
 from shoal.errors import (
     BucketNotEmptyError,
@@ -47,11 +54,13 @@ from shoal.errors import (
     InvalidRangeError,
     NoSuchBucketError,
     NoSuchKeyError,
+    ShoalError,
     StorageError,
 )
 from shoal.storage.base import (
     Listing,
     ObjectInfo,
+    PrefixAnswer,
     Storage,
     validate_bucket_name,
     validate_key,
@@ -64,22 +73,30 @@ _UNSERVABLE_NAME_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 _PUT_ATTEMPTS = 3
 # Staging files older than this are leftovers of a crash: no put takes a day.
 STALE_STAGING_SECONDS = 24 * 3600
+# O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a FIFO planted
+# in a bucket from blocking the open (a read of it then fails and it is refused).
+_OPEN_FILE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_OPEN_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+# read_prefixes opens files relative to an open folder where the platform can.
+_CAN_OPEN_AT = (
+    os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One servable directory entry, with the name it sorts by in key order."""
+class _Entry(NamedTuple):
+    """One servable directory entry, with the name it sorts by in key order.
 
+    A named tuple, not a dataclass: listings make one per file, and tuples are
+    cheapest to build and sort.
+    """
+
+    # Keys under folder "a" all start with "a/", so the folder sorts as "a/":
+    # this keeps "a-b" (0x2d) before "a/x" (0x2f) as S3 orders them.
+    sort_name: str
     name: str
     path: str
     is_dir: bool
     entry: os.DirEntry[str]
-
-    @property
-    def sort_name(self) -> str:
-        # Keys under folder "a" all start with "a/", so the folder sorts as "a/":
-        # this keeps "a-b" (0x2d) before "a/x" (0x2f) as S3 orders them.
-        return self.name + "/" if self.is_dir else self.name
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ class _Start:
 
 
 _BUCKET_PATHS_KEPT = 1024
+_sort_name = itemgetter(0)  # _Entry.sort_name
 
 
 class LocalStorage(Storage):
@@ -168,7 +186,7 @@ class LocalStorage(Storage):
         path = self._object_path(bucket, key, resolve=False)
         try:
             # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = os.open(path, _OPEN_FILE)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
             raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
@@ -192,6 +210,28 @@ class LocalStorage(Storage):
             return _read_range(fd, st.st_size, start, end)
         finally:
             os.close(fd)
+
+    def read_prefixes(
+        self, bucket: str, requests: Iterable[tuple[str, int]]
+    ) -> Generator[PrefixAnswer, None, None]:
+        """The first bytes of many objects; see Storage.read_prefixes.
+
+        Files are opened relative to their folder, which stays open while the keys
+        that follow are in it too: no path is resolved and no opened file is checked
+        per key, as the kernel refuses every symlink on the way (see _PrefixReader).
+        """
+        if not _CAN_OPEN_AT:
+            yield from super().read_prefixes(bucket, requests)
+            return
+        reader = _PrefixReader(self._bucket_path, bucket)
+        try:
+            for key, length in requests:
+                try:
+                    yield key, reader.read_prefix(key, length)
+                except ShoalError as exc:
+                    yield key, exc
+        finally:
+            reader.close()
 
     def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
         """Store ``data`` at ``key`` atomically (staging file, fsync, rename)."""
@@ -270,10 +310,8 @@ class LocalStorage(Storage):
         self, bucket: str, start: _Start | None, start_after: str | None
     ) -> Iterator[ObjectInfo]:
         if start is None:
-            return
-        for entry in self._scan(start.folder):
-            if entry.name.startswith(start.name_prefix):
-                yield from self._walk_entry(bucket, entry, start.key_base, start_after)
+            return iter(())
+        return self._walk(start.folder, start.key_base, bucket, start_after, start.name_prefix)
 
     def _iter_slash_level(
         self, bucket: str, prefix: str, start_after: str | None
@@ -293,25 +331,33 @@ class LocalStorage(Storage):
             if start_after is not None and key <= start_after:
                 continue
             if not entry.is_dir:
-                yield from _entry_info(bucket, key, entry)
+                info = _entry_info(bucket, key, entry)
+                if info is not None:
+                    yield info
             elif next(self._walk(entry.path, key, bucket, None), None) is not None:
                 yield key  # a folder is a common prefix only if it holds an object
 
     def _walk(
-        self, folder: str, key_base: str, bucket: str, start_after: str | None
+        self,
+        folder: str,
+        key_base: str,
+        bucket: str,
+        start_after: str | None,
+        name_prefix: str = "",
     ) -> Iterator[ObjectInfo]:
+        # One generator per folder, files yielded inline: a crawl walks thousands of
+        # files, and each generator level an object passes through costs time.
         for entry in self._scan(folder):
-            yield from self._walk_entry(bucket, entry, key_base, start_after)
-
-    def _walk_entry(
-        self, bucket: str, entry: _Entry, key_base: str, start_after: str | None
-    ) -> Iterator[ObjectInfo]:
-        key = key_base + entry.sort_name
-        if entry.is_dir:
-            if not _wholly_before(key, start_after):
-                yield from self._walk(entry.path, key, bucket, start_after)
-        elif start_after is None or key > start_after:
-            yield from _entry_info(bucket, key, entry)
+            if name_prefix and not entry.name.startswith(name_prefix):
+                continue
+            key = key_base + entry.sort_name
+            if entry.is_dir:
+                if not _wholly_before(key, start_after):
+                    yield from self._walk(entry.path, key, bucket, start_after)
+            elif start_after is None or key > start_after:
+                info = _entry_info(bucket, key, entry)
+                if info is not None:
+                    yield info
 
     def _scan(self, folder: str) -> Sequence[_Entry]:
         """Servable entries of ``folder`` in key order: real folders and regular files."""
@@ -319,16 +365,16 @@ class LocalStorage(Storage):
         try:
             with os.scandir(folder) as it:
                 for entry in it:
-                    if _UNSERVABLE_NAME_RE.search(entry.name) or not _is_utf8(entry.name):
+                    if not _servable_name(entry.name):
                         continue
                     # Symlinks are never followed: not for files, not for folders.
                     if entry.is_dir(follow_symlinks=False):
-                        found.append(_Entry(entry.name, entry.path, True, entry))
+                        found.append(_Entry(entry.name + "/", entry.name, entry.path, True, entry))
                     elif entry.is_file(follow_symlinks=False):
-                        found.append(_Entry(entry.name, entry.path, False, entry))
+                        found.append(_Entry(entry.name, entry.name, entry.path, False, entry))
         except (FileNotFoundError, NotADirectoryError):
             return []  # removed while we walked: it holds nothing now
-        found.sort(key=lambda e: e.sort_name)
+        found.sort(key=_sort_name)
         return found
 
     def _prefix_start(self, bucket: str, prefix: str) -> _Start | None:
@@ -371,11 +417,7 @@ class LocalStorage(Storage):
 
         With ``resolve=False`` the caller checks the opened file with ``_opened_as``.
         """
-        validate_key(key)
-        if key.endswith("/"):
-            raise InvalidKeyError(f"local storage cannot hold folder marker keys: {key!r}")
-        if "//" in key:
-            raise InvalidKeyError(f"local storage cannot hold keys with empty segments: {key!r}")
+        _check_local_key(key)
         # Unresolved callers learn of a missing bucket when opening fails, and their
         # opened-path check also refuses a symlinked bucket folder.
         bucket_path = self._existing_bucket(bucket) if resolve else self._bucket_path(bucket)
@@ -445,6 +487,13 @@ def _is_bucket_name(name: str) -> bool:
     return True
 
 
+def _servable_name(name: str) -> bool:
+    """Whether a key can name this file: no control character or backslash, UTF-8."""
+    if name.isascii():  # the usual name: C string methods, no regular expression
+        return name.isprintable() and "\\" not in name
+    return not _UNSERVABLE_NAME_RE.search(name) and _is_utf8(name)
+
+
 def _is_utf8(name: str) -> bool:
     try:
         name.encode("utf-8")
@@ -458,17 +507,16 @@ def _is_regular(st: os.stat_result) -> bool:
 
 
 def _info(bucket: str, key: str, st: os.stat_result, etag: str | None = None) -> ObjectInfo:
-    mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
-    return ObjectInfo(bucket=bucket, key=key, size=st.st_size, mtime=mtime, etag=etag)
+    return ObjectInfo(bucket, key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC), etag)
 
 
-def _entry_info(bucket: str, key: str, entry: _Entry) -> Iterator[ObjectInfo]:
-    """The ObjectInfo of a listed file, or nothing if it was deleted meanwhile."""
+def _entry_info(bucket: str, key: str, entry: _Entry) -> ObjectInfo | None:
+    """The ObjectInfo of a listed file, or None if it was deleted meanwhile."""
     try:
         st = entry.entry.stat(follow_symlinks=False)  # cached by DirEntry where it can
     except FileNotFoundError:
-        return
-    yield _info(bucket, key, st)
+        return None
+    return _info(bucket, key, st)
 
 
 def _wholly_before(folder_key: str, start_after: str | None) -> bool:
@@ -483,11 +531,24 @@ def _check_range(start: int, end: int | None) -> None:
         raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
 
 
+def _check_local_key(key: str) -> None:
+    """validate_key, plus the keys a filesystem cannot hold."""
+    validate_key(key)
+    if key.endswith("/"):
+        raise InvalidKeyError(f"local storage cannot hold folder marker keys: {key!r}")
+    if "//" in key:
+        raise InvalidKeyError(f"local storage cannot hold keys with empty segments: {key!r}")
+
+
 def _pread_prefix(fd: int, end: int, bucket: str, key: str) -> bytes:
     try:
         return os.pread(fd, end, 0)
     except IsADirectoryError:  # a folder: "a" while keys "a/..." exist
         raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+    except OSError as exc:
+        if exc.errno == errno.ESPIPE:  # a FIFO (opened without blocking): not an object
+            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+        raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
 
 
 def _read_range(fd: int, size: int, start: int, end: int | None) -> bytes:
@@ -614,3 +675,124 @@ def _opened_as(fd: int, path: str) -> bool:
     # A file replaced (atomic put) or deleted since it was opened reads "(deleted)";
     # it was at ``path`` when opened, which is what matters.
     return opened in (path, path + " (deleted)")
+
+
+class _PrefixReader:
+    """Reads the starts of files of one bucket, keeping the last folder used open.
+
+    The bucket folder is opened with O_NOFOLLOW | O_DIRECTORY, each folder below it
+    one segment at a time relative to its parent the same way, and each file relative
+    to its folder with O_NOFOLLOW: the kernel refuses a symlink at every step, so
+    nothing reached through one is read, even if it was swapped in after listing.
+    Open descriptors stay on the folders they were opened on, whatever is renamed.
+    """
+
+    def __init__(self, bucket_path: Callable[[str], str], bucket: str) -> None:
+        self._bucket_path = bucket_path
+        self._bucket = bucket
+        self._bucket_fd = -1
+        self._folder: str | None = None
+        self._folder_fd = -1
+
+    def read_prefix(self, key: str, length: int) -> bytes:
+        """The first ``length`` bytes of ``key``; raises ShoalError."""
+        if length < 0:
+            raise InvalidRangeError(f"invalid prefix length: {length}")
+        _check_local_key(key)
+        folder, _, name = key.rpartition("/")
+        try:
+            if folder != self._folder:
+                self._enter(folder, key)
+            fd = self._open_file(name, key)
+            try:
+                return self._read_start(fd, length, key)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StorageError(f"cannot read {self._bucket}/{key}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the folders held open."""
+        self._leave()
+        if self._bucket_fd >= 0:
+            os.close(self._bucket_fd)
+            self._bucket_fd = -1
+
+    def _enter(self, folder: str, key: str) -> None:
+        self._leave()
+        fd = self._open_bucket()
+        for segment in folder.split("/") if folder else ():
+            parent = fd
+            try:
+                fd = self._open_folder(segment, parent, key)
+            finally:
+                if parent != self._bucket_fd:
+                    os.close(parent)
+        self._folder, self._folder_fd = folder, fd
+
+    def _leave(self) -> None:
+        if self._folder_fd >= 0 and self._folder_fd != self._bucket_fd:
+            os.close(self._folder_fd)
+        self._folder, self._folder_fd = None, -1
+
+    def _open_bucket(self) -> int:
+        if self._bucket_fd < 0:
+            path = self._bucket_path(self._bucket)  # validates the name
+            try:
+                self._bucket_fd = os.open(path, _OPEN_FOLDER)
+            except (FileNotFoundError, NotADirectoryError):  # a symlink is no bucket either
+                raise NoSuchBucketError(f"no such bucket: {self._bucket!r}") from None
+        return self._bucket_fd
+
+    def _open_folder(self, segment: str, parent: int, key: str) -> int:
+        try:
+            return os.open(segment, _OPEN_FOLDER, dir_fd=parent)
+        except FileNotFoundError:
+            raise self._no_such_key(key) from None
+        except OSError as exc:
+            # O_NOFOLLOW | O_DIRECTORY answers ENOTDIR for a symlink (Linux) or ELOOP.
+            if exc.errno == errno.ELOOP or _is_symlink_at(segment, parent):
+                raise InvalidKeyError(
+                    f"key {key!r} crosses a symlink in bucket {self._bucket!r}"
+                ) from None
+            if exc.errno == errno.ENOTDIR:  # a file where the key needs a folder
+                raise self._no_such_key(key) from None
+            raise
+
+    def _open_file(self, name: str, key: str) -> int:
+        try:
+            return os.open(name, _OPEN_FILE, dir_fd=self._folder_fd)
+        except FileNotFoundError:
+            raise self._no_such_key(key) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
+            raise
+
+    def _read_start(self, fd: int, length: int, key: str) -> bytes:
+        data = b""
+        if length:
+            try:
+                data = os.pread(fd, length, 0)
+            except OSError as exc:
+                if exc.errno not in (errno.EISDIR, errno.ESPIPE):
+                    raise
+                # A folder or a FIFO: the fstat below refuses it.
+            if len(data) == length:
+                return data  # the usual case: one pread, no fstat
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise self._no_such_key(key)
+        if len(data) == min(length, st.st_size):
+            return data  # the whole of a shorter object
+        return _read_range(fd, st.st_size, 0, length)  # a short read: read on
+
+    def _no_such_key(self, key: str) -> NoSuchKeyError:
+        return NoSuchKeyError(f"no such key: {self._bucket}/{key}")
+
+
+def _is_symlink_at(name: str, folder_fd: int) -> bool:
+    try:
+        return S_ISLNK(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
