@@ -134,20 +134,39 @@ def bare_round_trips(url: str, runs: int, fresh: bool = False) -> list[float]:
     return times
 
 
-def select_one(athena: Any) -> dict[str, Any]:
-    """One ``SELECT 1`` through the Athena API; its server-side statistics."""
-    query_id = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+def select_one(athena: Any, calls: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    """One ``SELECT 1`` through the Athena API; its server-side statistics.
+
+    With ``calls``, the seconds of each call are appended to ``calls[operation]``.
+    """
+    timed_call = _timer(calls)
+    start = athena.start_query_execution
+    query_id = timed_call("StartQueryExecution", start, QueryString="SELECT 1")["QueryExecutionId"]
     while True:  # tight loop: the poll interval is the client's choice, not shoal's
-        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        execution = timed_call(
+            "GetQueryExecution", athena.get_query_execution, QueryExecutionId=query_id
+        )["QueryExecution"]
         state = execution["Status"]["State"]
         if state == "SUCCEEDED":
             break
         if state in ("FAILED", "CANCELLED"):
             raise RuntimeError(f"SELECT 1 {state}: {execution['Status']}")
-    rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
+    results = timed_call("GetQueryResults", athena.get_query_results, QueryExecutionId=query_id)
+    rows = results["ResultSet"]["Rows"]
     assert rows[-1]["Data"][0]["VarCharValue"] == "1", rows
     stats: dict[str, Any] = execution["Statistics"]
     return stats
+
+
+def _timer(calls: dict[str, list[float]] | None) -> Callable[..., Any]:
+    def timed_call(operation: str, call: Callable[..., Any], **params: Any) -> Any:
+        start = time.perf_counter()
+        answer = call(**params)
+        if calls is not None:
+            calls.setdefault(operation, []).append(time.perf_counter() - start)
+        return answer
+
+    return timed_call
 
 
 def latency(server: Server, runs: int, bare_runs: int) -> dict[str, float]:
@@ -156,9 +175,10 @@ def latency(server: Server, runs: int, bare_runs: int) -> dict[str, float]:
     athena = server.client("athena")
     select_one(athena)  # warm: connection, work group, engine
     times, totals = [], []
+    calls: dict[str, list[float]] = {}
     for _ in range(runs):
         start = time.perf_counter()
-        stats = select_one(athena)
+        stats = select_one(athena, calls)
         times.append(time.perf_counter() - start)
         totals.append(stats["TotalExecutionTimeInMillis"] / 1000)
     figures = {
@@ -175,7 +195,16 @@ def latency(server: Server, runs: int, bare_runs: int) -> dict[str, float]:
         f"bare GET /healthz (new conn.)  p50 {figures['fresh_p50'] * 1000:8.2f} ms\n"
         f"SELECT 1 via boto3 (start, poll, results) p50 {figures['select_p50'] * 1000:8.2f} ms"
         f"  p90 {figures['select_p90'] * 1000:8.2f} ms  ({runs} runs)\n"
-        f"  server TotalExecutionTime p50 {figures['server_total_p50'] * 1000:.1f} ms\n"
+        f"  server TotalExecutionTime p50 {figures['server_total_p50'] * 1000:.1f} ms",
+        flush=True,
+    )
+    for operation, seconds in calls.items():
+        print(
+            f"  {operation:<20} p50 {percentile(seconds, 0.5) * 1000:7.2f} ms  "
+            f"p90 {percentile(seconds, 0.9) * 1000:7.2f} ms  ({len(seconds) / runs:.2f} per query)",
+            flush=True,
+        )
+    print(
         f"ratio SELECT 1 / bare (p50): {figures['select_p50'] / figures['bare_p50']:.1f}x"
         "  (target < 10x)",
         flush=True,

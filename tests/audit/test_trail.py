@@ -19,6 +19,7 @@ import pytest
 
 from shoal.audit import journal as journal_module
 from shoal.audit.catalog import AUDIT_DATABASE, AUDIT_TABLE
+from shoal.audit.journal import read_journal_lines
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.queries.runner import StatementContext, StatementRunner
 
@@ -94,6 +95,27 @@ def test_appends_share_fsyncs(env: TrailEnv, monkeypatch: pytest.MonkeyPatch) ->
     trail.close()
     assert len(trail.pending_records()) == 400
     assert len(syncs) < 400  # group commit: concurrent appends share an fsync
+
+
+def test_append_writes_at_once_and_syncs_later(
+    env: TrailEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(journal_module, "_sync", lambda fd: (syncs.append(fd), real(fd)))
+    journal = journal_module.Journal(env.data / "journal", sync_seconds=60)
+    journal.append(b'{"eventTime": "2024-05-06T07:08:09Z"}\n')
+    # Written (a process kill no longer loses it), not yet synced: that is the syncer's.
+    assert journal.path.read_bytes().count(b"\n") == 1
+    assert syncs == []
+    journal.sync()
+    assert len(syncs) == 1
+    journal.sync()  # nothing new: no second fsync
+    assert len(syncs) == 1
+    journal.append(b'{"eventTime": "2024-05-06T07:08:10Z"}\n')
+    journal.close()  # syncs what is left
+    assert len(syncs) == 2
+    assert len(read_journal_lines(journal.path)) == 2
 
 
 def test_roll_writes_gzipped_json_lines_at_cloudtrail_keys(env: TrailEnv) -> None:

@@ -310,6 +310,39 @@ def test_stop_a_queued_and_a_running_query_while_others_run(app: Shoal) -> None:
         assert run(one, "SELECT 42 AS x").state == SUCCEEDED
 
 
+def test_get_may_wait_for_a_running_execution_to_finish(app: Shoal) -> None:
+    service = app.queries
+    run(service, "SELECT 1")  # the engine is warm
+    quick = service.start("SELECT 2 AS x")
+    assert service.get(quick, wait=30).state == SUCCEEDED  # no polling needed
+    runner = StatementRunner(app.catalog, app.storage, app.engine)
+    with QueryService(app.state, app.catalog, app.storage, runner) as other:
+        slow = other.start(LONG_QUERY)
+        started = time.monotonic()
+        assert other.get(slow, wait=0.05).state in (QUEUED, RUNNING)  # answers anyway
+        assert time.monotonic() - started < 5
+        other.stop(slow)
+        assert other.wait(slow, 10).state == CANCELLED
+
+
+def test_an_execution_stopped_elsewhere_is_seen_at_once(any_app: Shoal) -> None:
+    # Two services on one state database, as two processes would be: the one running
+    # the query answers from the database while the query is active, so it sees the
+    # stop before its own monitor does; a finished execution never changes again.
+    runner = StatementRunner(any_app.catalog, any_app.storage, any_app.engine)
+    with QueryService(any_app.state, any_app.catalog, any_app.storage, runner) as owner:
+        query_id = owner.start(LONG_QUERY)
+        wait_for_state(owner, query_id, RUNNING)
+        any_app.queries.stop(query_id)  # not live there: a state change in the database
+        assert owner.get(query_id).state == CANCELLED
+        assert owner.wait(query_id, 10).state == CANCELLED
+        assert owner.workgroup_of(query_id) == "primary"
+    finished = any_app.queries.get(query_id)
+    assert any_app.queries.get(query_id) is finished  # kept: it cannot change any more
+    with pytest.raises(QueryExecutionNotFoundError):
+        any_app.queries.workgroup_of("no-such-execution")
+
+
 def test_time_limit_fails_the_query_with_a_timeout_reason(app: Shoal) -> None:
     runner = StatementRunner(app.catalog, app.storage, app.engine)
     with QueryService(app.state, app.catalog, app.storage, runner, timeout_seconds=0.3) as limited:

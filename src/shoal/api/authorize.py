@@ -1,6 +1,6 @@
 """Which action on which resource each API operation needs, checked before it runs.
 
-The router calls ``authorize_request`` after authentication and before dispatch, so
+The router calls ``check_request`` after authentication and before dispatch, so
 a denied request has no side effect. Every operation needs the action of its own
 name (Glue ``GetTables`` -> ``glue:GetTables``; docs/governance.md); the tables
 below say which resource ARN(s) it acts on, built from the request parameters. An
@@ -24,8 +24,6 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
-from starlette.concurrency import run_in_threadpool
-
 from shoal.api import json_protocol, s3_xml
 from shoal.api.context import RequestContext
 from shoal.api.errors import ApiError
@@ -42,8 +40,8 @@ from shoal.queries.runner import LocationAccess, TableAccess, Visibility
 from shoal.queries.service import StatementAuthorizer
 
 __all__ = [
-    "authorize_request",
     "caller",
+    "check_request",
     "enforced_caller",
     "json_checks",
     "s3_checks",
@@ -57,8 +55,8 @@ Params = dict[str, Any]
 Rule = Callable[[RequestContext, Arns, Params], list[tuple[str, str | None]]]
 """(resource ARN, storage location or None) pairs an operation acts on."""
 EVERYTHING = "*"
-# The caller of the request being handled: set by the router's hook in the request's
-# task, inherited by the handler's worker thread (contextvars are copied into it).
+# The caller of the request being handled: set by ``check_request`` in the context
+# copy the router's worker-thread call runs in, where the handler then runs too.
 _CALLER: ContextVar[Caller | None] = ContextVar("shoal_caller", default=None)
 
 
@@ -66,9 +64,12 @@ _CALLER: ContextVar[Caller | None] = ContextVar("shoal_caller", default=None)
 
 
 def caller(ctx: RequestContext) -> Caller:
-    """The request's principal as the authorizer sees it (admin flag read fresh)."""
-    identity = ctx.app.identities.signing_identity(ctx.principal.access_key_id)
-    admin = identity is not None and identity.is_admin
+    """The request's principal as the authorizer sees it: the admin flag as read when
+    the request was authenticated (read now when the principal does not say)."""
+    admin = ctx.principal.is_admin
+    if admin is None:
+        identity = ctx.app.identities.signing_identity(ctx.principal.access_key_id)
+        admin = identity is not None and identity.is_admin
     return Caller(ctx.principal.user_name, ctx.principal.arn, admin, ctx.source_ip)
 
 
@@ -81,42 +82,48 @@ def enforced_caller(ctx: RequestContext) -> Caller | None:
 
     Handlers use it to filter listings and check SQL. A handler called directly (an
     in-process test, no router) has no enforced caller and filters nothing: only
-    requests that came through ``authorize_request`` are subject to policies.
+    requests that came through ``check_request`` are subject to policies.
     """
     who = _CALLER.get()
     return who if who is not None and who.arn == ctx.principal.arn else None
 
 
-async def authorize_request(
+def check_request(
     ctx: RequestContext, protocol: str, service: str | None, http: HttpRequest, body: bytes
 ) -> list[Verdict]:
     """Check an authenticated request before its handler runs; the verdicts, for audit.
 
-    Also records the caller for the handler (``enforced_caller``): set here, in the
-    request's own task, so the handler's worker thread inherits it.
+    Also records the caller for the handler (``enforced_caller``) in the current
+    context: call it in the context (worker thread) the handler then runs in.
 
     Raises:
         NotAuthorizedError: (JSON protocols) some check is denied.
         ApiError: ``AccessDenied`` 403 (S3, IAM) some check is denied.
     """
-    who, verdicts = await run_in_threadpool(_check_request, ctx, protocol, service, http, body)
+    who = caller(ctx)
+    verdicts = _judge(ctx, who, protocol, service, http, body)
     _CALLER.set(who)
     return verdicts
 
 
-def _check_request(
-    ctx: RequestContext, protocol: str, service: str | None, http: HttpRequest, body: bytes
-) -> tuple[Caller, list[Verdict]]:
-    who, authorizer = caller(ctx), Authorizer(ctx.app.governance)
+def _judge(
+    ctx: RequestContext,
+    who: Caller,
+    protocol: str,
+    service: str | None,
+    http: HttpRequest,
+    body: bytes,
+) -> list[Verdict]:
+    authorizer = Authorizer(ctx.app.governance)
     if protocol == "json":
         target_service, operation = json_protocol.split_target(http.header("x-amz-target") or "")
         checks = json_checks(ctx, target_service.model_name, operation, _json_params(body))
-        return who, authorizer.authorize(who, checks)
+        return authorizer.authorize(who, checks)
     if protocol == "query" and service != "iam":
-        return who, []  # STS: GetCallerIdentity needs no permission
+        return []  # STS: GetCallerIdentity needs no permission
     checks = _iam_checks(ctx, parse_form(body)) if protocol == "query" else s3_checks(http, body)
     try:
-        return who, authorizer.authorize(who, checks)
+        return authorizer.authorize(who, checks)
     except NotAuthorizedError as exc:
         raise ApiError("AccessDenied", exc.message, 403) from exc
 
@@ -157,7 +164,7 @@ def _execution_workgroups(ctx: RequestContext, arns: Arns, params: Params) -> li
     found = []
     for query_id in ids if isinstance(ids, list) else []:
         try:
-            found.append(ctx.app.queries.get(str(query_id)).workgroup)
+            found.append(ctx.app.queries.workgroup_of(str(query_id)))
         except ShoalError:
             found.append(PRIMARY)  # unknown id: the handler answers not-found
     return [(arns.workgroup(w), None) for w in dict.fromkeys(found or [PRIMARY])]

@@ -24,6 +24,7 @@ class Principal:
     access_key_id: str
     arn: str
     account_id: str
+    is_admin: bool | None = None  # as read when the request was authenticated; None: ask
 
 
 @dataclass(frozen=True)

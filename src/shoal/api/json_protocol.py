@@ -28,7 +28,6 @@ from typing import Any
 
 import botocore.session
 from botocore.model import ServiceModel, Shape
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shoal.api.context import JsonHandler, RequestContext
@@ -59,6 +58,24 @@ def service_model(name: str) -> ServiceModel:
     return botocore.session.get_session().get_service_model(name)
 
 
+@cache
+def _input_shapes(name: str) -> dict[str, Shape | None]:
+    model = service_model(name)
+    return {op: model.operation_model(op).input_shape for op in model.operation_names}
+
+
+def input_shape(service: str, operation: str) -> Shape | None:
+    """The input shape of ``operation`` (None: it takes no input).
+
+    Raises:
+        ApiError: UnknownOperationException, the model has no such operation.
+    """
+    shapes = _input_shapes(service)
+    if operation not in shapes:
+        raise ApiError("UnknownOperationException", f"Unknown operation {operation[:200]!r}")
+    return shapes[operation]
+
+
 def load_handlers(service: JsonService) -> dict[str, JsonHandler]:
     """``OPERATIONS`` of ``shoal.api.<module>``, or {} while that module does not exist."""
     module_name = f"shoal.api.{service.handlers_module}"
@@ -81,19 +98,17 @@ def split_target(target: str) -> tuple[JsonService, str]:
     return service, operation
 
 
-async def dispatch(
+def answer(
     ctx: RequestContext,
     service: JsonService,
     operation: str,
     body: bytes,
     handlers: Mapping[str, JsonHandler],
 ) -> Response:
-    """Validate the body, run the handler in a worker thread, render its answer."""
-    model = service_model(service.model_name)
-    if operation not in model.operation_names:
-        raise ApiError("UnknownOperationException", f"Unknown operation {operation[:200]!r}")
+    """Validate the body, run the handler, render its answer (blocking: the router
+    calls it on a worker thread)."""
+    shape = input_shape(service.model_name, operation)
     params = parse_body(body)
-    shape = model.operation_model(operation).input_shape
     validated = Validator(service.validation_code).validate(shape, params) if shape else {}
     handler = handlers.get(operation)
     if handler is None:
@@ -101,7 +116,7 @@ async def dispatch(
             "UnsupportedOperationException",
             f"shoal does not implement {service.target_prefix}.{operation} yet",
         )
-    result = await run_in_threadpool(handler, ctx, validated)
+    result = handler(ctx, validated)
     return Response(
         json.dumps(to_wire(result)),
         media_type=JSON_CONTENT_TYPE,
@@ -122,11 +137,21 @@ def parse_body(body: bytes) -> dict[str, Any]:
     return value
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_wire(value: Any) -> Any:
     """A handler's answer as JSON values: datetimes as epoch seconds, bytes as base64.
 
     None members are dropped, as AWS omits members it has no value for.
     """
+    kind = type(value)
+    if kind in _AS_IS:  # most values of a large answer (result rows) are text
+        return value
+    if kind is dict:
+        return {str(k): to_wire(v) for k, v in value.items() if v is not None}
+    if kind is list:
+        return [to_wire(v) for v in value]
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.timestamp()

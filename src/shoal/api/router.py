@@ -10,22 +10,31 @@
 Every request is authenticated (SigV4) before any handler runs, so a request that
 fails authentication has no effect. The SigV4 scope must name the service the
 protocol belongs to (``s3``, ``athena``, ``glue``, ``sts``).
+
+Blocking work (the key lookup, authorization, the handler) runs on a worker thread,
+in one trip per request for the JSON and query protocols: a trip between threads
+costs more than most of what is done there. S3 takes two, to look the key up before
+reading a body that may be gigabytes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from shoal.api import iam, json_protocol, sts
-from shoal.api.authorize import authorize_request
+from shoal.api.authorize import check_request
 from shoal.api.context import JsonHandler, Principal, RequestContext
 from shoal.api.errors import (
     ApiError,
@@ -39,6 +48,7 @@ from shoal.api.s3 import S3Api, S3Request, split_path
 from shoal.api.sigv4 import (
     HttpRequest,
     Payload,
+    SignatureClaim,
     check_time,
     decode_payload,
     is_signed,
@@ -47,13 +57,16 @@ from shoal.api.sigv4 import (
     verify_signature,
 )
 from shoal.app import Shoal
-from shoal.auth.keys import user_arn
+from shoal.auth.keys import SigningIdentity, user_arn
 from shoal.errors import IncompleteSignatureError, InvalidAccessKeyIdError, ShoalError
 
 log = logging.getLogger("shoal.api")
 
 MAX_SMALL_BODY = 16 * 1024 * 1024  # JSON and query protocols
 MAX_S3_BODY = 5 * 1024**3  # S3's single PUT limit; bodies are held in memory
+WORKER_THREADS = 40  # requests handled at once (as many as Starlette's thread pool)
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,8 @@ class Router:
     ) -> None:
         self.app = app
         self.s3 = S3Api(app)
+        # Handlers block (database, storage): they run here, never on the event loop.
+        self._workers = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="shoal-api")
         self.json_handlers = dict(json_handlers) if json_handlers is not None else {
             prefix: json_protocol.load_handlers(service)
             for prefix, service in json_protocol.SERVICES.items()
@@ -160,28 +175,88 @@ class Router:
     ) -> Response:
         if route.protocol == "health":
             return JSONResponse({"status": "ok"})
-        limit = MAX_S3_BODY if route.protocol == "s3" else MAX_SMALL_BODY
-        principal, payload = await self._authenticate(request, http, route.service, limit)
-        request.state.principal, request.state.body = principal, payload.body  # for the audit
+        claim = parse_claim(http)
+        if route.service is not None and claim.service != route.service:
+            raise IncompleteSignatureError(
+                f"Credential should be scoped to correct service: '{route.service}'."
+            )
+        call = _Call(request.state, http, route, request_id, claim, _client_host(request))
+        if route.protocol == "s3":
+            return await self._s3_request(request, call)
+        # JSON and query protocols: small bodies, so read first, then one worker-thread
+        # trip for the key lookup, signature, authorization and the handler.
+        body = await _read_body(request, MAX_SMALL_BODY)
+        return await self._in_thread(self._small_request, call, body)
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` on a worker thread, in a copy of this request's context
+        (the audit annotations and the authorized caller live there)."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._workers, context.run, function, *args)
+
+    def _small_request(self, call: _Call, body: bytes) -> Response:
+        identity = self._identity(call.claim)
+        payload = _verified(call.http, call.claim, identity.secret_access_key, body)
+        return self._authorized(call, identity, payload)
+
+    async def _s3_request(self, request: Request, call: _Call) -> Response:
+        """S3 bodies may be gigabytes: read one only for a key that exists and, when
+        the signature does not cover the body's hash, once the signature holds."""
+        claim, http = call.claim, call.http
+        identity = await self._in_thread(self._identity, claim)
+        check_time(claim)
+        secret = identity.secret_access_key
+        if needs_body_hash(claim):
+            body = await _read_body(request, MAX_S3_BODY)
+            key = verify_signature(http, claim, secret, hashlib.sha256(body).hexdigest())
+        else:
+            assert claim.payload_hash is not None
+            key = verify_signature(http, claim, secret, claim.payload_hash)
+            body = await _read_body(request, MAX_S3_BODY)
+        payload = decode_payload(claim, key, body)
+        _check_decoded_length(http, claim.payload_hash, payload)
+        return await self._in_thread(self._authorized, call, identity, payload)
+
+    def _identity(self, claim: SignatureClaim) -> SigningIdentity:
+        identity = self.app.identities.signing_identity(claim.access_key_id)
+        if identity is None or not identity.usable:
+            raise InvalidAccessKeyIdError(
+                "The AWS Access Key Id you provided does not exist in our records."
+            )
+        return identity
+
+    def _authorized(self, call: _Call, identity: SigningIdentity, payload: Payload) -> Response:
+        """Authorize an authenticated request, then answer it (on a worker thread)."""
+        self.app.identities.record_use(identity.access_key_id)
+        account = self.app.config.account_id
+        principal = Principal(
+            user_name=identity.user_name,
+            access_key_id=identity.access_key_id,
+            arn=user_arn(account, identity.user_name),
+            account_id=account,
+            is_admin=identity.is_admin,
+        )
+        call.state.principal, call.state.body = principal, payload.body  # for the audit
+        http, route = call.http, call.route
         ctx = RequestContext(
             app=self.app,
             principal=principal,
-            request_id=request_id,
-            source_ip=request.client.host if request.client else None,
+            request_id=call.request_id,
+            source_ip=call.source_ip,
             user_agent=http.header("user-agent"),
         )
         # Authorized before any handler runs, so a denied request has no side effect.
-        request.state.authorization = await authorize_request(
+        call.state.authorization = check_request(
             ctx, route.protocol, route.service, http, payload.body
         )
         if route.protocol == "json":
             service, operation = json_protocol.split_target(http.header("x-amz-target") or "")
             handlers = self.json_handlers.get(service.target_prefix, {})
-            return await json_protocol.dispatch(ctx, service, operation, payload.body, handlers)
+            return json_protocol.answer(ctx, service, operation, payload.body, handlers)
         if route.protocol == "query":
-            dispatch = QUERY_DISPATCH[route.service or "sts"]
-            return await run_in_threadpool(dispatch, ctx, payload.body)
-        return await run_in_threadpool(self._s3, http, payload, request_id)
+            return QUERY_DISPATCH[route.service or "sts"](ctx, payload.body)
+        return self._s3(http, payload, call.request_id)
 
     def _s3(self, http: HttpRequest, payload: Payload, request_id: str) -> Response:
         bucket, key = split_path(http.raw_path)
@@ -194,41 +269,6 @@ class Router:
         )
         return self.s3.handle(req)
 
-    async def _authenticate(
-        self, request: Request, http: HttpRequest, service: str | None, limit: int
-    ) -> tuple[Principal, Payload]:
-        claim = parse_claim(http)
-        if service is not None and claim.service != service:
-            raise IncompleteSignatureError(
-                f"Credential should be scoped to correct service: '{service}'."
-            )
-        identities = self.app.identities
-        identity = await run_in_threadpool(identities.signing_identity, claim.access_key_id)
-        if identity is None or not identity.usable:
-            raise InvalidAccessKeyIdError(
-                "The AWS Access Key Id you provided does not exist in our records."
-            )
-        check_time(claim)
-        secret = identity.secret_access_key
-        if needs_body_hash(claim):
-            body = await _read_body(request, limit)
-            key = verify_signature(http, claim, secret, hashlib.sha256(body).hexdigest())
-        else:
-            assert claim.payload_hash is not None
-            key = verify_signature(http, claim, secret, claim.payload_hash)
-            body = await _read_body(request, limit)
-        payload = decode_payload(claim, key, body)
-        _check_decoded_length(http, claim.payload_hash, payload)
-        await run_in_threadpool(identities.record_use, claim.access_key_id)
-        account = self.app.config.account_id
-        principal = Principal(
-            user_name=identity.user_name,
-            access_key_id=identity.access_key_id,
-            arn=user_arn(account, identity.user_name),
-            account_id=account,
-        )
-        return principal, payload
-
     def _error(self, exc: ShoalError, route: Route, http: HttpRequest, request_id: str) -> Response:
         if route.protocol == "json":
             return json_error(exc, request_id)
@@ -236,6 +276,33 @@ class Router:
             return query_error(exc, request_id)
         resource = http.raw_path[:1024]
         return s3_error(exc, request_id, resource, head=http.method == "HEAD")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One request on its way through the router."""
+
+    state: State  # request.state: what the audit hook reads afterwards
+    http: HttpRequest
+    route: Route
+    request_id: str
+    claim: SignatureClaim
+    source_ip: str | None
+
+
+def _client_host(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _verified(http: HttpRequest, claim: SignatureClaim, secret: str, body: bytes) -> Payload:
+    """The payload of a request whose whole body is at hand, once its signature holds."""
+    check_time(claim)
+    declared = claim.payload_hash
+    payload_hash = hashlib.sha256(body).hexdigest() if declared is None else declared
+    key = verify_signature(http, claim, secret, payload_hash)
+    payload = decode_payload(claim, key, body)
+    _check_decoded_length(http, claim.payload_hash, payload)
+    return payload
 
 
 def _check_decoded_length(http: HttpRequest, mode: str | None, payload: Payload) -> None:

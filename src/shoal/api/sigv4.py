@@ -224,6 +224,12 @@ def _request_timestamp(request: HttpRequest) -> str:
 
 def _parse_timestamp(timestamp: str) -> datetime:
     try:
+        if len(timestamp) == 16 and timestamp[8] == "T" and timestamp[15] == "Z":
+            digits = timestamp[:8] + timestamp[9:15]  # the usual form, without strptime
+            if digits.isdigit() and digits.isascii():
+                year, month, day = int(digits[0:4]), int(digits[4:6]), int(digits[6:8])
+                hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
+                return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
         return datetime.strptime(timestamp, _TIMESTAMP).replace(tzinfo=UTC)
     except ValueError:
         raise IncompleteSignatureError("X-Amz-Date must be YYYYMMDDTHHMMSSZ") from None

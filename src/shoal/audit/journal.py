@@ -1,11 +1,17 @@
-"""The audit journal: append-only, durable, group-committed.
+"""The audit journal: append-only; written before the answer, synced in groups.
 
-``Journal.submit(line)`` returns a future that resolves once the line is on disk.
-One writer thread takes every line waiting, writes them, calls ``fdatasync`` once
-and resolves all their futures, so concurrent requests share one sync instead of
-queueing for one each. Writers and rolls in several processes (the server and
-``shoal audit flush``) coordinate through ``flock``: a roll renames the active file
-to a segment under the lock, and the writer notices the rename and reopens.
+``Journal.append(line)`` writes the line to ``active.jsonl`` before it returns: from
+then on it survives the process being killed (``kill -9``), because the kernel holds
+it. Making it survive an OS crash or power loss takes an ``fdatasync``, which costs
+a millisecond or more; so one background thread syncs whatever was written, at most
+``sync_seconds`` after it was written (like PostgreSQL's ``synchronous_commit = off``
+with ``wal_writer_delay``), and every append shares that one sync. What an OS crash
+can lose is the records of the last ``sync_seconds``; ``sync()`` waits until
+everything written so far is on disk (``close`` does it too).
+
+Writers and rolls in several processes (the server and ``shoal audit flush``)
+coordinate through ``flock``: a roll renames the active file to a segment under the
+lock, and a writer notices the rename and reopens (syncing the old file first).
 """
 
 from __future__ import annotations
@@ -14,11 +20,9 @@ import fcntl
 import json
 import logging
 import os
-import queue
 import secrets
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +35,8 @@ log = logging.getLogger("shoal.audit")
 
 ACTIVE = "active.jsonl"
 SEGMENT_PREFIX = "segment-"
-MAX_BATCH = 1024
+# How long a written record may wait for its fsync: what an OS crash can lose.
+SYNC_SECONDS = 0.05
 
 
 @contextmanager
@@ -45,64 +50,59 @@ def flock(path: Path) -> Iterator[None]:
 
 
 class Journal:
-    """The append-only journal with group commit (see the module docstring)."""
+    """The append-only journal (see the module docstring).
 
-    def __init__(self, folder: Path) -> None:
+    Args:
+        folder: Where ``active.jsonl``, its segments and the lock file live.
+        sync_seconds: How long a written line may wait for its fsync.
+    """
+
+    def __init__(self, folder: Path, sync_seconds: float = SYNC_SECONDS) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         self.path = folder / ACTIVE
         self.lock_path = folder / ".lock"
-        self._queue: queue.SimpleQueue[tuple[bytes, Future[None]] | None] = queue.SimpleQueue()
+        self.sync_seconds = sync_seconds
+        self._lock = threading.Lock()  # one writer at a time in this process
+        self._lock_fd: int | None = None  # kept open: flock on it orders us with rolls
         self._fd: int | None = None
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._dirty = False  # written since the last sync began
+        self._sync_error: OSError | None = None
+        self._wakeup = threading.Event()
+        self._stop = threading.Event()
+        self._syncer: threading.Thread | None = None
 
-    def submit(self, line: bytes) -> Future[None]:
-        """Queue one journal line; the future resolves once it is on disk."""
-        future: Future[None] = Future()
-        self._ensure_writer()
-        self._queue.put((line, future))
-        return future
+    def append(self, line: bytes) -> None:
+        """Write one journal line; once this returns it survives a process kill, and
+        it is on disk within ``sync_seconds``.
 
-    def _ensure_writer(self) -> None:
-        if self._thread is None:
-            with self._start_lock:
-                if self._thread is None:
-                    thread = threading.Thread(target=self._run, name="audit-journal", daemon=True)
-                    thread.start()
-                    self._thread = thread
+        Raises:
+            AuditError: the line cannot be written, or the journal cannot be synced.
+        """
+        with self._lock:
+            if self._sync_error is not None:
+                raise AuditError(f"audit journal sync failed: {self._sync_error}")
+            try:
+                self._locked_write(line)
+            except OSError as exc:
+                log.error("audit journal write failed: %s", exc)
+                raise AuditError(f"audit journal write failed: {exc}") from exc
+            self._dirty = True
+            if self._syncer is None:
+                self._syncer = threading.Thread(
+                    target=self._sync_loop, name="audit-sync", daemon=True
+                )
+                self._syncer.start()
+        self._wakeup.set()
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            batch: list[tuple[bytes, Future[None]]] = []
-            while item is not None:
-                batch.append(item)
-                if len(batch) >= MAX_BATCH:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                self._commit(batch)
-            if item is None:
-                return
-
-    def _commit(self, batch: list[tuple[bytes, Future[None]]]) -> None:
+    def _locked_write(self, line: bytes) -> None:
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            with flock(self.lock_path):
-                fd = self._open()
-                _write_all(fd, b"".join(line for line, _ in batch))
-                _sync(fd)
-        except Exception as exc:  # every waiting request learns its record is not safe
-            log.error("audit journal write failed: %s", exc)
-            error = AuditError(f"audit journal write failed: {exc}")
-            for _, future in batch:
-                future.set_exception(error)
-            return
-        for _, future in batch:
-            future.set_result(None)
+            _write_all(self._open(), line)
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _open(self) -> int:
         """The active journal's descriptor, reopened if a roll renamed the file."""
@@ -112,6 +112,7 @@ class Journal:
                     return self._fd
             except FileNotFoundError:
                 pass
+            _sync(self._fd)  # lines written to the renamed file must be durable too
             os.close(self._fd)
             self._fd = None
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -122,6 +123,40 @@ class Journal:
         fsync_dir(self.folder)
         self._fd = fd
         return fd
+
+    # -- group commit
+
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wakeup.wait()
+            # Let the appends of the next moment share this sync (returns at close).
+            self._stop.wait(self.sync_seconds)
+            self._wakeup.clear()
+            self.sync()
+
+    def sync(self) -> None:
+        """Return once every line written so far is on disk.
+
+        Raises nothing: a failed sync is logged, retried by the syncer, and refuses
+        appends (AuditError) until a sync succeeds again.
+        """
+        with self._lock:
+            if not self._dirty or self._fd is None:
+                return
+            self._dirty = False
+            fd = os.dup(self._fd)  # stays valid even if a roll makes us reopen
+        try:
+            _sync(fd)
+        except OSError as exc:
+            log.error("audit journal sync failed: %s", exc)
+            with self._lock:
+                self._sync_error, self._dirty = exc, True
+            self._wakeup.set()  # the syncer tries again
+        else:
+            with self._lock:
+                self._sync_error = None
+        finally:
+            os.close(fd)
 
     def rotate(self) -> list[Path]:
         """Close the active journal as a new segment; return every segment, oldest first."""
@@ -135,14 +170,21 @@ class Journal:
         return sorted(self.folder.glob(f"{SEGMENT_PREFIX}*.jsonl"))
 
     def close(self) -> None:
-        """Write what is queued, then stop the writer."""
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        """Sync what was written and stop the syncer (a later append starts it again)."""
+        self._stop.set()
+        self._wakeup.set()
+        with self._lock:
+            syncer, self._syncer = self._syncer, None
+        if syncer is not None:
+            syncer.join()
+        self.sync()
+        with self._lock:
+            for fd in (self._fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._fd = self._lock_fd = None
+            self._stop.clear()
+            self._wakeup.clear()
 
 
 def _sync(fd: int) -> None:

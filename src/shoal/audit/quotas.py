@@ -53,6 +53,7 @@ SCOPES = ("user", "workgroup")
 PERIODS = ("hour", "day", "month")
 ACTIONS = ("warn", "block")
 DEFAULT_THRESHOLDS = "80:warn,100:block"
+_ALL_QUOTAS = select(quotas).order_by(quotas.c.name)
 
 
 @dataclass(frozen=True)
@@ -223,9 +224,8 @@ class QuotaService:
 
     def list(self) -> list[Quota]:
         """Every quota, by name."""
-        with self.state.read() as conn:
-            rows = conn.execute(select(quotas).order_by(quotas.c.name)).all()
-        return [_quota(row._mapping) for row in rows]
+        # Asked before every query starts and after it finishes.
+        return [_quota(row) for row in self.state.rows(_ALL_QUOTAS, {})]
 
     def get(self, name: str) -> Quota:
         """One quota; EntityNotFoundError when unknown."""

@@ -1,8 +1,9 @@
 """The audit trail: a durable local journal, rolled into the lake as CloudTrail logs.
 
-Durability: ``append`` returns only once its record is on disk, in the append-only
-journal ``DATA/audit/journal/active.jsonl`` (``journal.py``: group commit, so
-concurrent requests share one sync).
+Durability: ``append`` returns once its record is written to the append-only journal
+``DATA/audit/journal/active.jsonl``, so it survives the process being killed; a
+background thread fsyncs the journal within ``journal.SYNC_SECONDS`` (group commit:
+every record of that moment shares one sync), which is what an OS crash can lose.
 
 Roll-over: every ``audit_roll_seconds`` (and on ``shoal audit flush``, and when a
 trail starts, so records a crash left behind are delivered) the active journal is
@@ -26,13 +27,11 @@ Rolls in several processes (the server and ``shoal audit flush``) take turns thr
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import hashlib
 import json
 import logging
 import threading
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -170,17 +169,17 @@ class AuditTrail:
 
     # -- appending
 
-    def submit(self, record: dict[str, Any]) -> Future[None]:
-        """Queue ``record``; the future resolves once it is durable."""
-        return self.journal.submit(encode_record(record))
-
     def append(self, record: dict[str, Any]) -> None:
-        """Append ``record``; returns once it is on disk. Raises AuditError."""
-        self.submit(record).result()
+        """Append ``record``: written (safe from a process kill) when this returns, on
+        disk within the journal's ``sync_seconds``. Raises AuditError.
 
-    async def append_async(self, record: dict[str, Any]) -> None:
-        """``append`` for the event loop: waits without holding a thread."""
-        await asyncio.wrap_future(self.submit(record))
+        Cheap enough (one ``write``) to call from the event loop.
+        """
+        self.journal.append(encode_record(record))
+
+    def sync(self) -> None:
+        """Return once every record appended so far is on disk."""
+        self.journal.sync()
 
     # -- rolling into the lake
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from shoal.auth.schema import access_keys, users
 from shoal.catalog.connection import StateDatabase
@@ -45,6 +45,19 @@ _KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
 # Recording last use costs a write; once a minute per key is precise enough.
 LAST_USED_RESOLUTION_SECONDS = 60.0
+_DECRYPTED_KEPT = 1024
+# Built once: asked on every signed request.
+_SIGNING_IDENTITY = (
+    select(
+        access_keys.c.secret_encrypted,
+        access_keys.c.enabled,
+        users.c.name,
+        users.c.is_admin,
+        users.c.enabled.label("u_on"),
+    )
+    .join(users)
+    .where(access_keys.c.access_key_id == bindparam("key_id"))
+)
 
 
 @dataclass(frozen=True)
@@ -147,6 +160,7 @@ class IdentityStore:
         self._fernet = _load_server_key(data_path)
         self._last_touch: dict[str, float] = {}
         self._touch_lock = threading.Lock()
+        self._decrypted: dict[str, str] = {}  # encrypted secret -> secret
 
     # -- users ------------------------------------------------------------------
 
@@ -232,22 +246,20 @@ class IdentityStore:
             conn.execute(delete(access_keys).where(access_keys.c.id == row.id))
 
     def signing_identity(self, access_key_id: str) -> SigningIdentity | None:
-        """The secret and status of a key, or None if no such key exists."""
-        query = (
-            select(access_keys, users.c.name, users.c.is_admin, users.c.enabled.label("u_on"))
-            .join(users)
-            .where(access_keys.c.access_key_id == access_key_id)
-        )
-        with self.state.read() as conn:
-            row = conn.execute(query).first()
+        """The secret and status of a key, or None if no such key exists.
+
+        Read from the database on every call (every signed request asks), so a key or
+        user disabled by any process is refused from its very next request.
+        """
+        row = self.state.first(_SIGNING_IDENTITY, {"key_id": access_key_id})
         if row is None:
             return None
         return SigningIdentity(
             access_key_id=access_key_id,
-            secret_access_key=self._decrypt(row.secret_encrypted),
-            user_name=row.name,
-            is_admin=row.is_admin,
-            usable=bool(row.enabled and row.u_on),
+            secret_access_key=self._decrypt(row["secret_encrypted"]),
+            user_name=row["name"],
+            is_admin=bool(row["is_admin"]),
+            usable=bool(row["enabled"] and row["u_on"]),
         )
 
     def record_use(self, access_key_id: str) -> None:
@@ -324,10 +336,19 @@ class IdentityStore:
         return self._fernet.encrypt(secret.encode()).decode()
 
     def _decrypt(self, token: str) -> str:
+        # Every request needs its key's secret; remember the few decrypted recently.
+        # (Whoever can read this process's memory can read server.key as well.)
+        secret = self._decrypted.get(token)
+        if secret is not None:
+            return secret
         try:
-            return self._fernet.decrypt(token.encode()).decode()
+            secret = self._fernet.decrypt(token.encode()).decode()
         except InvalidToken:
             raise StorageError("an access key secret does not decrypt with server.key") from None
+        if len(self._decrypted) >= _DECRYPTED_KEPT:
+            self._decrypted.clear()
+        self._decrypted[token] = secret
+        return secret
 
     def _user_row(self, conn: Connection, name: str) -> Row[Any] | None:
         return conn.execute(select(users).where(users.c.name == name)).first()

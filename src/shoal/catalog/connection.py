@@ -6,17 +6,27 @@ threads and processes: WAL journal, a 30 s busy timeout, foreign keys on, and
 transactions never both read and then both try to upgrade to writing, a deadlock
 SQLite resolves by failing one of them at once, without waiting.
 
+Durability: SQLite runs with ``synchronous = NORMAL`` in WAL mode: a commit is in
+the WAL file (so it survives the process being killed) but is fsynced only at
+checkpoints, so an OS crash or power loss can lose the last commits before one (the
+database stays consistent). PostgreSQL keeps its own settings.
+
 Migrations are Alembic revisions shipped in ``catalog/migrations`` and applied on
 open, under a lock (SQLite: the immediate transaction; PostgreSQL: a transaction
 advisory lock) so that processes opening a fresh catalog together do not race.
+
+``StateDatabase.rows`` and ``first`` run a prepared read on the pooled driver
+connection, for the few reads every request makes: the same answer as ``read()``
+and ``execute``, at a fraction of SQLAlchemy's per-statement cost.
 """
 
 from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,9 +35,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Dialect, Engine, Executable, Select, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.dml import UpdateBase
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -142,6 +154,7 @@ class StateDatabase:
         self._serial: AbstractContextManager[Any] = (
             threading.RLock() if is_memory_sqlite(sa_url) else nullcontext()
         )
+        self._prepared: dict[Executable, _Prepared] = {}
         with self._serial:
             migrate(self.engine)
 
@@ -157,6 +170,131 @@ class StateDatabase:
         with self._serial, self._writer.begin() as conn:
             yield conn
 
+    # -- prepared statements, for the few every request or query makes --------------
+
+    def first(self, statement: Select[Any], params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row of ``statement`` (by column key), or None; see ``rows``."""
+        found = self._run(statement, params, rows=1)[0]
+        return found[0] if found else None
+
+    def rows(self, statement: Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Every row of ``statement`` (by column key): what ``read()`` and
+        ``conn.execute(statement, params)`` give, without SQLAlchemy's per-statement
+        work (``statement`` is compiled once and run on the pooled driver connection).
+
+        ``statement`` must be built once (a module constant, or cached: it is compiled
+        once per database and kept) and take its values only through ``bindparam()``.
+        """
+        return self._run(statement, params, rows=None)[0]
+
+    def execute(self, statement: UpdateBase, params: Mapping[str, Any]) -> int:
+        """Run one INSERT, UPDATE or DELETE in a write transaction of its own (BEGIN
+        IMMEDIATE on SQLite), as ``write()`` would; the number of rows it touched.
+
+        Same rules for ``statement`` as ``rows``.
+
+        Raises:
+            sqlalchemy.exc.IntegrityError: a constraint refused the change (and other
+                ``DBAPIError`` subclasses, as ``write()`` would).
+        """
+        return self._run(statement, params, rows=0)[1]
+
+    def _run(
+        self, statement: Executable, params: Mapping[str, Any], rows: int | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """``rows`` rows of ``statement`` (all when None); 0: run it as a write."""
+        dialect = self.engine.dialect
+        prepared = self._prepared.get(statement)
+        if prepared is None:
+            prepared = _Prepared.of(statement, dialect)
+            self._prepared[statement] = prepared
+        parameters = prepared.parameters(params)
+        with self._serial:
+            raw = self.engine.raw_connection()  # pooled; given back with a rollback
+            try:
+                cursor = raw.cursor()
+                try:
+                    if rows == 0:
+                        return [], _write(raw, cursor, prepared.sql, parameters, dialect)
+                    cursor.execute(prepared.sql, parameters)
+                    found = cursor.fetchall() if rows is None else cursor.fetchmany(rows)
+                finally:
+                    cursor.close()
+            except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
+                base = dialect.loaded_dbapi.Error
+                raise DBAPIError.instance(prepared.sql, parameters, exc, base) from exc
+            finally:
+                raw.close()
+        return [prepared.values(row) for row in found], len(found)
+
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _write(raw: Any, cursor: Any, sql: str, parameters: Any, dialect: Dialect) -> int:
+    """One statement in a transaction of its own on a driver connection; its rowcount."""
+    sqlite = dialect.name == "sqlite"
+    try:
+        if sqlite:  # autocommit mode (see _sqlite_on_connect): take the write lock first
+            cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute(sql, parameters)
+        count = int(cursor.rowcount)
+        if sqlite:
+            cursor.execute("COMMIT")
+        else:
+            raw.commit()
+    except BaseException:
+        raw.rollback()  # sqlite3 too: it rolls back when a transaction is open
+        raise
+    return count
+
+
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A statement compiled for one dialect, with SQLAlchemy's own type processors."""
+
+    sql: str
+    order: tuple[str, ...] | None  # parameter names in order, for positional styles
+    binds: tuple[tuple[str, str, Processor], ...]  # (key, name in the SQL, processor)
+    keys: tuple[str, ...]  # result columns
+    processors: tuple[Processor, ...]
+
+    @classmethod
+    def of(cls, statement: Executable, dialect: Dialect) -> _Prepared:
+        compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+        binds = []
+        for bind in compiled.binds.values():
+            if bind.value is not None or bind.callable is not None or bind.expanding:
+                raise ValueError(f"prepared statements take values by bindparam(): {bind.key}")
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            binds.append((str(bind.key), compiled.bind_names[bind], processor))
+        columns = list(statement.selected_columns) if isinstance(statement, Select) else []
+        return cls(
+            sql=str(compiled),
+            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            binds=tuple(binds),
+            keys=tuple(str(column.key) for column in columns),
+            processors=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ),
+        )
+
+    def parameters(self, params: Mapping[str, Any]) -> Any:
+        values = {}
+        for key, name, processor in self.binds:
+            value = params[key]
+            values[name] = value if processor is None else processor(value)
+        if self.order is not None:
+            return tuple(values[name] for name in self.order)
+        return values
+
+    def values(self, row: Any) -> dict[str, Any]:
+        return {
+            key: value if processor is None else processor(value)
+            for key, processor, value in zip(self.keys, self.processors, row, strict=True)
+        }

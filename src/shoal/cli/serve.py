@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -23,8 +25,6 @@ def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -
     The admin key comes from $SHOAL_ROOT_ACCESS_KEY_ID / $SHOAL_ROOT_SECRET_ACCESS_KEY,
     or is generated on first start into DATA/root-credentials (owner-only).
     """
-    import uvicorn
-
     from shoal.api.app import create_app
     from shoal.crawler.background import recover_interrupted_crawls
 
@@ -38,10 +38,29 @@ def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     click.echo(f"admin access key id: {root_key}")
     click.echo(LISTENING.format(url=f"http://{bound_host}:{bound_port}"), nl=True)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(app), log_level=log_level, access_log=False, lifespan="off")
-    )
-    server.run(sockets=[sock])
+    asgi = create_app(app)
+    trail = asgi.state.audit
+    _run(asgi, sock, log_level, on_shutdown=trail.close if trail is not None else None)
+
+
+def _run(
+    asgi: Any, sock: socket.socket, log_level: str, on_shutdown: Callable[[], None] | None
+) -> None:
+    """Serve ``asgi`` on ``sock`` with uvicorn until stopped; then ``on_shutdown``.
+
+    It is called from uvicorn's own shutdown: after a SIGTERM uvicorn re-raises the
+    signal, so nothing after ``run()`` would run.
+    """
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            if on_shutdown is not None:
+                on_shutdown()  # the audit journal's last records reach the disk
+
+    config = uvicorn.Config(asgi, log_level=log_level, access_log=False, lifespan="off")
+    Server(config).run(sockets=[sock])
 
 
 def _bind(host: str, port: int) -> socket.socket:

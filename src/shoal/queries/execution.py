@@ -145,7 +145,9 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         manifest = manifest_uri(live.output_folder, query_id)
     try:
         service.ensure_results_bucket(live.output_folder)
-        write_result_files(service.storage, output, result, manifest, outcome.data_files)
+        write_result_files(
+            service.storage, output, result, manifest, outcome.data_files, service.file_writers
+        )
     except ShoalError as err:
         error = AthenaError(ERROR_USER, ERROR_TYPE_RESULT_WRITE, False, err.message)
         _failed(service, live, clock, error, f"Unable to write query results: {err.message}")

@@ -25,6 +25,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass
 
 import pyarrow as pa
@@ -150,23 +151,35 @@ def write_result_files(
     result: StoredResult,
     manifest: str | None = None,
     data_files: Sequence[str] = (),
+    helpers: Executor | None = None,
 ) -> None:
     """Write the result file at ``output_uri`` (``.csv`` + ``.csv.metadata``, or
-    ``.txt``) and, when ``manifest`` is given, the manifest of ``data_files``."""
+    ``.txt``) and, when ``manifest`` is given, the manifest of ``data_files``.
+
+    With ``helpers`` the files are stored at the same time: each put waits for its
+    own fsync, and those waits overlap. Returns once every file is stored.
+    """
     bucket, key = parse_uri(output_uri)
+    files: list[tuple[str, str, bytes]] = []
     if key.endswith(".txt"):
-        storage.put(bucket, key, txt_bytes(result.rows(0, result.row_count)))
+        files.append((bucket, key, txt_bytes(result.rows(0, result.row_count))))
     else:
         if result.table is not None and result.table.num_columns:
             data = table_csv_bytes(result.columns, result.table)
         else:
             data = csv_bytes(result.columns, result.rows(0, result.row_count))
-        storage.put(bucket, key, data)
-        storage.put(bucket, key + ".metadata", metadata_bytes(result.columns, result.update_count))
+        files.append((bucket, key, data))
+        metadata = metadata_bytes(result.columns, result.update_count)
+        files.append((bucket, key + ".metadata", metadata))
     if manifest is not None:
         manifest_bucket, manifest_key = parse_uri(manifest)
         listing = "".join(f"{uri}\n" for uri in data_files).encode("utf-8")
-        storage.put(manifest_bucket, manifest_key, listing)
+        files.append((manifest_bucket, manifest_key, listing))
+    others = [helpers.submit(storage.put, *file) for file in files[1:]] if helpers else []
+    for file in files if helpers is None else files[:1]:
+        storage.put(*file)
+    for future in others:
+        future.result()  # raises what the put raised
 
 
 # --- a result kept for paging ------------------------------------------------------------

@@ -105,6 +105,7 @@ class Live:
     token: CancelToken | None = None  # set when it starts running
     cancelled: bool = False  # stopped while still queued
     done: threading.Event = field(default_factory=threading.Event)
+    final: threading.Event = field(default_factory=threading.Event)  # final state stored
     authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
     visible: Visibility | None = None  # what the caller's listings may show
 
@@ -157,6 +158,8 @@ class QueryService:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="shoal-query")
+        # Store a result's files side by side, so their fsyncs overlap.
+        self.file_writers = ThreadPoolExecutor(max_concurrent, thread_name_prefix="shoal-files")
         self.recovered = self.executions.recover_orphans()
         self._monitor = threading.Thread(target=self._watch, name="shoal-query-monitor")
         self._monitor.daemon = True
@@ -310,6 +313,7 @@ class QueryService:
                 live.token = CancelToken(timeout=self.timeout_seconds)
             execution.run(self, live)
         finally:
+            live.final.set()
             self._tell_finished(live.query_id)
             with self._lock:
                 self._live.pop(live.query_id, None)
@@ -333,9 +337,22 @@ class QueryService:
 
     # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
 
-    def get(self, query_id: str) -> QueryExecution:
-        """One execution; QueryExecutionNotFoundError when unknown."""
+    def get(self, query_id: str, wait: float = 0.0) -> QueryExecution:
+        """One execution; QueryExecutionNotFoundError when unknown.
+
+        With ``wait``, an execution this process is running is given up to ``wait``
+        seconds to finish first.
+        """
+        if wait > 0:
+            with self._lock:
+                live = self._live.get(query_id)
+            if live is not None:
+                live.final.wait(wait)
         return self.executions.get(query_id).execution
+
+    def workgroup_of(self, query_id: str) -> str:
+        """The workgroup an execution ran in; QueryExecutionNotFoundError when unknown."""
+        return self.executions.workgroup_of(query_id)
 
     def batch_get(
         self, query_ids: Sequence[str]
@@ -513,6 +530,7 @@ class QueryService:
                 completion_time=now(),
             )
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self.file_writers.shutdown(wait=True)
         self._monitor.join(timeout=5)
         self.cache.clear()
 

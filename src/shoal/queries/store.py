@@ -8,6 +8,12 @@ Each live service stamps its executions with an ``owner`` (host, pid, instance) 
 refreshes ``heartbeat_time`` while they run; an active execution whose owner is gone
 (a dead pid on this host, or no heartbeat for ``STALE_AFTER``) was orphaned by a
 crash and is marked FAILED when a service starts.
+
+A finished execution never changes again (no transition leaves a final state, and
+executions are never deleted), and neither does any execution's workgroup: the store
+keeps the most recent of both in memory, so polling a finished execution, paging
+its results and authorizing by workgroup read no database. Active executions are
+always read from the database, where another process may have stopped them.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ import base64
 import json
 import os
 import socket
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import BindParameter, Insert, Update, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog.connection import StateDatabase
@@ -31,6 +40,7 @@ from shoal.queries.model import (
     ERROR_SYSTEM,
     ERROR_TYPE_INTERNAL,
     FAILED,
+    FINISHED_STATES,
     RESTARTED_REASON,
     AthenaError,
     ColumnInfo,
@@ -40,6 +50,33 @@ from shoal.queries.model import (
 from shoal.queries.schema import query_executions as executions
 
 STALE_AFTER = timedelta(seconds=60)
+KEPT_FINISHED = 4096  # finished executions kept in memory
+KEPT_WORKGROUPS = 65536  # execution id -> workgroup, kept in memory
+# Built once: executions are read by id on every poll.
+_BY_ID = select(executions).where(executions.c.id == bindparam("id"))
+_WORKGROUP_BY_ID = select(executions.c.workgroup).where(executions.c.id == bindparam("id"))
+
+
+@cache
+def _insert(columns: tuple[str, ...]) -> Insert:
+    """INSERT of ``columns`` (values by name): built once per column set."""
+    return insert(executions).values({name: _bind(name) for name in columns})
+
+
+@cache
+def _transition(columns: tuple[str, ...], expected: int) -> Update:
+    """UPDATE of ``columns`` where id is ``query_id`` and the state one of ``expected_0``…"""
+    states = [bindparam(f"expected_{i}", type_=executions.c.state.type) for i in range(expected)]
+    return (
+        update(executions)
+        .where(executions.c.id == bindparam("query_id"), executions.c.state.in_(states))
+        .values({name: _bind(name) for name in columns})
+    )
+
+
+def _bind(column: str) -> BindParameter[Any]:
+    # Named after the column: a prepared statement takes its values by name.
+    return bindparam(column, type_=executions.c[column].type)
 
 
 def now() -> datetime:
@@ -69,6 +106,9 @@ class ExecutionStore:
     def __init__(self, state: StateDatabase, owner: str) -> None:
         self.state = state
         self.owner = owner
+        self._finished: OrderedDict[str, ExecutionRecord] = OrderedDict()
+        self._workgroups: OrderedDict[str, str] = OrderedDict()
+        self._kept = threading.Lock()
 
     def insert(self, record: ExecutionRecord) -> bool:
         """Store a new execution; False when its ClientRequestToken is already taken."""
@@ -81,19 +121,57 @@ class ExecutionStore:
             heartbeat_time=now(),
         )
         try:
-            with self.state.write() as conn:
-                conn.execute(insert(executions).values(**values))
+            self.state.execute(_insert(tuple(values)), values)
         except IntegrityError:
             return False
+        self._keep_workgroup(record.execution.query_execution_id, record.execution.workgroup)
         return True
 
     def get(self, query_id: str) -> ExecutionRecord:
         """One execution; QueryExecutionNotFoundError when unknown."""
-        with self.state.read() as conn:
-            row = conn.execute(select(executions).where(executions.c.id == query_id)).first()
+        with self._kept:
+            kept = self._finished.get(query_id)
+            if kept is not None:
+                self._finished.move_to_end(query_id)
+                return kept
+        row = self.state.first(_BY_ID, {"id": query_id})
         if row is None:
             raise QueryExecutionNotFoundError(f"QueryExecution {query_id} was not found")
-        return _record(row._mapping)
+        record = _record(row)
+        self._keep(record)
+        return record
+
+    def workgroup_of(self, query_id: str) -> str:
+        """The workgroup of an execution (it never changes); QueryExecutionNotFoundError
+        when unknown."""
+        with self._kept:
+            workgroup = self._workgroups.get(query_id)
+        if workgroup is not None:
+            return workgroup
+        row = self.state.first(_WORKGROUP_BY_ID, {"id": query_id})
+        if row is None:
+            raise QueryExecutionNotFoundError(f"QueryExecution {query_id} was not found")
+        workgroup = str(row["workgroup"])
+        self._keep_workgroup(query_id, workgroup)
+        return workgroup
+
+    def _keep(self, record: ExecutionRecord) -> None:
+        execution = record.execution
+        self._keep_workgroup(execution.query_execution_id, execution.workgroup)
+        if execution.state not in FINISHED_STATES:
+            return  # may still change, here or in another process
+        with self._kept:
+            self._finished[execution.query_execution_id] = record
+            self._finished.move_to_end(execution.query_execution_id)
+            while len(self._finished) > KEPT_FINISHED:
+                self._finished.popitem(last=False)
+
+    def _keep_workgroup(self, query_id: str, workgroup: str) -> None:
+        with self._kept:
+            self._workgroups[query_id] = workgroup
+            self._workgroups.move_to_end(query_id)
+            while len(self._workgroups) > KEPT_WORKGROUPS:
+                self._workgroups.popitem(last=False)
 
     def by_token(self, token: str) -> ExecutionRecord | None:
         with self.state.read() as conn:
@@ -109,13 +187,9 @@ class ExecutionStore:
                 values[name] = asdict(values[name])
         if values.get("result_columns") is not None:
             values["result_columns"] = [asdict(c) for c in values["result_columns"]]
-        with self.state.write() as conn:
-            result = conn.execute(
-                update(executions)
-                .where(executions.c.id == query_id, executions.c.state.in_(expected))
-                .values(**values)
-            )
-            return bool(result.rowcount == 1)
+        statement = _transition(tuple(values), len(expected))
+        where = {f"expected_{i}": state for i, state in enumerate(expected)}
+        return self.state.execute(statement, {**values, **where, "query_id": query_id}) == 1
 
     def page(
         self, workgroup: str | None, limit: int, next_token: str | None

@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog.connection import StateDatabase
@@ -37,6 +37,8 @@ from shoal.storage.base import parse_uri
 
 _WORKGROUP_RE = re.compile(r"^[a-zA-Z0-9._-]{1,128}$")
 _STATEMENT_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_@:]{1,256}$")
+_WORKGROUP_BY_NAME = select(workgroups).where(workgroups.c.name == bindparam("name"))
+_ALL_WORKGROUPS = select(workgroups).order_by(workgroups.c.name)
 
 
 def _now() -> datetime:
@@ -96,17 +98,14 @@ class WorkGroupStore:
 
     def get_workgroup(self, name: str) -> WorkGroup:
         """One workgroup; WorkGroupNotFoundError when missing."""
-        with self.state.read() as conn:
-            row = conn.execute(select(workgroups).where(workgroups.c.name == name)).first()
+        row = self.state.first(_WORKGROUP_BY_NAME, {"name": name})  # asked by every start
         if row is None:
             raise WorkGroupNotFoundError(f"WorkGroup {name} is not found.")
-        return _workgroup_from_row(row._mapping)
+        return _workgroup_from_row(row)
 
     def list_workgroups(self) -> list[WorkGroup]:
         """Every workgroup, by name."""
-        with self.state.read() as conn:
-            found = conn.execute(select(workgroups).order_by(workgroups.c.name))
-            return [_workgroup_from_row(row._mapping) for row in found]
+        return [_workgroup_from_row(row) for row in self.state.rows(_ALL_WORKGROUPS, {})]
 
     def update_workgroup(self, workgroup: WorkGroup) -> WorkGroup:
         """Replace a workgroup's state, description and configuration."""
