@@ -13,9 +13,11 @@ measures, on one keep-alive connection each:
   the API's overhead (target: under 10x);
 - with ``--tpch``: the 22 TPC-H queries over Parquet (data generated and cached by
   ``benchmarks/tpch.py``, hard-linked into the server's lake and crawled), each run
-  through PyAthena's default cursor (``fetchall``, poll interval ``--poll``) and on a
-  plain DuckDB connection with views over the same files, alternately, best of
-  ``--repeat``, same threads and memory limit (target: total within 1.15x).
+  through PyAthena's default cursor (``fetchall``: rows paged by GetQueryResults,
+  1,000 at a time), through its ``PandasCursor`` (``as_pandas``: the result CSV read
+  through S3), both with poll interval ``--poll``, and on a plain DuckDB connection
+  with views over the same files (``fetchall``), alternately, best of ``--repeat``,
+  same threads and memory limit (target: total within 1.15x).
 """
 
 from __future__ import annotations
@@ -247,9 +249,13 @@ def raw_duckdb(data_dir: Path, root: Path, threads: int, memory: str) -> Any:
 
 def tpch_run(
     server: Server, raw: Any, repeat: int, poll: float, bucket: str
-) -> list[tuple[float, float]]:
+) -> dict[str, list[tuple[float, float]]]:
+    """Each query through PyAthena's default cursor (rows paged by GetQueryResults) and
+    its PandasCursor (the result file read through S3), next to raw DuckDB."""
     import pyathena
+    from pyathena.pandas.cursor import PandasCursor
 
+    os.environ["AWS_ENDPOINT_URL"] = server.url  # PandasCursor's S3 reads go to shoal
     conn = pyathena.connect(
         s3_staging_dir=f"s3://{bucket}/pyathena/",
         region_name=REGION,
@@ -259,28 +265,29 @@ def tpch_run(
         schema_name="tpch_parquet",
         poll_interval=poll,
     )
-    cursor = conn.cursor()
-    results = []
-
-    def through_pyathena(sql: str) -> object:
-        return cursor.execute(sql).fetchall()
-
-    def on_raw(sql: str) -> object:
-        return raw.execute(sql).fetchall()
-
+    cursors = {"default": conn.cursor(), "pandas": conn.cursor(PandasCursor)}
+    runs: dict[str, Callable[[str], Any]] = {
+        "default": lambda sql: cursors["default"].execute(sql).fetchall(),
+        "pandas": lambda sql: cursors["pandas"].execute(sql).as_pandas(),
+        "raw": lambda sql: raw.execute(sql).fetchall(),
+    }
+    results: dict[str, list[tuple[float, float]]] = {"default": [], "pandas": []}
     for number, sql in enumerate(tpch.queries(), start=1):
-        best = {"shoal": float("inf"), "raw": float("inf")}
-        rows: dict[str, Any] = {}
-        for _ in range(repeat):  # alternate, so both see the same cache state
-            for side, run in (("shoal", through_pyathena), ("raw", on_raw)):
-                seconds, rows[side] = timed(run, sql)
-                best[side] = min(best[side], seconds)
-        if len(rows["shoal"]) != len(rows["raw"]):
-            raise RuntimeError(f"Q{number}: {len(rows['shoal'])} rows != {len(rows['raw'])}")
-        results.append((best["shoal"], best["raw"]))
+        best = dict.fromkeys(runs, float("inf"))
+        rows: dict[str, int] = {}
+        for _ in range(repeat):  # alternate, so all see the same cache state
+            for side, run in runs.items():
+                seconds, answer = timed(run, sql)
+                best[side], rows[side] = min(best[side], seconds), len(answer)
+        if len(set(rows.values())) != 1:
+            raise RuntimeError(f"Q{number}: row counts differ: {rows}")
+        for cursor in results:
+            results[cursor].append((best[cursor], best["raw"]))
         print(
-            f"Q{number:02d}  pyathena {best['shoal'] * 1000:9.1f} ms  raw {best['raw'] * 1000:9.1f}"
-            f" ms  ratio {best['shoal'] / best['raw']:5.2f}  ({len(rows['raw'])} rows)",
+            f"Q{number:02d}  default {best['default'] * 1000:8.1f} ms  pandas "
+            f"{best['pandas'] * 1000:8.1f} ms  raw {best['raw'] * 1000:8.1f} ms  ratios "
+            f"{best['default'] / best['raw']:5.2f} {best['pandas'] / best['raw']:5.2f}"
+            f"  ({rows['raw']} rows)",
             flush=True,
         )
     conn.close()
@@ -316,15 +323,16 @@ def main(argv: list[str] | None = None) -> int:
             if raw is not None:
                 bucket = "bench-results"
                 server.client("s3").create_bucket(Bucket=bucket)
-                results = tpch_run(server, raw, args.repeat, args.poll, bucket)
-                shoal_total = sum(s for s, _ in results)
-                raw_total = sum(r for _, r in results)
-                print(
-                    f"TOTAL pyathena {shoal_total:.2f} s  raw {raw_total:.2f} s  "
-                    f"ratio {shoal_total / raw_total:.3f}  (target < 1.15; median per-query "
-                    f"ratio {statistics.median(s / r for s, r in results):.2f})",
-                    flush=True,
-                )
+                by_cursor = tpch_run(server, raw, args.repeat, args.poll, bucket)
+                for cursor, results in by_cursor.items():
+                    shoal_total = sum(s for s, _ in results)
+                    raw_total = sum(r for _, r in results)
+                    print(
+                        f"TOTAL {cursor:7} cursor {shoal_total:.2f} s  raw {raw_total:.2f} s  "
+                        f"ratio {shoal_total / raw_total:.3f}  (target < 1.15; median "
+                        f"per-query ratio {statistics.median(s / r for s, r in results):.2f})",
+                        flush=True,
+                    )
         finally:
             stop_server(server)
     return 0

@@ -102,7 +102,7 @@ def test_select_execution_and_results(athena: Call, lake: shoal.Shoal) -> None:
 
     answer = athena("GetQueryResults", QueryExecutionId=query_id)
     assert _rows(answer) == [("one", "nothing", "d"), ("1", None, "2.50")]
-    assert answer["ResultSet"]["Rows"][1]["Data"][1] == {"VarCharValue": None}  # sent as {}
+    assert answer["ResultSet"]["Rows"][1]["Data"][1] == {}  # NULL: a Datum without a value
     columns = answer["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
     assert [(c["Name"], c["Type"], c["Precision"], c["Scale"]) for c in columns] == [
         ("one", "integer", 10, 0),

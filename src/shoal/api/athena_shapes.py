@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from shoal.api.glue_shapes import given
+from shoal.api.json_protocol import WireList
 from shoal.catalog.model import Column, Database, Table
 from shoal.errors import InvalidRequestError
 from shoal.queries.model import (
@@ -200,7 +201,10 @@ def _statistics_to_wire(execution: QueryExecution) -> Wire:
 
 def result_set_to_wire(result: ResultSet) -> Wire:
     """GetQueryResults' answer: rows of Datums (NULL is a Datum without VarCharValue)."""
-    rows = [{"Data": [{"VarCharValue": value} for value in row]} for row in result.rows]
+    rows = WireList(
+        {"Data": [{} if value is None else {"VarCharValue": value} for value in row]}
+        for row in result.rows
+    )
     wire: Wire = {
         "UpdateCount": result.update_count or 0,
         "ResultSet": {

@@ -140,13 +140,19 @@ def parse_body(body: bytes) -> dict[str, Any]:
 _AS_IS = frozenset({str, int, float, bool, type(None)})
 
 
+class WireList(list[Any]):
+    """A list already in wire form (JSON values only, no None members), which
+    ``to_wire`` passes through without walking it: a page of query results holds
+    thousands of datums."""
+
+
 def to_wire(value: Any) -> Any:
     """A handler's answer as JSON values: datetimes as epoch seconds, bytes as base64.
 
     None members are dropped, as AWS omits members it has no value for.
     """
     kind = type(value)
-    if kind in _AS_IS:  # most values of a large answer (result rows) are text
+    if kind in _AS_IS or kind is WireList:
         return value
     if kind is dict:
         return {str(k): to_wire(v) for k, v in value.items() if v is not None}
