@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from shoal.engine.duckdb import DuckDBEngine
@@ -21,6 +23,22 @@ from shoal.storage.s3 import S3Storage
 def root(tmp_path: Path) -> Path:
     path = tmp_path / "lake"
     path.mkdir()
+    return path
+
+
+@pytest.fixture
+def wide(root: Path) -> Path:
+    """A 200,000-row Parquet file of three columns in four row groups."""
+    rows = 200_000
+    table = pa.table(
+        {
+            "a": pa.array(range(rows), pa.int64()),
+            "b": pa.array([i * 7919 % 100_003 / 3 for i in range(rows)], pa.float64()),
+            "s": pa.array([f"value-{i * 31 % 99_991}" for i in range(rows)]),
+        }
+    )
+    path = root / "wide.parquet"
+    pq.write_table(table, path, row_group_size=50_000, compression="snappy")
     return path
 
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from shoal.catalog.model import Column
 from shoal.engine.base import DataFile, ResolvedQuery, TableFormat, TableScan
 from shoal.engine.dialect import parse, to_duckdb
@@ -39,3 +41,12 @@ def query(
     sql: str, *scans: TableScan, parameters: Sequence[object] = (), db: str = "db"
 ) -> ResolvedQuery:
     return ResolvedQuery(to_duckdb(parse(sql), db), scans, parameters)
+
+
+def chunk_bytes(path: Path, column: str) -> int:
+    """The compressed size of ``column``'s chunks in a Parquet file, from its footer."""
+    meta = pq.ParquetFile(path).metadata
+    index = meta.schema.names.index(column)
+    return sum(
+        meta.row_group(g).column(index).total_compressed_size for g in range(meta.num_row_groups)
+    )

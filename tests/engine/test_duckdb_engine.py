@@ -16,7 +16,7 @@ from shoal.engine.base import CancelToken, ResolvedQuery, TableFormat
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.errors import QueryCancelledError, QueryFailedError
 
-from .helpers import query, scan
+from .helpers import chunk_bytes, query, scan
 
 PARQUET = TableFormat("parquet")
 
@@ -104,37 +104,14 @@ def test_unknown_table_is_refused(engine: DuckDBEngine) -> None:
         engine.execute(ResolvedQuery('SELECT * FROM "db"."missing"'))
 
 
-@pytest.fixture
-def wide(root: Path) -> Path:
-    rows = 200_000
-    table = pa.table(
-        {
-            "a": pa.array(range(rows), pa.int64()),
-            "b": pa.array([i * 7919 % 100_003 / 3 for i in range(rows)], pa.float64()),
-            "s": pa.array([f"value-{i * 31 % 99_991}" for i in range(rows)]),
-        }
-    )
-    path = root / "wide.parquet"
-    pq.write_table(table, path, row_group_size=50_000, compression="snappy")
-    return path
-
-
-def _chunk_bytes(path: Path, column: str) -> int:
-    meta = pq.ParquetFile(path).metadata
-    index = meta.schema.names.index(column)
-    return sum(
-        meta.row_group(i).column(index).total_compressed_size for i in range(meta.num_row_groups)
-    )
-
-
 def test_bytes_scanned_follow_projection(engine: DuckDBEngine, wide: Path) -> None:
     table = scan("w", PARQUET, "a bigint, b double, s string", [wide])
     one = engine.execute(query("SELECT sum(b) AS t FROM w", table)).bytes_scanned
     everything = engine.execute(query("SELECT * FROM w", table)).bytes_scanned
-    expected = _chunk_bytes(wide, "b")
+    expected = chunk_bytes(wide, "b")
     assert abs(one - expected) <= 0.10 * expected, (one, expected)
     assert one < everything * 0.6
-    assert everything >= sum(_chunk_bytes(wide, c) for c in "abs")
+    assert everything >= sum(chunk_bytes(wide, c) for c in "abs")
     assert everything <= wide.stat().st_size * 1.1
 
 
@@ -205,4 +182,4 @@ def test_queries_run_in_parallel_threads(engine: DuckDBEngine, wide: Path) -> No
         thread.join(timeout=30)
     assert results["a"].table.to_pylist() == [{"t": sum(range(200_000))}]  # type: ignore[attr-defined]
     assert results["b"].bytes_scanned < results["a"].bytes_scanned * 2  # type: ignore[attr-defined]
-    assert abs(results["a"].bytes_scanned - _chunk_bytes(wide, "a")) < 0.1 * _chunk_bytes(wide, "a")  # type: ignore[attr-defined]
+    assert abs(results["a"].bytes_scanned - chunk_bytes(wide, "a")) < 0.1 * chunk_bytes(wide, "a")  # type: ignore[attr-defined]

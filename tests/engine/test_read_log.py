@@ -17,25 +17,10 @@ from shoal.engine.duckdb import DuckDBEngine
 from shoal.engine.read_log import ReadLog
 from shoal.errors import BytesScannedCutoffError
 
-from .helpers import query, scan
+from .helpers import chunk_bytes, query, scan
 
 PARQUET = TableFormat("parquet")
 COLUMNS = "a bigint, b double, s string"
-
-
-@pytest.fixture
-def wide(root: Path) -> Path:
-    rows = 300_000
-    table = pa.table(
-        {
-            "a": pa.array(range(rows), pa.int64()),
-            "b": pa.array([i * 7919 % 100_003 / 3 for i in range(rows)], pa.float64()),
-            "s": pa.array([f"value-{i * 31 % 99_991}" for i in range(rows)]),
-        }
-    )
-    path = root / "wide.parquet"
-    pq.write_table(table, path, row_group_size=60_000, compression="snappy")
-    return path
 
 
 @pytest.fixture
@@ -43,14 +28,6 @@ def counted(root: Path, tmp_path: Path) -> Iterator[DuckDBEngine]:
     eng = DuckDBEngine([str(root)], str(tmp_path / "spill-counted"), direct_reads=False)
     yield eng
     eng.close()
-
-
-def _chunks(path: Path, column: str) -> int:
-    meta = pq.ParquetFile(path).metadata
-    index = meta.schema.names.index(column)
-    return sum(
-        meta.row_group(g).column(index).total_compressed_size for g in range(meta.num_row_groups)
-    )
 
 
 def _log_entries(engine: DuckDBEngine) -> int:
@@ -78,7 +55,7 @@ def test_direct_and_counted_reads_agree(
 def test_one_column_costs_its_chunks_and_footer(engine: DuckDBEngine, wide: Path) -> None:
     table = scan("w", PARQUET, COLUMNS, [wide])
     scanned = engine.execute(query("SELECT sum(b) AS t FROM w", table)).bytes_scanned
-    expected = _chunks(wide, "b") + pq.ParquetFile(wide).metadata.serialized_size + 8
+    expected = chunk_bytes(wide, "b") + pq.ParquetFile(wide).metadata.serialized_size + 8
     assert abs(scanned - expected) <= 0.01 * expected, (scanned, expected)
 
 
@@ -107,7 +84,7 @@ def test_spilled_data_is_not_scanned_data(root: Path, tmp_path: Path) -> None:
 
 def test_cutoff_stops_a_direct_read(engine: DuckDBEngine, wide: Path) -> None:
     table = scan("w", PARQUET, COLUMNS, [wide])
-    limit = _chunks(wide, "s") // 2
+    limit = chunk_bytes(wide, "s") // 2
     limited = replace(query("SELECT count(DISTINCT s) AS n FROM w", table), max_bytes_scanned=limit)
     with pytest.raises(BytesScannedCutoffError) as info:
         engine.execute(limited)
@@ -129,7 +106,7 @@ def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> N
     with log.running():
         cursor = con.cursor()
         cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
-        expected = _chunks(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
+        expected = chunk_bytes(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
         assert abs(log.collect(cursor) - expected) <= 0.01 * expected
         waiter = threading.Thread(target=second)
         waiter.start()
