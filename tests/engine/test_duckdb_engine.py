@@ -183,3 +183,10 @@ def test_queries_run_in_parallel_threads(engine: DuckDBEngine, wide: Path) -> No
     assert results["a"].table.to_pylist() == [{"t": sum(range(200_000))}]  # type: ignore[attr-defined]
     assert results["b"].bytes_scanned < results["a"].bytes_scanned * 2  # type: ignore[attr-defined]
     assert abs(results["a"].bytes_scanned - chunk_bytes(wide, "a")) < 0.1 * chunk_bytes(wide, "a")  # type: ignore[attr-defined]
+
+
+def test_settings_reach_every_query_cursor(engine: DuckDBEngine) -> None:
+    # Each query runs on a cursor of its own; session-scoped settings set on the
+    # engine's connection would not reach it, so the engine sets them GLOBAL.
+    result = engine.execute(ResolvedQuery("SELECT 5 / 2 AS x"))  # integer_division
+    assert result.table.to_pylist() == [{"x": 2}]

@@ -29,8 +29,7 @@ def _plan(lake: Lake, sql: str) -> QueryPlan:
 
 def _column_bytes(path: str, column: str) -> int:
     """Chunks of ``column`` plus the footer, straight from pyarrow's metadata; DuckDB
-    reads a local file's footer as its last 8 bytes (length and magic), then the
-    Thrift metadata."""
+    reads a footer by fetching the file's last 16 KiB (more if the footer is longer)."""
     metadata = pq.read_metadata(path)
     chunks: int = sum(
         metadata.row_group(g).column(c).total_compressed_size
@@ -38,7 +37,8 @@ def _column_bytes(path: str, column: str) -> int:
         for c in range(metadata.num_columns)
         if metadata.row_group(g).column(c).path_in_schema == column
     )
-    return int(chunks + metadata.serialized_size + 8)
+    footer = metadata.serialized_size + 8
+    return int(chunks + max(footer, min(Path(path).stat().st_size, 16 * 1024)))
 
 
 ONE_COLUMN = "SELECT sum(fare_amount) AS s FROM trips WHERE month = '02'"

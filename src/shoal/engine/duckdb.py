@@ -129,6 +129,9 @@ class DuckDBEngine(Engine):
             "temp_directory": temp_directory,
             "max_temp_directory_size": max_temp_directory_size,
             "enable_external_file_cache": False,
+            # Local Parquet column chunks in few large reads, not thousands of small
+            # ones: each read is a read-log entry (TPC-H Q19: 10,128 reads -> 253).
+            "prefetch_all_parquet_files": True,
             **DUCKDB_SESSION_SETTINGS,
             "allowed_directories": [f"{PROTOCOL}://", *direct_roots],
             # Order matters: the two below freeze everything set above.
@@ -206,7 +209,10 @@ def _set_statement(name: str, value: Any) -> str:
         literal = exp.Array(expressions=[exp.Literal.string(v) for v in value])
     else:
         literal = exp.Literal.string(str(value))
-    return f"SET {name} = {literal.sql(dialect='duckdb')}"
+    # GLOBAL: every query runs on a cursor, a connection of its own, which inherits the
+    # database's global settings but not the session settings of the connection that
+    # set them (TimeZone, integer_division and Parquet prefetching are session-scoped).
+    return f"SET GLOBAL {name} = {literal.sql(dialect='duckdb')}"
 
 
 def _probe_columns(watched: _Cursor, counter: ScanCounter, scan: TableScan) -> set[str]:

@@ -5,14 +5,12 @@ its ``total_bytes`` is an upper bound. The estimate adds column projection:
 
 * Parquet: per file, the compressed sizes of the column chunks of the columns the
   query references, plus the footer (Thrift metadata, its 4-byte length and the
-  ``PAR1`` magic), which the engine reads first. Reading a local file itself,
-  DuckDB (1.5.5) fetches the last 8 bytes, then exactly the footer. Through a
-  Python filesystem (remote storage, or local files with direct reads off) it
-  fetches the file's last 16 KiB, then whatever of a longer footer is left, so a
-  footer costs ``max(footer, min(file size, 16 KiB))``; on small files that tail
-  dominates (sample ``trips``: 2.6 KB footer, 16 KiB read). The estimate assumes
-  the default: local files read directly. Footers are read once and cached by
-  (path, size, mtime).
+  ``PAR1`` magic), which the engine reads first. DuckDB (1.5.5, with Parquet
+  prefetching on, as the engine runs it) reads the footer by fetching the file's
+  last 16 KiB, then whatever of a longer footer is left, so a footer costs
+  ``max(footer, min(file size, 16 KiB))``; on small files that tail dominates
+  (sample ``trips``: 2.6 KB footer, 16 KiB read). Footers are read once and cached
+  by (path, size, mtime).
 * CSV, JSON and anything else: whole files (compressed size), as no projection is
   possible.
 
@@ -182,15 +180,9 @@ class _RangedReader(io.RawIOBase):
 # ---------------------------------------------------------------- the estimate
 
 
-def footer_read(footer: Footer, file: DataFile) -> int:
-    """Bytes the engine reads to get a file's footer.
-
-    A local file (read by DuckDB directly): the footer; a remote one (read through
-    shoal's filesystem): its 16 KiB tail at least.
-    """
-    if file.path.startswith("/"):
-        return footer.footer_bytes
-    return max(footer.footer_bytes, min(file.size, ENGINE_FOOTER_PREFETCH))
+def footer_read(footer: Footer, size: int) -> int:
+    """Bytes the engine reads to get a file's footer (its 16 KiB tail at least)."""
+    return max(footer.footer_bytes, min(size, ENGINE_FOOTER_PREFETCH))
 
 
 def estimate_plan(plan: QueryPlan, storage: Storage, cache: FooterCache | None = None) -> Estimate:
@@ -220,7 +212,7 @@ def estimate_plan(plan: QueryPlan, storage: Storage, cache: FooterCache | None =
                 if wanted is None or name in wanted:
                     total += size
                     kept.add(name)
-            total += footer_read(footer, file)
+            total += footer_read(footer, file.size)
         columns = None if wanted is None else tuple(sorted(kept))
         tables.append(
             TableEstimate(
