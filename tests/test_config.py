@@ -37,11 +37,20 @@ def test_secrets_are_masked() -> None:
     [
         ({"SHOAL_ENGINE_THREADS": "zero"}, "SHOAL_ENGINE_THREADS"),
         ({"SHOAL_ENGINE_THREADS": "-1"}, "positive"),
+        ({"SHOAL_ENGINE_DIRECT_READS": "maybe"}, "true or false"),
     ],
 )
 def test_bad_environment_values(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(env=env)
+
+
+@pytest.mark.parametrize(("text", "value"), [("false", False), ("Off", False), ("1", True)])
+def test_boolean_settings(text: str, value: bool, tmp_path: Path) -> None:
+    assert load_config(env={"SHOAL_ENGINE_DIRECT_READS": text}).engine_direct_reads is value
+    toml = tmp_path / "shoal.toml"
+    toml.write_text(f"engine_direct_reads = {str(value).lower()}\n")
+    assert load_config(toml, env={}).engine_direct_reads is value
 
 
 def test_bad_config_files(tmp_path: Path) -> None:
