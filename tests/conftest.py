@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from shoal.config import ENV_PREFIX, SETTINGS
+
+POSTGRES_ENV = "SHOAL_TEST_POSTGRES_URL"
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +22,35 @@ def _isolate_user_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(f"{ENV_PREFIX}CONFIG", raising=False)
     for setting in SETTINGS:
         monkeypatch.delenv(ENV_PREFIX + setting.name.upper(), raising=False)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose connections live in a new, empty schema, dropped after.
+
+    The server comes from ``SHOAL_TEST_POSTGRES_URL`` (``scripts/postgres-up`` prints
+    one). Without it the test is skipped, except on CI (``CI=true``), where it fails:
+    CI must not go green without having exercised PostgreSQL.
+    """
+    base = _postgres_base_url()
+    schema = f"shoal_test_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _postgres_base_url() -> str:
+    url = os.environ.get(POSTGRES_ENV)
+    if url:
+        return url
+    message = f"{POSTGRES_ENV} is not set (start a server with scripts/postgres-up)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message}; CI must run the PostgreSQL tests", pytrace=False)
+    pytest.skip(message)

@@ -4,15 +4,10 @@ role mappings, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 import shoal
 from shoal.app import Shoal
@@ -43,35 +38,14 @@ DENY_SECRET = json.dumps(
 TABLE = "arn:aws:glue:us-east-1:123456789012:table/sales/orders"
 
 
-def _postgres_url() -> Iterator[str]:
-    base = os.environ.get("SHOAL_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("SHOAL_TEST_POSTGRES_URL is not set (start a server with scripts/postgres-up)")
-    schema = f"shoal_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shoal]:
     overrides: dict[str, object] = {"data_dir": str(tmp_path / "data")}
-    urls = _postgres_url() if request.param == "postgres" else iter([None])
-    url = next(urls)
-    if url is not None:
-        overrides["catalog_url"] = url
+    if request.param == "postgres":
+        overrides["catalog_url"] = request.getfixturevalue("postgres_schema_url")
     opened = shoal.open(None, **overrides)
     yield opened
     opened.close()
-    for _ in urls:  # finish the generator: drops the schema
-        pass
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import threading
 import time
 import uuid
@@ -20,9 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import create_engine, text, update
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import update
 
 import shoal
 from shoal.app import Shoal
@@ -60,25 +57,6 @@ LONG_QUERY = (
 # --- fixtures ---------------------------------------------------------------------------
 
 
-def _postgres_url() -> Iterator[str]:
-    base = os.environ.get("SHOAL_TEST_POSTGRES_URL")
-    if not base:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("SHOAL_TEST_POSTGRES_URL is not set on CI", pytrace=False)
-        pytest.skip("SHOAL_TEST_POSTGRES_URL is not set (scripts/postgres-up)")
-    schema = f"shoal_test_{uuid.uuid4().hex[:16]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def _sample_app(data: Path, catalog_url: str | None = None) -> Shoal:
     instance = shoal.open(data_dir=str(data), catalog_url=catalog_url)
     write_sample_data(instance.storage)
@@ -100,10 +78,8 @@ def any_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shoal]:
         with _sample_app(tmp_path / "data") as instance:
             yield instance
         return
-    urls = _postgres_url()
-    with _sample_app(tmp_path / "data", next(urls)) as instance:
+    with _sample_app(tmp_path / "data", request.getfixturevalue("postgres_schema_url")) as instance:
         yield instance
-    next(urls, None)
 
 
 def run(service: QueryService, sql: str, **kwargs: object) -> QueryExecution:
