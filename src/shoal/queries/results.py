@@ -175,9 +175,12 @@ def write_result_files(
         manifest_bucket, manifest_key = parse_uri(manifest)
         listing = "".join(f"{uri}\n" for uri in data_files).encode("utf-8")
         files.append((manifest_bucket, manifest_key, listing))
-    others = [helpers.submit(storage.put, *file) for file in files[1:]] if helpers else []
-    for file in files if helpers is None else files[:1]:
-        storage.put(*file)
+    if helpers is None:
+        for file in files:
+            storage.put(*file)
+        return
+    others = [helpers.submit(storage.put, *file) for file in files[1:]]
+    storage.put(*files[0])  # the result file itself, on this thread
     for future in others:
         future.result()  # raises what the put raised
 
