@@ -29,9 +29,7 @@ import os
 import re
 import secrets
 import shutil
-import threading
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -44,6 +42,7 @@ from starlette.responses import Response, StreamingResponse
 from shoal.api import s3_xml
 from shoal.api.errors import ApiError
 from shoal.app import Shoal
+from shoal.engine.lru import LruCache
 from shoal.errors import NoSuchKeyError, ShoalError
 from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key
 
@@ -102,22 +101,15 @@ class EtagCache:
 
     def __init__(self, storage: Storage, capacity: int = 100_000) -> None:
         self.storage = storage
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[str, str], tuple[int, datetime, str]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._entries: LruCache[tuple[int, datetime, str]] = LruCache(capacity)
 
     def remember(self, info: ObjectInfo, etag: str) -> None:
-        with self._lock:
-            self._entries[(info.bucket, info.key)] = (info.size, info.mtime, etag)
-            self._entries.move_to_end((info.bucket, info.key))
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
+        self._entries.put((info.bucket, info.key), (info.size, info.mtime, etag))
 
     def known(self, info: ObjectInfo) -> str | None:
         if info.etag:
             return info.etag
-        with self._lock:
-            entry = self._entries.get((info.bucket, info.key))
+        entry = self._entries.get((info.bucket, info.key))
         if entry and entry[:2] == (info.size, info.mtime):
             return entry[2]
         return None

@@ -26,8 +26,6 @@ within 0.5%).
 from __future__ import annotations
 
 import io
-import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -36,6 +34,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from shoal.engine.base import DataFile
+from shoal.engine.lru import LruCache
 from shoal.queries.planner import QueryPlan
 from shoal.storage.base import Storage, parse_uri
 
@@ -107,23 +106,11 @@ class FooterCache:
     """Parquet footers by (path, size, mtime), bounded, safe to share between threads."""
 
     def __init__(self, capacity: int = MAX_CACHED_FOOTERS) -> None:
-        self.capacity = capacity
-        self._entries: OrderedDict[tuple[object, ...], Footer] = OrderedDict()
-        self._lock = threading.Lock()
+        self._footers: LruCache[Footer] = LruCache(capacity)
 
     def get(self, file: DataFile, storage: Storage) -> Footer:
         key = (file.path, file.size, file.mtime)
-        with self._lock:
-            found = self._entries.get(key)
-            if found is not None:
-                self._entries.move_to_end(key)
-                return found
-        footer = read_footer(file, storage)
-        with self._lock:
-            self._entries[key] = footer
-            while len(self._entries) > self.capacity:
-                self._entries.popitem(last=False)
-        return footer
+        return self._footers.get_or_make(key, lambda: read_footer(file, storage))
 
 
 FOOTERS = FooterCache()

@@ -22,8 +22,6 @@ import base64
 import json
 import os
 import socket
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,6 +32,7 @@ from sqlalchemy import BindParameter, Insert, Update, and_, bindparam, insert, o
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog.connection import StateDatabase
+from shoal.engine.lru import LruCache
 from shoal.errors import InvalidRequestError, QueryExecutionNotFoundError
 from shoal.queries.model import (
     ACTIVE_STATES,
@@ -106,9 +105,8 @@ class ExecutionStore:
     def __init__(self, state: StateDatabase, owner: str) -> None:
         self.state = state
         self.owner = owner
-        self._finished: OrderedDict[str, ExecutionRecord] = OrderedDict()
-        self._workgroups: OrderedDict[str, str] = OrderedDict()
-        self._kept = threading.Lock()
+        self._finished: LruCache[ExecutionRecord] = LruCache(KEPT_FINISHED)
+        self._workgroups: LruCache[str] = LruCache(KEPT_WORKGROUPS)
 
     def insert(self, record: ExecutionRecord) -> bool:
         """Store a new execution; False when its ClientRequestToken is already taken."""
@@ -124,16 +122,14 @@ class ExecutionStore:
             self.state.execute(_insert(tuple(values)), values)
         except IntegrityError:
             return False
-        self._keep_workgroup(record.execution.query_execution_id, record.execution.workgroup)
+        self._workgroups.put(record.execution.query_execution_id, record.execution.workgroup)
         return True
 
     def get(self, query_id: str) -> ExecutionRecord:
         """One execution; QueryExecutionNotFoundError when unknown."""
-        with self._kept:
-            kept = self._finished.get(query_id)
-            if kept is not None:
-                self._finished.move_to_end(query_id)
-                return kept
+        kept = self._finished.get(query_id)
+        if kept is not None:
+            return kept
         row = self.state.first(_BY_ID, {"id": query_id})
         if row is None:
             raise QueryExecutionNotFoundError(f"QueryExecution {query_id} was not found")
@@ -144,34 +140,21 @@ class ExecutionStore:
     def workgroup_of(self, query_id: str) -> str:
         """The workgroup of an execution (it never changes); QueryExecutionNotFoundError
         when unknown."""
-        with self._kept:
-            workgroup = self._workgroups.get(query_id)
+        workgroup = self._workgroups.get(query_id)
         if workgroup is not None:
             return workgroup
         row = self.state.first(_WORKGROUP_BY_ID, {"id": query_id})
         if row is None:
             raise QueryExecutionNotFoundError(f"QueryExecution {query_id} was not found")
         workgroup = str(row["workgroup"])
-        self._keep_workgroup(query_id, workgroup)
+        self._workgroups.put(query_id, workgroup)
         return workgroup
 
     def _keep(self, record: ExecutionRecord) -> None:
         execution = record.execution
-        self._keep_workgroup(execution.query_execution_id, execution.workgroup)
-        if execution.state not in FINISHED_STATES:
-            return  # may still change, here or in another process
-        with self._kept:
-            self._finished[execution.query_execution_id] = record
-            self._finished.move_to_end(execution.query_execution_id)
-            while len(self._finished) > KEPT_FINISHED:
-                self._finished.popitem(last=False)
-
-    def _keep_workgroup(self, query_id: str, workgroup: str) -> None:
-        with self._kept:
-            self._workgroups[query_id] = workgroup
-            self._workgroups.move_to_end(query_id)
-            while len(self._workgroups) > KEPT_WORKGROUPS:
-                self._workgroups.popitem(last=False)
+        self._workgroups.put(execution.query_execution_id, execution.workgroup)
+        if execution.state in FINISHED_STATES:  # else it may still change, anywhere
+            self._finished.put(execution.query_execution_id, record)
 
     def by_token(self, token: str) -> ExecutionRecord | None:
         with self.state.read() as conn:
