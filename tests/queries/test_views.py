@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -63,3 +64,34 @@ def test_create_or_replace_and_drop(fresh_lake: Lake) -> None:
 def test_a_view_over_a_missing_table_is_refused(fresh_lake: Lake) -> None:
     with pytest.raises(TableNotFoundError):
         fresh_lake.run("CREATE VIEW broken AS SELECT * FROM nowhere")
+
+
+def test_the_same_text_follows_catalog_changes(fresh_lake: Lake) -> None:
+    """A query text is resolved once and reused (``Planner.prepare``) only while every
+    table and view it read is unchanged."""
+    lake = fresh_lake
+    query = "SELECT * FROM v"
+    lake.run("CREATE VIEW v AS SELECT 1 AS one")
+    assert lake.rows(query) == [{"one": 1}]
+    assert lake.rows(query) == [{"one": 1}]
+    lake.run("CREATE OR REPLACE VIEW v AS SELECT 2 AS two")
+    assert lake.rows(query) == [{"two": 2}]
+    lake.run("CREATE OR REPLACE VIEW v AS SELECT count(*) AS n FROM zones")
+    zones = lake.rows("SELECT count(*) AS n FROM zones")
+    assert lake.rows(query) == zones
+    # A change under the view: the table it reads gets a new definition.
+    table = lake.catalog.get_table("sample", "zones")
+    lake.catalog.update_table(replace(table, parameters={**table.parameters, "note": "x"}))
+    assert lake.rows(query) == zones
+    lake.run("DROP VIEW v")
+    with pytest.raises(TableNotFoundError):
+        lake.run(query)
+
+
+def test_the_same_text_checks_its_parameters_every_time(fresh_lake: Lake) -> None:
+    query = "SELECT count(*) AS n FROM zones WHERE locationid > ?"
+    first = fresh_lake.rows(query, parameters=[0])
+    assert first and first[0]["n"] > 0
+    with pytest.raises(InvalidInputError, match="expected 1 but found 0"):
+        fresh_lake.run(query)
+    assert fresh_lake.rows(query, parameters=[0]) == first

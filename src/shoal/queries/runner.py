@@ -33,7 +33,7 @@ from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery
 from shoal.engine.dialect import TableRef
 from shoal.errors import InvalidInputError
 from shoal.queries.classify import STATEMENT_TYPES, classify
-from shoal.queries.planner import Planner, QueryPlan
+from shoal.queries.planner import Planner, QueryPlan, Resolution
 from shoal.storage.base import Storage
 
 # Athena's StatementType values.
@@ -147,10 +147,26 @@ class StatementRunner:
     ) -> tuple[QueryPlan, tuple[Access, ...]]:
         """Resolve ``tree``, authorize its reads (views and the tables under them)
         plus ``writes``, then plan it. Nothing is listed before authorization."""
-        resolution = self.planner.resolve(tree, context.database)
+        return self._plan(self.planner.resolve(tree, context.database), context, writes)
+
+    def plan_sql(
+        self, sql: str, context: StatementContext, check_placeholders: Callable[[int], None]
+    ) -> tuple[QueryPlan, tuple[Access, ...]]:
+        """``plan_query`` for a query's text, resolved and translated once per text
+        while its tables are unchanged (``Planner.prepare``)."""
+        prepared = self.planner.prepare(sql, context.database, check_placeholders)
+        return self._plan(prepared.resolution, context, (), prepared.sql)
+
+    def _plan(
+        self,
+        resolution: Resolution,
+        context: StatementContext,
+        writes: Sequence[Access],
+        sql: str | None = None,
+    ) -> tuple[QueryPlan, tuple[Access, ...]]:
         reads = [TableAccess(r.database, r.table, "read") for r in resolution.reads]
         accesses = self.authorize(context, [*reads, *writes])
-        return self.planner.plan(resolution), accesses
+        return self.planner.plan(resolution, sql), accesses
 
     def execute(
         self, plan: QueryPlan, context: StatementContext, explain: bool = False

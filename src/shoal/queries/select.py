@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine.dialect import parse
 from shoal.errors import InvalidInputError, UnsupportedSqlError
 from shoal.queries.estimate import estimate_plan
 from shoal.queries.planner import QueryPlan
@@ -34,20 +34,26 @@ PLAN_COLUMN = "Query Plan"  # Athena's EXPLAIN result column
 
 def check_parameters(tree: exp.Expr, context: StatementContext) -> None:
     """Athena's rule: as many execution parameters as ``?`` placeholders."""
-    expected = sum(1 for _ in tree.find_all(exp.Placeholder))
-    if expected != len(context.parameters):
-        raise InvalidInputError(
-            f"Incorrect number of parameters: expected {expected} but found "
-            f"{len(context.parameters)}"
-        )
+    parameter_count_check(context)(sum(1 for _ in tree.find_all(exp.Placeholder)))
+
+
+def parameter_count_check(context: StatementContext) -> Callable[[int], None]:
+    """Athena's rule as a check of a placeholder count (for ``plan_sql``)."""
+
+    def check(expected: int) -> None:
+        if expected != len(context.parameters):
+            raise InvalidInputError(
+                f"Incorrect number of parameters: expected {expected} but found "
+                f"{len(context.parameters)}"
+            )
+
+    return check
 
 
 def run_select(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
     """Run a query; rows stay Arrow, bytes scanned is what the engine read."""
     start = time.perf_counter()
-    tree = parse(sql)
-    check_parameters(tree, context)
-    plan, accesses = runner.plan_query(tree, context)
+    plan, accesses = runner.plan_sql(sql, context, parameter_count_check(context))
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
     result = runner.execute(plan, context)
@@ -70,9 +76,8 @@ def run_explain(runner: StatementRunner, sql: str, context: StatementContext) ->
         raise InvalidInputError("EXPLAIN needs a query")
     if match.group("analyze"):
         raise UnsupportedSqlError("not supported: EXPLAIN ANALYZE (run the query instead)")
-    tree = parse(sql[match.end() :])
-    check_parameters(tree, context)
-    plan, accesses = runner.plan_query(tree, context)
+    query = sql[match.end() :]
+    plan, accesses = runner.plan_sql(query, context, parameter_count_check(context))
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
     estimate = estimate_plan(plan, runner.storage)
