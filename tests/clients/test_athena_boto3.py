@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -215,6 +216,27 @@ def test_stop_long_query(athena: Any) -> None:
         athena.get_query_results(QueryExecutionId=query_id)
     athena.stop_query_execution(QueryExecutionId=query_id)
     assert wait(athena, query_id, timeout=20)["Status"]["State"] == "CANCELLED"
+
+
+def test_get_query_execution_long_polls_a_running_query(athena: Any) -> None:
+    """GetQueryExecution of a running query answers RUNNING after the long poll, and
+    a poll in progress answers the final state as soon as there is one."""
+    query_id = athena.start_query_execution(QueryString=LONG_QUERY)["QueryExecutionId"]
+    try:
+        first = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        assert first["Status"]["State"] in ("QUEUED", "RUNNING")
+        polled: list[dict[str, Any]] = []
+        poll = threading.Thread(
+            target=lambda: polled.append(athena.get_query_execution(QueryExecutionId=query_id))
+        )
+        poll.start()
+        time.sleep(0.3)  # the poll is waiting (on a slow machine it may come late: fine)
+        athena.stop_query_execution(QueryExecutionId=query_id)
+        poll.join(timeout=30)
+        # Without the long poll, a poll that arrived before the stop would say RUNNING.
+        assert polled[0]["QueryExecution"]["Status"]["State"] == "CANCELLED"
+    finally:
+        athena.stop_query_execution(QueryExecutionId=query_id)
 
 
 def test_batch_get_and_list_newest_first(

@@ -301,6 +301,29 @@ def test_get_may_wait_for_a_running_execution_to_finish(app: Shoal) -> None:
         assert other.wait(slow, 10).state == CANCELLED
 
 
+def test_when_final_calls_back_once_the_final_state_is_stored(app: Shoal) -> None:
+    service = app.queries
+    assert not service.when_final(str(uuid.uuid4()), lambda: None)  # not running here
+    seen: list[str] = []
+    dropped: list[str] = []
+    slow = service.start(LONG_QUERY)
+
+    def record() -> None:
+        seen.append(service.get(slow).state)
+
+    def forgotten() -> None:
+        dropped.append("called")
+
+    assert service.when_final(slow, record)
+    assert service.when_final(slow, forgotten)
+    service.forget_final(slow, forgotten)
+    service.stop(slow)
+    assert service.wait(slow, 10).state == CANCELLED
+    assert seen == [CANCELLED]  # called once, after the final state was stored
+    assert dropped == []
+    assert not service.when_final(slow, record)  # finished: nothing to wait for
+
+
 def test_an_execution_stopped_elsewhere_is_seen_at_once(any_app: Shoal) -> None:
     # Two services on one state database, as two processes would be: the one running
     # the query answers from the database while the query is active, so it sees the

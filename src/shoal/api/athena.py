@@ -63,10 +63,6 @@ from shoal.queries.workgroups import WorkGroupStore
 
 OPERATIONS: dict[str, JsonHandler] = {}
 
-# GetQueryExecution of an execution still running in this server answers once it
-# finishes or after this long, whichever comes first: a client polling in a tight loop
-# then asks a few times per query, not hundreds, and finds out as soon as it is done.
-RUNNING_WAIT_SECONDS = 0.02
 LIST_PAGE = 50  # Athena's MaxResults ceiling for its listings
 MAX_BATCH = 50
 # The codes botocore's Athena model knows, plus AccessDeniedException, which every AWS
@@ -146,9 +142,9 @@ def start_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
 
 @_operation("GetQueryExecution")
 def get_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
-    """GetQueryExecution: state, statistics and where the result file is. An execution
-    running here is given up to ``RUNNING_WAIT_SECONDS`` to finish before the answer."""
-    execution = _queries(ctx).get(params["QueryExecutionId"], wait=RUNNING_WAIT_SECONDS)
+    """GetQueryExecution: state, statistics and where the result file is (the router
+    holds the request while the execution runs here: ``api/long_poll.py``)."""
+    execution = _queries(ctx).get(params["QueryExecutionId"])
     return {"QueryExecution": execution_to_wire(execution)}
 
 

@@ -44,6 +44,7 @@ from shoal.api.errors import (
     query_error,
     s3_error,
 )
+from shoal.api.long_poll import LONG_POLL_TARGET, FinalWaiter
 from shoal.api.s3 import S3Api, S3Request, split_path
 from shoal.api.sigv4 import (
     HttpRequest,
@@ -186,7 +187,16 @@ class Router:
         # JSON and query protocols: small bodies, so read first, then one worker-thread
         # trip for the key lookup, signature, authorization and the handler.
         body = await _read_body(request, MAX_SMALL_BODY)
-        return await self._in_thread(self._small_request, call, body)
+        waiter = None
+        if http.header("x-amz-target") == LONG_POLL_TARGET:
+            waiter = FinalWaiter.register(self.app.queries, body)
+        response = await self._in_thread(self._small_request, call, body)
+        if waiter is not None:
+            # Long poll (api/long_poll.py): a query running here is awaited, no thread held.
+            if response.status_code == 200 and await waiter.wait():
+                response = await self._in_thread(self._small_request, call, body)
+            waiter.close()
+        return response
 
     async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
         """``function(*args)`` on a worker thread, in a copy of this request's context

@@ -106,6 +106,7 @@ class Live:
     cancelled: bool = False  # stopped while still queued
     done: threading.Event = field(default_factory=threading.Event)
     final: threading.Event = field(default_factory=threading.Event)  # final state stored
+    on_final: list[Callable[[], None]] = field(default_factory=list)  # called once final
     authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
     visible: Visibility | None = None  # what the caller's listings may show
 
@@ -313,7 +314,11 @@ class QueryService:
                 live.token = CancelToken(timeout=self.timeout_seconds)
             execution.run(self, live)
         finally:
-            live.final.set()
+            with self._lock:  # with ``when_final``'s check: no callback is missed
+                live.final.set()
+                callbacks = list(live.on_final)
+            for callback in callbacks:
+                callback()
             self._tell_finished(live.query_id)
             with self._lock:
                 self._live.pop(live.query_id, None)
@@ -349,6 +354,24 @@ class QueryService:
             if live is not None:
                 live.final.wait(wait)
         return self.executions.get(query_id).execution
+
+    def when_final(self, query_id: str, callback: Callable[[], None]) -> bool:
+        """Have ``callback`` called, on a worker thread, once the execution running here
+        has stored its final state. False, and no call, when it is not running here
+        (finished, unknown, or another process's); ``forget_final`` undoes it."""
+        with self._lock:
+            live = self._live.get(query_id)
+            if live is None or live.final.is_set():
+                return False
+            live.on_final.append(callback)
+            return True
+
+    def forget_final(self, query_id: str, callback: Callable[[], None]) -> None:
+        """Drop a ``when_final`` callback that is no longer wanted (a poll gave up)."""
+        with self._lock:
+            live = self._live.get(query_id)
+            if live is not None and callback in live.on_final:
+                live.on_final.remove(callback)
 
     def workgroup_of(self, query_id: str) -> str:
         """The workgroup an execution ran in; QueryExecutionNotFoundError when unknown."""
