@@ -629,7 +629,7 @@ def test_crawler_definition_round_trip(glue: Call) -> None:
         "LineageConfiguration": {"CrawlerLineageSettings": "DISABLE"},
         "State": "READY",
         "TablePrefix": "raw_",
-        "Schedule": {"ScheduleExpression": "cron(0 2 * * ? *)", "State": "NOT_SCHEDULED"},
+        "Schedule": {"ScheduleExpression": "cron(0 2 * * ? *)", "State": "SCHEDULED"},
         "CrawlElapsedTime": 0,
         "Version": 1,
         "Configuration": '{"Version": 1.0}',

@@ -391,9 +391,8 @@ def crawler_to_wire(crawler: Crawler, runs: Sequence[CrawlRun], now: datetime) -
     wire["LineageConfiguration"] = {"CrawlerLineageSettings": "DISABLE"}
     wire["State"] = crawler.state
     wire["TablePrefix"] = crawler.table_prefix
-    if crawler.schedule:
-        # Stored and validated, but no scheduler fires it yet: say so rather than SCHEDULED.
-        wire["Schedule"] = {"ScheduleExpression": crawler.schedule, "State": "NOT_SCHEDULED"}
+    if crawler.schedule:  # fired by the server's scheduler (crawler/scheduler.py)
+        wire["Schedule"] = {"ScheduleExpression": crawler.schedule, "State": "SCHEDULED"}
     running = runs[0] if runs and runs[0].end_time is None else None
     wire["CrawlElapsedTime"] = _millis(now - running.start_time) if running else 0
     _put(wire, "CreationTime", crawler.create_time)

@@ -136,7 +136,11 @@ def crawlers_group() -> None:
     default=CRAWL_EVERYTHING,
     show_default=True,
 )
-@click.option("--schedule", help="Cron expression (five fields), e.g. '0 * * * *'.")
+@click.option(
+    "--schedule",
+    help="When `shoal serve` runs it (UTC): five-field cron, e.g. '0 * * * *', "
+    "or Glue's cron(0 * * * ? *).",
+)
 @click.option("--description")
 @pass_app
 def create_crawler(

@@ -27,6 +27,7 @@ def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -
     """
     from shoal.api.app import create_app
     from shoal.crawler.background import recover_interrupted_crawls
+    from shoal.crawler.scheduler import CrawlerScheduler
 
     app = ctx.app
     config = app.config
@@ -40,7 +41,15 @@ def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -
     click.echo(LISTENING.format(url=f"http://{bound_host}:{bound_port}"), nl=True)
     asgi = create_app(app)
     trail = asgi.state.audit
-    _run(asgi, sock, log_level, on_shutdown=trail.close if trail is not None else None)
+    schedules = CrawlerScheduler(app.catalog, app.storage)
+    schedules.start()
+
+    def shut_down() -> None:
+        schedules.stop()
+        if trail is not None:
+            trail.close()
+
+    _run(asgi, sock, log_level, on_shutdown=shut_down)
 
 
 def _run(
