@@ -91,6 +91,12 @@ class Shoal:
             on_finished=self.query_listeners,
         )
 
+    @property
+    def queries_if_started(self) -> QueryService | None:
+        """The query service if something has used it already; never starts one."""
+        service: QueryService | None = self.__dict__.get("queries")  # cached_property's slot
+        return service
+
     # --- usage metering and quotas (audit/usage.py, audit/quotas.py) ---
 
     @cached_property

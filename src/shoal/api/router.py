@@ -188,8 +188,9 @@ class Router:
         # trip for the key lookup, signature, authorization and the handler.
         body = await _read_body(request, MAX_SMALL_BODY)
         waiter = None
-        if http.header("x-amz-target") == LONG_POLL_TARGET:
-            waiter = FinalWaiter.register(self.app.queries, body)
+        queries = self.app.queries_if_started  # none yet: no query runs here to wait for
+        if queries is not None and http.header("x-amz-target") == LONG_POLL_TARGET:
+            waiter = FinalWaiter.register(queries, body)
         response = await self._in_thread(self._small_request, call, body)
         if waiter is not None:
             # Long poll (api/long_poll.py): a query running here is awaited, no thread held.
