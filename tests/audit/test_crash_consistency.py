@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import sqlite3
 import subprocess
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -317,3 +320,49 @@ def cli_ok(server: ShoalServer, *args: str) -> str:
     done: subprocess.CompletedProcess[str] = shoal_cli(server, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_queries_finished_just_before_a_kill_are_recorded_once(
+    data_dir: Path, restarted: Callable[[], ShoalServer]
+) -> None:
+    """A kill between a query's final state and its audit record leaves the execution
+    marked as not yet heard of; the next server records it, exactly once, even when
+    the dead one had journaled the record already."""
+    server = restarted()
+    athena = server.client("athena")
+    journaled = athena.start_query_execution(QueryString="SELECT 1")["QueryExecutionId"]
+    while (
+        athena.get_query_execution(QueryExecutionId=journaled)["QueryExecution"]["Status"]["State"]
+        not in FINISHED
+    ):
+        time.sleep(0.05)
+    stop_server(server)  # its records stay in the journal until the next start
+    # What a kill -9 at the wrong moment leaves behind, for two executions of a dead
+    # process: one whose record never got written, one whose record did.
+    lost = str(uuid.uuid4())
+    dead_owner = f"{socket.gethostname()}:999999999:dead"  # no such pid
+    db = sqlite3.connect(data_dir / "catalog.db")
+    db.row_factory = sqlite3.Row
+    with db:
+        found = db.execute("SELECT * FROM query_executions WHERE id = ?", (journaled,))
+        row = dict(found.fetchone())
+        row.update(id=lost, client_request_token=None, owner=dead_owner, listeners_pending=1)
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        db.execute(f"INSERT INTO query_executions ({columns}) VALUES ({marks})", list(row.values()))
+        db.execute(
+            "UPDATE query_executions SET owner = ?, listeners_pending = 1 WHERE id = ?",
+            (dead_owner, journaled),
+        )
+    db.close()
+
+    server = restarted()
+    records, _ = delivered(server)
+    completed = Counter(
+        r["requestid"] for r in records if r["eventname"] == "QueryExecutionCompleted"
+    )
+    assert (completed[lost], completed[journaled]) == (1, 1)
+    db = sqlite3.connect(data_dir / "catalog.db")
+    pending = db.execute("SELECT count(*) FROM query_executions WHERE listeners_pending").fetchone()
+    db.close()
+    assert pending == (0,)

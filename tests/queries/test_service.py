@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 import shoal
 from shoal.app import Shoal
@@ -322,6 +322,41 @@ def test_when_final_calls_back_once_the_final_state_is_stored(app: Shoal) -> Non
     assert seen == [CANCELLED]  # called once, after the final state was stored
     assert dropped == []
     assert not service.when_final(slow, record)  # finished: nothing to wait for
+
+
+def test_durable_listeners_leave_a_mark_until_every_one_has_run(app: Shoal) -> None:
+    service = app.queries
+    calls: list[str] = []
+
+    def down_once(execution: QueryExecution) -> None:
+        calls.append(execution.query_execution_id)
+        if len(calls) == 1:
+            raise RuntimeError("the audit disk is full")
+
+    service.on_finished.append(down_once)
+    assert service.make_listeners_durable() == 0  # nothing owed from before
+    failed_to_hear = run(service, "SELECT 1").query_execution_id
+    heard = run(service, "SELECT 2").query_execution_id
+    assert _marked(app) == {failed_to_hear}
+    # Marks of live owners (this process) are not caught up with; a dead owner's are.
+    assert service.make_listeners_durable() == 0
+    with app.state.write() as conn:
+        conn.execute(
+            update(query_executions)
+            .where(query_executions.c.id == failed_to_hear)
+            .values(owner="elsewhere:1:dead", heartbeat_time=now() - timedelta(hours=1))
+        )
+    assert service.make_listeners_durable() == 1
+    assert calls == [failed_to_hear, heard, failed_to_hear]
+    assert _marked(app) == set()
+
+
+def _marked(app: Shoal) -> set[str]:
+    with app.state.read() as conn:
+        rows = conn.execute(
+            select(query_executions.c.id).where(query_executions.c.listeners_pending.is_(True))
+        ).all()
+    return {row[0] for row in rows}
 
 
 def test_an_execution_stopped_elsewhere_is_seen_at_once(any_app: Shoal) -> None:

@@ -6,6 +6,7 @@ and tests can drive it in-process with Starlette's TestClient.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,8 @@ from shoal.auth.enforce import ADMIN_REASON, Verdict
 from shoal.errors import AuditError, NotAuthorizedError, ShoalError
 
 METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+
+log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -50,11 +53,16 @@ def create_app(
     trail = None
     if audit:
         trail = AuditTrail.for_app(shoal)
-        trail.start()
         endpoint = audited(endpoint, trail, shoal)
         # Each finished query is one more record: usage by SQL over the audit table.
         config = shoal.config
         shoal.query_listeners.append(audit_recorder(trail, config.account_id, config.region))
+        # Crashes included: the records a killed server owed are written now. Before the
+        # trail starts, so the recorder still sees what that server journaled.
+        caught_up = shoal.queries.make_listeners_durable()
+        if caught_up:
+            log.warning("audit: %d finished queries were not yet heard of; now they are", caught_up)
+        trail.start()
     app = Starlette(routes=[Route("/{path:path}", endpoint, methods=METHODS)])
     app.state.shoal = shoal
     app.state.router = router

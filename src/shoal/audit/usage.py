@@ -253,11 +253,22 @@ def audit_recorder(
     trail: AuditTrail, account_id: str, region: str
 ) -> Callable[[QueryExecution], None]:
     """A ``QueryService.on_finished`` listener appending each execution's record to
-    ``trail`` (durably, before the execution counts as done to ``wait``)."""
+    ``trail`` (durably, before the execution counts as done to ``wait``).
+
+    Make it before the trail starts rolling: the completions already in its journal
+    are remembered, and never recorded twice. A server killed between journaling a
+    record and marking the execution heard is caught up with at the next start
+    (``QueryService.make_listeners_durable``), and finds its record here.
+    """
+    journaled = {
+        r.get("requestID") for r in trail.pending_records() if r.get("eventName") == COMPLETED_EVENT
+    }
 
     def record(execution: QueryExecution) -> None:
         if execution.state_change_reason == RESTARTED_REASON:
             return  # not metered either (see module doc)
+        if execution.query_execution_id in journaled:
+            return
         trail.append(completed_record(execution, account_id, region))
 
     return record

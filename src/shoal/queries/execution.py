@@ -75,7 +75,7 @@ def run(service: QueryService, live: Live) -> None:
     """Run ``live`` to a final state; never raises."""
     clock = _Clock(live.submitted, picked=time.perf_counter())
     query_id = live.query_id
-    if not service.executions.transition(query_id, (QUEUED,), state=RUNNING):
+    if not service.executions.transition(query_id, (QUEUED,), state=RUNNING):  # not final
         return  # stopped (or failed by a shutdown) before it started
     try:
         _run(service, live, clock)
@@ -166,7 +166,7 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         # Anything changed since submission may or may not be in the result: no reuse.
         started = execution.submission_date_time
         fingerprint_ = fingerprint(service.catalog, service.storage, tables, started)
-    service.executions.transition(
+    service.store_final(
         query_id,
         (RUNNING,),
         state=SUCCEEDED,
@@ -229,7 +229,7 @@ def _copy_result(
         return False  # the earlier files are gone: run the query instead
     service.cache.put(query_id, result)
     statistics = _statistics(clock, reused_previous_result=True)
-    return service.executions.transition(
+    return service.store_final(
         query_id,
         (RUNNING,),
         state=SUCCEEDED,
@@ -262,7 +262,7 @@ def _cancelled(service: QueryService, live: Live, clock: _Clock, err: QueryCance
     if isinstance(err, BytesScannedCutoffError):
         scanned, reason = err.bytes_scanned, err.message
     statistics = _statistics(clock, data_scanned_in_bytes=scanned)
-    service.executions.transition(
+    service.store_final(
         live.query_id,
         ACTIVE_STATES,
         state=CANCELLED,
@@ -275,7 +275,7 @@ def _cancelled(service: QueryService, live: Live, clock: _Clock, err: QueryCance
 def _failed(
     service: QueryService, live: Live, clock: _Clock, error: AthenaError, reason: str
 ) -> None:
-    service.executions.transition(
+    service.store_final(
         live.query_id,
         ACTIVE_STATES,
         state=FAILED,

@@ -8,7 +8,7 @@ the schema-drift test see every table of the state database. Nested values
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from shoal.catalog.schema import NAME_LENGTH, UTCDateTime, metadata
 
@@ -52,10 +52,13 @@ query_executions = Table(
     # Which live service runs it, and when it last said so: restart recovery.
     Column("owner", String(255)),
     Column("heartbeat_time", UTCDateTime),
+    # Final, but its finished-listeners (the audit record …) have not all run yet.
+    Column("listeners_pending", Boolean, nullable=False, server_default=false()),
     Index("ix_query_executions_workgroup_submission_time", "workgroup", "submission_time"),
     Index("ix_query_executions_state", "state"),
     Index("ix_query_executions_reuse_key", "reuse_key"),
     Index("ix_query_executions_client_request_token", "client_request_token", unique=True),
+    Index("ix_query_executions_listeners_pending", "listeners_pending"),
 )
 
 workgroups = Table(

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
@@ -168,6 +169,7 @@ class QueryService:
         # Usage hooks; ``on_finished`` is kept, not copied, so listeners added later count.
         self.admission = admission
         self.on_finished = on_finished if on_finished is not None else []
+        self._durable_listeners = False  # make_listeners_durable turns it on
 
     # --- StartQueryExecution -----------------------------------------------------------
 
@@ -324,6 +326,31 @@ class QueryService:
                 self._live.pop(live.query_id, None)
             live.done.set()
 
+    def store_final(self, query_id: str, expected: Sequence[str], **values: Any) -> bool:
+        """Store a final state (``values``) if the execution is in an ``expected`` state.
+
+        With durable listeners (``make_listeners_durable``) it is stored marked as not
+        yet heard by the ``on_finished`` listeners, in the same statement.
+        """
+        if self._durable_listeners:
+            values["listeners_pending"] = True
+        return self.executions.transition(query_id, expected, **values)
+
+    def make_listeners_durable(self) -> int:
+        """Have ``on_finished`` hear of every execution at least once, crashes included.
+
+        From now on a final state is stored marked until every listener has run on it;
+        executions a dead process left marked (it stopped between storing a final state
+        and its listeners: no audit record, no quota check) are heard now. The API
+        server calls this once its listeners are in place. Returns how many were.
+        """
+        self._durable_listeners = True
+        caught_up = self.executions.unheard()
+        for unheard in caught_up:
+            if self._run_listeners(unheard):
+                self.executions.listeners_ran(unheard.query_execution_id)
+        return len(caught_up)
+
     def _tell_finished(self, query_id: str) -> None:
         """Run the usage listeners; before ``wait`` returns, so its caller sees them done."""
         if not self.on_finished:
@@ -334,11 +361,19 @@ class QueryService:
             return
         if not found.finished:
             return
+        if self._run_listeners(found) and self._durable_listeners:
+            self.executions.listeners_ran(query_id)
+
+    def _run_listeners(self, execution: QueryExecution) -> bool:
+        """Tell every ``on_finished`` listener; False if one failed (it stays marked)."""
+        heard = True
         for listener in list(self.on_finished):
             try:
-                listener(found)
+                listener(execution)
             except Exception:  # a listener's failure must not lose the worker
-                log.exception("query %s: finished listener failed", query_id)
+                log.exception("query %s: finished listener failed", execution.query_execution_id)
+                heard = False
+        return heard
 
     # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
 
@@ -414,7 +449,7 @@ class QueryService:
                 return
         if record.execution.state in ACTIVE_STATES:
             # Queued here, or run by another process: its monitor sees the new state.
-            self.executions.transition(
+            self.store_final(
                 query_id,
                 ACTIVE_STATES,
                 state=CANCELLED,

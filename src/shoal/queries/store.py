@@ -28,7 +28,18 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Insert, Update, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Boolean,
+    Insert,
+    Update,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog.connection import StateDatabase
@@ -71,6 +82,13 @@ def _transition(columns: tuple[str, ...], expected: int) -> Update:
         .where(executions.c.id == bindparam("query_id"), executions.c.state.in_(states))
         .values({name: _bind(name) for name in columns})
     )
+
+
+_LISTENERS_RAN = (
+    update(executions)
+    .where(executions.c.id == bindparam("query_id"))
+    .values(listeners_pending=bindparam("listeners_pending", type_=Boolean()))
+)
 
 
 def _bind(column: str) -> BindParameter[Any]:
@@ -226,6 +244,25 @@ class ExecutionStore:
                     .where(executions.c.id.in_(wanted), executions.c.owner == self.owner)
                     .values(heartbeat_time=now())
                 )
+
+    def unheard(self) -> list[QueryExecution]:
+        """Final executions whose finished-listeners have not all run, of dead owners
+        (a crash came between the final state and the listeners)."""
+        with self.state.read() as conn:
+            rows = conn.execute(
+                select(executions).where(executions.c.listeners_pending.is_(True))
+            ).all()
+        found = [row._mapping for row in rows]
+        return [
+            _execution(row)
+            for row in found
+            if row["state"] in FINISHED_STATES
+            and _orphaned(row["owner"], row["heartbeat_time"], self.owner)
+        ]
+
+    def listeners_ran(self, query_id: str) -> None:
+        """Clear an execution's ``listeners_pending`` mark."""
+        self.state.execute(_LISTENERS_RAN, {"query_id": query_id, "listeners_pending": False})
 
     def reuse_candidates(self, reuse_key: str, since: datetime) -> list[ExecutionRecord]:
         """Succeeded executions with this reuse key finished after ``since``, newest first."""
