@@ -320,7 +320,10 @@ class QueryService:
                 live.final.set()
                 callbacks = list(live.on_final)
             for callback in callbacks:
-                callback()
+                try:
+                    callback()
+                except Exception:  # a waiter's failure must not lose the worker
+                    log.exception("query %s: final-state callback failed", live.query_id)
             self._tell_finished(live.query_id)
             with self._lock:
                 self._live.pop(live.query_id, None)
