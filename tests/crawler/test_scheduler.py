@@ -58,7 +58,8 @@ def _wait_ready(store: CatalogStore, name: str) -> None:
 def test_due_schedules_fire_once_per_slot(lake: tuple[CatalogStore, LocalStorage]) -> None:
     store, storage = lake
     clock = Clock()
-    later = _slot(clock.real) + timedelta(minutes=1)  # a slot in the future
+    # A slot in the future, far enough that the runs started now begin before it.
+    later = _slot(clock.real) + timedelta(minutes=2)
     _crawler(store, "every_minute", "* * * * *")
     _crawler(store, "once", f"cron({later.minute} {later.hour} * * ? *)")  # Glue's form
     _crawler(store, "manual", None)
