@@ -324,7 +324,8 @@ def test_when_final_calls_back_once_the_final_state_is_stored(app: Shoal) -> Non
     assert not service.when_final(slow, record)  # finished: nothing to wait for
 
 
-def test_durable_listeners_leave_a_mark_until_every_one_has_run(app: Shoal) -> None:
+def test_durable_listeners_leave_a_mark_until_every_one_has_run(any_app: Shoal) -> None:
+    app = any_app
     service = app.queries
     calls: list[str] = []
 
