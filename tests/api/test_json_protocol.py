@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from shoal.api.errors import ApiError
-from shoal.api.json_protocol import Validator, service_model, to_wire
+from shoal.api.json_protocol import Validator, encode_json, service_model, to_wire
 
 
 def validate(service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -99,3 +100,15 @@ def test_json_errors_through_the_app(tmp_path: Any) -> None:
     assert "x-amzn-requestid" in {k.lower() for k in unhandled.headers}
     unsigned = client.post("/", content=b"{}", headers={"X-Amz-Target": "AmazonAthena.X"})
     assert unsigned.json()["__type"] == "MissingAuthenticationTokenException"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"Rows": [{"Data": [{"VarCharValue": "é ✓ 𝄞"}, {}]}], "n": 1.5, "ok": True, "no": None},
+        {"Huge": 2**70},  # beyond orjson's 64 bits: json writes it
+        {"Text": "lone \ud800 surrogate"},  # not UTF-8: json escapes it
+    ],
+)
+def test_encode_json_round_trips(value: dict[str, Any]) -> None:
+    assert json.loads(encode_json(value)) == value
