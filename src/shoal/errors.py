@@ -300,6 +300,27 @@ class CrawlerStoppingError(ShoalError):
     status = 400
 
 
+class NoScheduleError(ShoalError):
+    """StartCrawlerSchedule on a crawler without a schedule."""
+
+    code = "NoScheduleException"
+    status = 400
+
+
+class SchedulerRunningError(ShoalError):
+    """StartCrawlerSchedule on a schedule that is running already."""
+
+    code = "SchedulerRunningException"
+    status = 400
+
+
+class SchedulerNotRunningError(ShoalError):
+    """StopCrawlerSchedule on a schedule that is paused, or on no schedule."""
+
+    code = "SchedulerNotRunningException"
+    status = 400
+
+
 # --- governance: policies and role mappings (auth/) ---
 
 

@@ -28,6 +28,9 @@ from shoal.errors import (
     CrawlerStoppingError,
     EntityNotFoundError,
     InvalidInputError,
+    NoScheduleError,
+    SchedulerNotRunningError,
+    SchedulerRunningError,
 )
 
 from .shapes import assert_output_shape
@@ -741,6 +744,41 @@ def test_running_crawler_refuses_changes(lake: shoal.Shoal, glue: Call) -> None:
     assert glue("GetCrawler", Name="nightly")["Crawler"]["State"] == "STOPPING"
     with pytest.raises(CrawlerStoppingError):
         glue("StopCrawler", Name="nightly")
+
+
+def test_crawler_schedule_pause_resume_and_update(lake: shoal.Shoal, glue: Call) -> None:
+    glue("CreateCrawler", **_crawler())  # no schedule yet
+
+    def schedule() -> dict[str, Any] | None:
+        found: dict[str, Any] | None = glue("GetCrawler", Name="nightly")["Crawler"].get("Schedule")
+        return found
+
+    with pytest.raises(NoScheduleError):
+        glue("StartCrawlerSchedule", CrawlerName="nightly")
+    with pytest.raises(SchedulerNotRunningError):
+        glue("StopCrawlerSchedule", CrawlerName="nightly")
+    with pytest.raises(InvalidInputError):
+        glue("UpdateCrawlerSchedule", CrawlerName="nightly", Schedule="every night")
+    assert schedule() is None
+
+    glue("UpdateCrawlerSchedule", CrawlerName="nightly", Schedule="cron(0 2 * * ? *)")
+    assert schedule() == {"ScheduleExpression": "cron(0 2 * * ? *)", "State": "SCHEDULED"}
+    with pytest.raises(SchedulerRunningError):
+        glue("StartCrawlerSchedule", CrawlerName="nightly")
+    lake.catalog.set_crawler_state("nightly", "READY", "RUNNING")  # a run is no obstacle
+    glue("StopCrawlerSchedule", CrawlerName="nightly")
+    assert schedule() == {"ScheduleExpression": "cron(0 2 * * ? *)", "State": "NOT_SCHEDULED"}
+    with pytest.raises(SchedulerNotRunningError):
+        glue("StopCrawlerSchedule", CrawlerName="nightly")
+    glue("UpdateCrawlerSchedule", CrawlerName="nightly", Schedule="0 3 * * *")  # stays paused
+    assert schedule() == {"ScheduleExpression": "0 3 * * *", "State": "NOT_SCHEDULED"}
+    glue("StartCrawlerSchedule", CrawlerName="nightly")
+    assert schedule() == {"ScheduleExpression": "0 3 * * *", "State": "SCHEDULED"}
+    glue("UpdateCrawlerSchedule", CrawlerName="nightly", Schedule="")
+    assert schedule() is None
+    assert lake.catalog.get_crawler("nightly").state == "RUNNING"  # the run went on
+    with pytest.raises(EntityNotFoundError):
+        glue("StopCrawlerSchedule", CrawlerName="nowhere")
 
 
 def test_stopped_run_is_cancelled_and_changes_nothing(lake: shoal.Shoal, glue: Call) -> None:

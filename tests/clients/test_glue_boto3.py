@@ -231,6 +231,37 @@ def test_crawler_discovers_data_uploaded_through_s3(
     glue.delete_crawler(Name=name)
 
 
+def test_crawler_schedule_operations(glue: Any, unique: str) -> None:
+    name = f"{unique}_scheduled"
+    glue.create_crawler(
+        Name=name,
+        Role="arn:aws:iam::123456789012:role/crawler",
+        DatabaseName=f"{unique}_db",
+        Targets={"S3Targets": [{"Path": "s3://nowhere/yet/"}]},
+        Schedule="cron(15 3 * * ? *)",
+    )
+
+    def schedule_state() -> str:
+        return str(glue.get_crawler(Name=name)["Crawler"]["Schedule"]["State"])
+
+    assert schedule_state() == "SCHEDULED"
+    glue.stop_crawler_schedule(CrawlerName=name)
+    assert schedule_state() == "NOT_SCHEDULED"
+    with pytest.raises(glue.exceptions.SchedulerNotRunningException):
+        glue.stop_crawler_schedule(CrawlerName=name)
+    glue.start_crawler_schedule(CrawlerName=name)
+    with pytest.raises(glue.exceptions.SchedulerRunningException):
+        glue.start_crawler_schedule(CrawlerName=name)
+    glue.update_crawler_schedule(CrawlerName=name, Schedule="cron(0 4 * * ? *)")
+    got = glue.get_crawler(Name=name)["Crawler"]["Schedule"]
+    assert got == {"ScheduleExpression": "cron(0 4 * * ? *)", "State": "SCHEDULED"}
+    glue.update_crawler_schedule(CrawlerName=name, Schedule="")
+    assert "Schedule" not in glue.get_crawler(Name=name)["Crawler"]
+    with pytest.raises(glue.exceptions.NoScheduleException):
+        glue.start_crawler_schedule(CrawlerName=name)
+    glue.delete_crawler(Name=name)
+
+
 def test_unsupported_crawler_targets_are_refused(glue: Any, unique: str) -> None:
     with pytest.raises(glue.exceptions.InvalidInputException, match="JdbcTargets"):
         glue.create_crawler(

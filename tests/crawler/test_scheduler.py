@@ -105,3 +105,18 @@ def test_a_slot_fired_by_another_server_is_not_fired_again(
     _wait_ready(store, "shared")
     assert second.tick() == []  # this minute's run exists already
     assert len(store.list_runs("shared")) == 1
+
+
+def test_a_paused_schedule_does_not_fire(lake: tuple[CatalogStore, LocalStorage]) -> None:
+    store, storage = lake
+    _crawler(store, "paused", "* * * * *")
+    store.set_crawler_schedule("paused", "* * * * *", paused=True)  # StopCrawlerSchedule
+    clock = Clock()
+    scheduler = CrawlerScheduler(store, storage, clock)
+    clock.now = clock.real
+    assert scheduler.tick() == []
+    store.set_crawler_schedule("paused", "* * * * *", paused=False)  # StartCrawlerSchedule
+    assert scheduler.tick() == []  # this minute's slot was looked at while paused
+    clock.now = _slot(clock.real) + timedelta(minutes=2, seconds=1)
+    assert scheduler.tick() == ["paused"]
+    _wait_ready(store, "paused")

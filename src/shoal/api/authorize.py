@@ -215,6 +215,10 @@ def _crawler(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
     return [(arns.crawler(_text(params, "Name") or ""), None)]
 
 
+def _crawler_schedule(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
+    return [(arns.crawler(_text(params, "CrawlerName") or ""), None)]
+
+
 _CATALOG = _fixed(lambda a: a.catalog())
 _DATA_CATALOG = _fixed(lambda a: a.data_catalog())
 _ANY = _fixed(lambda a: EVERYTHING)
@@ -268,6 +272,10 @@ GLUE_RULES: dict[str, Rule] = {
     **dict.fromkeys(
         "CreateCrawler GetCrawler UpdateCrawler DeleteCrawler StartCrawler StopCrawler".split(),
         _crawler,
+    ),
+    **dict.fromkeys(
+        "StartCrawlerSchedule StopCrawlerSchedule UpdateCrawlerSchedule".split(),
+        _crawler_schedule,
     ),
     **dict.fromkeys("GetCrawlers ListCrawlers GetCrawlerMetrics".split(), _ANY),
 }

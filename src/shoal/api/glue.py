@@ -46,6 +46,9 @@ from shoal.errors import (
     AlreadyExistsError,
     EntityNotFoundError,
     InvalidInputError,
+    NoScheduleError,
+    SchedulerNotRunningError,
+    SchedulerRunningError,
     ShoalError,
 )
 
@@ -468,6 +471,41 @@ def start_crawler_op(ctx: RequestContext, params: dict[str, Any]) -> Wire:
 def stop_crawler_op(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     """StopCrawler: the run ends CANCELLED unless it is already writing the catalog."""
     stop_crawler(_store(ctx), params["Name"])
+    return {}
+
+
+@_operation("StartCrawlerSchedule")
+def start_crawler_schedule(ctx: RequestContext, params: dict[str, Any]) -> Wire:
+    """StartCrawlerSchedule: resume a paused schedule (``shoal serve`` fires it)."""
+    store = _store(ctx)
+    crawler = store.get_crawler(params["CrawlerName"])
+    if not crawler.schedule:
+        raise NoScheduleError(f"crawler {crawler.name!r} has no schedule")
+    if not crawler.schedule_paused:
+        raise SchedulerRunningError(f"the schedule of crawler {crawler.name!r} is running")
+    store.set_crawler_schedule(crawler.name, crawler.schedule, paused=False)
+    return {}
+
+
+@_operation("StopCrawlerSchedule")
+def stop_crawler_schedule(ctx: RequestContext, params: dict[str, Any]) -> Wire:
+    """StopCrawlerSchedule: pause a schedule; a run in progress goes on."""
+    store = _store(ctx)
+    crawler = store.get_crawler(params["CrawlerName"])
+    if not crawler.schedule or crawler.schedule_paused:
+        raise SchedulerNotRunningError(f"the schedule of crawler {crawler.name!r} is not running")
+    store.set_crawler_schedule(crawler.name, crawler.schedule, paused=True)
+    return {}
+
+
+@_operation("UpdateCrawlerSchedule")
+def update_crawler_schedule(ctx: RequestContext, params: dict[str, Any]) -> Wire:
+    """UpdateCrawlerSchedule: a new cron expression (empty removes the schedule); a
+    paused schedule stays paused."""
+    store = _store(ctx)
+    crawler = store.get_crawler(params["CrawlerName"])
+    schedule = params.get("Schedule") or None
+    store.set_crawler_schedule(crawler.name, schedule, paused=crawler.schedule_paused)
     return {}
 
 

@@ -392,7 +392,8 @@ def crawler_to_wire(crawler: Crawler, runs: Sequence[CrawlRun], now: datetime) -
     wire["State"] = crawler.state
     wire["TablePrefix"] = crawler.table_prefix
     if crawler.schedule:  # fired by the server's scheduler (crawler/scheduler.py)
-        wire["Schedule"] = {"ScheduleExpression": crawler.schedule, "State": "SCHEDULED"}
+        state = "NOT_SCHEDULED" if crawler.schedule_paused else "SCHEDULED"
+        wire["Schedule"] = {"ScheduleExpression": crawler.schedule, "State": state}
     running = runs[0] if runs and runs[0].end_time is None else None
     wire["CrawlElapsedTime"] = _millis(now - running.start_time) if running else 0
     _put(wire, "CreationTime", crawler.create_time)

@@ -157,7 +157,8 @@ ACTIONS: dict[str, str] = {
             "glue:UpdateTable glue:DeleteTable glue:BatchDeleteTable glue:CreatePartition "
             "glue:BatchCreatePartition glue:UpdatePartition glue:DeletePartition "
             "glue:BatchDeletePartition glue:CreateCrawler glue:UpdateCrawler "
-            "glue:DeleteCrawler glue:StartCrawler glue:StopCrawler"
+            "glue:DeleteCrawler glue:StartCrawler glue:StopCrawler glue:StartCrawlerSchedule "
+            "glue:StopCrawlerSchedule glue:UpdateCrawlerSchedule"
         ).split(),
         WRITE,
     ),

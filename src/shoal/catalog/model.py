@@ -157,6 +157,7 @@ class Crawler:
     schema_change_policy: SchemaChangePolicy = field(default_factory=SchemaChangePolicy)
     recrawl_behavior: str = CRAWL_EVERYTHING  # or CRAWL_NEW_FOLDERS_ONLY
     schedule: str | None = None  # cron expression, five fields
+    schedule_paused: bool = False  # StopCrawlerSchedule; StartCrawlerSchedule resumes
     description: str | None = None
     configuration: str | None = None  # Glue's JSON Configuration string, kept verbatim
     role: str | None = None  # Glue's IAM role name/ARN, kept for clients that read it back

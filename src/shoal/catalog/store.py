@@ -493,6 +493,32 @@ class CatalogStore:
                 raise CrawlerRunningError(f"crawler {crawler.name!r} is {row['state']}")
         return stored
 
+    def set_crawler_schedule(self, name: str, schedule: str | None, paused: bool) -> Crawler:
+        """Change a crawler's schedule and whether it is paused, in any state (a run in
+        progress goes on); bumps its version."""
+        validate_schedule(schedule)
+        with self._write() as conn:
+            row = self._crawler_row(conn, name)
+            current = rows.crawler_from_row(row)
+            stored = replace(
+                current,
+                schedule=schedule,
+                schedule_paused=paused,
+                update_time=_now(),
+                version=current.version + 1,
+            )
+            values = rows.crawler_values(stored)
+            conn.execute(
+                update(crawlers)
+                .where(crawlers.c.id == row["id"])
+                .values(
+                    definition=values["definition"],
+                    update_time=values["update_time"],
+                    version=values["version"],
+                )
+            )
+        return stored
+
     def delete_crawler(self, name: str) -> None:
         """Delete a crawler and its runs; raises CrawlerRunningError unless READY."""
         with self._write() as conn:

@@ -57,7 +57,7 @@ class CrawlerScheduler:
         now = self._clock()
         started = []
         for crawler in self._store.list_crawlers():
-            if crawler.schedule is None:
+            if crawler.schedule is None or crawler.schedule_paused:
                 continue
             slot = _latest_slot(crawler.schedule, now)
             if slot is None or slot <= self._since or self._fired_elsewhere(crawler.name, slot):
