@@ -58,14 +58,19 @@ class Server:
     proc: subprocess.Popen[str]
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session().client(
-            service,
-            endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}),
-        )
+        return client(self.url, service)
+
+
+def client(url: str, service: str) -> Any:
+    """A boto3 client of ``service`` at ``url``, with the benchmark's key, no retries."""
+    return boto3.session.Session().client(
+        service,
+        endpoint_url=url,
+        region_name=REGION,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 def shoal_env(threads: int, memory: str) -> dict[str, str]:
@@ -181,7 +186,7 @@ def client_floor(runs: int) -> float:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip().removeprefix("listening on ")
-        athena = Server(url, Path(), proc).client("athena")
+        athena = client(url, "athena")
         select_one(athena)  # warm
         times = []
         for _ in range(runs):

@@ -30,7 +30,6 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
-    Boolean,
     Insert,
     Update,
     and_,
@@ -84,16 +83,16 @@ def _transition(columns: tuple[str, ...], expected: int) -> Update:
     )
 
 
-_LISTENERS_RAN = (
-    update(executions)
-    .where(executions.c.id == bindparam("query_id"))
-    .values(listeners_pending=bindparam("listeners_pending", type_=Boolean()))
-)
-
-
 def _bind(column: str) -> BindParameter[Any]:
     # Named after the column: a prepared statement takes its values by name.
     return bindparam(column, type_=executions.c[column].type)
+
+
+_LISTENERS_RAN = (
+    update(executions)
+    .where(executions.c.id == bindparam("query_id"))
+    .values(listeners_pending=_bind("listeners_pending"))
+)
 
 
 def now() -> datetime:
