@@ -275,9 +275,10 @@ def prepare_tpch(data_dir: Path, scale: float, env: dict[str, str]) -> Path:
 def raw_duckdb(data_dir: Path, root: Path, threads: int, memory: str) -> Any:
     """tpch.py's raw side: plain DuckDB views over the same Parquet files."""
     from shoal.catalog.store import CatalogStore
+    from shoal.storage.local import LocalStorage
 
     catalog = CatalogStore(f"sqlite:///{data_dir / 'catalog.db'}")
-    lake = tpch.Lake(runner=None, catalog=catalog, root=root)  # type: ignore[arg-type]
+    lake = tpch.Lake(catalog, LocalStorage(root), root, data_dir)
     return tpch.raw_connection(lake, "parquet", threads, memory)
 
 

@@ -5,12 +5,18 @@
 Generates TPC-H with the ``tpch`` extension from the pip package
 ``duckdb-extension-tpch==1.5.5`` (loaded from its file, no download) into Parquet and
 CSV files under ``benchmarks/.data/sf<scale>/`` (cached between runs), crawls them
-into a catalog, then runs the 22 queries alternately through
-``StatementRunner.run`` (parse, resolve, plan, locked-down engine, counted reads)
-and on a plain DuckDB connection with views over the same files, the same thread
-count and memory limit. Prints per-query times and ratios; the best of ``--repeat``
-runs counts. Each line also gives the ratio of process CPU time (DuckDB's workers
-included), which varies less than wall-clock time on a shared machine.
+into a catalog, then runs the 22 queries in turn through ``StatementRunner.run``
+(parse, resolve, plan, locked-down engine, counted reads) and on a plain DuckDB
+connection with views over the same files, the same thread count and memory limit.
+Prints per-query times and ratios; the best of ``--repeat`` runs counts. Each line
+also gives the ratio of process CPU time (DuckDB's workers included), which varies
+less than wall-clock time on a shared machine.
+
+Each side runs on ``--instances`` engines (separate DuckDB databases), and a query's
+best run on any of them counts: on this machine two identical DuckDB databases in
+one process differ by up to ~5% over the 22 queries, consistently within a run, so
+one engine against one connection measures which database was lucky as much as
+shoal. Each instance's total is printed too, so that spread is seen in every run.
 """
 
 from __future__ import annotations
@@ -74,12 +80,13 @@ def queries() -> list[str]:
 
 @dataclass
 class Lake:
-    runner: StatementRunner
     catalog: CatalogStore
+    storage: LocalStorage
     root: Path
+    workdir: Path
 
 
-def open_lake(root: Path, workdir: Path, threads: int, memory: str) -> Lake:
+def open_lake(root: Path, workdir: Path) -> Lake:
     storage = LocalStorage(root)
     catalog = CatalogStore(f"sqlite:///{workdir / 'catalog.db'}")
     for fmt in ("parquet", "csv"):
@@ -89,8 +96,14 @@ def open_lake(root: Path, workdir: Path, threads: int, memory: str) -> Lake:
     for table in catalog.list_tables("tpch_csv"):
         typed = catalog.get_table("tpch_parquet", table.name).columns
         catalog.update_table(replace(table, storage=replace(table.storage, columns=typed)))
-    engine = DuckDBEngine([str(root)], str(workdir / "spill"), memory_limit=memory, threads=threads)
-    return Lake(StatementRunner(catalog, storage, engine), catalog, root)
+    return Lake(catalog, storage, root, workdir)
+
+
+def shoal_runner(lake: Lake, threads: int, memory: str, number: int = 0) -> StatementRunner:
+    """shoal's query path over the lake, with a locked-down engine of its own."""
+    spill = str(lake.workdir / f"spill-{number}")
+    engine = DuckDBEngine([str(lake.root)], spill, memory_limit=memory, threads=threads)
+    return StatementRunner(lake.catalog, lake.storage, engine)
 
 
 def raw_connection(lake: Lake, fmt: str, threads: int, memory: str) -> duckdb.DuckDBPyConnection:
@@ -133,31 +146,79 @@ def _run_raw(con: duckdb.DuckDBPyConnection, sql: str) -> object:
     return con.execute(sql).to_arrow_table()
 
 
-def bench(
-    lake: Lake, fmt: str, threads: int, memory: str, repeat: int
-) -> list[tuple[Timing, Timing]]:
-    raw = raw_connection(lake, fmt, threads, memory)
+@dataclass
+class Results:
+    """Per query, the best time of each instance of each side."""
+
+    instances: int
+    by_query: list[dict[tuple[str, int], Timing]]
+
+    def best(self, side: str) -> list[Timing]:
+        """Per query, the best of every run on every instance of ``side``."""
+        return [
+            Timing(
+                min(t[(side, i)].wall for i in range(self.instances)),
+                min(t[(side, i)].cpu for i in range(self.instances)),
+            )
+            for t in self.by_query
+        ]
+
+    def total(self, side: str, instance: int | None = None) -> Timing:
+        timings = (
+            self.best(side) if instance is None else [t[(side, instance)] for t in self.by_query]
+        )
+        return Timing(sum(t.wall for t in timings), sum(t.cpu for t in timings))
+
+
+def bench(lake: Lake, fmt: str, threads: int, memory: str, repeat: int, instances: int) -> Results:
+    """Each query ``repeat`` times on each of ``instances`` shoal engines and as many
+    raw DuckDB connections, in rotating order; every instance keeps its best."""
     context = StatementContext(query_id="tpch", database=f"tpch_{fmt}")
-    results = []
+    runners = [shoal_runner(lake, threads, memory, i) for i in range(instances)]
+    raws = [raw_connection(lake, fmt, threads, memory) for _ in range(instances)]
+    results = Results(instances, [])
     for number, sql in enumerate(queries(), start=1):
-        shoal, plain = Timing(), Timing()
+        runs: dict[tuple[str, int], Callable[[], object]] = {}
+        for i in range(instances):
+            runs["shoal", i] = partial(runners[i].run, sql, context)
+            runs["raw", i] = partial(_run_raw, raws[i], sql)
+        best = dict.fromkeys(runs, Timing())
+        order = list(runs)
         for attempt in range(repeat):
-            # Alternate, so both see the same cache state, and swap who goes first each
-            # round: on this machine the same work measured 2-5% apart by position alone.
-            if attempt % 2:
-                plain = plain.best(partial(_run_raw, raw, sql))
-            shoal = shoal.best(partial(lake.runner.run, sql, context))
-            if not attempt % 2:
-                plain = plain.best(partial(_run_raw, raw, sql))
-        results.append((shoal, plain))
+            # Rotate who goes first each round: on this machine the same work measured
+            # 2-5% apart by its place in the round alone.
+            shift = attempt % len(order)
+            for key in order[shift:] + order[:shift]:
+                best[key] = best[key].best(runs[key])
+        results.by_query.append(best)
+        shoal, plain = results.best("shoal")[-1], results.best("raw")[-1]
         print(
             f"{fmt:8} Q{number:02d}  shoal {shoal.wall * 1000:9.1f} ms"
             f"  raw {plain.wall * 1000:9.1f} ms  ratio {shoal.wall / plain.wall:5.2f}"
             f"  cpu ratio {shoal.cpu / plain.cpu:5.2f}",
             flush=True,
         )
-    raw.close()
+    for con in raws:
+        con.close()
+    for runner in runners:
+        runner.engine.close()
     return results
+
+
+def report(fmt: str, results: Results) -> None:
+    """Totals, and each instance's total: identical instances differ too, and by how
+    much is the noise any single pair of them would carry."""
+    shoal, plain = results.total("shoal"), results.total("raw")
+    print(
+        f"{fmt:8} TOTAL shoal {shoal.wall:.2f} s  raw {plain.wall:.2f} s  "
+        f"ratio {shoal.wall / plain.wall:.3f}  cpu ratio {shoal.cpu / plain.cpu:.3f}",
+        flush=True,
+    )
+    for side in ("shoal", "raw"):
+        each = [results.total(side, i) for i in range(results.instances)]
+        walls = ", ".join(f"{t.wall:.2f} s" for t in each)
+        spread = max(t.wall for t in each) / min(t.wall for t in each)
+        print(f"{fmt:8}   {side} instances {walls}: slowest / fastest {spread:.3f}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,23 +228,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", default="4GB")
     parser.add_argument("--repeat", type=int, default=2, help="runs per query; best counts")
+    parser.add_argument(
+        "--instances", type=int, default=2, help="engines per side (each a DuckDB database)"
+    )
     args = parser.parse_args(argv)
     root = DATA / f"sf{args.scale:g}"
     start = time.perf_counter()
     generate(root, args.scale)
     print(f"data ready in {time.perf_counter() - start:.1f} s: {root}", flush=True)
     with tempfile.TemporaryDirectory() as workdir:
-        lake = open_lake(root, Path(workdir), args.threads, args.memory)
+        lake = open_lake(root, Path(workdir))
         for fmt in args.formats.split(","):
-            results = bench(lake, fmt, args.threads, args.memory, args.repeat)
-            shoal_total = sum(s.wall for s, _ in results)
-            raw_total = sum(r.wall for _, r in results)
-            cpu_ratio = sum(s.cpu for s, _ in results) / sum(r.cpu for _, r in results)
-            print(
-                f"{fmt:8} TOTAL shoal {shoal_total:.2f} s  raw {raw_total:.2f} s  "
-                f"ratio {shoal_total / raw_total:.3f}  cpu ratio {cpu_ratio:.3f}",
-                flush=True,
-            )
+            results = bench(lake, fmt, args.threads, args.memory, args.repeat, args.instances)
+            report(fmt, results)
     return 0
 
 

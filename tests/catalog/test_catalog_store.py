@@ -201,6 +201,25 @@ def test_table_errors(sales: CatalogStore) -> None:
         sales.list_tables("nowhere")
 
 
+def test_get_tables_reads_many_at_once(sales: CatalogStore) -> None:
+    # More names than one read takes (16), some missing, one spelt in capitals, one in
+    # a database that does not exist: each found table equals what get_table answers.
+    for number in range(20):
+        sales.create_table(make_table(f"t{number:02d}"))
+    sales.create_database(Database("other"))
+    sales.create_table(make_table("t00", database="other", description="elsewhere"))
+    names = [("sales", f"t{n:02d}") for n in range(0, 40, 2)]
+    names += [("SALES", "T03"), ("other", "t00"), ("nowhere", "t01"), ("other", "t01")]
+
+    found = sales.get_tables(names)
+
+    missing = {("nowhere", "t01"), ("other", "t01")}
+    missing |= {("sales", f"t{n}") for n in range(20, 40, 2)}
+    assert found == {name: sales.get_table(*name) for name in names if name not in missing}
+    assert found[("other", "t00")].description == "elsewhere"
+    assert found[("SALES", "T03")].name == "t03"
+
+
 def test_column_types_are_validated_and_normalised(sales: CatalogStore) -> None:
     storage = StorageDescriptor(
         "s3://x/",

@@ -9,13 +9,14 @@ row count says whether this caller won.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -206,6 +207,28 @@ class CatalogStore:
                 self._database_row(conn, db_key)  # names the database when that is missing
             raise EntityNotFoundError(f"table {db_key}.{key} not found")
         return rows.table_from_row(row)
+
+    def get_tables(self, names: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Table]:
+        """The current versions of the tables named (database, table), in one read;
+        missing ones are left out. Names are taken as ``get_table`` takes them and
+        keyed as given."""
+        found: dict[tuple[str, str], Table] = {}
+        for start in range(0, len(names), _TABLES_PER_READ):
+            chunk = names[start : start + _TABLES_PER_READ]
+            keys = [
+                (validate_name(db, "database name"), validate_name(t, "table name"))
+                for db, t in chunk
+            ]
+            params = {f"d{i}": db for i, (db, _) in enumerate(keys)}
+            params.update({f"t{i}": t for i, (_, t) in enumerate(keys)})
+            by_key = {
+                (row["database_name"], row["name"]): row
+                for row in self.state.rows(_tables_by_names(len(keys)), params)
+            }
+            for name, key in zip(chunk, keys, strict=True):
+                if key in by_key:
+                    found[name] = rows.table_from_row(by_key[key])
+        return found
 
     def list_tables(self, database: str, pattern: str | None = None) -> list[Table]:
         """Tables of ``database`` sorted by name; ``pattern`` is Glue's Expression
@@ -699,6 +722,24 @@ def _table_select() -> Any:
 _TABLE_BY_NAME = _table_select().where(
     databases.c.name == bindparam("database"), tables_t.c.name == bindparam("table")
 )
+_TABLES_PER_READ = 16
+
+
+@functools.cache
+def _tables_by_names(count: int) -> Any:
+    """The tables named by ``count`` (database ``d<i>``, table ``t<i>``) pairs; one
+    statement per count, built once, as ``StateDatabase.rows`` wants."""
+    return _table_select().where(
+        or_(
+            *(
+                and_(
+                    databases.c.name == bindparam(f"d{i}"),
+                    tables_t.c.name == bindparam(f"t{i}"),
+                )
+                for i in range(count)
+            )
+        )
+    )
 
 
 def _upsert(conn: Connection, values: dict[str, Any]) -> Any:

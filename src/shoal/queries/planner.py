@@ -215,13 +215,10 @@ class Planner:
         return prepared
 
     def _unchanged(self, definitions: Mapping[TableRef, Table]) -> bool:
-        for ref, table in definitions.items():
-            try:
-                if self.catalog.get_table(ref.database, ref.table) != table:
-                    return False
-            except EntityNotFoundError:
-                return False
-        return True
+        current = self.catalog.get_tables([(r.database, r.table) for r in definitions])
+        return all(
+            current.get((ref.database, ref.table)) == table for ref, table in definitions.items()
+        )
 
     def resolve(self, tree: exp.Expr, database: str) -> Resolution:
         """Load every table ``tree`` reads and inline its views, in ``tree`` itself.
