@@ -64,6 +64,7 @@ KEPT_WORKGROUPS = 65536  # execution id -> workgroup, kept in memory
 # Built once: executions are read by id on every poll.
 _BY_ID = select(executions).where(executions.c.id == bindparam("id"))
 _WORKGROUP_BY_ID = select(executions.c.workgroup).where(executions.c.id == bindparam("id"))
+_BY_TOKEN = select(executions).where(executions.c.client_request_token == bindparam("token"))
 
 
 @cache
@@ -174,11 +175,10 @@ class ExecutionStore:
             self._finished.put(execution.query_execution_id, record)
 
     def by_token(self, token: str) -> ExecutionRecord | None:
-        with self.state.read() as conn:
-            row = conn.execute(
-                select(executions).where(executions.c.client_request_token == token)
-            ).first()
-        return None if row is None else _record(row._mapping)
+        """The execution started with ClientRequestToken ``token``, if any."""
+        # boto3 sends a fresh token with every StartQueryExecution: a prepared read.
+        row = self.state.first(_BY_TOKEN, {"token": token})
+        return None if row is None else _record(row)
 
     def transition(self, query_id: str, expected: Sequence[str], **values: Any) -> bool:
         """Set ``values`` if the execution is in one of the ``expected`` states."""
