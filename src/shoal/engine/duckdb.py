@@ -47,6 +47,7 @@ its own bytes, as Athena charges each query; on TPC-H this costs nothing measura
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -62,7 +63,7 @@ from sqlglot import exp
 from shoal.engine import scans, statement
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery, TableScan
 from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
-from shoal.engine.read_log import ReadLog
+from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
 from shoal.errors import (
@@ -105,6 +106,8 @@ class DuckDBEngine(Engine):
         storage: Storage | None = None,
         direct_reads: bool = True,
     ) -> None:
+        # One spelling for DuckDB and the read log, which tells spilled data by it.
+        temp_directory = os.path.abspath(temp_directory)
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
         self._fs = ScanFileSystem(allowed_directories, storage, direct_local=direct_reads)
         self._scans = ScanSqlCache(self._fs.url)
@@ -119,7 +122,7 @@ class DuckDBEngine(Engine):
         for extension in BUILTIN_EXTENSIONS:
             self._con.execute(f"LOAD {extension}")
         self._con.register_filesystem(self._fs)
-        self._reads = ReadLog(self._con) if direct_reads else None
+        self._reads = ReadLog(self._con, spill_directory=temp_directory) if direct_reads else None
         if self._reads is not None:
             self._reads.enable()
         direct_roots = list(self._fs.roots) if direct_reads else []
@@ -145,11 +148,12 @@ class DuckDBEngine(Engine):
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
         cancel = cancel or CancelToken()
         files = [f for scan in query.scans for f in scan.files]
-        running = self._reads.running() if self._reads is not None else nullcontext()
-        with running, self._fs.scan(files) as counter:
-            # No local file planned: DuckDB can read none (nothing else is reachable).
-            logged = self._reads if any(f.path.startswith("/") for f in files) else None
-            scanned = _ScanBytes(counter, logged, query.max_bytes_scanned)
+        # No local file planned: DuckDB can read none (nothing else is reachable).
+        local = any(f.path.startswith("/") for f in files)
+        running = self._reads.running(local) if self._reads is not None else nullcontext()
+        with running as ticket, self._fs.scan(files) as counter:
+            logged = self._reads if local and ticket is not None else None
+            scanned = _ScanBytes(counter, logged, query.max_bytes_scanned, ticket)
             with _Cursor(self._con, cancel, scanned.over_limit) as watched:
                 try:
                     table = self._run(watched, query, scanned, cancel)
@@ -168,7 +172,7 @@ class DuckDBEngine(Engine):
     def _run(
         self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes, cancel: CancelToken
     ) -> pa.Table:
-        sql = self._bind_scans(watched, query, scanned.counter)
+        sql = self._bind_scans(watched, query, scanned)
         cursor = watched.cursor
         scanned.start(cursor)  # schema probes are not part of the query's scan
         if cancel.cancelled:
@@ -183,13 +187,13 @@ class DuckDBEngine(Engine):
         """Close the database; running queries fail."""
         self._con.close()
 
-    def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, counter: ScanCounter) -> str:
+    def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes) -> str:
         """Check the statement once and splice each scan's subquery where it is named."""
         by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
         references = statement.inspect(watched.cursor, query.sql, by_key)
-        probe = partial(_probe_columns, watched, counter)
+        probe = partial(_probe_columns, watched, scanned)
         scan_sql = {
-            key: self._scans.scan_sql(by_key[key], counter.token, probe)
+            key: self._scans.scan_sql(by_key[key], scanned.counter.token, probe)
             for key in {r.key for r in references}
         }
         return statement.point_at_scans(query.sql, references, scan_sql)
@@ -215,12 +219,13 @@ def _set_statement(name: str, value: Any) -> str:
     return f"SET GLOBAL {name} = {literal.sql(dialect='duckdb')}"
 
 
-def _probe_columns(watched: _Cursor, counter: ScanCounter, scan: TableScan) -> set[str]:
+def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> set[str]:
     """The lower-cased names of the columns ``scan``'s Parquet files hold.
 
     Probed on a side cursor: its reads are not the query's (see ``ReadLog``).
     """
-    probe = scans.probe_query(scan, counter.url)
+    scanned.side_reads = True
+    probe = scans.probe_query(scan, scanned.counter.url)
     with watched.side() as cursor:
         cursor.execute(probe.sql(dialect="duckdb", identify=True))
         return {str(column[0]).lower() for column in cursor.description or ()}
@@ -251,10 +256,18 @@ class _ScanBytes:
     watcher thread, from the read log, every ``_LOG_POLL_SECONDS``.
     """
 
-    def __init__(self, counter: ScanCounter, reads: ReadLog | None, limit: int | None) -> None:
+    def __init__(
+        self,
+        counter: ScanCounter,
+        reads: ReadLog | None,
+        limit: int | None,
+        ticket: Ticket | None = None,
+    ) -> None:
         self.counter = counter
         self._reads = reads
         self._limit = limit
+        self._ticket = ticket
+        self.side_reads = False  # files were read on a side cursor (schema probes)
         self._connection: int | None = None  # known only when a watcher needs it
         self._next_poll = 0.0
 
@@ -286,7 +299,9 @@ class _ScanBytes:
 
     def total(self, cursor: duckdb.DuckDBPyConnection) -> int:
         """All bytes read since ``start``; call on the query's cursor once it finished."""
-        local = self._reads.collect(cursor) if self._reads is not None else 0
+        local = 0
+        if self._reads is not None and self._ticket is not None:
+            local = self._reads.collect(cursor, self._ticket, self.side_reads)
         return local + self.counter.bytes_read
 
 
