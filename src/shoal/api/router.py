@@ -215,6 +215,11 @@ class Router:
         """S3 bodies may be gigabytes: read one only for a key that exists and, when
         the signature does not cover the body's hash, once the signature holds."""
         claim, http = call.claim, call.http
+        if not _may_have_body(http):
+            # GET, HEAD, DELETE…: nothing to hold back, so one worker-thread trip for
+            # the key lookup, signature, authorization and the handler (~0.15 ms less).
+            body = await _read_body(request, MAX_SMALL_BODY)
+            return await self._in_thread(self._small_request, call, body)
         identity = await self._in_thread(self._identity, claim)
         check_time(claim)
         secret = identity.secret_access_key
@@ -314,6 +319,11 @@ def _verified(http: HttpRequest, claim: SignatureClaim, secret: str, body: bytes
     payload = decode_payload(claim, key, body)
     _check_decoded_length(http, claim.payload_hash, payload)
     return payload
+
+
+def _may_have_body(http: HttpRequest) -> bool:
+    length = http.header("content-length")
+    return http.header("transfer-encoding") is not None or (length is not None and length != "0")
 
 
 def _check_decoded_length(http: HttpRequest, mode: str | None, payload: Payload) -> None:
