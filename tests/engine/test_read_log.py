@@ -14,7 +14,7 @@ import pytest
 
 from shoal.engine.base import TableFormat
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.engine.read_log import ReadLog
+from shoal.engine.read_log import ReadLog, Ticket
 from shoal.errors import BytesScannedCutoffError
 
 from .helpers import chunk_bytes, query, scan
@@ -35,6 +35,17 @@ def _log_entries(engine: DuckDBEngine) -> int:
     row = cursor.execute("SELECT count(*) FROM duckdb_logs").fetchone()
     cursor.close()
     return int(row[0]) if row else -1
+
+
+def _sum_a_is_counted(
+    log: ReadLog, con: duckdb.DuckDBPyConnection, wide: Path, ticket: Ticket
+) -> None:
+    """Sum column a on a fresh cursor: its count is a's chunks plus the footer."""
+    cursor = con.cursor()
+    cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
+    expected = chunk_bytes(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
+    assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected
+    cursor.close()
 
 
 @pytest.mark.parametrize("sql", ["SELECT sum(a) AS t FROM w", "SELECT * FROM w"])
@@ -110,10 +121,7 @@ def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> N
             second_started.set()
 
     with log.running() as ticket:
-        cursor = con.cursor()
-        cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
-        expected = chunk_bytes(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
-        assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected
+        _sum_a_is_counted(log, con, wide, ticket)
         waiter = threading.Thread(target=second)
         waiter.start()
         assert not second_started.wait(0.3)  # held back: the log is over its cap
@@ -127,13 +135,9 @@ def test_a_query_that_ran_alone_is_counted_the_short_way(root: Path, wide: Path)
     con = duckdb.connect(config={"threads": 1})
     log = ReadLog(con, spill_directory=str(root / "spill"))
     log.enable()
-    expected = chunk_bytes(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
     for _ in range(2):  # the second starts on a log emptied after the first
         with log.running() as ticket:
-            cursor = con.cursor()
-            cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
-            assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected
-            cursor.close()
+            _sum_a_is_counted(log, con, wide, ticket)
     assert log.counted_alone == 2
     con.close()
 
@@ -174,9 +178,6 @@ def test_a_spill_folder_with_escaped_characters_turns_the_short_way_off(
     log = ReadLog(con, spill_directory=str(root / 'sp"ill'))
     log.enable()
     with log.running() as ticket:
-        cursor = con.cursor()
-        cursor.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
-        expected = chunk_bytes(wide, "a") + pq.ParquetFile(wide).metadata.serialized_size + 8
-        assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected
+        _sum_a_is_counted(log, con, wide, ticket)
     assert log.counted_alone == 0
     con.close()
