@@ -31,6 +31,8 @@ def counted(root: Path, tmp_path: Path) -> Iterator[DuckDBEngine]:
 
 
 def _log_entries(engine: DuckDBEngine) -> int:
+    assert engine._reads is not None
+    engine._reads.settle()  # the truncation runs on a thread of its own
     cursor = engine._con.cursor()
     row = cursor.execute("SELECT count(*) FROM duckdb_logs").fetchone()
     cursor.close()
@@ -128,6 +130,7 @@ def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> N
     waiter.join(timeout=10)
     assert second_started.is_set()
     assert con.execute("SELECT count(*) FROM duckdb_logs").fetchone() == (0,)
+    log.close()
     con.close()
 
 
@@ -139,6 +142,7 @@ def test_a_query_that_ran_alone_is_counted_the_short_way(root: Path, wide: Path)
         with log.running() as ticket:
             _sum_a_is_counted(log, con, wide, ticket)
     assert log.counted_alone == 2
+    log.close()
     con.close()
 
 
@@ -158,6 +162,7 @@ def test_queries_that_overlap_each_count_their_own_reads(root: Path, wide: Path)
             expected = chunk_bytes(wide, column) + footer
             assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected, column
     assert log.counted_alone == 0
+    log.close()
     con.close()
 
 
@@ -180,4 +185,28 @@ def test_a_spill_folder_with_escaped_characters_turns_the_short_way_off(
     with log.running() as ticket:
         _sum_a_is_counted(log, con, wide, ticket)
     assert log.counted_alone == 0
+    log.close()
+    con.close()
+
+
+def test_a_failed_truncation_holds_no_query_back(root: Path, wide: Path) -> None:
+    con = duckdb.connect(config={"threads": 1})
+    log = ReadLog(con, spill_directory=str(root / "spill"))
+    log.enable()
+    with log.running() as ticket:
+        _sum_a_is_counted(log, con, wide, ticket)
+        log._monitor.close()  # the truncation after this query fails
+    counted_after_failure = threading.Event()
+
+    def second() -> None:
+        with log.running() as later:  # not alone: the first one's reads are still logged
+            _sum_a_is_counted(log, con, wide, later)
+        counted_after_failure.set()
+
+    waiter = threading.Thread(target=second, daemon=True)
+    waiter.start()
+    waiter.join(timeout=30)
+    assert counted_after_failure.is_set()
+    assert log.counted_alone == 1
+    log.close()
     con.close()

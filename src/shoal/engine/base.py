@@ -112,13 +112,6 @@ class CancelToken:
                 self.cancel("timed out")
         return self._event.is_set()
 
-    def wait(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds; True once the token is cancelled."""
-        if self._deadline is not None:
-            timeout = max(0.0, min(timeout, self._deadline - time.monotonic()))
-        self._event.wait(timeout)
-        return self.cancelled
-
 
 class Engine(ABC):
     """Runs resolved queries. Implementations must be safe to call from many threads."""

@@ -47,6 +47,7 @@ its own bytes, as Athena charges each query; on TPC-H this costs nothing measura
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -74,6 +75,8 @@ from shoal.errors import (
     UnsupportedSqlError,
 )
 from shoal.storage.base import Storage
+
+log = logging.getLogger(__name__)
 
 BUILTIN_EXTENSIONS = ("parquet", "json", "icu")
 _POLL_SECONDS = 0.02
@@ -111,6 +114,7 @@ class DuckDBEngine(Engine):
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
         self._fs = ScanFileSystem(allowed_directories, storage, direct_local=direct_reads)
         self._scans = ScanSqlCache(self._fs.url)
+        self._watcher = _Watcher()
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -154,7 +158,7 @@ class DuckDBEngine(Engine):
         with running as ticket, self._fs.scan(files) as counter:
             logged = self._reads if local and ticket is not None else None
             scanned = _ScanBytes(counter, logged, query.max_bytes_scanned, ticket)
-            with _Cursor(self._con, cancel, scanned.over_limit) as watched:
+            with _Cursor(self._con, self._watcher, cancel, scanned.over_limit) as watched:
                 try:
                     table = self._run(watched, query, scanned, cancel)
                     total = scanned.total(watched.cursor)
@@ -185,6 +189,9 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         """Close the database; running queries fail."""
+        self._watcher.close()
+        if self._reads is not None:
+            self._reads.close()
         self._con.close()
 
     def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes) -> str:
@@ -252,7 +259,7 @@ class _ScanBytes:
     """One query's bytes scanned: DuckDB's logged local reads plus the filesystem's count.
 
     Reads through shoal's filesystem stop the query at the limit themselves (the
-    read that passes it fails); direct local reads are checked by the cursor's
+    read that passes it fails); direct local reads are checked by the engine's
     watcher thread, from the read log, every ``_LOG_POLL_SECONDS``.
     """
 
@@ -318,31 +325,33 @@ def _translate_error(err: duckdb.Error, cancel: CancelToken) -> Exception:
 
 
 class _Cursor:
-    """A query's cursor (and side cursors), interrupted from a watcher thread when
-    ``cancel`` fires or ``stop`` says so."""
+    """A query's cursor (and side cursors), interrupted by the engine's ``_Watcher``
+    when ``cancel`` fires or ``stop`` says so."""
 
     def __init__(
         self,
         con: duckdb.DuckDBPyConnection,
+        watcher: _Watcher,
         cancel: CancelToken,
         stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self._con = con
         self.cursor = con.cursor()
         self._sides: list[duckdb.DuckDBPyConnection] = []
+        self._watcher = watcher
         self._cancel = cancel
         self._stop = stop  # a second reason to interrupt: the bytes-scanned cutoff
-        self._done = threading.Event()
+        self._done = False
         self._lock = threading.Lock()
-        self._watcher = threading.Thread(target=self._watch, daemon=True)
 
     def __enter__(self) -> _Cursor:
-        self._watcher.start()
+        self._watcher.watch(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._watcher.forget(self)
         with self._lock:
-            self._done.set()
+            self._done = True
             self.cursor.close()
 
     @contextmanager
@@ -358,13 +367,49 @@ class _Cursor:
                 self._sides.remove(side)
                 side.close()
 
-    def _watch(self) -> None:
-        # Keep interrupting once cancelled: a statement started after one interrupt
-        # (the query follows its schema probes) must be stopped too.
-        while not self._done.is_set():
-            if self._cancel.wait(_POLL_SECONDS) or self._stop():
-                with self._lock:
-                    if not self._done.is_set():
-                        for cursor in (self.cursor, *self._sides):
-                            cursor.interrupt()
-                self._done.wait(_POLL_SECONDS)
+    def check(self) -> None:
+        """Interrupt every cursor if the query is cancelled or must stop. Called again
+        while it runs: a statement started after one interrupt (the query follows its
+        schema probes) is stopped too."""
+        if self._cancel.cancelled or self._stop():
+            with self._lock:
+                if not self._done:
+                    for cursor in (self.cursor, *self._sides):
+                        cursor.interrupt()
+
+
+class _Watcher:
+    """One thread per engine that checks every running query's cursor each
+    ``_POLL_SECONDS`` (a thread per query cost ~0.3 ms to start)."""
+
+    def __init__(self) -> None:
+        self._cursors: set[_Cursor] = set()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, cursor: _Cursor) -> None:
+        with self._lock:
+            self._cursors.add(cursor)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="shoal-engine-watcher", daemon=True
+                )
+                self._thread.start()
+
+    def forget(self, cursor: _Cursor) -> None:
+        with self._lock:
+            self._cursors.discard(cursor)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _run(self) -> None:
+        while not self._closed.wait(_POLL_SECONDS):
+            with self._lock:
+                cursors = list(self._cursors)
+            for cursor in cursors:
+                try:
+                    cursor.check()
+                except Exception:  # one query's failing check must not stop the others'
+                    log.exception("engine watcher: a query's check failed")

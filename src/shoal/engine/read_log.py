@@ -13,20 +13,25 @@ until it was counted) and read nothing on a side cursor sums every read in the l
 instead, but those of spilled data, told by their path under the temporary folder.
 
 The log lives in DuckDB's memory and grows with every read (TPC-H SF1 queries log
-~1,500 reads each), so it is truncated whenever no query is running. A service that
-never goes idle would grow it forever; once the entries counted since the last
-truncation pass ``max_pending``, new queries wait until the running ones finish and
-the log is emptied (rare, and short: it waits for queries already running).
+~1,500 reads each), so it is truncated whenever no query is running, by a thread of
+its own once the last running query is answered (a query that starts meanwhile waits
+for it). A service that never goes idle would grow it forever; once the entries
+counted since the last truncation pass ``max_pending``, new queries wait until the
+running ones finish and the log is emptied (rare, and short: it waits for queries
+already running).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 MAX_PENDING_ENTRIES = 250_000
 TRUNCATE_AFTER_QUERIES = 100
@@ -108,6 +113,9 @@ class ReadLog:
         # how many queries started: what makes a query's reads all the log's reads.
         self._clean = True
         self._started = 0
+        self._truncation_due = False
+        self._truncator: threading.Thread | None = None
+        self._closed = False
         self._spill_marker = _path_marker(spill_directory) if spill_directory else None
         self.counted_alone = 0  # counts that took the short way (see ``collect``)
 
@@ -123,7 +131,10 @@ class ReadLog:
         cannot: DuckDB reaches nothing else but spilled data).
         """
         with self._idle:
-            while self._pending > self._max_pending and self._running:
+            # A due truncation goes first (~0.5 ms): the log it leaves is clean.
+            while not self._closed and (
+                self._truncation_due or (self._pending > self._max_pending and self._running)
+            ):
                 self._idle.wait()
             self._started += 1
             ticket = Ticket(alone=self._clean and not self._running, started=self._started)
@@ -137,12 +148,52 @@ class ReadLog:
                 self._running -= 1
                 self._queries_since_truncation += 1
                 if not self._running and self._worth_truncating():
-                    with self._monitor_lock:
-                        self._monitor.execute("CALL truncate_duckdb_logs()")
-                    self._pending = 0
-                    self._queries_since_truncation = 0
-                    self._clean = True
+                    # Emptied by the truncator thread, so the answer need not wait.
+                    self._truncation_due = True
+                    self._start_truncator()
                     self._idle.notify_all()
+
+    def settle(self) -> None:
+        """Wait until a due truncation is done (tests; a new query waits by itself)."""
+        with self._idle:
+            self._idle.wait_for(lambda: not self._truncation_due or self._closed)
+
+    def close(self) -> None:
+        """Stop the truncator thread (before the connection closes)."""
+        with self._idle:
+            self._closed = True
+            self._idle.notify_all()
+        if self._truncator is not None:
+            self._truncator.join(timeout=5)
+
+    def _start_truncator(self) -> None:
+        if self._truncator is None:  # under self._idle
+            self._truncator = threading.Thread(
+                target=self._truncate_when_due, name="shoal-read-log", daemon=True
+            )
+            self._truncator.start()
+
+    def _truncate_when_due(self) -> None:
+        with self._idle:
+            while True:
+                self._idle.wait_for(lambda: self._truncation_due or self._closed)
+                if self._closed:
+                    return
+                self._truncate()  # no query runs: new ones wait while it is due
+                self._truncation_due = False  # even if it failed: no query may hang on it
+                self._idle.notify_all()
+
+    def _truncate(self) -> None:
+        try:
+            with self._monitor_lock:
+                self._monitor.execute("CALL truncate_duckdb_logs()")
+        except Exception:  # whatever it was, no query may hang on this thread
+            # The log keeps its entries, and a count then picks its contexts: still right.
+            log.exception("read log: truncation failed")
+            return
+        self._pending = 0
+        self._queries_since_truncation = 0
+        self._clean = True
 
     def _worth_truncating(self) -> bool:
         # A truncation costs ~0.5 ms: skip it after queries that read no local file,
