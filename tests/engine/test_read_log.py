@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 
 from shoal.engine.base import TableFormat
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.engine.read_log import ReadLog, Ticket
+from shoal.engine.read_log import MAX_PENDING_ENTRIES, ReadLog, Ticket
 from shoal.errors import BytesScannedCutoffError
 
 from .helpers import chunk_bytes, query, scan
@@ -37,6 +38,21 @@ def _log_entries(engine: DuckDBEngine) -> int:
     row = cursor.execute("SELECT count(*) FROM duckdb_logs").fetchone()
     cursor.close()
     return int(row[0]) if row else -1
+
+
+@contextmanager
+def _read_log(
+    spill: Path, max_pending: int = MAX_PENDING_ENTRIES
+) -> Iterator[tuple[duckdb.DuckDBPyConnection, ReadLog]]:
+    """A connection with its read log enabled, closed in the right order afterwards."""
+    con = duckdb.connect(config={"threads": 1})
+    log = ReadLog(con, max_pending, spill_directory=str(spill))
+    log.enable()
+    try:
+        yield con, log
+    finally:
+        log.close()
+        con.close()
 
 
 def _sum_a_is_counted(
@@ -113,57 +129,45 @@ def test_cutoff_stops_a_direct_read(engine: DuckDBEngine, wide: Path) -> None:
 
 def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> None:
     """Past ``max_pending`` entries, a query starts only after the log was truncated."""
-    con = duckdb.connect(config={"threads": 1})
-    log = ReadLog(con, max_pending=0)
-    log.enable()
     second_started = threading.Event()
+    with _read_log(root / "spill", max_pending=0) as (con, log):
 
-    def second() -> None:
-        with log.running():
-            second_started.set()
+        def second() -> None:
+            with log.running():
+                second_started.set()
 
-    with log.running() as ticket:
-        _sum_a_is_counted(log, con, wide, ticket)
-        waiter = threading.Thread(target=second)
-        waiter.start()
-        assert not second_started.wait(0.3)  # held back: the log is over its cap
-    waiter.join(timeout=10)
-    assert second_started.is_set()
-    assert con.execute("SELECT count(*) FROM duckdb_logs").fetchone() == (0,)
-    log.close()
-    con.close()
+        with log.running() as ticket:
+            _sum_a_is_counted(log, con, wide, ticket)
+            waiter = threading.Thread(target=second)
+            waiter.start()
+            assert not second_started.wait(0.3)  # held back: the log is over its cap
+        waiter.join(timeout=10)
+        assert second_started.is_set()
+        assert con.execute("SELECT count(*) FROM duckdb_logs").fetchone() == (0,)
 
 
 def test_a_query_that_ran_alone_is_counted_the_short_way(root: Path, wide: Path) -> None:
-    con = duckdb.connect(config={"threads": 1})
-    log = ReadLog(con, spill_directory=str(root / "spill"))
-    log.enable()
-    for _ in range(2):  # the second starts on a log emptied after the first
-        with log.running() as ticket:
-            _sum_a_is_counted(log, con, wide, ticket)
-    assert log.counted_alone == 2
-    log.close()
-    con.close()
+    with _read_log(root / "spill") as (con, log):
+        for _ in range(2):  # the second starts on a log emptied after the first
+            with log.running() as ticket:
+                _sum_a_is_counted(log, con, wide, ticket)
+        assert log.counted_alone == 2
 
 
 def test_queries_that_overlap_each_count_their_own_reads(root: Path, wide: Path) -> None:
     # The first started alone, but the second started before the first was counted:
     # summing the whole log would count the second's reads as the first's too.
-    con = duckdb.connect(config={"threads": 1})
-    log = ReadLog(con, spill_directory=str(root / "spill"))
-    log.enable()
     footer = pq.ParquetFile(wide).metadata.serialized_size + 8
-    with log.running() as first, log.running() as second:
-        assert first.alone and not second.alone
-        one, two = con.cursor(), con.cursor()
-        one.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
-        two.execute(f"SELECT max(s) FROM read_parquet('{wide}')").fetchall()
-        for cursor, ticket, column in ((one, first, "a"), (two, second, "s")):
-            expected = chunk_bytes(wide, column) + footer
-            assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected, column
-    assert log.counted_alone == 0
-    log.close()
-    con.close()
+    with _read_log(root / "spill") as (con, log):
+        with log.running() as first, log.running() as second:
+            assert first.alone and not second.alone
+            one, two = con.cursor(), con.cursor()
+            one.execute(f"SELECT sum(a) FROM read_parquet('{wide}')").fetchall()
+            two.execute(f"SELECT max(s) FROM read_parquet('{wide}')").fetchall()
+            for cursor, ticket, column in ((one, first, "a"), (two, second, "s")):
+                expected = chunk_bytes(wide, column) + footer
+                assert abs(log.collect(cursor, ticket) - expected) <= 0.01 * expected, column
+        assert log.counted_alone == 0
 
 
 def test_schema_probes_are_not_the_query_s_reads(engine: DuckDBEngine, wide: Path) -> None:
@@ -179,34 +183,26 @@ def test_a_spill_folder_with_escaped_characters_turns_the_short_way_off(
 ) -> None:
     # DuckDB would escape '"' in the logged path: no text test could tell spill
     # reads, so every count picks its contexts, and stays right.
-    con = duckdb.connect(config={"threads": 1})
-    log = ReadLog(con, spill_directory=str(root / 'sp"ill'))
-    log.enable()
-    with log.running() as ticket:
-        _sum_a_is_counted(log, con, wide, ticket)
-    assert log.counted_alone == 0
-    log.close()
-    con.close()
+    with _read_log(root / 'sp"ill') as (con, log):
+        with log.running() as ticket:
+            _sum_a_is_counted(log, con, wide, ticket)
+        assert log.counted_alone == 0
 
 
 def test_a_failed_truncation_holds_no_query_back(root: Path, wide: Path) -> None:
-    con = duckdb.connect(config={"threads": 1})
-    log = ReadLog(con, spill_directory=str(root / "spill"))
-    log.enable()
-    with log.running() as ticket:
-        _sum_a_is_counted(log, con, wide, ticket)
-        log._monitor.close()  # the truncation after this query fails
     counted_after_failure = threading.Event()
+    with _read_log(root / "spill") as (con, log):
+        with log.running() as ticket:
+            _sum_a_is_counted(log, con, wide, ticket)
+            log._monitor.close()  # the truncation after this query fails
 
-    def second() -> None:
-        with log.running() as later:  # not alone: the first one's reads are still logged
-            _sum_a_is_counted(log, con, wide, later)
-        counted_after_failure.set()
+        def second() -> None:
+            with log.running() as later:  # not alone: the first one's reads are still logged
+                _sum_a_is_counted(log, con, wide, later)
+            counted_after_failure.set()
 
-    waiter = threading.Thread(target=second, daemon=True)
-    waiter.start()
-    waiter.join(timeout=30)
-    assert counted_after_failure.is_set()
-    assert log.counted_alone == 1
-    log.close()
-    con.close()
+        waiter = threading.Thread(target=second, daemon=True)
+        waiter.start()
+        waiter.join(timeout=30)
+        assert counted_after_failure.is_set()
+        assert log.counted_alone == 1
