@@ -211,12 +211,8 @@ def _fixed(build: Callable[[Arns], str]) -> Rule:
     return lambda ctx, arns, p: [(build(arns), None)]
 
 
-def _crawler(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
-    return [(arns.crawler(_text(params, "Name") or ""), None)]
-
-
-def _crawler_schedule(ctx: RequestContext, arns: Arns, params: Params) -> list[Any]:
-    return [(arns.crawler(_text(params, "CrawlerName") or ""), None)]
+def _crawler(key: str = "Name") -> Rule:
+    return lambda ctx, arns, p: [(arns.crawler(_text(p, key) or ""), None)]
 
 
 _CATALOG = _fixed(lambda a: a.catalog())
@@ -271,11 +267,11 @@ GLUE_RULES: dict[str, Rule] = {
     ),
     **dict.fromkeys(
         "CreateCrawler GetCrawler UpdateCrawler DeleteCrawler StartCrawler StopCrawler".split(),
-        _crawler,
+        _crawler(),
     ),
     **dict.fromkeys(
         "StartCrawlerSchedule StopCrawlerSchedule UpdateCrawlerSchedule".split(),
-        _crawler_schedule,
+        _crawler("CrawlerName"),
     ),
     **dict.fromkeys("GetCrawlers ListCrawlers GetCrawlerMetrics".split(), _ANY),
 }
