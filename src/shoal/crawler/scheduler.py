@@ -75,7 +75,7 @@ class CrawlerScheduler:
 
     def _fired_elsewhere(self, name: str, slot: datetime) -> bool:
         runs = [r for r in self._store.list_runs(name, limit=1) if not r.dry_run]
-        return bool(runs) and _as_utc(runs[0].start_time) >= slot
+        return bool(runs) and runs[0].start_time >= slot  # the store's times are UTC-aware
 
     def start(self) -> None:
         """Tick at the start of every minute until ``stop``."""
@@ -108,10 +108,6 @@ def _latest_slot(schedule: str, now: datetime) -> datetime | None:
     # croniter steps back to a slot strictly before its start: from now + 1 s, "now" counts.
     previous: datetime = croniter(cron, naive + timedelta(seconds=1)).get_prev(datetime)
     return previous.replace(tzinfo=UTC)
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _seconds_to_next_minute(now: datetime) -> float:
