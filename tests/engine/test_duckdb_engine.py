@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -163,6 +165,63 @@ def test_time_limit_cancels(engine: DuckDBEngine) -> None:
     with pytest.raises(QueryCancelledError, match="timed out"):
         engine.execute(_slow_query(), CancelToken(timeout=0.3))
     assert time.monotonic() - started < 3
+
+
+def test_close_interrupts_running_queries(root: Path, tmp_path: Path) -> None:
+    engine = DuckDBEngine([str(root)], str(tmp_path / "spill"))
+    failed: list[Exception] = []
+
+    def run() -> None:
+        try:
+            engine.execute(_slow_query())
+        except Exception as err:
+            failed.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    engine.close()
+    thread.join(timeout=10)
+    assert time.monotonic() - started < 3
+    assert [type(err) for err in failed] == [QueryCancelledError]
+
+
+# The engine's own threads (the read log's truncation after each local read, the
+# watcher) and queries still running must not be inside DuckDB when the process
+# tears it down: that aborted Python ("terminate called", exit status 134).
+_LEFT_OPEN = """
+import sys, threading, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from engine.helpers import query, scan
+from engine.test_duckdb_engine import PARQUET, _slow_query
+from shoal.engine.duckdb import DuckDBEngine
+
+wide, spill = Path(sys.argv[2]), sys.argv[3]
+engine = DuckDBEngine([str(wide.parent)], spill)
+table = scan("w", PARQUET, "a bigint", [wide])
+print(engine.execute(query("SELECT sum(a) AS t FROM w", table)).bytes_scanned > 0)
+
+def run():
+    try:
+        engine.execute(_slow_query())
+    except Exception as err:
+        print(type(err).__name__)
+
+threading.Thread(target=run, daemon=True).start()
+time.sleep(0.5)
+"""
+
+
+def test_an_engine_left_open_ends_with_the_process(wide: Path, tmp_path: Path) -> None:
+    tests = str(Path(__file__).resolve().parents[1])
+    args = [tests, str(wide), str(tmp_path / "spill")]
+    done = subprocess.run(
+        [sys.executable, "-c", _LEFT_OPEN, *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "QueryCancelledError"]
 
 
 def test_queries_run_in_parallel_threads(engine: DuckDBEngine, wide: Path) -> None:

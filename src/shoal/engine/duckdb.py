@@ -51,6 +51,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import partial
@@ -147,6 +148,10 @@ class DuckDBEngine(Engine):
         }
         for name, value in settings.items():
             self._con.execute(_set_statement(name, value))
+        # Also at interpreter exit (finalize runs then): the engine's own threads may be
+        # inside DuckDB (the read log's truncation follows every query) and DuckDB must
+        # not be torn down under them (an engine left open aborted the process, 134).
+        self._close = weakref.finalize(self, _close_engine, self._watcher, self._reads, self._con)
 
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
@@ -189,10 +194,7 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         """Close the database; running queries fail."""
-        self._watcher.close()
-        if self._reads is not None:
-            self._reads.close()
-        self._con.close()
+        self._close()
 
     def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes) -> str:
         """Check the statement once and splice each scan's subquery where it is named."""
@@ -204,6 +206,14 @@ class DuckDBEngine(Engine):
             for key in {r.key for r in references}
         }
         return statement.point_at_scans(query.sql, references, scan_sql)
+
+
+def _close_engine(watcher: _Watcher, reads: ReadLog | None, con: duckdb.DuckDBPyConnection) -> None:
+    """Stop the engine's queries and threads, then close its database."""
+    watcher.close()  # interrupts the running queries and waits for them to end
+    if reads is not None:
+        reads.close()
+    con.close()
 
 
 def _parameters(query: ResolvedQuery) -> list[object] | None:
@@ -349,10 +359,10 @@ class _Cursor:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._watcher.forget(self)
         with self._lock:
             self._done = True
             self.cursor.close()
+        self._watcher.forget(self)  # last: closing the engine waits for this
 
     @contextmanager
     def side(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -372,10 +382,14 @@ class _Cursor:
         while it runs: a statement started after one interrupt (the query follows its
         schema probes) is stopped too."""
         if self._cancel.cancelled or self._stop():
-            with self._lock:
-                if not self._done:
-                    for cursor in (self.cursor, *self._sides):
-                        cursor.interrupt()
+            self.interrupt()
+
+    def interrupt(self) -> None:
+        """Interrupt the statement running on any of the query's cursors."""
+        with self._lock:
+            if not self._done:
+                for cursor in (self.cursor, *self._sides):
+                    cursor.interrupt()
 
 
 class _Watcher:
@@ -385,6 +399,7 @@ class _Watcher:
     def __init__(self) -> None:
         self._cursors: set[_Cursor] = set()
         self._lock = threading.Lock()
+        self._ended = threading.Condition(self._lock)  # a watched query ended
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -400,9 +415,23 @@ class _Watcher:
     def forget(self, cursor: _Cursor) -> None:
         with self._lock:
             self._cursors.discard(cursor)
+            self._ended.notify_all()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 5.0) -> None:
+        """Interrupt the running queries and stop the thread; wait (up to ``timeout``
+        each) for both, as they may be inside DuckDB."""
         self._closed.set()
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            # Again and again, as the watcher would: an interrupt that lands between
+            # two statements of a query, or in a step that cannot stop, is lost.
+            while self._cursors and time.monotonic() < deadline:
+                for cursor in self._cursors:
+                    cursor.interrupt()
+                self._ended.wait(_POLL_SECONDS)
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(deadline - time.monotonic(), 0.1))
 
     def _run(self) -> None:
         while not self._closed.wait(_POLL_SECONDS):
