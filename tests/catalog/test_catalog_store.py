@@ -201,9 +201,9 @@ def test_table_errors(sales: CatalogStore) -> None:
         sales.list_tables("nowhere")
 
 
-def test_get_tables_reads_many_at_once(sales: CatalogStore) -> None:
+def test_table_stamps_read_many_at_once(sales: CatalogStore) -> None:
     # More names than one read takes (16), some missing, one spelt in capitals, one in
-    # a database that does not exist: each found table equals what get_table answers.
+    # a database that does not exist: each stamp is that of what get_table answers.
     for number in range(20):
         sales.create_table(make_table(f"t{number:02d}"))
     sales.create_database(Database("other"))
@@ -211,13 +211,22 @@ def test_get_tables_reads_many_at_once(sales: CatalogStore) -> None:
     names = [("sales", f"t{n:02d}") for n in range(0, 40, 2)]
     names += [("SALES", "T03"), ("other", "t00"), ("nowhere", "t01"), ("other", "t01")]
 
-    found = sales.get_tables(names)
+    found = sales.table_stamps(names)
 
     missing = {("nowhere", "t01"), ("other", "t01")}
     missing |= {("sales", f"t{n}") for n in range(20, 40, 2)}
-    assert found == {name: sales.get_table(*name) for name in names if name not in missing}
-    assert found[("other", "t00")].description == "elsewhere"
-    assert found[("SALES", "T03")].name == "t03"
+    assert found == {name: sales.get_table(*name).stamp for name in names if name not in missing}
+    assert found[("SALES", "T03")].version_id == 1
+
+
+def test_a_table_s_stamp_changes_with_every_change(sales: CatalogStore) -> None:
+    first = sales.create_table(make_table("events"))
+    updated = sales.update_table(replace(first, description="new"))
+    sales.delete_table("sales", "events")
+    again = sales.create_table(make_table("events"))  # version 1 again
+    stamps = [first.stamp, updated.stamp, again.stamp]
+    assert len(set(stamps)) == 3
+    assert sales.table_stamps([("sales", "events")]) == {("sales", "events"): again.stamp}
 
 
 def test_column_types_are_validated_and_normalised(sales: CatalogStore) -> None:

@@ -146,8 +146,11 @@ def test_new_queries_wait_for_the_log_to_be_emptied(root: Path, wide: Path) -> N
         assert con.execute("SELECT count(*) FROM duckdb_logs").fetchone() == (0,)
 
 
-def test_a_query_that_ran_alone_is_counted_the_short_way(root: Path, wide: Path) -> None:
-    with _read_log(root / "spill") as (con, log):
+@pytest.mark.parametrize("spill", ["spill", "it's spill"])  # the quote: SQL text
+def test_a_query_that_ran_alone_is_counted_the_short_way(
+    root: Path, wide: Path, spill: str
+) -> None:
+    with _read_log(root / spill) as (con, log):
         for _ in range(2):  # the second starts on a log emptied after the first
             with log.running() as ticket:
                 _sum_a_is_counted(log, con, wide, ticket)

@@ -89,8 +89,22 @@ class Table:
         return self.storage.columns
 
     @property
+    def stamp(self) -> TableStamp:
+        return TableStamp(self.version_id, self.create_time, self.update_time)
+
+    @property
     def classification(self) -> str | None:
         return self.parameters.get("classification")
+
+
+@dataclass(frozen=True)
+class TableStamp:
+    """What changes whenever a table does: every update raises its version and sets
+    its update time; a table dropped and created again is new from its times."""
+
+    version_id: int
+    create_time: datetime | None
+    update_time: datetime | None
 
 
 @dataclass(frozen=True)

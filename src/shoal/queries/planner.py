@@ -215,9 +215,10 @@ class Planner:
         return prepared
 
     def _unchanged(self, definitions: Mapping[TableRef, Table]) -> bool:
-        current = self.catalog.get_tables([(r.database, r.table) for r in definitions])
+        current = self.catalog.table_stamps([(r.database, r.table) for r in definitions])
         return all(
-            current.get((ref.database, ref.table)) == table for ref, table in definitions.items()
+            current.get((ref.database, ref.table)) == table.stamp
+            for ref, table in definitions.items()
         )
 
     def resolve(self, tree: exp.Expr, database: str) -> Resolution:
