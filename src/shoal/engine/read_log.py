@@ -63,7 +63,7 @@ _EARLIER_READS = _READS_SQL.format(
 # prepared once, on the monitor cursor: planning it took half of what it costs.
 _ALL_READS = "shoal_all_reads"
 _PREPARE_ALL_READS = """
-PREPARE shoal_all_reads AS
+PREPARE {name} AS
 SELECT coalesce(sum(CAST(json_extract_string(message, '$.bytes') AS BIGINT)), 0), count(*)
 FROM duckdb_logs(denormalized_table = false)
 WHERE type = 'FileSystem'
@@ -122,7 +122,8 @@ class ReadLog:
         self._spill_marker = _path_marker(spill_directory) if spill_directory else None
         if self._spill_marker is not None:
             literal = "'" + self._spill_marker.replace("'", "''") + "'"
-            self._monitor.execute(_PREPARE_ALL_READS.format(spill_marker=literal))
+            prepare = _PREPARE_ALL_READS.format(name=_ALL_READS, spill_marker=literal)
+            self._monitor.execute(prepare)
         self.counted_alone = 0  # counts that took the short way (see ``collect``)
 
     def enable(self) -> None:
