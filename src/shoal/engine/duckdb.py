@@ -42,7 +42,9 @@ min/max statistics prune reads almost nothing; ``LIMIT`` reads the row groups it
 needed. (DuckDB's profiling ``total_bytes_read`` does not count local reads.)
 
 The external file cache is switched off so every query reads (and is charged for)
-its own bytes, as Athena charges each query; on TPC-H this costs nothing measurable.
+its own bytes, as Athena charges each query: a read the cache answers never reaches
+the log. This is most of what separates shoal from plain DuckDB on TPC-H (~4-6% of
+DuckDB's time, docs/benchmarks.md, session 5).
 """
 
 from __future__ import annotations
