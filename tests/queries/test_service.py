@@ -286,21 +286,6 @@ def test_stop_a_queued_and_a_running_query_while_others_run(app: Shoal) -> None:
         assert run(one, "SELECT 42 AS x").state == SUCCEEDED
 
 
-def test_get_may_wait_for_a_running_execution_to_finish(app: Shoal) -> None:
-    service = app.queries
-    run(service, "SELECT 1")  # the engine is warm
-    quick = service.start("SELECT 2 AS x")
-    assert service.get(quick, wait=30).state == SUCCEEDED  # no polling needed
-    runner = StatementRunner(app.catalog, app.storage, app.engine)
-    with QueryService(app.state, app.catalog, app.storage, runner) as other:
-        slow = other.start(LONG_QUERY)
-        started = time.monotonic()
-        assert other.get(slow, wait=0.05).state in (QUEUED, RUNNING)  # answers anyway
-        assert time.monotonic() - started < 5
-        other.stop(slow)
-        assert other.wait(slow, 10).state == CANCELLED
-
-
 def test_when_final_calls_back_once_the_final_state_is_stored(app: Shoal) -> None:
     service = app.queries
     assert not service.when_final(str(uuid.uuid4()), lambda: None)  # not running here

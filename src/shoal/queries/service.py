@@ -380,17 +380,9 @@ class QueryService:
 
     # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
 
-    def get(self, query_id: str, wait: float = 0.0) -> QueryExecution:
-        """One execution; QueryExecutionNotFoundError when unknown.
-
-        With ``wait``, an execution this process is running is given up to ``wait``
-        seconds to finish first.
-        """
-        if wait > 0:
-            with self._lock:
-                live = self._live.get(query_id)
-            if live is not None:
-                live.final.wait(wait)
+    def get(self, query_id: str) -> QueryExecution:
+        """One execution; QueryExecutionNotFoundError when unknown (``wait`` waits for
+        it to finish)."""
         return self.executions.get(query_id).execution
 
     def when_final(self, query_id: str, callback: Callable[[], None]) -> bool:
