@@ -183,6 +183,35 @@ def test_user_errors_fail_with_category_2(app: Shoal) -> None:
         app.queries.get_results(missing.query_execution_id)
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT " + "(" * 3000 + "1" + ")" * 3000,
+        "SELECT " + "CASE WHEN 1 = 1 THEN " * 600 + "1" + " END" * 600,
+        "SELECT * FROM " + "(SELECT * FROM " * 400 + "(SELECT 1 AS x) t" + ") t" * 400,
+    ],
+    ids=["parentheses", "case", "subqueries"],
+)
+def test_a_statement_nested_too_deep_is_the_user_s_error(app: Shoal, sql: str) -> None:
+    # Past Python's recursion limit in parsing or rewriting: not an internal error.
+    done = run(app.queries, sql)
+    assert done.state == FAILED and done.athena_error is not None
+    assert done.athena_error.error_category == 2 and not done.athena_error.retryable
+    assert done.state_change_reason == (
+        "statement is too large: it nests deeper than shoal can analyze"
+    )
+    assert run(app.queries, "SELECT 1 AS x").state == SUCCEEDED
+
+
+def test_text_without_a_utf8_form_is_refused_before_anything_is_stored(app: Shoal) -> None:
+    newest = run(app.queries, "SELECT 1 AS x").query_execution_id
+    with pytest.raises(InvalidRequestError, match="QueryString must be Unicode text"):
+        app.queries.start("SELECT '\ud800'")
+    with pytest.raises(InvalidRequestError, match="execution parameter must be Unicode"):
+        app.queries.start("SELECT ?", parameters=["'\udcff'"])
+    assert app.queries.list_executions(None, 1)[0][0].query_execution_id == newest
+
+
 def test_ddl_and_utility_results_are_tab_separated_txt(app: Shoal) -> None:
     done = run(app.queries, "SHOW TABLES IN sample")
     assert done.state == SUCCEEDED, done.state_change_reason

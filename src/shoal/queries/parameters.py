@@ -51,6 +51,16 @@ def parse_execute(sql: str) -> ExecuteStatement | None:
     return ExecuteStatement(match.group(1), tuple(e.sql(dialect="trino") for e in tree.expressions))
 
 
+def is_unicode_text(text: str) -> bool:
+    """Whether ``text`` has a UTF-8 form: Python strings may hold lone surrogates (from
+    undecodable bytes or ``\\ud800`` escapes), which no database or file can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def bind_values(texts: Sequence[str]) -> list[Any]:
     """Python values of Athena literal texts, in order (the runner's literal rules)."""
     for text in texts:
@@ -58,6 +68,8 @@ def bind_values(texts: Sequence[str]) -> list[Any]:
             raise InvalidRequestError(
                 f"an execution parameter must be 1 to {MAX_PARAMETER_LENGTH} characters"
             )
+        if not is_unicode_text(text):
+            raise InvalidRequestError("an execution parameter must be Unicode text")
     try:
         return [parse_parameter(text) for text in texts]
     except InvalidInputError as err:  # the API answers InvalidRequestException, as Athena

@@ -31,7 +31,7 @@ from shoal.catalog.model import Database, Table
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery
 from shoal.engine.dialect import TableRef
-from shoal.errors import InvalidInputError
+from shoal.errors import InvalidInputError, SqlSyntaxError
 from shoal.queries.classify import STATEMENT_TYPES, classify
 from shoal.queries.planner import Planner, QueryPlan, Resolution
 from shoal.storage.base import Storage
@@ -129,7 +129,14 @@ class StatementRunner:
         handler = handlers().get(kind)
         if handler is None:
             raise InvalidInputError(f"unsupported statement: {kind}")
-        return handler(self, sql, context)
+        try:
+            return handler(self, sql, context)
+        except RecursionError:
+            # Parsing and rewriting recurse with the SQL's nesting: thousands of levels
+            # exhaust Python's stack. The statement's fault, as in Trino.
+            raise SqlSyntaxError(
+                "statement is too large: it nests deeper than shoal can analyze"
+            ) from None
 
     # -- helpers for handlers
 

@@ -52,7 +52,7 @@ from shoal.queries.model import (
     ResultSet,
     WorkGroup,
 )
-from shoal.queries.parameters import bind_values, parse_execute
+from shoal.queries.parameters import bind_values, is_unicode_text, parse_execute
 from shoal.queries.results import (
     DEFAULT_CACHE_BYTES,
     MAX_PAGE,
@@ -258,6 +258,8 @@ class QueryService:
             raise WorkGroupDisabledError(f"WorkGroup {group.name} is disabled.")
         if not sql.strip() or len(sql) > MAX_QUERY_LENGTH:
             raise InvalidRequestError(f"QueryString must be 1 to {MAX_QUERY_LENGTH} characters")
+        if not is_unicode_text(sql):
+            raise InvalidRequestError("QueryString must be Unicode text (no lone surrogates)")
         if reuse_minutes is not None and not 0 <= reuse_minutes <= 10080:
             raise InvalidRequestError("MaxAgeInMinutes must be between 0 and 10080")
         bind_values(parameters)  # refuse non-literals now, as Athena does
