@@ -143,6 +143,50 @@ def test_arrays_maps_rows(con: duckdb.DuckDBPyConnection) -> None:
     assert row == {"x": 1, "y": "a"}
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 7 / 0 AS v",
+        "SELECT 7 % 0 AS v",
+        "SELECT CAST(7 AS DECIMAL(10, 2)) / 0 AS v",
+        "SELECT sum(x) / sum(x - x) AS v FROM (VALUES 1, 2) AS t(x)",
+        "SELECT x / (x - x) AS v FROM (VALUES 3) AS t(x)",
+        "SELECT x / (y / 2) AS v FROM (VALUES (3, 1)) AS t(x, y)",  # the inner one is 0
+    ],
+)
+def test_integer_and_decimal_division_by_zero_fails_as_in_trino(
+    con: duckdb.DuckDBPyConnection, sql: str
+) -> None:
+    # DuckDB would answer NULL: a silently different answer.
+    with pytest.raises(duckdb.InvalidInputException, match="Division by zero"):
+        run(con, sql)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 7 / 2 AS v", 3),
+        ("SELECT -7 % 3 AS v", -1),
+        ("SELECT 7.5e0 / 2 AS v", 3.75),
+        ("SELECT x / 0 AS v FROM (VALUES 1) AS t(x) WHERE x > 1", None),  # no row divides
+        ("SELECT x / nullif(y, 0) AS v FROM (VALUES (1, 0)) AS t(x, y)", None),
+        ("SELECT CAST(1 AS DECIMAL(10, 2)) / 4 AS v", 0.25),
+    ],
+)
+def test_division_by_anything_else_is_unchanged(
+    con: duckdb.DuckDBPyConnection, sql: str, expected: object
+) -> None:
+    value = run(con, sql)
+    assert value == expected if not isinstance(expected, float) else float(value) == expected
+
+
+def test_divisors_that_cannot_be_copied_are_not_guarded() -> None:
+    # A subquery would run once per copy; random() would differ between copies.
+    for sql in ("SELECT 1 / (SELECT 2) AS v", "SELECT 1 / random() AS v"):
+        assert "Division by zero" not in translate(sql, "default")
+    assert "Division by zero" not in translate("SELECT x / 7.0 AS v FROM t", "default")
+
+
 def test_cardinality_of_a_map_column_uses_the_schema() -> None:
     tree = parse("SELECT cardinality(m) AS v, date_trunc('month', d) AS w FROM t")
     schema = {TableRef("db", "t"): [Column("m", "map<string,int>"), Column("d", "date")]}

@@ -282,6 +282,7 @@ def _translate(
     if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
         _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
+    _guard_division_by_zero(tree)
     try:
         return tree.sql(dialect=WRITE_DIALECT, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:
@@ -385,6 +386,68 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     return node
+
+
+# Divisors that may be copied into a guard: a subquery would run (and scan) once per
+# copy, a volatile function would give each copy another value, and a huge
+# expression would be repeated.
+_UNCOPYABLE = (exp.Subquery, exp.Select, exp.Rand, exp.Uuid)
+_MAX_GUARDED_DIVISOR = 64  # nodes
+_FLOATING = ("DOUBLE", "FLOAT")
+
+
+def _guard_division_by_zero(tree: exp.Expr) -> None:
+    """Trino fails an integer or decimal division (or remainder) by zero with
+    "Division by zero"; DuckDB answers NULL, a silently different answer. Each divisor
+    that is not a literal other than zero becomes ``CASE WHEN d = 0 AND typeof(d) is
+    not floating THEN error('Division by zero') ELSE d END`` (DuckDB folds ``typeof``
+    when it binds, so floating divisors keep a plain division).
+
+    A floating dividend over an integer zero (Trino: Infinity) fails too: louder than
+    NULL, and rare. Divisors that cannot be copied (``_UNCOPYABLE``) are left as they
+    are. Innermost divisions first, so nested ones are each guarded once.
+    """
+    for node in reversed(list(tree.find_all(exp.Div, exp.Mod, bfs=False))):
+        divisor = node.expression
+        if _nonzero_literal(divisor) or _uncopyable(divisor):
+            continue
+        divisor.replace(_nonzero(divisor.copy()))
+
+
+def _nonzero_literal(node: exp.Expr) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Neg):
+        return _nonzero_literal(node.this)
+    if isinstance(node, exp.Literal) and node.is_number:
+        try:
+            return float(node.this) != 0
+        except ValueError:
+            return False
+    return False
+
+
+def _uncopyable(node: exp.Expr) -> bool:
+    nodes = 0
+    for child in node.walk():
+        nodes += 1
+        if nodes > _MAX_GUARDED_DIVISOR or isinstance(child, _UNCOPYABLE):
+            return True
+        if isinstance(child, exp.Anonymous) and child.name.lower() in ("random", "uuid"):
+            return True
+    return False
+
+
+def _nonzero(divisor: exp.Expr) -> exp.Expr:
+    floating = exp.In(
+        this=exp.Anonymous(this="typeof", expressions=[divisor.copy()]),
+        expressions=[exp.Literal.string(name) for name in _FLOATING],
+    )
+    zero = exp.and_(
+        exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)), exp.not_(floating)
+    )
+    fail = exp.Anonymous(this="error", expressions=[exp.Literal.string("Division by zero")])
+    return exp.Paren(this=exp.Case(ifs=[exp.If(this=zero, true=fail)], default=divisor))
 
 
 SEQUENCE_LIMIT = 10_000  # Trino's cap on the entries of sequence()
