@@ -23,11 +23,15 @@ by running both on DuckDB 1.5.5 against Trino's documented results):
 * ``date_trunc`` / ``date_add`` on a DATE return DATE in Trino, TIMESTAMP in DuckDB.
 * ``cardinality(map)`` became ``array_length`` (fails on maps in DuckDB).
 * Unnamed projections are called ``_col0``, ``_col1`` … as Athena names them.
+* Integer and decimal division or remainder by zero fails ("Division by zero") in
+  Trino; DuckDB answers NULL (``_guard_division_by_zero``).
 
 Engine settings that complete the dialect (applied by the DuckDB engine): integer
 division (``5 / 2 = 2``, truncating as Trino does) and the UTC session time zone.
 Known divergence: DuckDB's TIMESTAMP WITH TIME ZONE keeps the instant, not the zone,
 so ``hour(from_iso8601_timestamp('…T10:00+02:00'))`` is 8 (UTC) where Trino says 10.
+A floating division by zero is NULL here (Trino: Infinity or NaN), or fails when the
+divisor is an integer zero; ``ARRAY[1][5]`` is NULL here where Trino fails.
 """
 
 from __future__ import annotations
