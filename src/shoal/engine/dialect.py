@@ -392,9 +392,9 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     return node
 
 
-# Divisors that may be copied into a guard: a subquery would run (and scan) once per
-# copy, a volatile function would give each copy another value, and a huge
-# expression would be repeated.
+# What keeps a divisor out of a guard, which copies it: a subquery would run (and
+# scan) once per copy, a volatile function would give each copy another value, and a
+# huge expression would be repeated.
 _UNCOPYABLE = (exp.Subquery, exp.Select, exp.Rand, exp.Uuid)
 _MAX_GUARDED_DIVISOR = 64  # nodes
 _FLOATING = ("DOUBLE", "FLOAT")
