@@ -185,6 +185,8 @@ def test_close_interrupts_running_queries(root: Path, tmp_path: Path) -> None:
     thread.join(timeout=10)
     assert time.monotonic() - started < 3
     assert [type(err) for err in failed] == [QueryCancelledError]
+    with pytest.raises(QueryCancelledError, match="the engine is closed"):
+        engine.execute(ResolvedQuery("SELECT 1"))
 
 
 # The engine's own threads (the read log's truncation after each local read, the

@@ -158,6 +158,8 @@ class DuckDBEngine(Engine):
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
         cancel = cancel or CancelToken()
+        if not self._close.alive:  # as the queries it interrupted when it closed
+            raise QueryCancelledError("query cancelled: the engine is closed")
         files = [f for scan in query.scans for f in scan.files]
         # No local file planned: DuckDB can read none (nothing else is reachable).
         local = any(f.path.startswith("/") for f in files)
