@@ -224,6 +224,10 @@ def test_syntax_error_has_line_and_column() -> None:
         ("INSERT INTO t VALUES (1)", "INSERT", None),
         ("CREATE TABLE t AS SELECT 1", "CREATE", None),
         ("DROP TABLE t", "DROP", None),
+        # DuckDB knows these units and would answer; Trino fails.
+        ("SELECT x,\n date_trunc('decade', ts) FROM t", "time unit 'decade'", (2, 2)),
+        ("SELECT date_add('fortnight', 1, ts) FROM t", "time unit 'fortnight'", (1, 8)),
+        ("SELECT date_diff('century', ts, ts) FROM t", "time unit 'century'", (1, 8)),
     ],
 )
 def test_untranslatable_constructs_fail_naming_them(

@@ -172,6 +172,20 @@ def _check_query(tree: exp.Expr) -> None:
             _unsupported(node, f"function {_function_name(node)}")
         if isinstance(node, exp.Table):
             _check_source(node)
+        if isinstance(node, _TIME_UNIT_FUNCTIONS):
+            _check_time_unit(node)
+
+
+# Trino's units for date_add, date_diff and date_trunc; DuckDB knows more (decade,
+# century, …) and would answer where Athena fails.
+TIME_UNITS = ("millisecond", "second", "minute", "hour", "day", "week", "month", "quarter", "year")
+_TIME_UNIT_FUNCTIONS = (exp.DateAdd, exp.DateDiff, exp.TimestampTrunc, exp.DateTrunc)
+
+
+def _check_time_unit(node: exp.Expr) -> None:
+    unit = node.args.get("unit")
+    if isinstance(unit, (exp.Var, exp.Literal)) and unit.name.lower() not in TIME_UNITS:
+        _unsupported(node, f"time unit {unit.name.lower()!r} (one of {', '.join(TIME_UNITS)})")
 
 
 def _check_source(table: exp.Table) -> None:
