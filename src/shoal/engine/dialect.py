@@ -446,12 +446,9 @@ def _nonzero_literal(node: exp.Expr) -> bool:
 
 
 def _uncopyable(node: exp.Expr) -> bool:
-    nodes = 0
-    for child in node.walk():
-        nodes += 1
-        if nodes > _MAX_GUARDED_DIVISOR or isinstance(child, _UNCOPYABLE):
-            return True
-        if isinstance(child, exp.Anonymous) and child.name.lower() in ("random", "uuid"):
+    # random()/rand() parse as exp.Rand and uuid() as exp.Uuid.
+    for count, child in enumerate(node.walk(), start=1):
+        if count > _MAX_GUARDED_DIVISOR or isinstance(child, _UNCOPYABLE):
             return True
     return False
 

@@ -383,8 +383,8 @@ class QueryService:
     # --- GetQueryExecution, BatchGet, List, Stop ----------------------------------------
 
     def get(self, query_id: str) -> QueryExecution:
-        """One execution; QueryExecutionNotFoundError when unknown (``wait`` waits for
-        it to finish)."""
+        """One execution; QueryExecutionNotFoundError when unknown (``wait`` blocks
+        until it finishes)."""
         return self.executions.get(query_id).execution
 
     def when_final(self, query_id: str, callback: Callable[[], None]) -> bool:
