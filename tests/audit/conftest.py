@@ -66,7 +66,7 @@ def s3_record(user: str = "alice", when: datetime | None = None, key: str = "k")
         method="GET",
         path=f"/data/{key}",
         query=[],
-        target=None,
+        operation=None,
         copy_source=False,
         request_id="req-1",
         event_time=when or datetime.now(UTC),

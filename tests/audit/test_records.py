@@ -29,7 +29,7 @@ def call(**fields: Any) -> ApiCall:
         "method": "GET",
         "path": "/bucket/key",
         "query": [],
-        "target": None,
+        "operation": None,
         "copy_source": False,
         "request_id": "req-1",
         "event_time": datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
@@ -99,7 +99,8 @@ def test_json_and_query_protocols() -> None:
             protocol="json",
             method="POST",
             path="/",
-            target="AmazonAthena.StartQueryExecution",
+            service="athena",
+            operation="StartQueryExecution",
             body=b'{"QueryString": "SELECT 1", "WorkGroup": "primary"}',
             response_body=b'{"QueryExecutionId": "q-1"}',
         )
@@ -111,7 +112,9 @@ def test_json_and_query_protocols() -> None:
     assert athena["readOnly"] is False
     assert athena["requestParameters"] == {"QueryString": "SELECT 1", "WorkGroup": "primary"}
     assert athena["responseElements"] == {"QueryExecutionId": "q-1"}
-    glue = build_record(call(protocol="json", method="POST", path="/", target="AWSGlue.GetTables"))
+    glue = build_record(
+        call(protocol="json", method="POST", path="/", service="glue", operation="GetTables")
+    )
     assert (glue["eventSource"], glue["eventName"], glue["readOnly"]) == (
         "glue.amazonaws.com",
         "GetTables",
@@ -121,7 +124,7 @@ def test_json_and_query_protocols() -> None:
         call(protocol="query", method="POST", path="/", body=b"Action=GetCallerIdentity&Version=x")
     )
     assert (sts["eventSource"], sts["eventName"]) == ("sts.amazonaws.com", "GetCallerIdentity")
-    garbage = build_record(call(protocol="json", method="POST", path="/", target="Nope.<script>"))
+    garbage = build_record(call(protocol="json", method="POST", path="/", operation="<script>"))
     assert (garbage["eventSource"], garbage["eventName"]) == ("shoal", "UnknownOperation")
 
 
@@ -152,7 +155,8 @@ def test_no_secret_reaches_a_record() -> None:
             protocol="json",
             method="POST",
             path="/",
-            target="AWSGlue.CreateDatabase",
+            service="glue",
+            operation="CreateDatabase",
             body=json.dumps(glue_body).encode(),
             response_body=json.dumps({"SecretAccessKey": SECRET}).encode(),
         )
@@ -170,7 +174,14 @@ def test_no_secret_reaches_a_record() -> None:
 def test_sizes_are_capped() -> None:
     huge = json.dumps({f"Key{i}": "x" * 5000 for i in range(50)}).encode()
     record = build_record(
-        call(protocol="json", method="POST", path="/", target="AWSGlue.CreateTable", body=huge)
+        call(
+            protocol="json",
+            method="POST",
+            path="/",
+            service="glue",
+            operation="CreateTable",
+            body=huge,
+        )
     )
     assert len(json.dumps(record)) < 20_000
     assert record["requestParameters"]["shoalTruncated"] is True

@@ -17,8 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from shoal.api.context import JsonHandler
-from shoal.api.errors import error_code, json_error, query_error, s3_error
+from shoal.api.errors import error_code
 from shoal.api.router import Router
+from shoal.api.routing import render_error
 from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
 from shoal.audit.records import ApiCall, Caller, build_record, collecting_annotations
@@ -27,7 +28,7 @@ from shoal.audit.usage import audit_recorder
 from shoal.auth.enforce import ADMIN_REASON, Verdict
 from shoal.errors import AuditError, NotAuthorizedError, ShoalError
 
-METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"]  # PATCH: rest-json updates
 
 log = logging.getLogger(__name__)
 
@@ -135,13 +136,15 @@ def api_call(
         caller = Caller(
             principal.user_name, principal.access_key_id, principal.arn, principal.account_id
         )
+    service_call = getattr(state, "service_call", None)
     return ApiCall(
         protocol=route.protocol,
-        service=route.service,
+        service=service_call.service.model_name if service_call else route.service,
         method=http.method,
         path=http.raw_path,
         query=http.query_pairs(),
-        target=http.header("x-amz-target"),
+        operation=service_call.operation if service_call else route.operation,
+        params=service_call.params if service_call else None,
         copy_source=http.header("x-amz-copy-source") is not None,
         request_id=request_id,
         event_time=started,
@@ -169,8 +172,4 @@ def _claimed_key_id(http: Any) -> str | None:
 
 def _audit_failure(request: Request, exc: AuditError) -> Response:
     request_id, http, route = request.state.call
-    if route.protocol == "json":
-        return json_error(exc, request_id)
-    if route.protocol == "query":
-        return query_error(exc, request_id)
-    return s3_error(exc, request_id, http.raw_path[:1024], head=http.method == "HEAD")
+    return render_error(exc, route, http, request_id)

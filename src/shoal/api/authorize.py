@@ -24,9 +24,10 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import unquote
 
-from shoal.api import json_protocol, s3_xml
+from shoal.api import s3_xml
 from shoal.api.context import RequestContext
 from shoal.api.errors import ApiError
+from shoal.api.json_protocol import ServiceCall
 from shoal.api.s3 import split_path
 from shoal.api.sigv4 import HttpRequest
 from shoal.api.sts import parse_form
@@ -89,19 +90,26 @@ def enforced_caller(ctx: RequestContext) -> Caller | None:
 
 
 def check_request(
-    ctx: RequestContext, protocol: str, service: str | None, http: HttpRequest, body: bytes
+    ctx: RequestContext,
+    protocol: str,
+    service: str | None,
+    http: HttpRequest,
+    body: bytes,
+    call: ServiceCall | None = None,
 ) -> list[Verdict]:
     """Check an authenticated request before its handler runs; the verdicts, for audit.
 
-    Also records the caller for the handler (``enforced_caller``) in the current
-    context: call it in the context (worker thread) the handler then runs in.
+    ``call`` is the decoded operation of a JSON-shaped request (Athena, Glue), in
+    whichever protocol it came. Also records the caller for the handler
+    (``enforced_caller``) in the current context: call it in the context (worker
+    thread) the handler then runs in.
 
     Raises:
-        NotAuthorizedError: (JSON protocols) some check is denied.
+        NotAuthorizedError: (JSON-shaped protocols) some check is denied.
         ApiError: ``AccessDenied`` 403 (S3, IAM) some check is denied.
     """
     who = caller(ctx)
-    verdicts = _judge(ctx, who, protocol, service, http, body)
+    verdicts = _judge(ctx, who, protocol, service, http, body, call)
     _CALLER.set(who)
     return verdicts
 
@@ -113,11 +121,11 @@ def _judge(
     service: str | None,
     http: HttpRequest,
     body: bytes,
+    call: ServiceCall | None,
 ) -> list[Verdict]:
     authorizer = Authorizer(ctx.app.governance)
-    if protocol == "json":
-        target_service, operation = json_protocol.split_target(http.header("x-amz-target") or "")
-        checks = json_checks(ctx, target_service.model_name, operation, _json_params(body))
+    if call is not None:
+        checks = json_checks(ctx, call.service.model_name, call.operation, call.params)
         return authorizer.authorize(who, checks)
     if protocol == "query" and service != "iam":
         return []  # STS: GetCallerIdentity needs no permission
@@ -126,13 +134,6 @@ def _judge(
         return authorizer.authorize(who, checks)
     except NotAuthorizedError as exc:
         raise ApiError("AccessDenied", exc.message, 403) from exc
-
-
-def _json_params(body: bytes) -> Params:
-    try:
-        return json_protocol.parse_body(body)
-    except ApiError:
-        return {}  # the dispatcher refuses the body; nothing is run
 
 
 # --- Athena and Glue --------------------------------------------------------------------

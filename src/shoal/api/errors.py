@@ -1,6 +1,9 @@
 """Errors on the wire: one ShoalError, rendered as each protocol expects.
 
 - JSON 1.1 (Athena, Glue): ``{"__type": code, "message": msg}``.
+- rest-json (Athena since botocore 1.44.18): the code in ``x-amzn-errortype``, the
+  status code, and ``{"message": msg}``; Smithy RPC v2 CBOR: the same in CBOR
+  (``api/rpc_cbor.py``). All three use the JSON services' error codes.
 - S3 (rest-xml): ``<Error><Code/><Message/><Resource/><RequestId/></Error>``.
 - Query (STS, IAM): ``<ErrorResponse><Error><Type/><Code/><Message/></Error>…``.
 
@@ -61,8 +64,15 @@ def as_shoal_error(exc: Exception, request_id: str) -> ShoalError:
     return ApiError("InternalFailure", INTERNAL_MESSAGE, 500)
 
 
+# Protocols that name errors as the JSON 1.1 services do.
+JSON_FAMILY = frozenset({"json", "rest-json", "rpc-v2-cbor"})
+
+
 def error_code(exc: ShoalError, protocol: str) -> str:
-    """The code ``exc`` has in ``protocol`` ("json", "s3" or "query")."""
+    """The code ``exc`` has in ``protocol`` ("json", "rest-json", "rpc-v2-cbor",
+    "s3" or "query")."""
+    if protocol in JSON_FAMILY:
+        protocol = "json"
     if isinstance(exc, AuthenticationError):
         return exc.code_for(protocol)
     if protocol == "s3":
@@ -82,6 +92,17 @@ def json_error(exc: ShoalError, request_id: str, code: str | None = None) -> Res
         status_code=exc.status,
         media_type=JSON_CONTENT_TYPE,
         headers={"x-amzn-RequestId": request_id},
+    )
+
+
+def rest_json_error(exc: ShoalError, request_id: str) -> Response:
+    """The rest-json error response for ``exc``: code in ``x-amzn-errortype``."""
+    code = error_code(exc, "rest-json")
+    return Response(
+        json.dumps({"message": exc.message}),
+        status_code=exc.status,
+        media_type="application/json",
+        headers={"x-amzn-errortype": code, "x-amzn-RequestId": request_id},
     )
 
 

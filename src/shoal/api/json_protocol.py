@@ -1,14 +1,21 @@
-"""The AWS JSON 1.1 protocol (Athena, Glue): dispatch, validation, serialisation.
+"""The JSON-shaped AWS services (Athena, Glue): models, validation, values.
 
-A request is ``POST /`` with ``X-Amz-Target: <prefix>.<Operation>`` and a JSON body.
-The botocore service model installed with boto3 is the contract: the body is checked
-against the operation's input shape (required members, types, enums, lengths,
-sizes, ranges, patterns) and any member the model does not define is refused, not
-ignored. Handlers get the validated dict (timestamps as aware datetimes, blobs as
-bytes) and return a dict; datetimes in it are sent as epoch seconds.
+Three wire protocols carry the same operations: JSON 1.1 (``json_protocol`` answers
+it: ``POST /`` with ``X-Amz-Target``), rest-json (``rest_json``: a method and URI
+template per operation) and Smithy RPC v2 CBOR (``rpc_cbor``). Each decodes a request
+into a ``ServiceCall`` whose parameters are JSON values (timestamps as epoch seconds,
+blobs as base64 text); ``run`` checks them against botocore's model of the operation
+(required members, types, enums, lengths, sizes, ranges, patterns; a member the model
+does not define is refused, not ignored) and calls the handler, whose answer each
+protocol then renders.
 
 Handlers come from ``shoal.api.<module>.OPERATIONS`` (``{"GetTables": fn, …}``);
 a modelled operation without a handler answers a clear 400.
+
+Models: botocore's, except where ``api/models/`` holds a snapshot (Athena's, from
+botocore 1.44.18, the first to describe its rest-json bindings), so the server
+answers every protocol whatever botocore it is installed with. Refresh a snapshot by
+copying ``botocore/data/<service>/<version>/service-2.json.gz`` from a newer botocore.
 """
 
 from __future__ import annotations
@@ -24,25 +31,27 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import Enum
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import botocore.session
 import orjson
-from botocore.model import ServiceModel, Shape
+from botocore.model import OperationModel, ServiceModel, Shape
 from starlette.responses import Response
 
 from shoal.api.context import JsonHandler, RequestContext
 from shoal.api.errors import JSON_CONTENT_TYPE, ApiError
 
 MAX_JSON_BODY = 16 * 1024 * 1024
+MODELS_DIR = Path(__file__).with_name("models")
 
 
 @dataclass(frozen=True)
 class JsonService:
-    """One JSON-protocol service: its model, target prefix and handler module."""
+    """One JSON-shaped service: its model, target prefix and handler module."""
 
-    model_name: str  # botocore's name: "athena", "glue"
-    target_prefix: str  # X-Amz-Target before the dot
+    model_name: str  # botocore's name, which is also the SigV4 signing name
+    target_prefix: str  # X-Amz-Target before the dot (JSON 1.1)
     validation_code: str  # the error this service raises for bad input
     handlers_module: str
 
@@ -51,30 +60,54 @@ SERVICES: dict[str, JsonService] = {
     "AmazonAthena": JsonService("athena", "AmazonAthena", "InvalidRequestException", "athena"),
     "AWSGlue": JsonService("glue", "AWSGlue", "InvalidInputException", "glue"),
 }
+BY_SIGNING_NAME = {service.model_name: service for service in SERVICES.values()}
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """One operation of a JSON-shaped service, decoded from whichever protocol
+    carried it; ``params`` are JSON values, not yet checked against the model."""
+
+    service: JsonService
+    operation: str
+    params: dict[str, Any]
+
+
+@cache
+def _session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    # Searched before botocore's own data: the snapshots win.
+    session.set_config_variable("data_path", str(MODELS_DIR))
+    return session
 
 
 @cache
 def service_model(name: str) -> ServiceModel:
-    """botocore's model of service ``name`` (loaded once per process; immutable)."""
-    return botocore.session.get_session().get_service_model(name)
+    """The model of service ``name`` (loaded once per process; immutable)."""
+    return _session().get_service_model(name)
 
 
 @cache
-def _input_shapes(name: str) -> dict[str, Shape | None]:
+def _operations(name: str) -> dict[str, OperationModel]:
     model = service_model(name)
-    return {op: model.operation_model(op).input_shape for op in model.operation_names}
+    return {op: model.operation_model(op) for op in model.operation_names}
 
 
-def input_shape(service: str, operation: str) -> Shape | None:
-    """The input shape of ``operation`` (None: it takes no input).
+def operation_model(service: str, operation: str) -> OperationModel:
+    """The model of ``operation``.
 
     Raises:
         ApiError: UnknownOperationException, the model has no such operation.
     """
-    shapes = _input_shapes(service)
-    if operation not in shapes:
+    operations = _operations(service)
+    if operation not in operations:
         raise ApiError("UnknownOperationException", f"Unknown operation {operation[:200]!r}")
-    return shapes[operation]
+    return operations[operation]
+
+
+def input_shape(service: str, operation: str) -> Shape | None:
+    """The input shape of ``operation`` (None: it takes no input)."""
+    return operation_model(service, operation).input_shape
 
 
 def load_handlers(service: JsonService) -> dict[str, JsonHandler]:
@@ -90,6 +123,24 @@ def load_handlers(service: JsonService) -> dict[str, JsonHandler]:
     return operations
 
 
+def run(ctx: RequestContext, call: ServiceCall, handlers: Mapping[str, JsonHandler]) -> Any:
+    """Validate a decoded call and run its handler; the handler's answer (blocking:
+    the router calls it on a worker thread)."""
+    service, operation = call.service, call.operation
+    shape = input_shape(service.model_name, operation)
+    validated = Validator(service.validation_code).validate(shape, call.params) if shape else {}
+    handler = handlers.get(operation)
+    if handler is None:
+        raise ApiError(
+            "UnsupportedOperationException",
+            f"shoal does not implement {service.target_prefix}.{operation} yet",
+        )
+    return handler(ctx, validated)
+
+
+# -- JSON 1.1: POST / with X-Amz-Target ---------------------------------------------
+
+
 def split_target(target: str) -> tuple[JsonService, str]:
     """The service and operation named by an X-Amz-Target header."""
     prefix, _, operation = target.partition(".")
@@ -99,29 +150,26 @@ def split_target(target: str) -> tuple[JsonService, str]:
     return service, operation
 
 
-def answer(
-    ctx: RequestContext,
-    service: JsonService,
-    operation: str,
-    body: bytes,
-    handlers: Mapping[str, JsonHandler],
+def decode(target: str, body: bytes) -> ServiceCall:
+    """The call a JSON 1.1 request makes."""
+    service, operation = split_target(target)
+    operation_model(service.model_name, operation)  # an unknown one fails before the body
+    return ServiceCall(service, operation, parse_body(body))
+
+
+def render(
+    result: Any,
+    request_id: str,
+    media_type: str = JSON_CONTENT_TYPE,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """Validate the body, run the handler, render its answer (blocking: the router
-    calls it on a worker thread)."""
-    shape = input_shape(service.model_name, operation)
-    params = parse_body(body)
-    validated = Validator(service.validation_code).validate(shape, params) if shape else {}
-    handler = handlers.get(operation)
-    if handler is None:
-        raise ApiError(
-            "UnsupportedOperationException",
-            f"shoal does not implement {service.target_prefix}.{operation} yet",
-        )
-    result = handler(ctx, validated)
+    """A handler's answer as a JSON response (JSON 1.1 and rest-json bodies alike)."""
     return Response(
         encode_json(to_wire(result)),
-        media_type=JSON_CONTENT_TYPE,
-        headers={"x-amzn-RequestId": ctx.request_id},
+        status_code=status,
+        media_type=media_type,
+        headers={**(headers or {}), "x-amzn-RequestId": request_id},
     )
 
 

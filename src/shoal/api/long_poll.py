@@ -16,12 +16,17 @@ its answer computed, before any wait; after one it is answered afresh.
 from __future__ import annotations
 
 import asyncio
-import json
 
+from shoal.api.routing import Route
 from shoal.queries.service import QueryService
 
 LONG_POLL_SECONDS = 1.0
-LONG_POLL_TARGET = "AmazonAthena.GetQueryExecution"  # the one operation that waits
+
+
+def waits(route: Route) -> bool:
+    """Whether a request is a GetQueryExecution (the one operation that waits), in
+    whichever protocol it came."""
+    return route.service == "athena" and route.operation == "GetQueryExecution"
 
 
 class FinalWaiter:
@@ -34,12 +39,11 @@ class FinalWaiter:
         self._done = self._loop.create_future()
 
     @classmethod
-    def register(cls, queries: QueryService, body: bytes) -> FinalWaiter | None:
-        """A waiter for the execution a GetQueryExecution body names, if it runs here.
+    def register(cls, queries: QueryService, query_id: str | None) -> FinalWaiter | None:
+        """A waiter for execution ``query_id``, if it runs here.
 
         Registered before the request is answered, so a finish in between is not missed.
         """
-        query_id = _query_execution_id(body)
         if query_id is None:
             return None
         waiter = cls(queries, query_id)
@@ -67,12 +71,3 @@ class FinalWaiter:
     def _resolve(self) -> None:
         if not self._done.done():
             self._done.set_result(None)
-
-
-def _query_execution_id(body: bytes) -> str | None:
-    try:
-        params = json.loads(body)
-    except ValueError:
-        return None  # the handler answers the malformed request
-    query_id = params.get("QueryExecutionId") if isinstance(params, dict) else None
-    return query_id if isinstance(query_id, str) else None

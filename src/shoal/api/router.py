@@ -1,20 +1,14 @@
-"""One port, several AWS protocols: tell them apart, authenticate, dispatch.
-
-- ``POST /`` with ``X-Amz-Target: AmazonAthena.*`` / ``AWSGlue.*``: JSON 1.1.
-- ``POST /`` with a form body (``Action=…``): the query protocol (STS, or IAM when
-  the SigV4 scope names ``iam``).
-- An unsigned ``GET /healthz``: the health check (a signed one is S3's bucket
-  "healthz"; console routes will follow the same rule).
-- Anything else: S3, path style.
+"""One port, several AWS protocols: authenticate, then dispatch (``api/routing.py``
+tells the protocols apart and shapes their answers).
 
 Every request is authenticated (SigV4) before any handler runs, so a request that
 fails authentication has no effect. The SigV4 scope must name the service the
-protocol belongs to (``s3``, ``athena``, ``glue``, ``sts``).
+protocol belongs to (``s3``, ``athena``, ``glue``, ``sts``, ``iam``).
 
 Blocking work (the key lookup, authorization, the handler) runs on a worker thread,
-in one trip per request for the JSON and query protocols: a trip between threads
-costs more than most of what is done there. S3 takes two, to look the key up before
-reading a body that may be gigabytes.
+in one trip per request for the JSON-shaped and query protocols: a trip between
+threads costs more than most of what is done there. S3 takes two, to look the key up
+before reading a body that may be gigabytes.
 """
 
 from __future__ import annotations
@@ -33,18 +27,20 @@ from starlette.datastructures import State
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
-from shoal.api import iam, json_protocol, sts
+from shoal.api import json_protocol
 from shoal.api.authorize import check_request
 from shoal.api.context import JsonHandler, Principal, RequestContext
-from shoal.api.errors import (
-    ApiError,
-    as_shoal_error,
-    json_error,
-    new_request_id,
-    query_error,
-    s3_error,
+from shoal.api.errors import ApiError, as_shoal_error, new_request_id
+from shoal.api.long_poll import FinalWaiter, waits
+from shoal.api.routing import (
+    JSON_PROTOCOLS,
+    QUERY_DISPATCH,
+    Route,
+    classify,
+    decode_call,
+    render_call,
+    render_error,
 )
-from shoal.api.long_poll import LONG_POLL_TARGET, FinalWaiter
 from shoal.api.s3 import S3Api, S3Request, split_path
 from shoal.api.sigv4 import (
     HttpRequest,
@@ -52,7 +48,6 @@ from shoal.api.sigv4 import (
     SignatureClaim,
     check_time,
     decode_payload,
-    is_signed,
     needs_body_hash,
     parse_claim,
     verify_signature,
@@ -68,49 +63,6 @@ MAX_S3_BODY = 5 * 1024**3  # S3's single PUT limit; bodies are held in memory
 WORKER_THREADS = 40  # requests handled at once (as many as Starlette's thread pool)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Route:
-    """Which protocol a request speaks and which SigV4 service must have signed it."""
-
-    protocol: str  # "json" | "query" | "s3" | "health"
-    service: str | None  # expected signing name; None: checked later (unknown target)
-
-
-def classify(http: HttpRequest) -> Route:
-    """The protocol of a request, from its method, path, target and content type."""
-    target = http.header("x-amz-target")
-    if http.method == "POST" and target is not None:
-        service = json_protocol.SERVICES.get(target.partition(".")[0])
-        return Route("json", service.model_name if service else None)
-    content_type = (http.header("content-type") or "").lower()
-    if (
-        http.method == "POST"
-        and http.raw_path in ("", "/")
-        and content_type.startswith("application/x-www-form-urlencoded")
-    ):
-        return Route("query", _query_service(http))
-    if http.method in ("GET", "HEAD") and http.raw_path == "/healthz" and not is_signed(http):
-        return Route("health", None)
-    return Route("s3", "s3")
-
-
-# --- query protocol services (IAM, STS) -----------------------------------------------
-# Both share POST / with a form body; only the SigV4 scope tells them apart.
-QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
-
-
-def _query_service(http: HttpRequest) -> str:
-    """The query-protocol service a request is signed for (STS unless it says IAM)."""
-    try:
-        service = parse_claim(http).service
-    except ShoalError:
-        return "sts"  # authentication then fails with the usual error
-    return service if service in QUERY_DISPATCH else "sts"
-
-
-# --- end of query protocol services ---------------------------------------------------
 
 
 def http_request(request: Request) -> HttpRequest:
@@ -134,8 +86,9 @@ class Router:
 
     Args:
         app: The shoal application.
-        json_handlers: Handlers by X-Amz-Target prefix; by default loaded from
-            ``shoal.api.athena`` / ``shoal.api.glue`` (``OPERATIONS``).
+        json_handlers: Handlers of the JSON-shaped services, by X-Amz-Target prefix;
+            by default loaded from ``shoal.api.athena`` / ``shoal.api.glue``
+            (``OPERATIONS``), whichever protocol a request comes in.
     """
 
     def __init__(
@@ -161,7 +114,7 @@ class Router:
             response = await self._handle(request, http, route, request_id)
         except Exception as exc:  # every failure becomes the protocol's error shape
             request.state.error = as_shoal_error(exc, request_id)
-            response = self._error(request.state.error, route, http, request_id)
+            response = render_error(request.state.error, route, http, request_id)
         elapsed = (time.perf_counter() - started) * 1000
         # Never the query string or headers: they may hold signatures.
         log.info(
@@ -184,13 +137,13 @@ class Router:
         call = _Call(request.state, http, route, request_id, claim, _client_host(request))
         if route.protocol == "s3":
             return await self._s3_request(request, call)
-        # JSON and query protocols: small bodies, so read first, then one worker-thread
-        # trip for the key lookup, signature, authorization and the handler.
+        # JSON-shaped and query protocols: small bodies, so read first, then one
+        # worker-thread trip for the key lookup, signature, authorization and handler.
         body = await _read_body(request, MAX_SMALL_BODY)
         waiter = None
         queries = self.app.queries_if_started  # none yet: no query runs here to wait for
-        if queries is not None and http.header("x-amz-target") == LONG_POLL_TARGET:
-            waiter = FinalWaiter.register(queries, body)
+        if queries is not None and waits(route):
+            waiter = FinalWaiter.register(queries, _query_execution_id(route, http, body))
         response = await self._in_thread(self._small_request, call, body)
         if waiter is not None:
             # Long poll (api/long_poll.py): a query running here is awaited, no thread held.
@@ -262,14 +215,17 @@ class Router:
             source_ip=call.source_ip,
             user_agent=http.header("user-agent"),
         )
+        service_call = None
+        if route.protocol in JSON_PROTOCOLS:
+            service_call = call.state.service_call = decode_call(route, http, payload.body)
         # Authorized before any handler runs, so a denied request has no side effect.
         call.state.authorization = check_request(
-            ctx, route.protocol, route.service, http, payload.body
+            ctx, route.protocol, route.service, http, payload.body, service_call
         )
-        if route.protocol == "json":
-            service, operation = json_protocol.split_target(http.header("x-amz-target") or "")
-            handlers = self.json_handlers.get(service.target_prefix, {})
-            return json_protocol.answer(ctx, service, operation, payload.body, handlers)
+        if service_call is not None:
+            handlers = self.json_handlers.get(service_call.service.target_prefix, {})
+            result = json_protocol.run(ctx, service_call, handlers)
+            return render_call(route, service_call, result, call.request_id)
         if route.protocol == "query":
             return QUERY_DISPATCH[route.service or "sts"](ctx, payload.body)
         return self._s3(http, payload, call.request_id)
@@ -285,14 +241,6 @@ class Router:
         )
         return self.s3.handle(req)
 
-    def _error(self, exc: ShoalError, route: Route, http: HttpRequest, request_id: str) -> Response:
-        if route.protocol == "json":
-            return json_error(exc, request_id)
-        if route.protocol == "query":
-            return query_error(exc, request_id)
-        resource = http.raw_path[:1024]
-        return s3_error(exc, request_id, resource, head=http.method == "HEAD")
-
 
 @dataclass(frozen=True)
 class _Call:
@@ -304,6 +252,16 @@ class _Call:
     request_id: str
     claim: SignatureClaim
     source_ip: str | None
+
+
+def _query_execution_id(route: Route, http: HttpRequest, body: bytes) -> str | None:
+    """The execution a GetQueryExecution asks about; None when its request is
+    malformed (the handler answers that, after authentication)."""
+    try:
+        value = decode_call(route, http, body).params.get("QueryExecutionId")
+    except ShoalError:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _client_host(request: Request) -> str | None:

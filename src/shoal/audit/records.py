@@ -30,7 +30,8 @@ MAX_PARAMETERS = 8 * 1024  # serialised requestParameters / responseElements
 MAX_ERROR_MESSAGE = 512
 REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # CloudTrail's own spelling
 
-JSON_SOURCES = {"AmazonAthena": "athena.amazonaws.com", "AWSGlue": "glue.amazonaws.com"}
+JSON_SOURCES = {"athena": "athena.amazonaws.com", "glue": "glue.amazonaws.com"}
+JSON_PROTOCOLS = frozenset({"json", "rest-json", "rpc-v2-cbor"})
 SOURCE_S3 = "s3.amazonaws.com"
 SOURCE_STS = "sts.amazonaws.com"
 SOURCE_IAM = "iam.amazonaws.com"
@@ -63,16 +64,19 @@ class Caller:
 class ApiCall:
     """The facts of one answered API request that its audit record is built from.
 
-    ``body`` is the request body of the JSON and query protocols only: S3 bodies are
-    object data and never reach the audit trail. ``claimed_key_id`` is the access key
-    id a request that failed authentication claimed to be signed with.
+    ``body`` is the request body of the JSON-shaped and query protocols only: S3
+    bodies are object data and never reach the audit trail. ``operation`` and
+    ``params`` are what a JSON-shaped request (JSON 1.1, rest-json, RPC v2 CBOR) was
+    decoded into; ``params`` is None when it could not be, and the body is read as
+    JSON instead. ``claimed_key_id`` is the access key id a request that failed
+    authentication claimed to be signed with.
     """
 
-    protocol: str  # "json" | "query" | "s3"
+    protocol: str  # "json" | "rest-json" | "rpc-v2-cbor" | "query" | "s3"
     method: str
     path: str
     query: Sequence[tuple[str, str]]
-    target: str | None  # X-Amz-Target
+    operation: str | None  # JSON-shaped protocols: the operation named, if any
     copy_source: bool  # S3: x-amz-copy-source was present
     request_id: str
     event_time: datetime
@@ -86,7 +90,8 @@ class ApiCall:
     error_code: str | None = None
     error_message: str | None = None
     response_body: bytes | None = None
-    service: str | None = None  # the SigV4 signing service (query protocol: sts or iam)
+    service: str | None = None  # the SigV4 signing service (athena, glue, sts, iam, s3)
+    params: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -191,9 +196,9 @@ def user_identity(call: ApiCall) -> dict[str, Any]:
 
 def event_source_and_name(call: ApiCall) -> tuple[str, str]:
     """The service and operation a request called (``("s3.amazonaws.com", "GetObject")``)."""
-    if call.protocol == "json":
-        prefix, _, operation = (call.target or "").partition(".")
-        return JSON_SOURCES.get(prefix, SOURCE_SHOAL), _operation(operation)
+    if call.protocol in JSON_PROTOCOLS:
+        source = JSON_SOURCES.get(call.service or "", SOURCE_SHOAL)
+        return source, _operation(call.operation or "")
     if call.protocol == "query":
         action = _form(call.body).get("Action", "")
         return (SOURCE_IAM if call.service == "iam" else SOURCE_STS), _operation(action)
@@ -246,6 +251,8 @@ def request_parameters(call: ApiCall) -> dict[str, Any] | None:
     elif call.protocol == "query":
         form = _form(call.body)
         params = {k: v for k, v in form.items() if k not in ("Action", "Version")}
+    elif call.params is not None:
+        params = dict(call.params)
     else:
         params = _json_object(call.body)
     return _bounded(scrub(params)) if params else None
@@ -254,7 +261,7 @@ def request_parameters(call: ApiCall) -> dict[str, Any] | None:
 def response_elements(call: ApiCall) -> dict[str, Any] | None:
     """A small, scrubbed part of a successful JSON answer (ids and names a write
     created); S3 and STS writes record none, as CloudTrail mostly does."""
-    if call.error_code or call.protocol != "json":
+    if call.error_code or call.protocol not in ("json", "rest-json"):
         return None
     body = _json_object(call.response_body)
     kept = {k: v for k, v in body.items() if isinstance(v, str | int | bool)}

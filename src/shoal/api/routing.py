@@ -1,0 +1,135 @@
+"""Which protocol, service and operation a request speaks, and its answers' shapes.
+
+One port carries every protocol botocore's models use for the services shoal serves:
+
+- ``POST`` with ``X-Amz-Target: AmazonAthena.*`` / ``AWSGlue.*``: JSON 1.1.
+- ``smithy-protocol: rpc-v2-cbor``: Smithy RPC v2 CBOR (``api/rpc_cbor.py``).
+- ``POST /`` with a form body (``Action=…``): the query protocol (STS, or IAM when
+  the SigV4 scope names ``iam``).
+- An unsigned ``GET /healthz``: the health check (a signed one is S3's bucket).
+- Signed for a JSON-shaped service (the SigV4 credential scope says ``athena``, …):
+  rest-json, the operation found by the model's URI templates (``api/rest_json.py``).
+- Anything else: S3, path style.
+
+The JSON-shaped protocols decode a request into one ``ServiceCall`` and render the
+handler's answer back in the protocol it came in (``decode_call``, ``render_call``);
+``render_error`` gives any failure the shape its protocol expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.responses import Response
+
+from shoal.api import iam, json_protocol, rest_json, rpc_cbor, sts
+from shoal.api.errors import ApiError, json_error, query_error, rest_json_error, s3_error
+from shoal.api.json_protocol import ServiceCall
+from shoal.api.sigv4 import HttpRequest, is_signed, parse_claim
+from shoal.errors import ShoalError
+
+JSON_PROTOCOLS = frozenset({"json", rest_json.PROTOCOL, rpc_cbor.PROTOCOL})
+# Both query-protocol services share POST / with a form body; the SigV4 scope tells them apart.
+QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a request speaks, before anything about it is trusted."""
+
+    protocol: str  # "json" | "rest-json" | "rpc-v2-cbor" | "query" | "s3" | "health"
+    service: str | None  # the SigV4 signing name it must carry; None: checked later
+    operation: str | None = None  # when the target, URI or path names one
+    labels: Mapping[str, str] = field(default_factory=dict)  # rest-json URI labels
+
+
+def classify(http: HttpRequest) -> Route:
+    """The route of a request, from its signature's scope, headers, method and path."""
+    if http.method in ("GET", "HEAD") and http.raw_path == "/healthz" and not is_signed(http):
+        return Route("health", None)
+    target = http.header("x-amz-target")
+    if http.method == "POST" and target is not None:
+        service = json_protocol.SERVICES.get(target.partition(".")[0])
+        return Route("json", service.model_name if service else None, target.partition(".")[2])
+    if http.header(rpc_cbor.HEADER) == rpc_cbor.PROTOCOL:
+        return _rpc_cbor_route(http)
+    scope = _scope_service(http)
+    if _is_form_post(http):
+        return Route("query", scope if scope in QUERY_DISPATCH else "sts")
+    if scope in json_protocol.BY_SIGNING_NAME:
+        return _rest_json_route(http, scope)
+    return Route("s3", "s3")
+
+
+def _scope_service(http: HttpRequest) -> str | None:
+    try:
+        return parse_claim(http).service
+    except ShoalError:
+        return None  # unsigned or malformed: authentication fails with the usual error
+
+
+def _is_form_post(http: HttpRequest) -> bool:
+    content_type = (http.header("content-type") or "").lower()
+    return (
+        http.method == "POST"
+        and http.raw_path in ("", "/")
+        and content_type.startswith("application/x-www-form-urlencoded")
+    )
+
+
+def _rest_json_route(http: HttpRequest, service: str) -> Route:
+    routes = rest_json.routes(service)
+    keys = (name for name, _ in http.query_pairs())
+    match = routes.match(http.method, http.raw_path.partition("?")[0], keys) if routes else None
+    if match is None:
+        return Route(rest_json.PROTOCOL, service)
+    return Route(rest_json.PROTOCOL, service, match.operation, match.labels)
+
+
+def _rpc_cbor_route(http: HttpRequest) -> Route:
+    prefix, operation = rpc_cbor.split_path(http.raw_path)
+    service = rpc_cbor.service_for(prefix)
+    return Route(rpc_cbor.PROTOCOL, service.model_name if service else None, operation or None)
+
+
+def decode_call(route: Route, http: HttpRequest, body: bytes) -> ServiceCall:
+    """The operation a JSON-shaped request calls, with its parameters as JSON values.
+
+    Raises:
+        ApiError: no such operation, or a body that is not the protocol's.
+    """
+    if route.protocol == "json":
+        return json_protocol.decode(http.header("x-amz-target") or "", body)
+    service = json_protocol.BY_SIGNING_NAME.get(route.service or "")
+    if route.protocol == rest_json.PROTOCOL:
+        if service is None or route.operation is None:
+            raise rest_json.unknown_operation(http)
+        match = rest_json.Match(route.operation, route.labels)
+        return rest_json.decode(service, match, http, body)
+    if service is None or route.operation is None:
+        raise ApiError("UnknownOperationException", f"Unknown operation {http.raw_path[:200]!r}")
+    return rpc_cbor.decode(service, route.operation, body)
+
+
+def render_call(route: Route, call: ServiceCall, result: Any, request_id: str) -> Response:
+    """A handler's answer in the protocol its request came in."""
+    if route.protocol == rest_json.PROTOCOL:
+        return rest_json.render(call, result, request_id)
+    if route.protocol == rpc_cbor.PROTOCOL:
+        return rpc_cbor.render(call, result, request_id)
+    return json_protocol.render(result, request_id)
+
+
+def render_error(exc: ShoalError, route: Route, http: HttpRequest, request_id: str) -> Response:
+    """``exc`` in the shape the request's protocol expects."""
+    if route.protocol == "json":
+        return json_error(exc, request_id)
+    if route.protocol == rest_json.PROTOCOL:
+        return rest_json_error(exc, request_id)
+    if route.protocol == rpc_cbor.PROTOCOL:
+        return rpc_cbor.error(exc, request_id)
+    if route.protocol == "query":
+        return query_error(exc, request_id)
+    return s3_error(exc, request_id, http.raw_path[:1024], head=http.method == "HEAD")
