@@ -841,3 +841,103 @@ def test_tables_made_by_ddl_are_readable(lake: Lake, tmp_path: Path) -> None:
         {"id": 3, "name": "cy", "year": "2025"},
     ]
     assert tsv.to_pylist() == [{"a": 1, "b": '"z"'}]  # LazySimpleSerDe does not unquote
+
+
+# --- ALTER TABLE: properties, location, columns (what dbt-athena and Athena users run) ----------
+
+
+def test_set_tblproperties_as_dbt_athena_writes_it(lake: Lake) -> None:
+    lake.run("CREATE DATABASE analytics")
+    lake.run(TRIPS.replace("trips", "customer_orders"), database="analytics")
+    before = lake.table("customer_orders", "analytics")
+    out = lake.run(
+        "alter table `analytics`.`customer_orders` set tblproperties "
+        "('classification' = 'parquet', 'owner.team' = 'data')"
+    )
+    after = lake.table("customer_orders", "analytics")
+    assert after.parameters == {**before.parameters, "classification": "parquet",
+                                "owner.team": "data"}  # fmt: skip
+    assert after.version_id == before.version_id + 1
+    assert (out.statement_type, out.substatement_type) == ("DDL", "ALTER_TABLE_SET_TBLPROPERTIES")
+    assert out.accesses == (TableAccess("analytics", "customer_orders", "write"),)
+    assert out.rows.num_rows == 0
+
+
+def test_set_location_moves_the_table_not_its_partitions(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run("ALTER TABLE sales ADD PARTITION (year='2024', month='01')")
+    lake.run("ALTER TABLE sales SET LOCATION 's3://lake/sales-v2/'")
+    assert lake.table("sales").storage.location == "s3://lake/sales-v2/"
+    (partition,) = lake.catalog.list_partitions("default", "sales")
+    assert partition.storage.location == "s3://lake/sales/year=2024/month=01/"
+
+
+def test_add_and_replace_columns(lake: Lake) -> None:
+    lake.run(SALES)
+    lake.run("ALTER TABLE sales ADD COLUMNS (Region string COMMENT 'where', units bigint)")
+    assert lake.table("sales").columns == (
+        Column("amount", "double"),
+        Column("region", "string", "where"),
+        Column("units", "bigint"),
+    )
+    lake.run("ALTER TABLE sales REPLACE COLUMNS (total decimal(10,2), tags array<string>)")
+    table = lake.table("sales")
+    assert table.columns == (Column("total", "decimal(10,2)"), Column("tags", "array<string>"))
+    assert [k.name for k in table.partition_keys] == ["year", "month"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("CHANGE city town varchar(20)", [("id", "int"), ("town", "varchar(20)")]),
+        ("CHANGE COLUMN id id bigint COMMENT 'k' AFTER city",
+         [("city", "string"), ("id", "bigint")]),
+        ("CHANGE city city string FIRST", [("city", "string"), ("id", "int")]),
+    ],
+)  # fmt: skip
+def test_change_column_renames_retypes_and_moves(
+    lake: Lake, change: str, expected: list[tuple[str, str]]
+) -> None:
+    lake.run(TRIPS)
+    lake.run(f"ALTER TABLE trips {change}")
+    assert [(c.name, c.type) for c in lake.table("trips").columns] == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "error"),
+    [
+        ("ALTER TABLE trips ADD COLUMNS (city string)", InvalidInputError),
+        ("ALTER TABLE sales ADD COLUMNS (year string)", InvalidInputError),
+        ("ALTER TABLE trips CHANGE nope x int", InvalidInputError),
+        ("ALTER TABLE trips CHANGE id x int AFTER nope", InvalidInputError),
+        ("ALTER TABLE trips CHANGE id x notatype", SqlSyntaxError),
+        ("ALTER TABLE trips ADD COLUMNS (`bad name` int)", InvalidNameError),
+        ("ALTER TABLE trips SET LOCATION '/etc/'", InvalidInputError),
+        ("ALTER TABLE trips SET TBLPROPERTIES ('a' = 'b', 'a' = 'c')", SqlSyntaxError),
+        ("ALTER TABLE trips SET TBLPROPERTIES ('' = 'b')", InvalidInputError),
+        ("ALTER TABLE trips SET TBLPROPERTIES ('a' = 'b') extra", SqlSyntaxError),
+        ("ALTER TABLE missing SET TBLPROPERTIES ('a' = 'b')", EntityNotFoundError),
+        ("ALTER TABLE recent SET TBLPROPERTIES ('a' = 'b')", InvalidInputError),
+    ],
+)
+def test_bad_alter_statements_change_nothing(lake: Lake, sql: str, error: type[ShoalError]) -> None:
+    lake.run(TRIPS)
+    lake.run(SALES)
+    view = Table("default", "recent", StorageDescriptor(""), table_type=TABLE_TYPE_VIEW)
+    lake.catalog.create_table(view)
+    before = lake.snapshot()
+    with pytest.raises(error):
+        lake.run(sql)
+    assert lake.snapshot() == before
+
+
+def test_alter_is_authorized_before_anything_changes(lake: Lake) -> None:
+    lake.run(TRIPS)
+    before = lake.snapshot()
+
+    def refuse(accesses: object) -> None:
+        raise AccessDeniedError("no")
+
+    with pytest.raises(AccessDeniedError):
+        lake.run("ALTER TABLE trips SET TBLPROPERTIES ('a' = 'b')", authorize=refuse)
+    assert lake.snapshot() == before

@@ -64,6 +64,22 @@ def test_ctas_refuses_a_non_empty_location_and_unknown_formats(fresh_lake: Lake)
     assert [t.name for t in lake.catalog.list_tables("sample") if t.name == "t"] == []
 
 
+def test_ctas_as_dbt_athena_writes_it(fresh_lake: Lake) -> None:
+    lake = fresh_lake
+    lake.run(
+        'create table "sample"."zone_counts" with (table_type=\'hive\', is_external=true, '
+        "external_location='s3://results/dbt/zone_counts/', format='parquet') as "
+        "select borough, count(*) as n from zones group by 1"
+    )
+    expected = Counter(r["Borough"] for r in zones_csv(lake))
+    rows = lake.rows("SELECT borough, n FROM zone_counts")
+    assert {r["borough"]: r["n"] for r in rows} == dict(expected)
+    for refused in ("is_external=false", "table_type='ICEBERG'"):
+        with pytest.raises(UnsupportedSqlError, match=refused.split("=")[0]):
+            lake.run(f"CREATE TABLE t2 WITH ({refused}) AS SELECT 1 AS a")
+    assert [t.name for t in lake.catalog.list_tables("sample") if t.name == "t2"] == []
+
+
 def test_ctas_failure_after_writing_leaves_nothing_behind(fresh_lake: Lake) -> None:
     lake = fresh_lake
     sql = (

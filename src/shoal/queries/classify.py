@@ -13,6 +13,8 @@ import re
 from shoal.errors import InvalidInputError
 
 _COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+# A table name as written (quoted parts may hold spaces): ALTER TABLE's clause follows.
+_NAME = r"""(?:[^ `"]|`[^`]*`|"[^"]*")+"""
 
 # (pattern over the normalised leading text, kind); first match wins, so the more
 # specific patterns come first.
@@ -35,8 +37,13 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^create table\b.*\bas\s*(\(\s*)?(with|select|values)\b", "CREATE_TABLE_AS_SELECT"),
     (r"^create (external )?table\b", "CREATE_TABLE"),
     (r"^drop table\b", "DROP_TABLE"),
-    (r"^alter table\b.*\badd\b.*\bpartition\b", "ALTER_TABLE_ADD_PARTITION"),
-    (r"^alter table\b.*\bdrop\b.*\bpartition\b", "ALTER_TABLE_DROP_PARTITION"),
+    (rf"^alter table {_NAME} add (if not exists )?partition\b", "ALTER_TABLE_ADD_PARTITION"),
+    (rf"^alter table {_NAME} drop (if exists )?partition\b", "ALTER_TABLE_DROP_PARTITION"),
+    (rf"^alter table {_NAME} set tblproperties\b", "ALTER_TABLE_SET_TBLPROPERTIES"),
+    (rf"^alter table {_NAME} set location\b", "ALTER_TABLE_SET_LOCATION"),
+    (rf"^alter table {_NAME} add columns\b", "ALTER_TABLE_ADD_COLUMNS"),
+    (rf"^alter table {_NAME} replace columns\b", "ALTER_TABLE_REPLACE_COLUMNS"),
+    (rf"^alter table {_NAME} change\b", "ALTER_TABLE_CHANGE_COLUMN"),
     (r"^msck repair table\b", "MSCK_REPAIR_TABLE"),
     (r"^insert into\b", "INSERT"),
     (r"^unload\b", "UNLOAD"),
@@ -64,6 +71,11 @@ STATEMENT_TYPES: dict[str, str] = {
     "DROP_TABLE": "DDL",
     "ALTER_TABLE_ADD_PARTITION": "DDL",
     "ALTER_TABLE_DROP_PARTITION": "DDL",
+    "ALTER_TABLE_SET_TBLPROPERTIES": "DDL",
+    "ALTER_TABLE_SET_LOCATION": "DDL",
+    "ALTER_TABLE_ADD_COLUMNS": "DDL",
+    "ALTER_TABLE_REPLACE_COLUMNS": "DDL",
+    "ALTER_TABLE_CHANGE_COLUMN": "DDL",
     "MSCK_REPAIR_TABLE": "DDL",
     "INSERT": "DML",
     "UNLOAD": "DML",

@@ -22,6 +22,7 @@ from shoal.catalog.store import MAX_VALUE_BYTES
 from shoal.crawler.listing import ignore_reason, target_prefix
 from shoal.crawler.tables import folder_uri
 from shoal.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
+from shoal.queries.alter import ALTER_HANDLERS
 from shoal.queries.hive_ddl import (
     Parser,
     TableName,
@@ -379,4 +380,5 @@ HANDLERS: dict[str, Handler] = {
     "ALTER_TABLE_ADD_PARTITION": add_partitions,
     "ALTER_TABLE_DROP_PARTITION": drop_partitions,
     "MSCK_REPAIR_TABLE": repair_table,
+    **ALTER_HANDLERS,
 }

@@ -230,14 +230,19 @@ class Parser:
         self.expect_symbol(")")
         return result
 
-    def column_type(self) -> str:
-        """A Hive type up to the next top-level ',' ')' or COMMENT, validated."""
+    def column_type(self, *stops: str) -> str:
+        """A Hive type up to the next top-level ',' ')' COMMENT or one of ``stops``
+        (keywords), validated."""
         start, depth, parts = self.peek(), 0, []
+        ends = ("COMMENT", *stops)
         while True:
             token = self.peek()
             if token.kind == "end" or (
                 depth == 0
-                and ((token.kind == "symbol" and token.value in ",)") or self.at("COMMENT"))
+                and (
+                    (token.kind == "symbol" and token.value in ",)")
+                    or any(self.at(word) for word in ends)
+                )
             ):
                 break
             depth += {"<": 1, "(": 1, ">": -1, ")": -1}.get(token.value, 0)
@@ -337,13 +342,14 @@ def parse_create_table(sql: str) -> CreateTable:
         validate_name(name.database, "database name")
     if p.peek().value != "(":
         raise p.error(f"expected the column list '(', found {describe(p.peek())}")
-    stmt = CreateTable(name, if_not_exists, _columns(p))
+    stmt = CreateTable(name, if_not_exists, column_list(p))
     _clauses(p, stmt)
     p.end()
     return stmt
 
 
-def _columns(p: Parser, kind: str = "column name") -> list[Column]:
+def column_list(p: Parser, kind: str = "column name") -> list[Column]:
+    """``(name type [COMMENT '…'], …)``: new columns, names checked."""
     p.expect_symbol("(")
     columns = []
     while True:
@@ -374,7 +380,7 @@ def _clause(p: Parser, stmt: CreateTable) -> str:
     handlers: dict[tuple[str, ...], Callable[[Parser, CreateTable], None]] = {
         ("COMMENT",): lambda p, s: setattr(s, "comment", p.string("a comment")),
         ("PARTITIONED", "BY"): lambda p, s: setattr(
-            s, "partition_keys", _columns(p, "partition key")
+            s, "partition_keys", column_list(p, "partition key")
         ),
         ("ROW", "FORMAT"): _row_format,
         ("STORED", "AS"): _stored_as,

@@ -75,6 +75,12 @@ class WriteOptions:
         if len(delimiter) != 1 or delimiter in "\n\r":
             raise InvalidInputError("field_delimiter must be one character (not a line break)")
         location = values.pop("external_location", None)
+        if str(values.pop("is_external", "true")).lower() != "true":
+            # Athena: only Iceberg tables are managed (is_external = false).
+            raise UnsupportedSqlError(
+                "not supported: is_external = false (it is for Iceberg tables; "
+                "shoal writes Hive tables, which are external)"
+            )
         with_data = not values.pop("with_no_data", False)
         if values:
             raise UnsupportedSqlError(f"not supported: property {sorted(values)[0]!r}")
@@ -154,7 +160,12 @@ def _property_values(properties: exp.Expr | None) -> dict[str, object]:
                     )
                 continue
             value = prop.args["value"]
-            values[name] = _names(value) if isinstance(value, exp.Array) else value.name
+            if isinstance(value, exp.Array):
+                values[name] = _names(value)
+            elif isinstance(value, exp.Boolean):
+                values[name] = "true" if value.this else "false"
+            else:
+                values[name] = value.name
         else:
             raise UnsupportedSqlError(f"not supported: {prop.sql(dialect='athena')}")
     return values
