@@ -20,6 +20,7 @@ from shoal.errors import (
     BytesScannedCutoffError,
     InvalidInputError,
     QueryCancelledError,
+    ShoalError,
     TableNotFoundError,
 )
 from shoal.queries.runner import TableAccess, parse_parameter
@@ -135,6 +136,20 @@ def test_zones_join_trips_on_location_id(lake: Lake) -> None:
 def test_three_part_names_and_quoted_identifiers(lake: Lake) -> None:
     got = lake.rows('SELECT count(*) AS n FROM awsdatacatalog."sample".trips', database="default")
     assert got == [{"n": trips(lake).num_rows}]
+
+
+def test_columns_qualified_by_database_and_catalog(lake: Lake) -> None:
+    expected = lake.rows("SELECT max(zone) AS z FROM zones")
+    for column in ("sample.zones.zone", "awsdatacatalog.sample.zones.zone", 'sample."zones".zone'):
+        got = lake.rows(f"SELECT max({column}) AS z FROM sample.zones", database="default")
+        assert got == expected, column
+    joined = lake.rows(
+        "SELECT count(*) AS n FROM sample.trips JOIN sample.zones "
+        "ON sample.trips.pickup_location_id = sample.zones.locationid"
+    )
+    assert joined == [{"n": trips(lake).num_rows}]
+    with pytest.raises(ShoalError, match="other.zones"):
+        lake.run("SELECT other.zones.zone FROM sample.zones")
 
 
 def test_parameters_are_bound_not_spliced(lake: Lake) -> None:

@@ -238,6 +238,7 @@ class Planner:
         tables: dict[TableRef, Table] = {}
         views: dict[TableRef, Table] = {}
         expanded = self._expand(tree, database, tables, views, ())
+        _shorten_column_qualifiers(expanded, tables.keys() | views.keys())
         definitions.update(tables)
         definitions.update(views)
         return Resolution(expanded, database, tables, tuple(sorted(views)))
@@ -379,6 +380,22 @@ def table_nodes(tree: exp.Expr, database: str) -> Iterable[tuple[exp.Table, Tabl
             continue
         db = node.args["db"].name if node.args.get("db") else database
         yield node, TableRef(db.lower(), node.name.lower())
+
+
+def _shorten_column_qualifiers(tree: exp.Expr, refs: Iterable[TableRef]) -> None:
+    """``db.t.c`` and ``awsdatacatalog.db.t.c`` as ``t.c`` when ``db.t`` is a table the
+    query reads, as Trino resolves them (the engine knows each table by its name).
+    Anything else with three parts (``t.struct_col.field``) stays as written."""
+    known = set(refs)
+    for column in tree.find_all(exp.Column):
+        db, catalog = column.args.get("db"), column.args.get("catalog")
+        if db is None or not column.table:
+            continue
+        if catalog is not None and catalog.name.lower() != DATA_CATALOG:
+            continue
+        if TableRef(db.name.lower(), column.table.lower()) in known:
+            column.set("catalog", None)
+            column.set("db", None)
 
 
 def _qualify(node: exp.Table, ref: TableRef) -> None:
