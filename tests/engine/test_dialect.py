@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -113,6 +114,24 @@ def test_aggregates_and_casts(con: duckdb.DuckDBPyConnection) -> None:
     assert run(con, "SELECT try_cast('42' AS INTEGER) AS v") == 42
     assert run(con, "SELECT 7 / 2 AS v") == 3  # Trino integer division
     assert run(con, "SELECT -7 / 2 AS v") == -3  # truncates toward zero
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("DECIMAL '0.00000000001'", Decimal("0.00000000001")),  # DuckDB alone: 0.000
+        ("DECIMAL '-123.450'", Decimal("-123.450")),
+        ("DECIMAL '7'", Decimal(7)),
+        ("typeof(DECIMAL '0.001')", "DECIMAL(3,3)"),
+        ("CAST(2.75 AS DECIMAL)", Decimal(3)),  # Trino's decimal(38, 0)
+        ("typeof(CAST(1 AS DECIMAL))", "DECIMAL(38,0)"),
+        ("CAST('12.25' AS DECIMAL(6, 1))", Decimal("12.3")),  # given precision: kept
+    ],
+)
+def test_decimal_without_precision_as_in_trino(
+    con: duckdb.DuckDBPyConnection, expression: str, expected: Any
+) -> None:
+    assert run(con, f"SELECT {expression} AS v") == expected
 
 
 def test_regexp_like_matches_anywhere(con: duckdb.DuckDBPyConnection) -> None:

@@ -403,7 +403,33 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _keep_date(node)
     if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
+    if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
+        node.set("to", _decimal_for(node.this))
     return node
+
+
+_DECIMAL_TEXT = re.compile(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*")
+
+
+def _is_bare_decimal(node: exp.Expr | None) -> bool:
+    return (
+        isinstance(node, exp.DataType)
+        and node.this == exp.DataType.Type.DECIMAL
+        and not node.expressions
+    )
+
+
+def _decimal_for(value: exp.Expr) -> exp.DataType:
+    """What DECIMAL without precision means: Trino's decimal(38, 0), except for a
+    literal (``DECIMAL '0.001'``), whose digits give it: decimal(3, 3). DuckDB's own
+    default, decimal(18, 3), would cut ``DECIMAL '0.00000000001'`` to 0.000."""
+    precision, scale = 38, 0
+    if isinstance(value, exp.Literal) and value.is_string:
+        found = _DECIMAL_TEXT.fullmatch(value.this)
+        if found is not None and (found.group(1) or found.group(2)):
+            scale = len(found.group(2) or "")
+            precision = min(max(len(found.group(1).lstrip("0")) + scale, 1), 38)
+    return exp.DataType.build(f"DECIMAL({precision}, {max(min(scale, precision), 0)})")
 
 
 # What keeps a divisor out of a guard, which copies it: a subquery would run (and
