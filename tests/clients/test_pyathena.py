@@ -165,6 +165,21 @@ def test_default_cursor_converts_types(cursor: Cursor) -> None:
     assert precision["amount"] == (10, 2)
 
 
+def test_ctas_answers_its_row_count_not_a_row(
+    cursor: Cursor, staging: str, trips: pa.Table
+) -> None:
+    name = f"pyathena_ctas_{datetime.now().strftime('%H%M%S%f')}"
+    cursor.execute(
+        f"CREATE TABLE sample.{name} WITH (format='PARQUET', "
+        f"external_location='{staging}{name}/') AS SELECT payment_type FROM trips"
+    )
+    assert cursor.description == [("rows", "bigint", None, None, 19, 0, "UNKNOWN")]
+    assert cursor.rowcount == trips.num_rows
+    assert cursor.fetchone() is None
+    cursor.execute(f"SELECT count(*) FROM sample.{name}")
+    assert cursor.fetchall() == [(trips.num_rows,)]
+
+
 def test_default_cursor_nulls_from_a_table(cursor: Cursor, trips: pa.Table) -> None:
     cursor.execute(
         "SELECT nullif(payment_type, 2) AS p, count(*) AS n FROM trips "

@@ -344,10 +344,11 @@ def _written_outcome(
     planning_ms: float,
     start: float,
 ) -> StatementOutcome:
-    """What CTAS, INSERT and UNLOAD answer: the row count written, and the files."""
+    """What CTAS, INSERT and UNLOAD answer: the row count written (UpdateCount), and
+    the files. As in Athena, the result has a ``rows`` column but no data row."""
     return outcome(
         kind,
-        pa.table({"rows": pa.array([rows], pa.int64())}),
+        pa.table({"rows": pa.array([], pa.int64())}),
         bytes_scanned=bytes_scanned,
         accesses=accesses,
         data_files=written.files,
