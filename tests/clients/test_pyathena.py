@@ -159,7 +159,7 @@ def test_default_cursor_converts_types(cursor: Cursor) -> None:
     assert types == {
         "nothing": "varchar", "d": "double", "amount": "decimal", "ts": "timestamp",
         "day": "date", "flag": "boolean", "text": "varchar", "big": "bigint", "i": "integer",
-        "r": "real", "null_int": "integer",
+        "r": "float", "null_int": "integer",
     }  # fmt: skip
     precision = {d[0]: (d[4], d[5]) for d in cursor.description}
     assert precision["amount"] == (10, 2)

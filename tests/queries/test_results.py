@@ -107,6 +107,8 @@ def test_column_info_has_base_type_names_and_precision() -> None:
             ("a", pa.list_(pa.int64())),
             ("t", pa.timestamp("us")),
             ("r", pa.struct([("x", pa.int64())])),
+            ("f", pa.float32()),
+            ("b", pa.binary()),
         ]
     )
     infos = column_infos(schema)
@@ -117,6 +119,8 @@ def test_column_info_has_base_type_names_and_precision() -> None:
         ("array", 0, 0),
         ("timestamp", 3, 0),
         ("row", 0, 0),
+        ("float", 17, 0),
+        ("varbinary", 1073741824, 0),
     ]
     assert {c.catalog_name for c in infos} == {"hive"}
     assert {c.nullable for c in infos} == {"UNKNOWN"}

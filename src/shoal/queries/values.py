@@ -30,7 +30,8 @@ from shoal.queries.model import ColumnInfo
 
 Formatter = Callable[[Any], str]
 
-# (Athena type name, Precision) for types without parameters; Scale is 0.
+# (Athena type name, Precision) for types without parameters; Scale is 0. As Athena
+# reports them: REAL is "float" (Hive's name), varbinary's precision is 1 GiB.
 _SIMPLE_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str, int], ...] = (
     (pa.types.is_boolean, "boolean", 0),
     (pa.types.is_int8, "tinyint", 3),
@@ -41,14 +42,14 @@ _SIMPLE_TYPES: tuple[tuple[Callable[[pa.DataType], bool], str, int], ...] = (
     (pa.types.is_uint16, "integer", 10),
     (pa.types.is_uint32, "bigint", 19),
     (pa.types.is_uint64, "decimal", 20),
-    (pa.types.is_float16, "real", 7),
-    (pa.types.is_float32, "real", 7),
+    (pa.types.is_float16, "float", 17),
+    (pa.types.is_float32, "float", 17),
     (pa.types.is_float64, "double", 17),
     (pa.types.is_string, "varchar", 2147483647),
     (pa.types.is_large_string, "varchar", 2147483647),
-    (pa.types.is_binary, "varbinary", 2147483647),
-    (pa.types.is_large_binary, "varbinary", 2147483647),
-    (pa.types.is_fixed_size_binary, "varbinary", 2147483647),
+    (pa.types.is_binary, "varbinary", 1073741824),
+    (pa.types.is_large_binary, "varbinary", 1073741824),
+    (pa.types.is_fixed_size_binary, "varbinary", 1073741824),
     (pa.types.is_date, "date", 0),
     (pa.types.is_time, "time", 3),
     (pa.types.is_list, "array", 0),
