@@ -166,9 +166,11 @@ def test_ddl_writes_txt_and_ctas_writes_manifest(
     location = shown["ResultConfiguration"]["OutputLocation"]
     assert location.endswith(f"{shown['QueryExecutionId']}.txt")
     assert s3_text(s3, location) == "kinds\n"
-    assert values(athena.get_query_results(QueryExecutionId=shown["QueryExecutionId"])) == [
-        ("kinds",)
-    ]
+    shown_results = athena.get_query_results(QueryExecutionId=shown["QueryExecutionId"])
+    assert values(shown_results) == [("kinds",)]
+    # Hive DDL's results name text "string", as Athena's do; SQL's name it "varchar".
+    (info,) = shown_results["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+    assert (info["Name"], info["Type"], info["Precision"]) == ("tab_name", "string", 0)
 
     target = f"s3://{results_bucket}/{db}/cash/"
     ctas = run(

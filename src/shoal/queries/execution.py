@@ -138,7 +138,9 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
     execution = live.record.execution
     query_id = execution.query_execution_id
     header = outcome.statement_type == "DML"
-    result = StoredResult.from_table(outcome.rows, header, outcome.update_count)
+    # Athena answers DDL and SHOW/DESCRIBE on its Hive side; EXPLAIN on Trino's.
+    hive = not header and outcome.substatement_type != "EXPLAIN"
+    result = StoredResult.from_table(outcome.rows, header, outcome.update_count, hive)
     output = result_file_uri(live.output_folder, query_id, outcome.statement_type)
     manifest = None
     if outcome.substatement_type in WRITES_MANIFEST or outcome.data_files:

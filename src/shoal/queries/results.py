@@ -199,8 +199,12 @@ class StoredResult:
     update_count: int | None = None
 
     @classmethod
-    def from_table(cls, table: pa.Table, header: bool, update_count: int | None) -> StoredResult:
-        return cls(column_infos(table.schema), header, table=table, update_count=update_count)
+    def from_table(
+        cls, table: pa.Table, header: bool, update_count: int | None, hive: bool = False
+    ) -> StoredResult:
+        """A result held as Arrow; ``hive``: column types named as Hive DDL's are."""
+        columns = column_infos(table.schema, hive)
+        return cls(columns, header, table=table, update_count=update_count)
 
     @property
     def row_count(self) -> int:

@@ -182,7 +182,8 @@ def show_columns(runner: StatementRunner, sql: str, context: StatementContext) -
         name = TableName(p.identifier("a database name"), name.name)
     p.end()
     table, accesses = _one_table(runner, context, name)
-    fields = [c.name for c in (*table.columns, *table.partition_keys)]
+    # Hive pads each name to 20 characters, and Athena passes that on.
+    fields = [c.name.ljust(20) for c in (*table.columns, *table.partition_keys)]
     return outcome("SHOW_COLUMNS", lines_table("field", fields), accesses)
 
 

@@ -73,18 +73,21 @@ def athena_type(data_type: pa.DataType) -> tuple[str, int, int]:
     return "varchar", 2147483647, 0  # anything else is rendered as text
 
 
-def column_infos(schema: pa.Schema) -> tuple[ColumnInfo, ...]:
-    """Athena ColumnInfo for each column of a result."""
+def column_infos(schema: pa.Schema, hive: bool = False) -> tuple[ColumnInfo, ...]:
+    """Athena ColumnInfo for each column of a result. ``hive``: the statement ran on
+    Athena's Hive DDL side (SHOW, DESCRIBE), which names text ``string``."""
     infos = []
     for arrow_field in schema:
         name, precision, scale = athena_type(arrow_field.type)
+        if hive and name == "varchar":
+            name, precision = "string", 0
         infos.append(
             ColumnInfo(
                 name=arrow_field.name,
                 type=name,
                 precision=precision,
                 scale=scale,
-                case_sensitive=name == "varchar",
+                case_sensitive=name in ("varchar", "string"),
             )
         )
     return tuple(infos)
