@@ -11,6 +11,7 @@ import csv
 import io
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import botocore.session
@@ -429,7 +430,7 @@ def test_data_catalogs(athena: Call) -> None:
         athena("GetDataCatalog", Name="hive")
 
 
-def test_databases_and_table_metadata(athena: Call) -> None:
+def test_databases_and_table_metadata(athena: Call, lake: shoal.Shoal) -> None:
     names = [
         d["Name"] for d in athena("ListDatabases", CatalogName="AwsDataCatalog")["DatabaseList"]
     ]
@@ -455,6 +456,12 @@ def test_databases_and_table_metadata(athena: Call) -> None:
     assert table["Columns"][0] == {"Name": "vendor_id", "Type": "int", "Comment": None}
     assert table["Parameters"]["location"] == "s3://samples/trips/"
     assert table["Parameters"]["classification"] == "parquet"
+    assert "comment" not in table["Parameters"]  # the crawler writes no description
+    described = replace(lake.catalog.get_table("sample", "zones"), description="taxi zones")
+    lake.catalog.update_table(described)
+    zones = athena("GetTableMetadata", CatalogName="AwsDataCatalog", DatabaseName="sample",
+                   TableName="zones")["TableMetadata"]  # fmt: skip
+    assert zones["Parameters"]["comment"] == "taxi zones"
     with pytest.raises(MetadataError):
         athena("GetTableMetadata", CatalogName="AwsDataCatalog", DatabaseName="sample",
                TableName="nope")  # fmt: skip

@@ -404,9 +404,11 @@ def _column_to_wire(column: Column) -> Wire:
 
 def table_metadata_to_wire(table: Table) -> Wire:
     """Athena's ``TableMetadata``. Parameters hold the table's own plus its storage
-    (``location``, ``inputformat``, ``outputformat``, ``serde.*``), as Athena's do."""
+    (``location``, ``inputformat``, ``outputformat``, ``serde.*``) and its description
+    as ``comment``, as Athena's do."""
     storage = table.storage
     parameters = {
+        "comment": table.description,
         "location": storage.location or None,
         "inputformat": storage.input_format,
         "outputformat": storage.output_format,
