@@ -11,7 +11,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from shoal.errors import InvalidRequestError
+from shoal.engine.base import CancelToken
+from shoal.errors import InvalidRequestError, QueryCancelledError
+from shoal.queries import results
 from shoal.queries.results import (
     ResultCache,
     StoredResult,
@@ -187,6 +189,21 @@ def test_fast_text_and_csv_paths_equal_value_by_value_formatting() -> None:
     rows = list(zip(*by_value, strict=True))
     columns = column_infos(table.schema)
     assert table_csv_bytes(columns, table) == csv_bytes(columns, rows)
+
+
+def test_results_are_written_in_batches_and_a_stop_is_heard_between_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(results, "RESULT_BATCH_ROWS", 3)
+    table = pa.table({"n": pa.array(range(10), pa.int64()), "s": ['x,"y'] * 10})
+    columns = column_infos(table.schema)
+    rows = [(str(n), 'x,"y') for n in range(10)]
+    assert table_csv_bytes(columns, table) == csv_bytes(columns, rows)  # header once
+    assert table_csv_bytes(columns, table.slice(0, 0)) == csv_bytes(columns, [])
+    stopped = CancelToken()
+    stopped.cancel("cancelled by user")
+    with pytest.raises(QueryCancelledError, match="cancelled by user"):
+        table_csv_bytes(columns, table, stopped)
 
 
 def test_double_columns_format_as_java_across_magnitudes() -> None:

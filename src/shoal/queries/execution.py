@@ -148,8 +148,16 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
     try:
         service.ensure_results_bucket(live.output_folder)
         write_result_files(
-            service.storage, output, result, manifest, outcome.data_files, service.file_writers
+            service.storage,
+            output,
+            result,
+            manifest,
+            outcome.data_files,
+            service.file_writers,
+            live.token,
         )
+    except QueryCancelledError:
+        raise
     except ShoalError as err:
         error = AthenaError(ERROR_USER, ERROR_TYPE_RESULT_WRITE, False, err.message)
         _failed(service, live, clock, error, f"Unable to write query results: {err.message}")

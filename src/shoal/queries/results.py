@@ -31,12 +31,14 @@ from dataclasses import asdict, dataclass
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from shoal.errors import InvalidRequestError
+from shoal.engine.base import CancelToken
+from shoal.errors import InvalidRequestError, QueryCancelledError
 from shoal.queries.model import ColumnInfo, ResultSet
 from shoal.queries.values import column_infos, format_column, text_column
 from shoal.storage.base import Storage, parse_uri
 
 MAX_PAGE = 1000
+RESULT_BATCH_ROWS = 65_536  # rows formatted at a time when writing a result file
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 Row = tuple[str | None, ...]
 
@@ -130,18 +132,28 @@ def parse_txt(data: bytes, width: int) -> list[Row]:
     return [tuple((line.split("\t") + [""] * width)[:width]) for line in lines]
 
 
-def table_csv_bytes(columns: Sequence[ColumnInfo], table: pa.Table) -> bytes:
+def table_csv_bytes(
+    columns: Sequence[ColumnInfo], table: pa.Table, cancel: CancelToken | None = None
+) -> bytes:
     """``csv_bytes`` of an Arrow result, formatted and quoted column by column in C.
 
     Arrow's ``all_valid`` quoting is Athena's: every value quoted, quotes doubled,
-    NULL an empty unquoted field.
+    NULL an empty unquoted field. Rows are formatted ``RESULT_BATCH_ROWS`` at a time:
+    no text column outgrows one Arrow array, and a stop (``cancel``) is heard between
+    batches.
+
+    Raises:
+        QueryCancelledError: ``cancel`` was set before the last batch.
     """
-    texts = pa.table(
-        [text_column(table.column(i)) for i in range(table.num_columns)],
-        names=[c.name for c in columns],
-    )
+    schema = pa.schema([(c.name, pa.string()) for c in columns])
     sink = io.BytesIO()
-    pacsv.write_csv(texts, sink, pacsv.WriteOptions(quoting_style="all_valid"))
+    options = pacsv.WriteOptions(quoting_style="all_valid")
+    with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
+        for batch in table.to_batches(max_chunksize=RESULT_BATCH_ROWS):
+            if cancel is not None and cancel.cancelled:
+                raise QueryCancelledError(f"query {cancel.reason}")
+            texts = [text_column(batch.column(i)) for i in range(batch.num_columns)]
+            writer.write_batch(pa.record_batch(texts, schema=schema))
     return sink.getvalue()
 
 
@@ -152,12 +164,15 @@ def write_result_files(
     manifest: str | None = None,
     data_files: Sequence[str] = (),
     helpers: Executor | None = None,
+    cancel: CancelToken | None = None,
 ) -> None:
     """Write the result file at ``output_uri`` (``.csv`` + ``.csv.metadata``, or
     ``.txt``) and, when ``manifest`` is given, the manifest of ``data_files``.
 
     With ``helpers`` the files are stored at the same time: each put waits for its
-    own fsync, and those waits overlap. Returns once every file is stored.
+    own fsync, and those waits overlap. Returns once every file is stored. A stop
+    (``cancel``) while the result is being formatted raises QueryCancelledError
+    before anything is stored.
     """
     bucket, key = parse_uri(output_uri)
     files: list[tuple[str, str, bytes]] = []
@@ -165,7 +180,7 @@ def write_result_files(
         files.append((bucket, key, txt_bytes(result.rows(0, result.row_count))))
     else:
         if result.table is not None and result.table.num_columns:
-            data = table_csv_bytes(result.columns, result.table)
+            data = table_csv_bytes(result.columns, result.table, cancel)
         else:
             data = csv_bytes(result.columns, result.rows(0, result.row_count))
         files.append((bucket, key, data))
