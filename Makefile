@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test lock lint bench clean
+.PHONY: start test clients lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ start: $(VENV)/.runtime
 test: $(VENV)/.dev
 	scripts/test
 
+## clients: tests/clients with the newest AWS clients and those of a year ago (CI runs it)
+clients:
+	PYTHON=$(PYTHON) scripts/client-matrix
+
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:
 	PYTHON=$(PYTHON) scripts/lock
@@ -44,4 +48,4 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python benchmarks/crawl_many_files.py
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients $(DATA) .pytest_cache .mypy_cache .ruff_cache
