@@ -23,7 +23,8 @@ GLOBAL_OPTIONS = (
 
 
 def global_options(func: F) -> F:
-    """Options every command accepts before its name (``shoal --data DIR tables``)."""
+    """Options the group takes before a command's name (``shoal --data DIR serve``);
+    ``accept_global_options`` lets each command take them after it too."""
     for flag, name, help_text in reversed(GLOBAL_OPTIONS):
         func = click.option(flag, name, help=help_text)(func)
     return func
