@@ -6,17 +6,19 @@ DATA ?= shoal-data
 PORT ?= 8066
 PYTHON ?= python3
 SHOAL := $(VENV)/bin/shoal --data $(DATA)
+# Every install takes the versions locked here (`make lock` regenerates it).
+LOCK := requirements/dev.lock
 
-.PHONY: start test lint bench clean
+.PHONY: start test clients lock lint bench clean
 
-$(VENV)/.runtime: pyproject.toml
+$(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e .
+	$(VENV)/bin/pip install -q -c $(LOCK) -e .
 	touch $@
 
-$(VENV)/.dev: pyproject.toml $(VENV)/.runtime
-	$(VENV)/bin/pip install -q -e ".[dev]"
+$(VENV)/.dev: pyproject.toml $(LOCK) $(VENV)/.runtime
+	$(VENV)/bin/pip install -q -c $(LOCK) -e ".[dev]"
 	touch $@
 
 ## start: install, write and crawl the sample lake, then serve the AWS APIs on $(PORT)
@@ -29,6 +31,14 @@ start: $(VENV)/.runtime
 test: $(VENV)/.dev
 	scripts/test
 
+## clients: tests/clients with the newest AWS clients and those of a year ago (CI runs it)
+clients:
+	PYTHON=$(PYTHON) scripts/client-matrix
+
+## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
+lock:
+	PYTHON=$(PYTHON) scripts/lock
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -38,4 +48,4 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python benchmarks/crawl_many_files.py
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients $(DATA) .pytest_cache .mypy_cache .ruff_cache

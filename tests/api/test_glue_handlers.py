@@ -163,7 +163,7 @@ def test_get_databases_pages_equal_full_list(glue: Call) -> None:
     first = glue("GetDatabases", MaxResults=3)
     assert [d["Name"] for d in first["DatabaseList"]] == names[:3]
     paged = _all_pages(glue, "GetDatabases", "DatabaseList", MaxResults=3)
-    assert [d["Name"] for d in paged] == names
+    assert [d["Name"] for d in paged] == [*names, "default"]  # every catalog has `default`
     assert "NextToken" not in glue("GetDatabases")
     assert glue("GetDatabases", ResourceShareType="FOREIGN")["DatabaseList"] == []
     assert glue("GetDatabases", AttributesToGet=["NAME"])["DatabaseList"][0] == {"Name": "db00"}
@@ -181,7 +181,7 @@ def test_page_tokens_are_checked(glue: Call) -> None:
         glue("GetDatabases", NextToken=token, ResourceShareType="FOREIGN")
     # A page size may change between pages.
     rest = glue("GetDatabases", NextToken=token, MaxResults=5)
-    assert [d["Name"] for d in rest["DatabaseList"]] == ["d1", "d2"]
+    assert [d["Name"] for d in rest["DatabaseList"]] == ["d1", "d2", "default"]
 
 
 def test_pages_survive_changes_between_calls(glue: Call) -> None:
@@ -191,7 +191,7 @@ def test_pages_survive_changes_between_calls(glue: Call) -> None:
     glue("DeleteDatabase", Name="c")  # the last item of the page vanishes
     glue("CreateDatabase", DatabaseInput={"Name": "b"})  # one appears before the cursor
     rest = glue("GetDatabases", MaxResults=2, NextToken=first["NextToken"])
-    assert [d["Name"] for d in rest["DatabaseList"]] == ["e"]
+    assert [d["Name"] for d in rest["DatabaseList"]] == ["default", "e"]
 
 
 # --- tables --------------------------------------------------------------------------------

@@ -96,7 +96,7 @@ def test_database_crud(store: CatalogStore) -> None:
     assert dict(fetched.parameters) == {"k": "v"}
 
     store.create_database(Database("archive"))
-    assert [d.name for d in store.list_databases()] == ["archive", "blog-db"]
+    assert [d.name for d in store.list_databases()] == ["archive", "blog-db", "default"]
 
     updated = store.update_database("blog-db", Database("blog-db", "new text"))
     assert updated.description == "new text"
@@ -104,7 +104,27 @@ def test_database_crud(store: CatalogStore) -> None:
     assert store.get_database("blog-db").description == "new text"
 
     store.delete_database("blog-db")
-    assert [d.name for d in store.list_databases()] == ["archive"]
+    assert [d.name for d in store.list_databases()] == ["archive", "default"]
+
+
+def test_fresh_catalog_has_the_default_database(store: CatalogStore) -> None:
+    # As in Athena: queries without a database context land in `default`.
+    assert [d.name for d in store.list_databases()] == ["default"]
+    default = store.get_database("default")
+    assert default.create_time is not None and default.create_time.tzinfo == UTC
+    assert store.list_tables("default") == []
+
+
+def test_default_database_is_made_once(catalog_url: str) -> None:
+    # Opening an existing catalog again neither duplicates `default` nor brings back
+    # one that was deleted (through Glue's DeleteDatabase, as AWS allows).
+    with CatalogStore(catalog_url) as first:
+        created = first.get_database("default")
+    with CatalogStore(catalog_url) as again:
+        assert again.get_database("default") == created
+        again.delete_database("default")
+    with CatalogStore(catalog_url) as third:
+        assert third.list_databases() == []
 
 
 def test_database_rename_keeps_tables(sales: CatalogStore) -> None:

@@ -76,7 +76,7 @@ def test_dry_run_prints_plan_and_changes_nothing(sample_lake: Path) -> None:
     result = shoal(sample_lake, "crawl", "s3://samples/trips/", "-d", "dryrun", "--dry-run")
     assert "dry run" in result.stdout
     databases = json.loads(shoal(sample_lake, "catalog", "databases", "-o", "json").stdout)
-    assert [d["name"] for d in databases] == ["sample"]
+    assert [d["name"] for d in databases] == ["default", "sample"]  # no "dryrun"
 
 
 def test_stored_crawler_round_trip(sample_lake: Path) -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,13 +74,19 @@ class ShoalServer:
         return boto3.session.Session().client(service, **params)
 
 
-def start_server(data_dir: Path) -> ShoalServer:
-    """Start ``shoal serve`` on a free port with a fresh data folder; wait for it."""
+def start_server(data_dir: Path, cli_args: Sequence[str] | None = None) -> ShoalServer:
+    """Start ``shoal serve`` on a free port with a fresh data folder; wait for it.
+
+    ``cli_args``: the command line after ``shoal`` (default: ``--data DIR serve --port
+    0``); it must name ``data_dir`` and port 0.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOAL_", "AWS_"))}
     env.update(SHOAL_ROOT_ACCESS_KEY_ID=ROOT_KEY_ID, SHOAL_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET)
     log = open(data_dir.parent / f"{data_dir.name}-server.log", "w")  # noqa: SIM115
-    cmd = [sys.executable, "-m", "shoal.cli", "--data", str(data_dir), "serve", "--port", "0"]
+    if cli_args is None:
+        cli_args = ["--data", str(data_dir), "serve", "--port", "0"]
+    cmd = [sys.executable, "-m", "shoal.cli", *cli_args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     url = _read_url(proc)
     _wait_healthy(url, proc)

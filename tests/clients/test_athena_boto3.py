@@ -384,3 +384,17 @@ def test_bad_inputs_are_400s(athena: Any, run: Callable[..., dict[str, Any]]) ->
     assert failed["Status"]["AthenaError"]["ErrorCategory"] == 2
     error = _error(athena.get_query_results, QueryExecutionId=failed["QueryExecutionId"])
     assert error["Code"] == "InvalidRequestException"
+
+
+def test_default_database_without_context(run: Callable[..., dict[str, Any]], athena: Any) -> None:
+    # A new user's first statements name no database: Athena runs them in `default`,
+    # which every catalog has from the start.
+    name = f"first_{uuid.uuid4().hex[:8]}"
+    ddl = f"CREATE EXTERNAL TABLE {name} (id int) STORED AS PARQUET LOCATION 's3://samples/{name}/'"
+    created = run(ddl, QueryExecutionContext={})
+    assert created["Status"]["State"] == "SUCCEEDED", created["Status"]
+    table = athena.get_table_metadata(
+        CatalogName="AwsDataCatalog", DatabaseName="default", TableName=name
+    )
+    assert table["TableMetadata"]["Name"] == name
+    assert run(f"DROP TABLE {name}", QueryExecutionContext={})["Status"]["State"] == "SUCCEEDED"

@@ -282,3 +282,9 @@ def _wait_ready(glue: Any, name: str, timeout: float = 60) -> dict[str, Any]:
             return crawler
         time.sleep(0.1)
     raise AssertionError(f"crawler {name} did not finish in {timeout}s")
+
+
+def test_new_catalog_has_the_default_database(boto3_client: Callable[..., Any]) -> None:
+    # As Glue's catalog does: tools that name no database look for `default`.
+    found = boto3_client("glue").get_database(Name="default")["Database"]
+    assert found["Name"] == "default"

@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 
 from shoal.catalog.formats import DiscoveredFormat, format_parameters, storage_descriptor
-from shoal.catalog.model import TABLE_TYPE_VIEW, Column, Database, StorageDescriptor, Table
+from shoal.catalog.model import TABLE_TYPE_VIEW, Column, StorageDescriptor, Table
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import Engine
 from shoal.errors import EntityNotFoundError, InvalidInputError, UnsupportedSqlError
@@ -54,10 +54,10 @@ class Lake:
 
 @pytest.fixture(scope="module")
 def template_catalog(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated catalog holding database 'default'; copying it is faster than migrating."""
+    """A migrated catalog (holding database 'default', as every new one does); copying
+    it is faster than migrating."""
     path = tmp_path_factory.mktemp("template") / "catalog.db"
-    with CatalogStore(f"sqlite:///{path}") as catalog:
-        catalog.create_database(Database("default"))
+    CatalogStore(f"sqlite:///{path}").close()
     return path
 
 

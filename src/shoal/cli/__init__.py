@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from shoal.cli.context import AppContext, GroupWithErrors, global_options
+from shoal.cli.context import AppContext, GroupWithErrors, accept_global_options, global_options
 
 
 @click.group(cls=GroupWithErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +51,7 @@ def _register() -> None:
         usage,
     )
     for command in (c for module in modules for c in module.COMMANDS):
+        accept_global_options(command)
         main.add_command(command)
 
 

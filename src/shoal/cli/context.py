@@ -8,22 +8,47 @@ from typing import Any, TypeVar
 import click
 
 from shoal.app import Shoal
-from shoal.config import load_config
+from shoal.config import Config, load_config
 from shoal.errors import ShoalError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# (flag, setting, help) of the options every command takes, before or after its name.
+GLOBAL_OPTIONS = (
+    ("--config", "config_file", "TOML config file ($SHOAL_CONFIG)."),
+    ("--data", "data_dir", "Data folder ($SHOAL_DATA_DIR)."),
+    ("--catalog-url", "catalog_url", "Catalog database URL ($SHOAL_CATALOG_URL)."),
+)
+
+
 def global_options(func: F) -> F:
-    """Options every command accepts before its name (``shoal --data DIR tables``)."""
-    options = [
-        click.option("--config", "config_file", help="TOML config file ($SHOAL_CONFIG)."),
-        click.option("--data", "data_dir", help="Data folder ($SHOAL_DATA_DIR)."),
-        click.option("--catalog-url", help="Catalog database URL ($SHOAL_CATALOG_URL)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
+    """Options the group takes before a command's name (``shoal --data DIR serve``);
+    ``accept_global_options`` lets each command take them after it too."""
+    for flag, name, help_text in reversed(GLOBAL_OPTIONS):
+        func = click.option(flag, name, help=help_text)(func)
     return func
+
+
+def accept_global_options(command: click.Command) -> None:
+    """Let ``command``, or every command under a group, take the global options after
+    its name too (``shoal serve --data DIR``), where people put them; given in both
+    places, the one after the name wins, as the later and more specific."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            accept_global_options(sub)
+        return
+    for flag, name, help_text in GLOBAL_OPTIONS:
+        option = click.Option(
+            [flag, name], help=help_text, expose_value=False, callback=_override_setting
+        )
+        command.params.append(option)
+
+
+def _override_setting(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    app = ctx.find_object(AppContext)  # made by the group's callback, before this parse
+    if value is not None and app is not None and param.name is not None:
+        app.override(param.name, value)
 
 
 class AppContext:
@@ -34,11 +59,23 @@ class AppContext:
         self._overrides = settings
         self._app: Shoal | None = None
 
+    def override(self, name: str, value: str) -> None:
+        """Set a global option given after the command's name; the app is not open yet
+        (click parses a command's options before running it)."""
+        assert self._app is None, "global options must be set before the app opens"
+        if name == "config_file":
+            self._config_file = value
+        else:
+            self._overrides[name] = value
+
+    def config(self) -> Config:
+        """The configuration the app opens with (files, environment, flags)."""
+        return load_config(self._config_file, overrides=self._overrides)
+
     @property
     def app(self) -> Shoal:
         if self._app is None:
-            config = load_config(self._config_file, overrides=self._overrides)
-            self._app = Shoal(config)
+            self._app = Shoal(self.config())
         return self._app
 
     def close(self) -> None:

@@ -14,9 +14,24 @@ from shoal.cli.context import AppContext, pass_app
 LISTENING = "shoal listening on {url}"
 
 
+class PortNumber(click.IntRange):
+    """0 to 65535, checked by click: a bad port is a one-line usage error, where
+    ``bind()`` would raise OverflowError with a traceback."""
+
+    name = "port number"
+
+    def __init__(self) -> None:
+        super().__init__(0, 65535)
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on ($SHOAL_HOST, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port; 0 picks a free one ($SHOAL_PORT).")
+@click.option(
+    "--port",
+    type=PortNumber(),
+    default=None,
+    help="Port, 0 to 65535; 0 picks a free one ($SHOAL_PORT).",
+)
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
 @pass_app
 def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -> None:

@@ -6,7 +6,7 @@ import click
 
 from shoal.cli.context import AppContext, output_option, pass_app
 from shoal.cli.output import emit
-from shoal.config import SETTINGS, load_config
+from shoal.config import SETTINGS
 
 
 @click.command("config")
@@ -14,7 +14,7 @@ from shoal.config import SETTINGS, load_config
 @pass_app
 def show_config(ctx: AppContext, output: str) -> None:
     """Show every setting and its value (secrets masked)."""
-    config = load_config(ctx._config_file, overrides=ctx._overrides)
+    config = ctx.config()
     described = config.describe()
     rows = [
         {
