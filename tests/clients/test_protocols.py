@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.loaders
 import botocore.serialize
 import botocore.session
 import pytest
@@ -32,6 +33,7 @@ from botocore.exceptions import ClientError
 from botocore.model import Shape
 
 from shoal.api import athena, glue, iam, sts
+from shoal.api.json_protocol import MODELS_DIR
 
 from .server import ShoalServer, start_server, stop_server
 
@@ -89,8 +91,10 @@ def client(server: ShoalServer, service: str, data_path: Path | None = None) -> 
 
 
 def athena_model_as(tmp: Path, protocol: str) -> Path:
-    """A data path holding Athena's model, rewritten to speak ``protocol``."""
-    loader = botocore.session.get_session().get_component("data_loader")
+    """A data path holding Athena's model, rewritten to speak ``protocol``. The model
+    is shoal's snapshot (the first with rest-json bindings), so this works beside any
+    installed botocore."""
+    loader = botocore.loaders.Loader(extra_search_paths=[str(MODELS_DIR)])
     model = loader.load_service_model("athena", "service-2")
     model["metadata"].update(
         protocol=protocol, protocols=[protocol], targetPrefix="AmazonAthena", jsonVersion="1.1"
