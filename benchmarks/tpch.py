@@ -36,7 +36,7 @@ from shoal.catalog.store import CatalogStore
 from shoal.catalog.types import parse_type
 from shoal.crawler.runner import crawl_path
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.engine.scans import duckdb_type
+from shoal.engine.duckdb_types import duckdb_type
 from shoal.queries.runner import StatementContext, StatementRunner
 from shoal.storage.local import LocalStorage
 

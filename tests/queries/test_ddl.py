@@ -7,9 +7,12 @@ Expected values are written out by hand.
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
 
@@ -840,6 +843,56 @@ def test_tables_made_by_ddl_are_readable(lake: Lake, tmp_path: Path) -> None:
         {"id": 3, "name": "cy", "year": "2025"},
     ]
     assert tsv.to_pylist() == [{"a": 1, "b": '"z"'}]  # LazySimpleSerDe does not unquote
+
+
+# PyAthena's one_row_complex: Hive text with \x02 / \x03 separators, gzipped.
+COMPLEX_ROW = (
+    "true\t127\t32767\t2147483647\t9223372036854775807\t0.5\t0.25\ta string\tvarchar\t"
+    "2017-01-01 00:00:00\t2017-01-02\tMTIz\t1\x022\t1\x032\x023\x034\t1\x022\t0.1\n"
+)
+COMPLEX_DDL = (
+    "CREATE EXTERNAL TABLE one_row_complex (col_boolean BOOLEAN, col_tinyint TINYINT, "
+    "col_smallint SMALLINT, col_int INT, col_bigint BIGINT, col_float FLOAT, col_double DOUBLE, "
+    "col_string STRING, col_varchar VARCHAR(10), col_timestamp TIMESTAMP, col_date DATE, "
+    "col_binary BINARY, col_array ARRAY<int>, col_map MAP<int, int>, "
+    "col_struct STRUCT<a: int, b: int>, col_decimal DECIMAL(10,1)) "
+    "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' "
+    "STORED AS TEXTFILE LOCATION 's3://lake/complex/'"
+)
+
+
+def test_hive_text_tables_hold_complex_values(lake: Lake, tmp_path: Path) -> None:
+    engine = DuckDBEngine([str(tmp_path / "lake")], str(tmp_path / "spill"), threads=1)
+    runner = StatementRunner(lake.catalog, lake.storage, engine)
+    context = StatementContext("q-4", database="default")
+    lake.put("complex/one_row_complex.gz", gzip.compress(COMPLEX_ROW.encode()))
+    nested = "[1,2]\x02[]\x02\\N\x011\x03a\x04b\x022\x03\x01\\N\nx\x013\x03c\x015\x02five\n"
+    lake.put("nested/rows.txt", nested.encode())
+    try:
+        runner.run(COMPLEX_DDL, context)
+        runner.run(
+            "CREATE EXTERNAL TABLE nested (lists ARRAY<string>, tags MAP<int, ARRAY<string>>, "
+            "s STRUCT<x: int, y: string>) LOCATION 's3://lake/nested/'",
+            context,
+        )
+        row = runner.run("SELECT * FROM one_row_complex", context).rows.to_pylist()
+        rows = runner.run("SELECT * FROM nested", context).rows.to_pylist()
+    finally:
+        engine.close()
+    assert row == [{
+        "col_boolean": True, "col_tinyint": 127, "col_smallint": 32767,
+        "col_int": 2147483647, "col_bigint": 9223372036854775807, "col_float": 0.5,
+        "col_double": 0.25, "col_string": "a string", "col_varchar": "varchar",
+        "col_timestamp": datetime(2017, 1, 1), "col_date": date(2017, 1, 2),
+        "col_binary": b"123", "col_array": [1, 2], "col_map": [(1, 2), (3, 4)],
+        "col_struct": {"a": 1, "b": 2}, "col_decimal": Decimal("0.1"),
+    }]  # fmt: skip
+    assert rows == [
+        # Items split at \x02; a map's entries at \x02, key from value at \x03, and the
+        # value's own items one level deeper, at \x04. \N is NULL at any level.
+        {"lists": ["[1,2]", "[]", None], "tags": [(1, ["a", "b"]), (2, [])], "s": None},
+        {"lists": ["x"], "tags": [(3, ["c"])], "s": {"x": 5, "y": "five"}},
+    ]
 
 
 # --- ALTER TABLE: properties, location, columns (what dbt-athena and Athena users run) ----------

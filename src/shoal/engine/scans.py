@@ -19,49 +19,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from sqlglot import exp
 
 from shoal.catalog.model import Column
-from shoal.catalog.types import HiveType, parse_type
+from shoal.catalog.types import parse_type
+from shoal.engine import hive_text
 from shoal.engine.base import TableFormat, TableScan
+from shoal.engine.duckdb_types import duckdb_type
 from shoal.errors import InvalidInputError
 
 FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-
-_PRIMITIVES: Mapping[str, str] = {
-    "boolean": "BOOLEAN",
-    "tinyint": "TINYINT",
-    "smallint": "SMALLINT",
-    "int": "INTEGER",
-    "bigint": "BIGINT",
-    "float": "FLOAT",
-    "double": "DOUBLE",
-    "string": "VARCHAR",
-    "varchar": "VARCHAR",
-    "char": "VARCHAR",
-    "binary": "BLOB",
-    "date": "DATE",
-    "timestamp": "TIMESTAMP",
-}
-
-
-def duckdb_type(hive: HiveType) -> str:
-    """The DuckDB spelling of a Hive type (``array<int>`` -> ``INTEGER[]``)."""
-    if hive.name in _PRIMITIVES:
-        return _PRIMITIVES[hive.name]
-    if hive.name == "decimal":
-        precision, scale = (tuple(hive.params) + (10, 0)[len(hive.params) :])[:2]
-        return f"DECIMAL({precision},{scale})"
-    if hive.name == "array":
-        return f"{duckdb_type(hive.args[0])}[]"
-    if hive.name == "map":
-        return f"MAP({duckdb_type(hive.args[0])}, {duckdb_type(hive.args[1])})"
-    if hive.name == "struct":
-        fields = ", ".join(f"{_quote(name)} {duckdb_type(t)}" for name, t in hive.fields)
-        return f"STRUCT({fields})"
-    raise InvalidInputError(f"type {hive} has no DuckDB equivalent")
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @functools.lru_cache(maxsize=4096)
@@ -98,7 +63,8 @@ def scan_query(
             f"{scan.database}.{scan.table}: cannot read {classification!r} files"
         )
     reader = _READERS[classification](urls, scan)
-    projections = [_data_column(c, present) for c in scan.columns]
+    text = _text_columns(scan)
+    projections = [_data_column(c, present, text) for c in scan.columns]
     query = exp.select(*projections).from_(
         exp.Table(this=reader, alias=exp.TableAlias(this=_id("d")))
     )
@@ -132,13 +98,37 @@ def _id(name: str) -> exp.Identifier:
     return exp.to_identifier(name, quoted=True)
 
 
-def _data_column(column: Column, present: Collection[str] | None) -> exp.Expr:
+def _data_column(
+    column: Column, present: Collection[str] | None, text: Callable[[Column], exp.Expr] | None
+) -> exp.Expr:
     to = _built_type(_column_type(column))
     if present is not None and column.name.lower() not in present:
         value: exp.Expr = exp.cast(exp.null(), to)
+    elif text is not None and _text_encoded(column):
+        value = text(column)
     else:
         value = exp.cast(exp.column(column.name, table="d", quoted=True), to)
     return exp.alias_(value, column.name, quoted=True)
+
+
+def _text_encoded(column: Column) -> bool:
+    return parse_type(column.type).name in hive_text.TEXT_ENCODED
+
+
+def _text_columns(scan: TableScan) -> Callable[[Column], exp.Expr] | None:
+    """For text tables: how a complex or binary column's text becomes its value (the
+    CSV reader reads it as VARCHAR); None for formats that carry such values as they are."""
+    if scan.format.classification.lower() != "csv":
+        return None
+    fmt = scan.format
+    seps = hive_text.separators(fmt.serde_parameters, fmt.delimiter)
+
+    def value(column: Column) -> exp.Expr:
+        field = exp.column(column.name, table="d", quoted=True)
+        hive = parse_type(column.type)
+        return hive_text.text_value(field, hive, _column_type(column), seps, fmt.null_format)
+
+    return value
 
 
 def _partition_values(scan: TableScan, urls: Sequence[str]) -> exp.Subquery:
@@ -170,10 +160,13 @@ def _option(name: str, value: exp.Expr) -> exp.EQ:
     return exp.EQ(this=exp.column(name), expression=value)
 
 
-def _columns_struct(columns: Sequence[Column]) -> exp.Struct:
+def _columns_struct(columns: Sequence[Column], complex_as_text: bool = False) -> exp.Struct:
+    def reader_type(column: Column) -> str:
+        return "VARCHAR" if complex_as_text and _text_encoded(column) else _column_type(column)
+
     pairs = [
         exp.PropertyEQ(
-            this=exp.Literal.string(c.name), expression=exp.Literal.string(_column_type(c))
+            this=exp.Literal.string(c.name), expression=exp.Literal.string(reader_type(c))
         )
         for c in columns
     ]
@@ -205,7 +198,7 @@ def _json(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
 def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     fmt = scan.format
     options = [
-        _option("columns", _columns_struct(scan.columns)),
+        _option("columns", _columns_struct(scan.columns, complex_as_text=True)),
         _option("auto_detect", exp.false()),
         _option("header", exp.false()),
         _option("skip", exp.Literal.number(fmt.skip_header_lines)),
