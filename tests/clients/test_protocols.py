@@ -213,51 +213,43 @@ def test_every_operation_answers_in_the_current_protocol(server: ShoalServer, se
     assert failures == {}
 
 
-@pytest.mark.parametrize("protocol", ["json", "rest-json", "smithy-rpc-v2-cbor"])
-def test_every_athena_operation_answers_in_each_protocol(
-    server: ShoalServer, tmp_path: Path, protocol: str
-) -> None:
+@pytest.fixture(params=["json", "rest-json", "smithy-rpc-v2-cbor"])
+def athena_in(request: pytest.FixtureRequest, server: ShoalServer, tmp_path: Path) -> Any:
+    """An Athena client speaking each protocol in turn (Athena's model rewritten)."""
+    protocol = request.param
     if protocol not in botocore.serialize.SERIALIZERS:
         pytest.skip(f"this botocore cannot speak {protocol}")
     athena_client = client(server, "athena", athena_model_as(tmp_path, protocol))
     assert athena_client.meta.service_model.protocol == protocol
-    failures = drive(athena_client, IMPLEMENTED["athena"])
-    assert failures == {}
+    return athena_client
 
 
-@pytest.mark.parametrize("protocol", ["json", "rest-json", "smithy-rpc-v2-cbor"])
-def test_a_query_runs_in_each_protocol(server: ShoalServer, tmp_path: Path, protocol: str) -> None:
-    if protocol not in botocore.serialize.SERIALIZERS:
-        pytest.skip(f"this botocore cannot speak {protocol}")
-    athena_client = client(server, "athena", athena_model_as(tmp_path, protocol))
-    started = athena_client.start_query_execution(QueryString="SELECT 6 * 7 AS answer")
+def test_every_athena_operation_answers_in_each_protocol(athena_in: Any) -> None:
+    assert drive(athena_in, IMPLEMENTED["athena"]) == {}
+
+
+def test_a_query_runs_in_each_protocol(athena_in: Any) -> None:
+    started = athena_in.start_query_execution(QueryString="SELECT 6 * 7 AS answer")
     query_id = started["QueryExecutionId"]
-    execution = athena_client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+    execution = athena_in.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
     for _ in range(50):
         if execution["Status"]["State"] not in ("QUEUED", "RUNNING"):
             break
-        execution = athena_client.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
+        execution = athena_in.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
     assert execution["Status"]["State"] == "SUCCEEDED"
     assert isinstance(execution["Status"]["SubmissionDateTime"], datetime)
-    rows = athena_client.get_query_results(QueryExecutionId=query_id, MaxResults=10)
+    rows = athena_in.get_query_results(QueryExecutionId=query_id, MaxResults=10)
     values = [[d.get("VarCharValue") for d in row["Data"]] for row in rows["ResultSet"]["Rows"]]
     assert values == [["answer"], ["42"]]
-    ids = athena_client.list_query_executions(MaxResults=50)["QueryExecutionIds"]
-    assert query_id in ids
+    assert query_id in athena_in.list_query_executions(MaxResults=50)["QueryExecutionIds"]
 
 
-@pytest.mark.parametrize("protocol", ["json", "rest-json", "smithy-rpc-v2-cbor"])
-def test_errors_come_back_in_the_protocol_of_the_request(
-    server: ShoalServer, tmp_path: Path, protocol: str
-) -> None:
-    if protocol not in botocore.serialize.SERIALIZERS:
-        pytest.skip(f"this botocore cannot speak {protocol}")
-    athena_client = client(server, "athena", athena_model_as(tmp_path, protocol))
+def test_errors_come_back_in_the_protocol_of_the_request(athena_in: Any) -> None:
     with pytest.raises(ClientError) as missing:
-        athena_client.get_work_group(WorkGroup="no-such-group")
+        athena_in.get_work_group(WorkGroup="no-such-group")
     assert missing.value.response["Error"]["Code"] == "InvalidRequestException"
     assert "no-such-group" in missing.value.response["Error"]["Message"]
     with pytest.raises(ClientError) as invalid:
-        athena_client.get_query_results(QueryExecutionId=str(uuid.uuid4()), MaxResults=5000)
+        athena_in.get_query_results(QueryExecutionId=str(uuid.uuid4()), MaxResults=5000)
     assert invalid.value.response["Error"]["Code"] == "InvalidRequestException"
     assert "MaxResults" in invalid.value.response["Error"]["Message"]
