@@ -40,12 +40,12 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISREG
 from typing import NamedTuple
 
 from shoal.errors import (
@@ -67,6 +67,7 @@ from shoal.storage.base import (
     validate_key,
     validate_prefix,
 )
+from shoal.storage.local_prefix import OPEN_FILE, PrefixReader, read_range
 
 STAGING_DIR = ".shoal-staging"
 # File names that cannot be part of a valid key (control characters, backslash).
@@ -74,10 +75,6 @@ _UNSERVABLE_NAME_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 _PUT_ATTEMPTS = 3
 # Staging files older than this are leftovers of a crash: no put takes a day.
 STALE_STAGING_SECONDS = 24 * 3600
-# O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a FIFO planted
-# in a bucket from blocking the open (a read of it then fails and it is refused).
-_OPEN_FILE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_OPEN_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 # read_prefixes opens files relative to an open folder where the platform can.
 _CAN_OPEN_AT = (
     os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
@@ -187,7 +184,7 @@ class LocalStorage(Storage):
         path = self._object_path(bucket, key, resolve=False)
         try:
             # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
-            fd = os.open(path, _OPEN_FILE)
+            fd = os.open(path, OPEN_FILE)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
             raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
@@ -208,7 +205,7 @@ class LocalStorage(Storage):
             st = os.fstat(fd)
             if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
                 raise NoSuchKeyError(f"no such key: {bucket}/{key}")
-            return _read_range(fd, st.st_size, start, end)
+            return read_range(fd, st.st_size, start, end)
         finally:
             os.close(fd)
 
@@ -219,12 +216,12 @@ class LocalStorage(Storage):
 
         Files are opened relative to their folder, which stays open while the keys
         that follow are in it too: no path is resolved and no opened file is checked
-        per key, as the kernel refuses every symlink on the way (see _PrefixReader).
+        per key, as the kernel refuses every symlink on the way (see PrefixReader).
         """
         if not _CAN_OPEN_AT:
             yield from super().read_prefixes(bucket, requests)
             return
-        reader = _PrefixReader(self._bucket_path, bucket)
+        reader = PrefixReader(self._bucket_path, bucket)
         try:
             for key, length in requests:
                 try:
@@ -570,25 +567,6 @@ def _pread_prefix(fd: int, end: int, bucket: str, key: str) -> bytes:
         raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
 
 
-def _read_range(fd: int, size: int, start: int, end: int | None) -> bytes:
-    if end == start:
-        return b""
-    if start >= size and not (start == 0 and end is None):
-        raise InvalidRangeError(f"range starts at {start}, object has {size} bytes")
-    stop = size if end is None else min(end, size)
-    # pread on the descriptor: no file object to build for the many small reads
-    # of a crawl.
-    chunks = []
-    offset = start
-    while offset < stop:
-        chunk = os.pread(fd, stop - offset, offset)
-        if not chunk:
-            break  # the file shrank since fstat; return what there is
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
-
-
 def _roll_up(
     objects: Iterator[ObjectInfo], prefix: str, delimiter: str, start_after: str | None
 ) -> Iterator[ObjectInfo | str]:
@@ -694,124 +672,3 @@ def _opened_as(fd: int, path: str) -> bool:
     # A file replaced (atomic put) or deleted since it was opened reads "(deleted)";
     # it was at ``path`` when opened, which is what matters.
     return opened in (path, path + " (deleted)")
-
-
-class _PrefixReader:
-    """Reads the starts of files of one bucket, keeping the last folder used open.
-
-    The bucket folder is opened with O_NOFOLLOW | O_DIRECTORY, each folder below it
-    one segment at a time relative to its parent the same way, and each file relative
-    to its folder with O_NOFOLLOW: the kernel refuses a symlink at every step, so
-    nothing reached through one is read, even if it was swapped in after listing.
-    Open descriptors stay on the folders they were opened on, whatever is renamed.
-    """
-
-    def __init__(self, bucket_path: Callable[[str], str], bucket: str) -> None:
-        self._bucket_path = bucket_path
-        self._bucket = bucket
-        self._bucket_fd = -1
-        self._folder: str | None = None
-        self._folder_fd = -1
-
-    def read_prefix(self, key: str, length: int) -> bytes:
-        """The first ``length`` bytes of ``key``; raises ShoalError."""
-        if length < 0:
-            raise InvalidRangeError(f"invalid prefix length: {length}")
-        _check_local_key(key)
-        folder, _, name = key.rpartition("/")
-        try:
-            if folder != self._folder:
-                self._enter(folder, key)
-            fd = self._open_file(name, key)
-            try:
-                return self._read_start(fd, length, key)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise StorageError(f"cannot read {self._bucket}/{key}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the folders held open."""
-        self._leave()
-        if self._bucket_fd >= 0:
-            os.close(self._bucket_fd)
-            self._bucket_fd = -1
-
-    def _enter(self, folder: str, key: str) -> None:
-        self._leave()
-        fd = self._open_bucket()
-        for segment in folder.split("/") if folder else ():
-            parent = fd
-            try:
-                fd = self._open_folder(segment, parent, key)
-            finally:
-                if parent != self._bucket_fd:
-                    os.close(parent)
-        self._folder, self._folder_fd = folder, fd
-
-    def _leave(self) -> None:
-        if self._folder_fd >= 0 and self._folder_fd != self._bucket_fd:
-            os.close(self._folder_fd)
-        self._folder, self._folder_fd = None, -1
-
-    def _open_bucket(self) -> int:
-        if self._bucket_fd < 0:
-            path = self._bucket_path(self._bucket)  # validates the name
-            try:
-                self._bucket_fd = os.open(path, _OPEN_FOLDER)
-            except (FileNotFoundError, NotADirectoryError):  # a symlink is no bucket either
-                raise NoSuchBucketError(f"no such bucket: {self._bucket!r}") from None
-        return self._bucket_fd
-
-    def _open_folder(self, segment: str, parent: int, key: str) -> int:
-        try:
-            return os.open(segment, _OPEN_FOLDER, dir_fd=parent)
-        except FileNotFoundError:
-            raise self._no_such_key(key) from None
-        except OSError as exc:
-            # O_NOFOLLOW | O_DIRECTORY answers ENOTDIR for a symlink (Linux) or ELOOP.
-            if exc.errno == errno.ELOOP or _is_symlink_at(segment, parent):
-                raise InvalidKeyError(
-                    f"key {key!r} crosses a symlink in bucket {self._bucket!r}"
-                ) from None
-            if exc.errno == errno.ENOTDIR:  # a file where the key needs a folder
-                raise self._no_such_key(key) from None
-            raise
-
-    def _open_file(self, name: str, key: str) -> int:
-        try:
-            return os.open(name, _OPEN_FILE, dir_fd=self._folder_fd)
-        except FileNotFoundError:
-            raise self._no_such_key(key) from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
-            raise
-
-    def _read_start(self, fd: int, length: int, key: str) -> bytes:
-        data = b""
-        if length:
-            try:
-                data = os.pread(fd, length, 0)
-            except OSError as exc:
-                if exc.errno not in (errno.EISDIR, errno.ESPIPE):
-                    raise
-                # A folder or a FIFO: the fstat below refuses it.
-            if len(data) == length:
-                return data  # the usual case: one pread, no fstat
-        st = os.fstat(fd)
-        if not S_ISREG(st.st_mode):
-            raise self._no_such_key(key)
-        if len(data) == min(length, st.st_size):
-            return data  # the whole of a shorter object
-        return _read_range(fd, st.st_size, 0, length)  # a short read: read on
-
-    def _no_such_key(self, key: str) -> NoSuchKeyError:
-        return NoSuchKeyError(f"no such key: {self._bucket}/{key}")
-
-
-def _is_symlink_at(name: str, folder_fd: int) -> bool:
-    try:
-        return S_ISLNK(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False
