@@ -39,12 +39,12 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_xml
+from shoal.api import s3_versions, s3_xml
 from shoal.api.errors import ApiError
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
-from shoal.errors import NoSuchKeyError, ShoalError
-from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key
+from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
+from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key, validate_prefix
 
 XML = "application/xml"
 STREAM_CHUNK = 8 * 1024 * 1024
@@ -58,7 +58,7 @@ UNSUPPORTED = frozenset(
     "accelerate acl analytics attributes cors encryption intelligent-tiering inventory "
     "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
     "policy policyStatus publicAccessBlock replication requestPayment restore retention "
-    "select tagging torrent versions website".split()
+    "select tagging torrent website".split()
 )
 
 
@@ -365,7 +365,13 @@ class S3Api:
             if "uploads" in q:
                 self._require_bucket(req.bucket)
                 return _xml(s3_xml.list_uploads(req.bucket, self.uploads.uploads(req.bucket)))
+            if "versions" in q:
+                return self.list_versions(req)
             return self.list_objects(req, v2=q.get("list-type") == "2")
+        if method == "PUT" and "versioning" in q:
+            s3_versions.check_versioning_request(req.body)
+            self._require_bucket(req.bucket)
+            return Response(status_code=200)
         handlers: dict[str, Callable[[S3Request], Response]] = {
             "PUT": self.create_bucket,
             "HEAD": self.head_bucket,
@@ -434,26 +440,41 @@ class S3Api:
 
     def list_objects(self, req: S3Request, v2: bool) -> Response:
         q = req.query
-        prefix, delimiter = q.get("prefix", ""), q.get("delimiter") or None
-        max_keys = _max_keys(q.get("max-keys"))
         token = q.get("continuation-token") if v2 else None
         start = _decode_token(token) if token else q.get("start-after" if v2 else "marker")
-        if max_keys == 0:
-            self._require_bucket(req.bucket)
-            objects, prefixes, truncated = [], [], False
-        else:
-            listing = self.storage.list(req.bucket, prefix, delimiter, start or None, max_keys)
-            objects = [self._listed(o) for o in listing.objects]
-            prefixes, truncated = listing.prefixes, listing.is_truncated
-        page = s3_xml.ListPage(
-            req.bucket, prefix, delimiter, max_keys, objects, prefixes, truncated,
-            url_encode=q.get("encoding-type") == "url",
-        )  # fmt: skip
-        last = max([o.key for o in objects] + list(prefixes), default=None) if truncated else None
+        page = self._list_page(req, start)
+        objects, prefixes = page.objects, page.prefixes
+        last = max([o.key for o in objects] + list(prefixes), default=None)
+        last = last if page.is_truncated else None
         if v2:
             next_token = _encode_token(last) if last else None
             return _xml(s3_xml.list_objects_v2(page, q.get("start-after"), token, next_token))
         return _xml(s3_xml.list_objects_v1(page, q.get("marker", ""), last))
+
+    def list_versions(self, req: S3Request) -> Response:
+        """ListObjectVersions: every object once, as version ``null``."""
+        key_marker = req.query.get("key-marker", "")
+        start = s3_versions.version_start(key_marker, req.query.get("version-id-marker"))
+        page = self._list_page(req, start)
+        return _xml(s3_xml.list_versions(page, key_marker, self.app.config.account_id))
+
+    def _list_page(self, req: S3Request, start: str | None) -> s3_xml.ListPage:
+        """One page of a listing of ``req``'s bucket, from the query's prefix and limits."""
+        q = req.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter") or None
+        max_keys = _max_keys(q.get("max-keys"))
+        self._require_bucket(req.bucket)
+        objects: list[s3_xml.ListedObject] = []
+        prefixes: list[str] = []
+        truncated = False
+        if max_keys and _listable_prefix(prefix):
+            listing = self.storage.list(req.bucket, prefix, delimiter, start or None, max_keys)
+            objects = [self._listed(o) for o in listing.objects]
+            prefixes, truncated = listing.prefixes, listing.is_truncated
+        return s3_xml.ListPage(
+            req.bucket, prefix, delimiter, max_keys, objects, prefixes, truncated,
+            url_encode=q.get("encoding-type") == "url",
+        )  # fmt: skip
 
     def _listed(self, info: ObjectInfo) -> s3_xml.ListedObject:
         etag = self.etags.known(info)
@@ -642,6 +663,19 @@ def _part_number(raw: str | None) -> int:
     if not 1 <= number <= MAX_PART_NUMBER:
         raise ApiError("InvalidArgument", f"partNumber must be between 1 and {MAX_PART_NUMBER}")
     return number
+
+
+def _listable_prefix(prefix: str) -> bool:
+    """Whether any storable key can start with ``prefix``.
+
+    S3 answers any prefix; one that no valid key can start with (a '..' segment, a
+    control character) has an empty listing here rather than an error.
+    """
+    try:
+        validate_prefix(prefix)
+    except InvalidKeyError:
+        return False
+    return True
 
 
 def _encode_token(key: str) -> str:

@@ -131,6 +131,41 @@ def versioning() -> str:
     return _doc("VersioningConfiguration", "")
 
 
+def _owner(owner_id: str) -> str:
+    return f"<Owner>{_el('ID', owner_id)}{_el('DisplayName', owner_id)}</Owner>"
+
+
+def list_versions(page: ListPage, key_marker: str, owner_id: str) -> str:
+    """ListVersionsResult of an unversioned bucket: one ``null`` version per object."""
+    parts = [
+        _el("Name", page.bucket),
+        _el("Prefix", _name(page, page.prefix)),
+        _el("KeyMarker", _name(page, key_marker)),
+        _el("VersionIdMarker", "null" if key_marker else ""),
+        _el("MaxKeys", page.max_keys),
+        _el("IsTruncated", "true" if page.is_truncated else "false"),
+    ]
+    if page.delimiter:
+        parts.append(_el("Delimiter", _name(page, page.delimiter)))
+    if page.url_encode:
+        parts.append(_el("EncodingType", "url"))
+    last = max([o.key for o in page.objects] + list(page.prefixes), default=None)
+    if page.is_truncated and last is not None:
+        parts.append(_el("NextKeyMarker", _name(page, last)) + _el("NextVersionIdMarker", "null"))
+    owner = _owner(owner_id)
+    for obj in page.objects:
+        etag = _el("ETag", obj.etag) if obj.etag else ""
+        parts.append(
+            f"<Version>{_el('Key', _name(page, obj.key))}<VersionId>null</VersionId>"
+            f"<IsLatest>true</IsLatest>{_el('LastModified', iso(obj.mtime))}{etag}"
+            f"{_el('Size', obj.size)}<StorageClass>STANDARD</StorageClass>{owner}</Version>"
+        )
+    parts.extend(
+        f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
+    )
+    return _doc("ListVersionsResult", "".join(parts))
+
+
 def copy_result(root: str, etag: str, mtime: datetime) -> str:
     """CopyObjectResult / CopyPartResult."""
     return _doc(root, _el("LastModified", iso(mtime)) + _el("ETag", etag))
@@ -223,6 +258,14 @@ def parse_create_bucket(body: bytes) -> str | None:
     if not body.strip():
         return None
     return _text(_parse(body), "LocationConstraint")
+
+
+def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
+    """(Status, MfaDelete) of a VersioningConfiguration body."""
+    root = _parse(body)
+    if root.tag != "VersioningConfiguration":
+        raise ApiError("MalformedXML", "The root element must be VersioningConfiguration")
+    return _text(root, "Status"), _text(root, "MfaDelete")
 
 
 def parse_delete(body: bytes) -> tuple[bool, list[str]]:
