@@ -9,10 +9,11 @@ ETags: local storage does not know an object's MD5 without reading it, so
 by (bucket, key) and checked against size and mtime, and computes the MD5 on a miss.
 GET and HEAD therefore always agree. Listings report an ETag when it is cached or the
 object is small enough to hash cheaply. A multipart object's ``md5-of-md5s-N`` ETag is
-kept only in memory: after a restart it is reported as the plain MD5 of its content.
+kept with its metadata, so GET and HEAD answer it after a restart too; listings report
+it while it is cached, else the plain MD5 of the content.
 
-Not kept: user metadata (``x-amz-meta-*``) and Content-Type; GET answers a type
-guessed from the key's extension.
+Object metadata (standard headers, ``x-amz-meta-*``, a multipart upload's part sizes
+and ETag) is kept by the storage (``ObjectMeta``); see ``s3_meta``.
 
 Multipart uploads are staged under ``DATA/multipart/<upload id>/`` (outside every
 bucket, so never listed as objects) and assembled with one atomic ``storage.put``.
@@ -24,14 +25,13 @@ import base64
 import binascii
 import hashlib
 import json
-import mimetypes
 import os
 import re
 import secrets
 import shutil
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -39,12 +39,13 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_versions, s3_xml
+from shoal.api import s3_meta, s3_versions, s3_xml
 from shoal.api.errors import ApiError
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
 from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
 from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key, validate_prefix
+from shoal.storage.meta import ObjectMeta
 
 XML = "application/xml"
 STREAM_CHUNK = 8 * 1024 * 1024
@@ -262,13 +263,21 @@ class MultipartUploads:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def create(self, bucket: str, key: str) -> str:
+    def create(self, bucket: str, key: str, object_meta: ObjectMeta) -> str:
         upload_id = secrets.token_hex(16)
         folder = self.root / upload_id
         folder.mkdir()
         meta = {"bucket": bucket, "key": key, "initiated": datetime.now(UTC).isoformat()}
         _write_atomic(folder / "upload.json", json.dumps(meta).encode())
+        _write_atomic(folder / "object.json", object_meta.to_json())
         return upload_id
+
+    def object_meta(self, folder: Path) -> ObjectMeta:
+        """The metadata CreateMultipartUpload asked the object to have."""
+        try:
+            return ObjectMeta.from_json(json.loads((folder / "object.json").read_bytes()))
+        except (OSError, ValueError):
+            return ObjectMeta()
 
     def folder(self, upload_id: str, bucket: str, key: str) -> Path:
         """The folder of an upload of ``bucket``/``key``; NoSuchUpload otherwise."""
@@ -491,7 +500,8 @@ class S3Api:
         checksums = verify_integrity(req, req.body)
         validate_key(req.key)
         self._check_write_conditions(req)
-        info = self.storage.put(req.bucket, req.key, req.body)
+        meta = s3_meta.meta_from_headers(req.headers)
+        info = self.storage.put(req.bucket, req.key, req.body, meta)
         etag = info.etag or md5_etag(req.body)
         self.etags.remember(info, etag)
         return Response(status_code=200, headers={"ETag": etag, **checksums})
@@ -510,13 +520,13 @@ class S3Api:
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     def get_object(self, req: S3Request) -> Response:
-        info = self.storage.stat(req.bucket, req.key)
-        etag = self.etags.etag(info)
+        info, meta = self.storage.head(req.bucket, req.key)
+        etag = meta.etag or self.etags.etag(info)
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(info.mtime.replace(microsecond=0), usegmt=True),
             "Accept-Ranges": "bytes",
-            "Content-Type": mimetypes.guess_type(req.key)[0] or "binary/octet-stream",
+            **s3_meta.response_headers(meta, req.key),
         }
         headers.update(_response_overrides(req.query))
         status = check_conditions(req.headers, etag, info.mtime)
@@ -524,7 +534,7 @@ class S3Api:
             if status == 412:
                 raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
             return Response(status_code=304, headers={"ETag": etag})
-        span = parse_range(req.header("range"), info.size)
+        span = self._span(req, meta, info.size)
         start, stop = span or (0, info.size)
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{info.size}"
@@ -533,6 +543,16 @@ class S3Api:
         if req.method == "HEAD":
             return Response(status_code=status_code, headers=headers)
         return self._body(req, start, stop, status_code, headers)
+
+    def _span(self, req: S3Request, meta: ObjectMeta, size: int) -> tuple[int, int] | None:
+        """The byte range a Range header or a partNumber asks for; None for all."""
+        part = req.query.get("partNumber")
+        if part is None:
+            return parse_range(req.header("range"), size)
+        if req.header("range"):
+            raise ApiError("InvalidRequest", "Cannot specify both Range header and partNumber")
+        span = s3_meta.part_span(part, meta, size)
+        return span if meta.part_sizes else None  # a single put is its own whole part 1
 
     def _body(
         self, req: S3Request, start: int, stop: int, status: int, headers: dict[str, str]
@@ -568,9 +588,24 @@ class S3Api:
 
     def copy_object(self, req: S3Request) -> Response:
         bucket, key = _copy_source(req.header("x-amz-copy-source") or "")
+        directive = (req.header("x-amz-metadata-directive") or "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise ApiError("InvalidArgument", "Unknown metadata directive.")
+        if (bucket, key) == (req.bucket, req.key) and directive == "COPY":
+            raise ApiError(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes.",
+            )
+        source = self.storage.head(bucket, key)[1]
         data = self.storage.read(bucket, key)
         validate_key(req.key)
-        info = self.storage.put(req.bucket, req.key, data)
+        if directive == "COPY":
+            meta = ObjectMeta(headers=source.headers, user=source.user)
+        else:
+            meta = s3_meta.meta_from_headers(req.headers)
+        info = self.storage.put(req.bucket, req.key, data, meta)
         etag = info.etag or md5_etag(data)
         self.etags.remember(info, etag)
         return _xml(s3_xml.copy_result("CopyObjectResult", etag, info.mtime))
@@ -580,7 +615,8 @@ class S3Api:
     def create_upload(self, req: S3Request) -> Response:
         validate_key(req.key)
         self._require_bucket(req.bucket)
-        upload_id = self.uploads.create(req.bucket, req.key)
+        meta = s3_meta.meta_from_headers(req.headers)
+        upload_id = self.uploads.create(req.bucket, req.key, meta)
         return _xml(s3_xml.initiate_multipart(req.bucket, req.key, upload_id))
 
     def upload_part(self, req: S3Request) -> Response:
@@ -615,7 +651,9 @@ class S3Api:
         data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
         digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
         etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
-        info = self.storage.put(req.bucket, req.key, data)
+        sizes = tuple(staged[n][1] for n, _ in wanted)
+        meta = replace(self.uploads.object_meta(folder), part_sizes=sizes, etag=etag)
+        info = self.storage.put(req.bucket, req.key, data, meta)
         self.etags.remember(info, etag)
         self.uploads.remove(folder)
         location = f"/{req.bucket}/{req.key}"

@@ -43,4 +43,3 @@ def version_start(key_marker: str | None, version_marker: str | None) -> str | N
             "InvalidArgument", "A version-id marker cannot be specified without a key marker."
         )
     return key_marker or None
-

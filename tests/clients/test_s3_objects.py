@@ -1,0 +1,168 @@
+"""boto3 against a real ``shoal serve``: object metadata, parts, versions, odd keys."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .server import ShoalServer
+from .test_s3_boto3 import error_of
+
+Client = Callable[..., Any]
+PART = 5 * 1024 * 1024
+
+HEADERS = {
+    "ContentType": "text/csv; charset=utf-8",
+    "CacheControl": "max-age=60",
+    "ContentDisposition": 'attachment; filename="x.csv"',
+    "ContentEncoding": "identity",
+    "ContentLanguage": "fr",
+    "Expires": "Thu, 01 Dec 2044 16:00:00 GMT",
+}
+
+
+def described(response: dict[str, Any]) -> dict[str, Any]:
+    """The stored headers and user metadata a GET or HEAD answered."""
+    found = {name: response.get(name) for name in HEADERS if name != "Expires"}
+    found["Expires"] = response["ResponseMetadata"]["HTTPHeaders"].get("expires")
+    found["Metadata"] = response["Metadata"]
+    return found
+
+
+WANTED = {**HEADERS, "Metadata": {"owner": "ann", "stage": "raw"}}
+
+
+def test_metadata_is_kept_and_answered(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    s3.put_object(Bucket=new_bucket, Key="m", Body=b"x", Metadata=WANTED["Metadata"],
+                  **HEADERS)  # fmt: skip
+    assert described(s3.head_object(Bucket=new_bucket, Key="m")) == WANTED
+    assert described(s3.get_object(Bucket=new_bucket, Key="m")) == WANTED
+    s3.put_object(Bucket=new_bucket, Key="m", Body=b"y")  # a new put forgets it all
+    plain = s3.head_object(Bucket=new_bucket, Key="m")
+    assert (plain["Metadata"], plain["ContentType"]) == ({}, "binary/octet-stream")
+    too_big = {"k": "v" * 2100}
+    assert error_of(
+        lambda: s3.put_object(Bucket=new_bucket, Key="big", Body=b"", Metadata=too_big)
+    ) == ("MetadataTooLarge", 400)
+    assert s3.list_objects_v2(Bucket=new_bucket)["KeyCount"] == 1
+
+
+def test_copy_object_metadata_directive(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    s3.put_object(Bucket=new_bucket, Key="src", Body=b"x", Metadata=WANTED["Metadata"], **HEADERS)
+    source = {"Bucket": new_bucket, "Key": "src"}
+    s3.copy_object(Bucket=new_bucket, Key="copied", CopySource=source)
+    assert described(s3.head_object(Bucket=new_bucket, Key="copied")) == WANTED
+    replace = {
+        "MetadataDirective": "REPLACE",
+        "Metadata": {"new": "1"},
+        "ContentType": "text/plain",
+    }
+    s3.copy_object(Bucket=new_bucket, Key="replaced", CopySource=source, **replace)
+    head = s3.head_object(Bucket=new_bucket, Key="replaced")
+    assert (head["Metadata"], head["ContentType"], head.get("CacheControl")) == (
+        {"new": "1"}, "text/plain", None
+    )  # fmt: skip
+    assert error_of(lambda: s3.copy_object(Bucket=new_bucket, Key="src", CopySource=source)) == (
+        "InvalidRequest", 400
+    )  # fmt: skip
+    s3.copy_object(Bucket=new_bucket, Key="src", CopySource=source, MetadataDirective="REPLACE",
+                   Metadata={"v": "2"})  # fmt: skip
+    assert s3.head_object(Bucket=new_bucket, Key="src")["Metadata"] == {"v": "2"}
+
+
+def test_multipart_parts_count_and_part_number(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    upload = s3.create_multipart_upload(Bucket=new_bucket, Key="mp", ContentType="text/x",
+                                        Metadata={"a": "b"})["UploadId"]  # fmt: skip
+    bodies = [b"1" * PART, b"2" * PART, b"tail"]
+    parts = []
+    for number, body in enumerate(bodies, 1):
+        etag = s3.upload_part(Bucket=new_bucket, Key="mp", UploadId=upload, PartNumber=number,
+                              Body=body)["ETag"]  # fmt: skip
+        parts.append({"PartNumber": number, "ETag": etag})
+    done = s3.complete_multipart_upload(
+        Bucket=new_bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    head = s3.head_object(Bucket=new_bucket, Key="mp")
+    assert (head["ETag"], head["ContentType"], head["Metadata"]) == (done["ETag"], "text/x",
+                                                                    {"a": "b"})  # fmt: skip
+    for number, body in enumerate(bodies, 1):
+        got = s3.get_object(Bucket=new_bucket, Key="mp", PartNumber=number)
+        assert (got["PartsCount"], got["ContentLength"], got["ETag"]) == (
+            3,
+            len(body),
+            done["ETag"],
+        )
+        assert got["Body"].read() == body
+        assert s3.head_object(Bucket=new_bucket, Key="mp", PartNumber=number)["PartsCount"] == 3
+    assert error_of(lambda: s3.get_object(Bucket=new_bucket, Key="mp", PartNumber=4)) == (
+        "InvalidPart", 400
+    )  # fmt: skip
+    s3.put_object(Bucket=new_bucket, Key="single", Body=b"body")
+    assert s3.get_object(Bucket=new_bucket, Key="single", PartNumber=1)["Body"].read() == b"body"
+    assert error_of(lambda: s3.get_object(Bucket=new_bucket, Key="single", PartNumber=2))[1] == 400
+
+
+def test_unversioned_buckets(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    for key in ["a", "b/c", "d"]:
+        s3.put_object(Bucket=new_bucket, Key=key, Body=key.encode())
+    listing = s3.list_object_versions(Bucket=new_bucket, MaxKeys=2)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in listing["Versions"]] == [
+        ("a", "null", True), ("b/c", "null", True)
+    ]  # fmt: skip
+    assert (listing["IsTruncated"], listing["NextKeyMarker"]) == (True, "b/c")
+    rest = s3.list_object_versions(Bucket=new_bucket, KeyMarker="b/c", VersionIdMarker="null")
+    assert [v["Key"] for v in rest["Versions"]] == ["d"]
+    folded = s3.list_object_versions(Bucket=new_bucket, Delimiter="/")
+    assert [p["Prefix"] for p in folded["CommonPrefixes"]] == ["b/"]
+    assert s3.get_bucket_versioning(Bucket=new_bucket).get("Status") is None
+    enable = {"Status": "Enabled"}
+    assert error_of(
+        lambda: s3.put_bucket_versioning(Bucket=new_bucket, VersioningConfiguration=enable)
+    ) == ("NotImplemented", 501)
+    s3.put_bucket_versioning(Bucket=new_bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=new_bucket).get("Status") is None
+    assert s3.get_object(Bucket=new_bucket, Key="a", VersionId="null")["Body"].read() == b"a"
+    null_a = {"Objects": [{"Key": "a", "VersionId": "null"}], "Quiet": True}
+    s3.delete_objects(Bucket=new_bucket, Delete=null_a)
+    assert s3.list_objects_v2(Bucket=new_bucket)["KeyCount"] == 2
+
+
+@pytest.mark.parametrize("delimiter", ["/", "\n", "%", "é", "ab"])
+def test_any_prefix_and_delimiter_lists(
+    boto3_client: Client, new_bucket: str, delimiter: str
+) -> None:
+    s3 = boto3_client("s3")
+    s3.put_object(Bucket=new_bucket, Key="a/b", Body=b"")
+    for prefix in ["", "a", "../", "a/../", "\t", "\\"]:
+        listing = s3.list_objects_v2(Bucket=new_bucket, Prefix=prefix, Delimiter=delimiter)
+        assert listing["ResponseMetadata"]["HTTPStatusCode"] == 200
+        listing = s3.list_objects(Bucket=new_bucket, Prefix=prefix, Delimiter=delimiter)
+        assert listing["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def test_keys_no_plain_file_can_hold(
+    boto3_client: Client, new_bucket: str, shoal_server: ShoalServer
+) -> None:
+    s3 = boto3_client("s3")
+    # "a/b" first: a data file put before its odd neighbours stays a plain file.
+    keys = ["a/b", "a", "a/", "a//c", "m_$folder$", "s/" + "z" * 300, "k" * 1024]
+    for key in keys:
+        s3.put_object(Bucket=new_bucket, Key=key, Body=hashlib.md5(key.encode()).digest())
+    listed = s3.list_objects_v2(Bucket=new_bucket)["Contents"]
+    assert [o["Key"] for o in listed] == sorted(keys)
+    for key in keys:
+        body = s3.get_object(Bucket=new_bucket, Key=key)["Body"].read()
+        assert body == hashlib.md5(key.encode()).digest()
+    # Only the key that can be a plain file is one in the bucket folder.
+    bucket = shoal_server.lake / new_bucket
+    assert [str(p.relative_to(bucket)) for p in bucket.rglob("*") if p.is_file()] == ["a/b"]
+    page = s3.list_objects_v2(Bucket=new_bucket, MaxKeys=2, Delimiter="/")
+    assert ([o["Key"] for o in page["Contents"]], page["IsTruncated"]) == (["a"], True)
+    assert [p["Prefix"] for p in page["CommonPrefixes"]] == ["a/"]
