@@ -166,3 +166,34 @@ def test_keys_no_plain_file_can_hold(
     page = s3.list_objects_v2(Bucket=new_bucket, MaxKeys=2, Delimiter="/")
     assert ([o["Key"] for o in page["Contents"]], page["IsTruncated"]) == (["a"], True)
     assert [p["Prefix"] for p in page["CommonPrefixes"]] == ["a/"]
+
+
+def test_acls_are_the_single_owners(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    s3.put_object(Bucket=new_bucket, Key="k", Body=b"x", ACL="private")
+    for acl in (
+        s3.get_bucket_acl(Bucket=new_bucket),
+        s3.get_object_acl(Bucket=new_bucket, Key="k"),
+    ):
+        assert acl["Owner"]["ID"] == "123456789012"
+        assert [(g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [
+            ("123456789012", "FULL_CONTROL")
+        ]
+    s3.put_bucket_acl(Bucket=new_bucket, ACL="private")
+    s3.put_object_acl(Bucket=new_bucket, Key="k", ACL="bucket-owner-full-control")
+    owner = {"ID": "123456789012"}
+    policy = {"Owner": owner, "Grants": [
+        {"Grantee": {"Type": "CanonicalUser", **owner}, "Permission": "FULL_CONTROL"}
+    ]}  # fmt: skip
+    s3.put_object_acl(Bucket=new_bucket, Key="k", AccessControlPolicy=policy)
+    for call in (
+        lambda: s3.put_object(Bucket=new_bucket, Key="pub", Body=b"", ACL="public-read"),
+        lambda: s3.put_bucket_acl(Bucket=new_bucket, ACL="public-read-write"),
+        lambda: s3.put_object_acl(Bucket=new_bucket, Key="k", GrantRead='id="someone-else"'),
+    ):
+        assert error_of(call) == ("NotImplemented", 501)
+    assert error_of(lambda: s3.put_bucket_acl(Bucket=new_bucket, ACL="nonsense"))[1] == 400
+    assert error_of(lambda: s3.get_object_acl(Bucket=new_bucket, Key="missing")) == (
+        "NoSuchKey", 404
+    )  # fmt: skip
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=new_bucket)["Contents"]] == ["k"]

@@ -24,23 +24,25 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-import os
 import re
-import secrets
-import shutil
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
+from email.utils import format_datetime
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_meta, s3_versions, s3_xml
+from shoal.api import s3_acl, s3_meta, s3_versions, s3_xml
 from shoal.api.errors import ApiError
+from shoal.api.s3_checks import (
+    check_conditions,
+    etag_matches,
+    md5_etag,
+    parse_range,
+    verify_integrity,
+)
+from shoal.api.s3_multipart import MultipartUploads, check_parts
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
 from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
@@ -56,7 +58,7 @@ _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
 UNSUPPORTED = frozenset(
-    "accelerate acl analytics attributes cors encryption intelligent-tiering inventory "
+    "accelerate analytics attributes cors encryption intelligent-tiering inventory "
     "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
     "policy policyStatus publicAccessBlock replication requestPayment restore retention "
     "select tagging torrent website".split()
@@ -93,10 +95,6 @@ def split_path(raw_path: str) -> tuple[str, str]:
 # -- ETags ---------------------------------------------------------------------------
 
 
-def md5_etag(data: bytes) -> str:
-    return '"' + hashlib.md5(data).hexdigest() + '"'
-
-
 class EtagCache:
     """ETags of objects by (bucket, key), valid while size and mtime are unchanged."""
 
@@ -128,206 +126,6 @@ class EtagCache:
         return etag
 
 
-# -- checksums -------------------------------------------------------------------------
-
-
-def _crc_table(poly: int, width: int) -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-        table.append(crc & ((1 << width) - 1))
-    return table
-
-
-_CRC32C = _crc_table(0x82F63B78, 32)
-_CRC64NVME = _crc_table(0x9A6C9329AC4BC9B5, 64)
-
-
-def _reflected_crc(table: list[int], width: int, data: bytes) -> bytes:
-    mask = (1 << width) - 1
-    crc = mask
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return (crc ^ mask).to_bytes(width // 8, "big")
-
-
-CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
-    "crc32": lambda d: zlib.crc32(d).to_bytes(4, "big"),
-    "crc32c": lambda d: _reflected_crc(_CRC32C, 32, d),
-    "crc64nvme": lambda d: _reflected_crc(_CRC64NVME, 64, d),
-    "sha1": lambda d: hashlib.sha1(d).digest(),
-    "sha256": lambda d: hashlib.sha256(d).digest(),
-}
-
-
-def verify_integrity(req: S3Request, data: bytes) -> dict[str, str]:
-    """Check Content-MD5 and any x-amz-checksum-* (header or trailer); echo checksums."""
-    md5 = req.header("content-md5")
-    if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError("InvalidDigest", "The Content-MD5 you specified is not valid") from None
-        if expected != hashlib.md5(data).digest():
-            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we got")
-    echoed = {}
-    for name, compute in CHECKSUMS.items():
-        header = f"x-amz-checksum-{name}"
-        claimed = req.trailers.get(header) or req.header(header)
-        if claimed is None:
-            continue
-        if base64.b64encode(compute(data)).decode() != claimed.strip():
-            raise ApiError(
-                "BadDigest", f"The {name.upper()} you specified did not match the calculated one"
-            )
-        echoed[header] = claimed.strip()
-    return echoed
-
-
-# -- conditions and ranges -------------------------------------------------------------
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # an unparseable date is ignored, as HTTP says
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    wanted = {t.strip() for t in header.split(",")}
-    return "*" in wanted or etag in wanted or etag.strip('"') in wanted
-
-
-def check_conditions(headers: Mapping[str, str], etag: str, mtime: datetime) -> int | None:
-    """304 or 412 when If-* headers say so (RFC 7232 order), else None."""
-    modified = mtime.replace(microsecond=0)
-    if_match, if_none = headers.get("if-match"), headers.get("if-none-match")
-    if if_match is not None:
-        if not _etag_matches(if_match, etag):
-            return 412
-    else:
-        since = _http_date(headers.get("if-unmodified-since"))
-        if since is not None and modified > since:
-            return 412
-    if if_none is not None:
-        if _etag_matches(if_none, etag):
-            return 304
-    else:
-        since = _http_date(headers.get("if-modified-since"))
-        if since is not None and modified <= since:
-            return 304
-    return None
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """[start, stop) of a Range header, None to send everything; 416 if unsatisfiable."""
-    match = _RANGE_RE.match(header.strip()) if header else None
-    if match is None or match.group(0) == "bytes=-":
-        return None  # absent or malformed: S3 answers the whole object
-    first, last = match.groups()
-    if not first:
-        length = int(last)
-        if length == 0:
-            raise _invalid_range(size)
-        return max(size - length, 0), size
-    start = int(first)
-    stop = size if not last else int(last) + 1
-    if last and stop <= start:
-        return None
-    if start >= size:
-        raise _invalid_range(size)
-    return start, min(stop, size)
-
-
-def _invalid_range(size: int) -> ApiError:
-    return ApiError(
-        "InvalidRange",
-        "The requested range is not satisfiable",
-        416,
-        headers={"Content-Range": f"bytes */{size}"},
-    )
-
-
-# -- multipart staging ---------------------------------------------------------------------
-
-
-class MultipartUploads:
-    """Uploads in progress, each a folder of parts under ``root``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def create(self, bucket: str, key: str, object_meta: ObjectMeta) -> str:
-        upload_id = secrets.token_hex(16)
-        folder = self.root / upload_id
-        folder.mkdir()
-        meta = {"bucket": bucket, "key": key, "initiated": datetime.now(UTC).isoformat()}
-        _write_atomic(folder / "upload.json", json.dumps(meta).encode())
-        _write_atomic(folder / "object.json", object_meta.to_json())
-        return upload_id
-
-    def object_meta(self, folder: Path) -> ObjectMeta:
-        """The metadata CreateMultipartUpload asked the object to have."""
-        try:
-            return ObjectMeta.from_json(json.loads((folder / "object.json").read_bytes()))
-        except (OSError, ValueError):
-            return ObjectMeta()
-
-    def folder(self, upload_id: str, bucket: str, key: str) -> Path:
-        """The folder of an upload of ``bucket``/``key``; NoSuchUpload otherwise."""
-        meta = self._meta(upload_id)
-        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
-            raise ApiError("NoSuchUpload", "The specified upload does not exist", 404)
-        return self.root / upload_id
-
-    def _meta(self, upload_id: str) -> dict[str, str] | None:
-        if not _UPLOAD_ID_RE.match(upload_id):
-            return None
-        try:
-            meta: dict[str, str] = json.loads((self.root / upload_id / "upload.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        return meta
-
-    def put_part(self, folder: Path, number: int, data: bytes) -> str:
-        etag = md5_etag(data)
-        _write_atomic(folder / f"{number:05d}.part", data)
-        return etag
-
-    def parts(self, folder: Path) -> list[tuple[int, str, int, datetime]]:
-        """(number, etag, size, mtime) of every part, by number."""
-        found = []
-        for path in sorted(folder.glob("*.part")):
-            data = path.read_bytes()
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            found.append((int(path.stem), md5_etag(data), len(data), mtime))
-        return found
-
-    def uploads(self, bucket: str) -> list[tuple[str, str, datetime]]:
-        found = []
-        for folder in sorted(self.root.iterdir()):
-            meta = self._meta(folder.name)
-            if meta and meta["bucket"] == bucket:
-                when = datetime.fromisoformat(meta["initiated"])
-                found.append((meta["key"], folder.name, when))
-        return sorted(found)
-
-    def remove(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 # -- the API ---------------------------------------------------------------------------
 
 
@@ -357,10 +155,26 @@ class S3Api:
                 raise ApiError("MethodNotAllowed", "The method is not allowed here", 405)
             return self.list_buckets(req)
         if not req.key:
-            return self._bucket_operation(req)
+            return self._acl(req) if "acl" in req.query else self._bucket_operation(req)
         if len(req.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise ApiError("KeyTooLongError", "Your key is too long")
-        return self._object_operation(req)
+        return self._acl(req) if "acl" in req.query else self._object_operation(req)
+
+    def _acl(self, req: S3Request) -> Response:
+        """Get/PutBucketAcl and Get/PutObjectAcl: the owner's FULL_CONTROL, always."""
+        if req.method not in ("GET", "PUT"):
+            raise ApiError("MethodNotAllowed", f"{req.method} is not allowed on an ACL", 405)
+        owner = self.app.config.account_id
+        if req.key:
+            self.storage.stat(req.bucket, req.key)  # NoSuchKey (or NoSuchBucket) first
+        else:
+            self._require_bucket(req.bucket)
+        if req.method == "GET":
+            return _xml(s3_xml.acl(owner))
+        if req.body.strip():
+            s3_acl.check_acl_body(req.body, owner)
+        s3_acl.check_acl_headers(req.headers, owner)
+        return Response(status_code=200)
 
     def _bucket_operation(self, req: S3Request) -> Response:
         q, method = req.query, req.method
@@ -424,6 +238,7 @@ class S3Api:
 
     def create_bucket(self, req: S3Request) -> Response:
         s3_xml.parse_create_bucket(req.body)  # any region is fine; only well-formedness counts
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         if self.storage.bucket_exists(req.bucket):
             raise ApiError(
                 "BucketAlreadyOwnedByYou",
@@ -497,9 +312,10 @@ class S3Api:
     # -- objects -----------------------------------------------------------------
 
     def put_object(self, req: S3Request) -> Response:
-        checksums = verify_integrity(req, req.body)
+        checksums = verify_integrity(req.headers, req.trailers, req.body)
         validate_key(req.key)
         self._check_write_conditions(req)
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         meta = s3_meta.meta_from_headers(req.headers)
         info = self.storage.put(req.bucket, req.key, req.body, meta)
         etag = info.etag or md5_etag(req.body)
@@ -514,9 +330,9 @@ class S3Api:
             current: str | None = self.etags.etag(self.storage.stat(req.bucket, req.key))
         except NoSuchKeyError:
             current = None
-        if if_none is not None and current is not None and _etag_matches(if_none, current):
+        if if_none is not None and current is not None and etag_matches(if_none, current):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
-        if if_match is not None and (current is None or not _etag_matches(if_match, current)):
+        if if_match is not None and (current is None or not etag_matches(if_match, current)):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     def get_object(self, req: S3Request) -> Response:
@@ -573,7 +389,7 @@ class S3Api:
         return Response(status_code=204)
 
     def delete_objects(self, req: S3Request) -> Response:
-        verify_integrity(req, req.body)
+        verify_integrity(req.headers, req.trailers, req.body)
         quiet, keys = s3_xml.parse_delete(req.body)
         self._require_bucket(req.bucket)
         deleted, errors = [], []
@@ -598,6 +414,7 @@ class S3Api:
                 "without changing the object's metadata, storage class, website redirect "
                 "location or encryption attributes.",
             )
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         source = self.storage.head(bucket, key)[1]
         data = self.storage.read(bucket, key)
         validate_key(req.key)
@@ -615,6 +432,7 @@ class S3Api:
     def create_upload(self, req: S3Request) -> Response:
         validate_key(req.key)
         self._require_bucket(req.bucket)
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         meta = s3_meta.meta_from_headers(req.headers)
         upload_id = self.uploads.create(req.bucket, req.key, meta)
         return _xml(s3_xml.initiate_multipart(req.bucket, req.key, upload_id))
@@ -627,7 +445,7 @@ class S3Api:
             data = self._copy_range(source, req.header("x-amz-copy-source-range"))
         else:
             data = req.body
-            verify_integrity(req, data)
+            verify_integrity(req.headers, req.trailers, data)
         etag = self.uploads.put_part(folder, number, data)
         if source:
             now = datetime.now(UTC)
@@ -647,7 +465,7 @@ class S3Api:
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         wanted = s3_xml.parse_complete(req.body)
         staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
-        _check_parts(wanted, staged)
+        check_parts(wanted, staged)
         data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
         digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
         etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
@@ -740,18 +558,6 @@ def _copy_source(header: str) -> tuple[str, str]:
         raise ApiError("InvalidArgument", "x-amz-copy-source must be bucket/key")
     validate_key(key)
     return bucket, key
-
-
-def _check_parts(wanted: list[tuple[int, str]], staged: dict[int, tuple[str, int]]) -> None:
-    numbers = [n for n, _ in wanted]
-    if numbers != sorted(set(numbers)):
-        raise ApiError("InvalidPartOrder", "The list of parts was not in ascending order")
-    for i, (number, etag) in enumerate(wanted):
-        found = staged.get(number)
-        if found is None or found[0].strip('"') != etag.strip('"'):
-            raise ApiError("InvalidPart", f"Part {number} was not uploaded or its ETag differs")
-        if i < len(wanted) - 1 and found[1] < MIN_PART_SIZE:
-            raise ApiError("EntityTooSmall", "Your proposed upload is smaller than the minimum")
 
 
 _OVERRIDES = {

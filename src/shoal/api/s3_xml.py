@@ -135,6 +135,16 @@ def _owner(owner_id: str) -> str:
     return f"<Owner>{_el('ID', owner_id)}{_el('DisplayName', owner_id)}</Owner>"
 
 
+def acl(owner_id: str) -> str:
+    """AccessControlPolicy: the owner, with FULL_CONTROL."""
+    grantee = (
+        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:type="CanonicalUser">{_el("ID", owner_id)}{_el("DisplayName", owner_id)}</Grantee>'
+    )
+    grants = f"<AccessControlList><Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+    return _doc("AccessControlPolicy", _owner(owner_id) + grants + "</AccessControlList>")
+
+
 def list_versions(page: ListPage, key_marker: str, owner_id: str) -> str:
     """ListVersionsResult of an unversioned bucket: one ``null`` version per object."""
     parts = [
@@ -266,6 +276,28 @@ def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
     if root.tag != "VersioningConfiguration":
         raise ApiError("MalformedXML", "The root element must be VersioningConfiguration")
     return _text(root, "Status"), _text(root, "MfaDelete")
+
+
+def parse_acl(body: bytes) -> list[tuple[str, str]]:
+    """(grantee, permission) of each Grant of an AccessControlPolicy body.
+
+    The grantee is its ID, URI or EmailAddress, whichever it names.
+    """
+    root = _parse(body)
+    if root.tag != "AccessControlPolicy":
+        raise ApiError("MalformedACLError", "The root element must be AccessControlPolicy")
+    grants = []
+    for grant in root.iter("Grant"):
+        grantee = grant.find("Grantee")
+        permission = _text(grant, "Permission")
+        if grantee is None or permission is None:
+            raise ApiError("MalformedACLError", "Each Grant needs a Grantee and a Permission")
+        who = next((_text(grantee, n) for n in ("ID", "URI", "EmailAddress")
+                    if grantee.find(n) is not None), None)  # fmt: skip
+        if who is None:
+            raise ApiError("MalformedACLError", "A Grantee needs an ID, URI or EmailAddress")
+        grants.append((who.strip(), permission.strip()))
+    return grants
 
 
 def parse_delete(body: bytes) -> tuple[bool, list[str]]:
