@@ -197,3 +197,57 @@ def test_acls_are_the_single_owners(boto3_client: Client, new_bucket: str) -> No
         "NoSuchKey", 404
     )  # fmt: skip
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=new_bucket)["Contents"]] == ["k"]
+
+
+def test_conditions_on_puts_copies_and_completes(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    assert error_of(lambda: s3.put_object(Bucket=new_bucket, Key="k", Body=b"", IfMatch="*")) == (
+        "NoSuchKey", 404
+    )  # fmt: skip
+    etag = s3.put_object(Bucket=new_bucket, Key="k", Body=b"1")["ETag"]
+    source = {"Bucket": new_bucket, "Key": "k"}
+    assert error_of(
+        lambda: s3.copy_object(
+            Bucket=new_bucket, Key="c", CopySource=source, CopySourceIfMatch='"other"'
+        )  # fmt: skip
+    ) == ("PreconditionFailed", 412)
+    assert error_of(
+        lambda: s3.copy_object(
+            Bucket=new_bucket, Key="c", CopySource=source, CopySourceIfNoneMatch=etag
+        )  # fmt: skip
+    ) == ("PreconditionFailed", 412)
+    s3.copy_object(Bucket=new_bucket, Key="c", CopySource=source, CopySourceIfMatch=etag)
+    upload = s3.create_multipart_upload(Bucket=new_bucket, Key="k")["UploadId"]
+    part = s3.upload_part(Bucket=new_bucket, Key="k", UploadId=upload, PartNumber=1, Body=b"2")
+    parts = {"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    complete = {"Bucket": new_bucket, "Key": "k", "UploadId": upload, "MultipartUpload": parts}
+    assert error_of(lambda: s3.complete_multipart_upload(**complete, IfNoneMatch="*")) == (
+        "PreconditionFailed", 412
+    )  # fmt: skip
+    done = s3.complete_multipart_upload(**complete, IfMatch=etag)
+    assert s3.complete_multipart_upload(**complete)["ETag"] == done["ETag"]  # again: same answer
+    assert error_of(lambda: s3.list_parts(Bucket=new_bucket, Key="k", UploadId=upload)) == (
+        "NoSuchUpload", 404
+    )  # fmt: skip
+    assert s3.list_multipart_uploads(Bucket=new_bucket).get("Uploads", []) == []
+    copy = s3.create_multipart_upload(Bucket=new_bucket, Key="d")["UploadId"]
+    assert error_of(
+        lambda: s3.upload_part_copy(
+            Bucket=new_bucket,
+            Key="d",
+            UploadId=copy,
+            PartNumber=1,
+            CopySource=source,
+            CopySourceRange="bytes=0-21",
+        )  # fmt: skip
+    ) == ("InvalidRange", 416)
+
+
+def test_listing_owners_and_tokens(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    s3.put_object(Bucket=new_bucket, Key="k", Body=b"")
+    assert s3.list_objects(Bucket=new_bucket)["Contents"][0]["Owner"]["ID"] == "123456789012"
+    assert "Owner" not in s3.list_objects_v2(Bucket=new_bucket)["Contents"][0]
+    v2 = s3.list_objects_v2(Bucket=new_bucket, FetchOwner=True, ContinuationToken="")
+    assert (v2["Contents"][0]["Owner"]["ID"], v2["ContinuationToken"]) == ("123456789012", "")
+    assert s3.list_objects(Bucket=new_bucket, Prefix="\n")["Prefix"] == "\n"

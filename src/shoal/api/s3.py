@@ -240,6 +240,10 @@ class S3Api:
         s3_xml.parse_create_bucket(req.body)  # any region is fine; only well-formedness counts
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         if self.storage.bucket_exists(req.bucket):
+            if self.app.config.region == "us-east-1":
+                # S3's legacy answer in us-east-1: recreating your own bucket succeeds
+                # (and changes nothing); every other region answers 409.
+                return Response(status_code=200, headers={"Location": f"/{req.bucket}"})
             raise ApiError(
                 "BucketAlreadyOwnedByYou",
                 "Your previous request to create the bucket succeeded",
@@ -266,7 +270,8 @@ class S3Api:
         q = req.query
         token = q.get("continuation-token") if v2 else None
         start = _decode_token(token) if token else q.get("start-after" if v2 else "marker")
-        page = self._list_page(req, start)
+        owner = self.app.config.account_id if not v2 or q.get("fetch-owner") == "true" else None
+        page = replace(self._list_page(req, start), owner=owner, encode_prefix=v2)
         objects, prefixes = page.objects, page.prefixes
         last = max([o.key for o in objects] + list(prefixes), default=None)
         last = last if page.is_truncated else None
@@ -332,7 +337,9 @@ class S3Api:
             current = None
         if if_none is not None and current is not None and etag_matches(if_none, current):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
-        if if_match is not None and (current is None or not etag_matches(if_match, current)):
+        if if_match is not None and current is None:
+            raise ApiError("NoSuchKey", "The specified key does not exist.", 404)
+        if if_match is not None and current is not None and not etag_matches(if_match, current):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     def get_object(self, req: S3Request) -> Response:
@@ -415,7 +422,8 @@ class S3Api:
                 "location or encryption attributes.",
             )
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
-        source = self.storage.head(bucket, key)[1]
+        source_info, source = self.storage.head(bucket, key)
+        self._check_copy_conditions(req, source.etag or self.etags.etag(source_info), source_info)
         data = self.storage.read(bucket, key)
         validate_key(req.key)
         if directive == "COPY":
@@ -426,6 +434,17 @@ class S3Api:
         etag = info.etag or md5_etag(data)
         self.etags.remember(info, etag)
         return _xml(s3_xml.copy_result("CopyObjectResult", etag, info.mtime))
+
+    def _check_copy_conditions(self, req: S3Request, etag: str, info: ObjectInfo) -> None:
+        """x-amz-copy-source-if-*: the If-* rules applied to the source; 412 if unmet."""
+        prefix = "x-amz-copy-source-"
+        conditions = {
+            name[len(prefix) :]: value
+            for name, value in req.headers.items()
+            if name.startswith(prefix + "if-")
+        }
+        if conditions and check_conditions(conditions, etag, info.mtime) is not None:
+            raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     # -- multipart ---------------------------------------------------------------
 
@@ -456,14 +475,22 @@ class S3Api:
         bucket, key = _copy_source(source)
         if not range_header:
             return self.storage.read(bucket, key)
-        span = parse_range(range_header, self.storage.stat(bucket, key).size)
-        if span is None:
+        size = self.storage.stat(bucket, key).size
+        first, _, last = range_header.removeprefix("bytes=").partition("-")
+        if not (first.isdigit() and last.isdigit()) or int(first) > int(last):
             raise ApiError("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last")
-        return self.storage.read(bucket, key, span[0], span[1])
+        if int(last) >= size:
+            raise ApiError("InvalidRange", "The requested range is not satisfiable", 416)
+        return self.storage.read(bucket, key, int(first), int(last) + 1)
 
     def complete_upload(self, req: S3Request) -> Response:
+        location = f"/{req.bucket}/{req.key}"
+        done = self.uploads.completed(req.query["uploadId"], req.bucket, req.key)
+        if done is not None:  # completing again answers the same, as S3 does
+            return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, done))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         wanted = s3_xml.parse_complete(req.body)
+        self._check_write_conditions(req)
         staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
         check_parts(wanted, staged)
         data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
@@ -473,8 +500,7 @@ class S3Api:
         meta = replace(self.uploads.object_meta(folder), part_sizes=sizes, etag=etag)
         info = self.storage.put(req.bucket, req.key, data, meta)
         self.etags.remember(info, etag)
-        self.uploads.remove(folder)
-        location = f"/{req.bucket}/{req.key}"
+        self.uploads.finish(folder, etag)
         return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag))
 
     def abort_upload(self, req: S3Request) -> Response:

@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from shoal.api.s3_checks import md5_etag
 from shoal.storage.meta import ObjectMeta
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+FINISHED_KEPT_SECONDS = 24 * 3600
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -33,6 +35,7 @@ class MultipartUploads:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
+        self._sweep_finished()
 
     def create(self, bucket: str, key: str, object_meta: ObjectMeta) -> str:
         upload_id = secrets.token_hex(16)
@@ -53,7 +56,7 @@ class MultipartUploads:
     def folder(self, upload_id: str, bucket: str, key: str) -> Path:
         """The folder of an upload of ``bucket``/``key``; NoSuchUpload otherwise."""
         meta = self._meta(upload_id)
-        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
+        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key) or "etag" in meta:
             raise ApiError("NoSuchUpload", "The specified upload does not exist", 404)
         return self.root / upload_id
 
@@ -80,11 +83,34 @@ class MultipartUploads:
             found.append((int(path.stem), md5_etag(data), len(data), mtime))
         return found
 
+    def finish(self, folder: Path, etag: str) -> None:
+        """Mark a completed upload: its parts go, its ETag stays for a repeated Complete."""
+        meta = self._meta(folder.name) or {}
+        meta["etag"] = etag
+        _write_atomic(folder / "upload.json", json.dumps(meta).encode())
+        for part in folder.glob("*.part"):
+            part.unlink(missing_ok=True)
+
+    def completed(self, upload_id: str, bucket: str, key: str) -> str | None:
+        """The ETag of a finished upload of ``bucket``/``key``, None if not finished."""
+        meta = self._meta(upload_id)
+        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
+            return None
+        return meta.get("etag")
+
+    def _sweep_finished(self) -> None:
+        # Finished uploads are kept only to answer a repeated Complete; a day is plenty.
+        cutoff = time.time() - FINISHED_KEPT_SECONDS
+        for folder in self.root.iterdir():
+            meta = self._meta(folder.name)
+            if meta and "etag" in meta and (folder / "upload.json").stat().st_mtime < cutoff:
+                self.remove(folder)
+
     def uploads(self, bucket: str) -> list[tuple[str, str, datetime]]:
         found = []
         for folder in sorted(self.root.iterdir()):
             meta = self._meta(folder.name)
-            if meta and meta["bucket"] == bucket:
+            if meta and meta["bucket"] == bucket and "etag" not in meta:
                 when = datetime.fromisoformat(meta["initiated"])
                 found.append((meta["key"], folder.name, when))
         return sorted(found)

@@ -7,6 +7,7 @@ expansion tricks never reach the parser.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class ListPage:
     prefixes: Sequence[str]
     is_truncated: bool
     url_encode: bool
+    owner: str | None = None  # each object's Owner (ListObjects v1, or v2's fetch-owner)
+    # botocore never URL-decodes v1's Prefix, so v1 answers it as sent when XML can.
+    encode_prefix: bool = True
 
 
 def iso(when: datetime) -> str:
@@ -77,7 +81,7 @@ def list_buckets(buckets: Iterable[tuple[str, datetime]], owner_id: str) -> str:
 def _list_common(page: ListPage) -> str:
     parts = [
         _el("Name", page.bucket),
-        _el("Prefix", _name(page, page.prefix)),
+        _el("Prefix", _prefix(page)),
         _el("MaxKeys", page.max_keys),
         _el("IsTruncated", "true" if page.is_truncated else "false"),
     ]
@@ -85,17 +89,27 @@ def _list_common(page: ListPage) -> str:
         parts.append(_el("Delimiter", _name(page, page.delimiter)))
     if page.url_encode:
         parts.append(_el("EncodingType", "url"))
+    owner = _owner(page.owner) if page.owner else ""
     for obj in page.objects:
         etag = _el("ETag", obj.etag) if obj.etag else ""
         parts.append(
             f"<Contents>{_el('Key', _name(page, obj.key))}"
             f"{_el('LastModified', iso(obj.mtime))}{etag}{_el('Size', obj.size)}"
-            "<StorageClass>STANDARD</StorageClass></Contents>"
+            f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
         )
     parts.extend(
         f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
     )
     return "".join(parts)
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _prefix(page: ListPage) -> str:
+    if page.encode_prefix or _NOT_XML.search(page.prefix):
+        return _name(page, page.prefix)
+    return page.prefix
 
 
 def list_objects_v2(
@@ -105,7 +119,7 @@ def list_objects_v2(
     extra = _el("KeyCount", len(page.objects) + len(page.prefixes))
     if start_after:
         extra += _el("StartAfter", _name(page, start_after))
-    if token:
+    if token is not None:
         extra += _el("ContinuationToken", token)
     if next_token:
         extra += _el("NextContinuationToken", next_token)
