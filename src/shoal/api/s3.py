@@ -33,7 +33,7 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_acl, s3_meta, s3_versions, s3_xml
+from shoal.api import s3_acl, s3_meta, s3_policy, s3_versions, s3_xml
 from shoal.api.errors import ApiError
 from shoal.api.s3_checks import (
     check_conditions,
@@ -51,16 +51,13 @@ from shoal.storage.meta import ObjectMeta
 
 XML = "application/xml"
 STREAM_CHUNK = 8 * 1024 * 1024
-LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
-MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000
-_UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
 UNSUPPORTED = frozenset(
     "accelerate analytics attributes cors encryption intelligent-tiering inventory "
     "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
-    "policy policyStatus publicAccessBlock replication requestPayment restore retention "
+    "policyStatus publicAccessBlock replication requestPayment restore retention "
     "select tagging torrent website".split()
 )
 
@@ -178,6 +175,10 @@ class S3Api:
 
     def _bucket_operation(self, req: S3Request) -> Response:
         q, method = req.query, req.method
+        if "policy" in q:
+            self._require_bucket(req.bucket)
+            return s3_policy.answer(self.app.governance.bucket_policies, method, req.bucket,
+                                    req.body)  # fmt: skip
         if method == "GET":
             if "location" in q:
                 self._require_bucket(req.bucket)
@@ -258,6 +259,7 @@ class S3Api:
 
     def delete_bucket(self, req: S3Request) -> Response:
         self.storage.delete_bucket(req.bucket)
+        self.app.governance.bucket_policies.delete(req.bucket)  # S3 drops it with the bucket
         return Response(status_code=204)
 
     def _require_bucket(self, bucket: str) -> None:
