@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Callable
 from typing import Any
@@ -251,3 +252,57 @@ def test_listing_owners_and_tokens(boto3_client: Client, new_bucket: str) -> Non
     v2 = s3.list_objects_v2(Bucket=new_bucket, FetchOwner=True, ContinuationToken="")
     assert (v2["Contents"][0]["Owner"]["ID"], v2["ContinuationToken"]) == ("123456789012", "")
     assert s3.list_objects(Bucket=new_bucket, Prefix="\n")["Prefix"] == "\n"
+
+
+def test_checksums_are_kept_and_answered(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    body = b"A" * 1024
+    sha = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    put = s3.put_object(Bucket=new_bucket, Key="k", Body=body, ChecksumSHA256=sha)
+    assert put["ChecksumSHA256"] == sha
+    assert "ChecksumSHA256" not in s3.head_object(Bucket=new_bucket, Key="k")
+    head = s3.head_object(Bucket=new_bucket, Key="k", ChecksumMode="ENABLED")
+    assert (head["ChecksumSHA256"], head["ChecksumType"]) == (sha, "FULL_OBJECT")
+    attributes = s3.get_object_attributes(
+        Bucket=new_bucket, Key="k", ObjectAttributes=["ETag", "Checksum", "ObjectSize"]
+    )
+    assert attributes["Checksum"]["ChecksumSHA256"] == sha and attributes["ObjectSize"] == 1024
+    assert attributes["ETag"] == put["ETag"].strip('"')
+    assert error_of(
+        lambda: s3.put_object(Bucket=new_bucket, Key="k", Body=body, ChecksumSHA256="bad")
+    ) == ("BadDigest", 400)
+
+
+def test_multipart_checksums_and_attributes(boto3_client: Client, new_bucket: str) -> None:
+    s3 = boto3_client("s3")
+    upload = s3.create_multipart_upload(Bucket=new_bucket, Key="mp", ChecksumAlgorithm="SHA256")
+    assert (upload["ChecksumAlgorithm"], upload["ChecksumType"]) == ("SHA256", "COMPOSITE")
+    bodies = [b"1" * PART, b"2" * PART, b"3"]
+    digests = [hashlib.sha256(b).digest() for b in bodies]
+    parts = []
+    for number, body in enumerate(bodies, 1):
+        where = {"Bucket": new_bucket, "Key": "mp", "UploadId": upload["UploadId"]}
+        answer = s3.upload_part(**where, PartNumber=number, Body=body, ChecksumAlgorithm="SHA256")
+        parts.append({"PartNumber": number, "ETag": answer["ETag"],
+                      "ChecksumSHA256": answer["ChecksumSHA256"]})  # fmt: skip
+    whole = base64.b64encode(hashlib.sha256(b"".join(digests)).digest()).decode() + "-3"
+    done = s3.complete_multipart_upload(Bucket=new_bucket, Key="mp", UploadId=upload["UploadId"],
+                                        MultipartUpload={"Parts": parts})  # fmt: skip
+    assert (done["ChecksumSHA256"], done["ChecksumType"]) == (whole, "COMPOSITE")
+    second = s3.get_object(Bucket=new_bucket, Key="mp", PartNumber=2, ChecksumMode="ENABLED")
+    assert second["ChecksumSHA256"] == base64.b64encode(digests[1]).decode()
+    page_of = {"MaxParts": 1, "PartNumberMarker": 1, "ObjectAttributes": ["ObjectParts"]}
+    attributes = s3.get_object_attributes(Bucket=new_bucket, Key="mp", **page_of)
+    page = attributes["ObjectParts"]
+    assert (page["TotalPartsCount"], page["IsTruncated"], page["NextPartNumberMarker"]) == (
+        3,
+        True,
+        2,
+    )
+    assert [(p["PartNumber"], p["Size"]) for p in page["Parts"]] == [(2, PART)]
+    assert (
+        error_of(
+            lambda: s3.get_object_attributes(Bucket=new_bucket, Key="mp", ObjectAttributes=["Nope"])
+        )[1]
+        == 400
+    )

@@ -33,10 +33,14 @@ from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_acl, s3_meta, s3_policy, s3_versions, s3_xml
+from shoal.api import s3_acl, s3_attributes, s3_meta, s3_policy, s3_versions, s3_xml
 from shoal.api.errors import ApiError
 from shoal.api.s3_checks import (
     check_conditions,
+    checksum_headers,
+    checksum_of,
+    checksum_request,
+    composite_checksum,
     etag_matches,
     md5_etag,
     parse_range,
@@ -55,7 +59,7 @@ MAX_PART_NUMBER = 10000
 LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
 UNSUPPORTED = frozenset(
-    "accelerate analytics attributes cors encryption intelligent-tiering inventory "
+    "accelerate analytics cors encryption intelligent-tiering inventory "
     "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
     "policyStatus publicAccessBlock replication requestPayment restore retention "
     "select tagging torrent website".split()
@@ -225,6 +229,8 @@ class S3Api:
             return (
                 self.copy_object(req) if req.header("x-amz-copy-source") else self.put_object(req)
             )
+        if method == "GET" and "attributes" in q:
+            return self.object_attributes(req)
         handlers = {"GET": self.get_object, "HEAD": self.get_object, "DELETE": self.delete_object}
         if method not in handlers:
             raise ApiError("MethodNotAllowed", f"{method} is not allowed on an object", 405)
@@ -324,6 +330,9 @@ class S3Api:
         self._check_write_conditions(req)
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         meta = s3_meta.meta_from_headers(req.headers)
+        if checksums:  # kept, to answer GET/HEAD with x-amz-checksum-mode: ENABLED
+            values = {name.removeprefix("x-amz-checksum-"): v for name, v in checksums.items()}
+            meta = replace(meta, checksums=values, checksum_type="FULL_OBJECT")
         info = self.storage.put(req.bucket, req.key, req.body, meta)
         etag = info.etag or md5_etag(req.body)
         self.etags.remember(info, etag)
@@ -360,6 +369,8 @@ class S3Api:
                 raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
             return Response(status_code=304, headers={"ETag": etag})
         span = self._span(req, meta, info.size)
+        if (req.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
+            headers.update(_checksum_answer(req, meta))
         start, stop = span or (0, info.size)
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{info.size}"
@@ -368,6 +379,14 @@ class S3Api:
         if req.method == "HEAD":
             return Response(status_code=status_code, headers=headers)
         return self._body(req, start, stop, status_code, headers)
+
+    def object_attributes(self, req: S3Request) -> Response:
+        """GetObjectAttributes."""
+        info, meta = self.storage.head(req.bucket, req.key)
+        etag = meta.etag or self.etags.etag(info)
+        xml = s3_attributes.attributes_xml(req.headers, info, meta, etag)
+        last_modified = format_datetime(info.mtime.replace(microsecond=0), usegmt=True)
+        return Response(xml, media_type=XML, headers={"Last-Modified": last_modified})
 
     def _span(self, req: S3Request, meta: ObjectMeta, size: int) -> tuple[int, int] | None:
         """The byte range a Range header or a partNumber asks for; None for all."""
@@ -430,6 +449,8 @@ class S3Api:
         validate_key(req.key)
         if directive == "COPY":
             meta = ObjectMeta(headers=source.headers, user=source.user)
+        if not source.part_sizes:  # the same bytes: a single put's checksums still hold
+            meta = replace(meta, checksums=source.checksums, checksum_type=source.checksum_type)
         else:
             meta = s3_meta.meta_from_headers(req.headers)
         info = self.storage.put(req.bucket, req.key, data, meta)
@@ -455,23 +476,30 @@ class S3Api:
         self._require_bucket(req.bucket)
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         meta = s3_meta.meta_from_headers(req.headers)
-        upload_id = self.uploads.create(req.bucket, req.key, meta)
-        return _xml(s3_xml.initiate_multipart(req.bucket, req.key, upload_id))
+        checksum = checksum_request(req.headers)
+        upload_id = self.uploads.create(req.bucket, req.key, meta, checksum)
+        headers = {}
+        if checksum is not None:
+            headers = {"x-amz-checksum-algorithm": checksum[0].upper(),
+                       "x-amz-checksum-type": checksum[1]}  # fmt: skip
+        xml = s3_xml.initiate_multipart(req.bucket, req.key, upload_id)
+        return Response(xml, media_type=XML, headers=headers)
 
     def upload_part(self, req: S3Request) -> Response:
         number = _part_number(req.query.get("partNumber"))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         source = req.header("x-amz-copy-source")
+        checksums = {}
         if source:
             data = self._copy_range(source, req.header("x-amz-copy-source-range"))
         else:
             data = req.body
-            verify_integrity(req.headers, req.trailers, data)
+            checksums = verify_integrity(req.headers, req.trailers, data)
         etag = self.uploads.put_part(folder, number, data)
         if source:
             now = datetime.now(UTC)
             return _xml(s3_xml.copy_result("CopyPartResult", etag, now))
-        return Response(status_code=200, headers={"ETag": etag})
+        return Response(status_code=200, headers={"ETag": etag, **checksums})
 
     def _copy_range(self, source: str, range_header: str | None) -> bytes:
         bucket, key = _copy_source(source)
@@ -491,19 +519,26 @@ class S3Api:
         if done is not None:  # completing again answers the same, as S3 does
             return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, done))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
-        wanted = s3_xml.parse_complete(req.body)
+        listed = s3_xml.parse_complete_parts(req.body)
+        wanted = [(number, etag) for number, etag, _ in listed]
         self._check_write_conditions(req)
         staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
         check_parts(wanted, staged)
-        data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
+        datas = [(folder / f"{n:05d}.part").read_bytes() for n, _ in wanted]
+        data = b"".join(datas)
         digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
         etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
         sizes = tuple(staged[n][1] for n, _ in wanted)
         meta = replace(self.uploads.object_meta(folder), part_sizes=sizes, etag=etag)
+        checksum = self.uploads.checksum(folder)
+        answer: tuple[str, ...] = ()
+        if checksum is not None:
+            meta = _upload_checksums(req, meta, checksum, datas, [s for _, _, s in listed])
+            answer = (checksum[0], meta.checksums[checksum[0]], checksum[1])
         info = self.storage.put(req.bucket, req.key, data, meta)
         self.etags.remember(info, etag)
         self.uploads.finish(folder, etag)
-        return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag))
+        return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag, answer))
 
     def abort_upload(self, req: S3Request) -> Response:
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
@@ -521,6 +556,44 @@ class S3Api:
         return _xml(
             s3_xml.list_parts(req.bucket, req.key, upload_id, page, marker, max_parts, truncated)
         )
+
+
+# -- checksums kept with objects ---------------------------------------------------------
+
+
+def _checksum_answer(req: S3Request, meta: ObjectMeta) -> dict[str, str]:
+    """The checksum headers of a GET or HEAD (of one part with ``partNumber``)."""
+    part = req.query.get("partNumber")
+    if part is not None and meta.part_checksums and part.isdigit():
+        number = int(part)
+        if 1 <= number <= len(meta.part_checksums):
+            return checksum_headers(meta.checksums, meta.checksum_type,
+                                    meta.part_checksums[number - 1])  # fmt: skip
+    return checksum_headers(meta.checksums, meta.checksum_type)
+
+
+def _upload_checksums(
+    req: S3Request,
+    meta: ObjectMeta,
+    checksum: tuple[str, str],
+    datas: list[bytes],
+    claimed: list[dict[str, str]],
+) -> ObjectMeta:
+    """An upload's checksums from its parts; BadDigest when the request's disagree."""
+    algorithm, kind = checksum
+    parts = [checksum_of(algorithm, d) for d in datas]
+    for computed, sums in zip(parts, claimed, strict=True):
+        if sums.get(algorithm, computed) != computed or (kind == "COMPOSITE" and not sums):
+            raise ApiError("BadDigest", f"A part's {algorithm.upper()} checksum does not match")
+    if kind == "COMPOSITE":
+        whole = composite_checksum(algorithm, parts)
+    else:
+        whole = checksum_of(algorithm, b"".join(datas))
+    claimed_whole = req.header(f"x-amz-checksum-{algorithm}")
+    if claimed_whole is not None and claimed_whole.strip() != whole:
+        raise ApiError("BadDigest", f"The {algorithm.upper()} you specified did not match")
+    return replace(meta, checksums={algorithm: whole}, checksum_type=kind,
+                   part_checksums=tuple(parts))  # fmt: skip
 
 
 # -- helpers ---------------------------------------------------------------------------

@@ -151,3 +151,46 @@ def _invalid_range(size: int) -> ApiError:
         416,
         headers={"Content-Range": f"bytes */{size}"},
     )
+
+
+# -- stored checksums ------------------------------------------------------------------
+
+
+def checksum_of(algorithm: str, data: bytes) -> str:
+    """The base64 ``algorithm`` (``sha256``, ``crc32``…) checksum of ``data``."""
+    return base64.b64encode(CHECKSUMS[algorithm](data)).decode()
+
+
+def composite_checksum(algorithm: str, part_checksums: list[str]) -> str:
+    """S3's COMPOSITE checksum: the checksum of the parts' checksums, then ``-N``."""
+    joined = b"".join(base64.b64decode(c) for c in part_checksums)
+    return f"{checksum_of(algorithm, joined)}-{len(part_checksums)}"
+
+
+def checksum_request(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(algorithm, type) a CreateMultipartUpload asks for, or None."""
+    algorithm = (headers.get("x-amz-checksum-algorithm") or "").lower()
+    kind = (headers.get("x-amz-checksum-type") or "").upper()
+    if not algorithm:
+        if kind:
+            raise ApiError("InvalidRequest", "x-amz-checksum-type needs x-amz-checksum-algorithm")
+        return None
+    if algorithm not in CHECKSUMS:
+        raise ApiError("InvalidRequest", f"Checksum algorithm {algorithm!r} is not supported")
+    # CRCs combine into a checksum of the whole object; SHAs only into one of parts.
+    kind = kind or ("FULL_OBJECT" if algorithm == "crc64nvme" else "COMPOSITE")
+    if kind not in ("FULL_OBJECT", "COMPOSITE") or (
+        kind == "FULL_OBJECT" and algorithm.startswith("sha")
+    ):
+        raise ApiError("InvalidRequest", f"Checksum type {kind!r} cannot be used with {algorithm}")
+    return algorithm, kind
+
+
+def checksum_headers(
+    checksums: Mapping[str, str], kind: str | None, part: str | None = None
+) -> dict[str, str]:
+    """x-amz-checksum-* answer headers (``part``: one part's checksum instead)."""
+    headers = {f"x-amz-checksum-{a}": part or value for a, value in checksums.items()}
+    if headers and kind:
+        headers["x-amz-checksum-type"] = kind
+    return headers

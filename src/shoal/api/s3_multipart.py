@@ -37,14 +37,26 @@ class MultipartUploads:
         root.mkdir(parents=True, exist_ok=True)
         self._sweep_finished()
 
-    def create(self, bucket: str, key: str, object_meta: ObjectMeta) -> str:
+    def create(
+        self, bucket: str, key: str, object_meta: ObjectMeta, checksum: tuple[str, str] | None
+    ) -> str:
+        """A new upload of ``bucket``/``key``; ``checksum`` is (algorithm, type) or None."""
         upload_id = secrets.token_hex(16)
         folder = self.root / upload_id
         folder.mkdir()
         meta = {"bucket": bucket, "key": key, "initiated": datetime.now(UTC).isoformat()}
+        if checksum is not None:
+            meta["checksum_algorithm"], meta["checksum_type"] = checksum
         _write_atomic(folder / "upload.json", json.dumps(meta).encode())
         _write_atomic(folder / "object.json", object_meta.to_json())
         return upload_id
+
+    def checksum(self, folder: Path) -> tuple[str, str] | None:
+        """The (algorithm, type) of checksum the upload was created with, or None."""
+        meta = self._meta(folder.name) or {}
+        if "checksum_algorithm" not in meta:
+            return None
+        return meta["checksum_algorithm"], meta["checksum_type"]
 
     def object_meta(self, folder: Path) -> ObjectMeta:
         """The metadata CreateMultipartUpload asked the object to have."""

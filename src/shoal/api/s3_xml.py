@@ -55,12 +55,17 @@ def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def _el(name: str, value: object) -> str:
+def element(name: str, value: object) -> str:
+    """``<name>value</name>``, the value escaped."""
     return f"<{name}>{escape(str(value))}</{name}>"
 
 
-def _doc(root: str, inner: str) -> str:
+def document(root: str, inner: str) -> str:
+    """An S3 XML document with ``inner`` under ``root``."""
     return f'{_DECLARATION}<{root} xmlns="{NAMESPACE}">{inner}</{root}>'
+
+
+_el, _doc = element, document
 
 
 def _name(page: ListPage, text: str) -> str:
@@ -202,11 +207,24 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> str:
     )
 
 
-def complete_multipart(location_url: str, bucket: str, key: str, etag: str) -> str:
+def complete_multipart(
+    location_url: str, bucket: str, key: str, etag: str, checksum: Sequence[str] = ()
+) -> str:
+    """CompleteMultipartUploadResult; ``checksum`` is (algorithm, value, type) if any."""
+    extra = ""
+    if checksum:
+        algorithm, value, kind = checksum
+        extra = _el(checksum_element(algorithm), value) + _el("ChecksumType", kind)
     return _doc(
         "CompleteMultipartUploadResult",
-        _el("Location", location_url) + _el("Bucket", bucket) + _el("Key", key) + _el("ETag", etag),
-    )
+        _el("Location", location_url) + _el("Bucket", bucket) + _el("Key", key)
+        + _el("ETag", etag) + extra,
+    )  # fmt: skip
+
+
+def checksum_element(algorithm: str) -> str:
+    """``ChecksumSHA256`` for ``sha256``: how S3's XML names a checksum."""
+    return "Checksum" + algorithm.upper()
 
 
 def list_parts(
@@ -328,13 +346,20 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
 
 def parse_complete(body: bytes) -> list[tuple[int, str]]:
     """The (part number, ETag) list of a CompleteMultipartUpload body."""
+    return [(number, etag) for number, etag, _ in parse_complete_parts(body)]
+
+
+def parse_complete_parts(body: bytes) -> list[tuple[int, str, dict[str, str]]]:
+    """(part number, ETag, checksums by lower-case algorithm) of each Part."""
     root = _parse(body)
     parts = []
     for part in root.findall("Part"):
         number, etag = _text(part, "PartNumber"), _text(part, "ETag")
         if number is None or etag is None or not number.strip().isdigit():
             raise ApiError("MalformedXML", "Each Part needs a PartNumber and an ETag")
-        parts.append((int(number), etag.strip()))
+        sums = {child.tag[len("Checksum") :].lower(): (child.text or "").strip()
+                for child in part if child.tag.startswith("Checksum")}  # fmt: skip
+        parts.append((int(number), etag.strip(), sums))
     if root.tag != "CompleteMultipartUpload" or not parts:
         raise ApiError("MalformedXML", "CompleteMultipartUpload must list at least one Part")
     return parts

@@ -34,21 +34,29 @@ class ObjectMeta:
             single put.
         etag: The ETag when it is not the MD5 of the content (a multipart upload's
             ``"<md5 of part md5s>-<parts>"``); None otherwise.
+        checksums: Checksums the writer asked S3 to keep, by lower-case algorithm
+            (``sha256``, ``crc32``…), base64 as S3 answers them.
+        checksum_type: ``FULL_OBJECT`` or ``COMPOSITE`` (a checksum of part checksums).
+        part_checksums: Each part's checksum (same algorithm), for a multipart upload.
     """
 
     headers: Mapping[str, str] = field(default_factory=dict)
     user: Mapping[str, str] = field(default_factory=dict)
     part_sizes: tuple[int, ...] = ()
     etag: str | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    checksum_type: str | None = None
+    part_checksums: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.headers or self.user or self.part_sizes or self.etag)
+        return bool(self.headers or self.user or self.part_sizes or self.etag or self.checksums)
 
     def to_json(self, **extra: Any) -> bytes:
         """This metadata as JSON, with ``extra`` fields beside it."""
         data = asdict(self)
         data["headers"], data["user"] = dict(self.headers), dict(self.user)
         data["part_sizes"] = list(self.part_sizes)
+        data["checksums"], data["part_checksums"] = dict(self.checksums), list(self.part_checksums)
         return json.dumps({**data, **extra}, sort_keys=True).encode()
 
     @classmethod
@@ -60,6 +68,9 @@ class ObjectMeta:
             user=dict(data.get("user", {})),
             part_sizes=tuple(int(n) for n in data.get("part_sizes", ())),
             etag=data.get("etag"),
+            checksums=dict(data.get("checksums", {})),
+            checksum_type=data.get("checksum_type"),
+            part_checksums=tuple(data.get("part_checksums", ())),
         )
 
     def part_range(self, number: int, size: int) -> tuple[int, int] | None:

@@ -10,6 +10,7 @@ ETags are the server's (quoted MD5 for single-part uploads); listings carry them
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -287,6 +288,13 @@ def _put_arguments(meta: ObjectMeta) -> dict[str, Any]:
         user[_INTERNAL + "parts"] = ",".join(map(str, meta.part_sizes))
     if meta.etag:
         user[_INTERNAL + "etag"] = meta.etag
+    if meta.checksums:
+        parts = list(meta.part_checksums)
+        if len(",".join(parts)) > 1000:
+            parts = []  # S3 keeps 2 KB of user metadata: part checksums of big uploads go
+        user[_INTERNAL + "checksums"] = json.dumps(
+            {"values": dict(meta.checksums), "type": meta.checksum_type, "parts": parts}
+        )
     if user:
         args["Metadata"] = user
     return args
@@ -300,9 +308,18 @@ def _meta_of(head: Mapping[str, Any]) -> ObjectMeta:
         headers["Expires"] = user[_INTERNAL + "expires"]
     parts = user.get(_INTERNAL + "parts", "")
     etag = user.get(_INTERNAL + "etag")
+    checksums = json.loads(user.get(_INTERNAL + "checksums") or "{}")
     user = {k: v for k, v in user.items() if not k.startswith(_INTERNAL)}
     sizes = tuple(int(n) for n in parts.split(",") if n.isdigit())
-    return ObjectMeta(headers=headers, user=user, part_sizes=sizes, etag=etag)
+    return ObjectMeta(
+        headers=headers,
+        user=user,
+        part_sizes=sizes,
+        etag=etag,
+        checksums=checksums.get("values", {}),
+        checksum_type=checksums.get("type"),
+        part_checksums=tuple(checksums.get("parts", ())),
+    )
 
 
 def _validate(bucket: str, key: str) -> None:
