@@ -271,6 +271,9 @@ def test_checksums_are_kept_and_answered(boto3_client: Client, new_bucket: str) 
     assert error_of(
         lambda: s3.put_object(Bucket=new_bucket, Key="k", Body=body, ChecksumSHA256="bad")
     ) == ("BadDigest", 400)
+    # A range has no checksum of its own: none is answered (clients would check it).
+    ranged = s3.get_object(Bucket=new_bucket, Key="k", Range="bytes=0-9", ChecksumMode="ENABLED")
+    assert ranged["Body"].read() == body[:10] and "ChecksumSHA256" not in ranged
 
 
 def test_multipart_checksums_and_attributes(boto3_client: Client, new_bucket: str) -> None:
@@ -289,6 +292,9 @@ def test_multipart_checksums_and_attributes(boto3_client: Client, new_bucket: st
     done = s3.complete_multipart_upload(Bucket=new_bucket, Key="mp", UploadId=upload["UploadId"],
                                         MultipartUpload={"Parts": parts})  # fmt: skip
     assert (done["ChecksumSHA256"], done["ChecksumType"]) == (whole, "COMPOSITE")
+    again = s3.complete_multipart_upload(Bucket=new_bucket, Key="mp", UploadId=upload["UploadId"],
+                                         MultipartUpload={"Parts": parts})  # fmt: skip
+    assert (again["ETag"], again["ChecksumSHA256"]) == (done["ETag"], whole)
     second = s3.get_object(Bucket=new_bucket, Key="mp", PartNumber=2, ChecksumMode="ENABLED")
     assert second["ChecksumSHA256"] == base64.b64encode(digests[1]).decode()
     page_of = {"MaxParts": 1, "PartNumberMarker": 1, "ObjectAttributes": ["ObjectParts"]}

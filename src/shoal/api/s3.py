@@ -369,7 +369,9 @@ class S3Api:
                 raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
             return Response(status_code=304, headers={"ETag": etag})
         span = self._span(req, meta, info.size)
-        if (req.header("x-amz-checksum-mode") or "").upper() == "ENABLED":
+        if (req.header("x-amz-checksum-mode") or "").upper() == "ENABLED" and not (
+            span and "partNumber" not in req.query
+        ):  # a byte range has no checksum of its own: clients would check it against one
             headers.update(_checksum_answer(req, meta))
         start, stop = span or (0, info.size)
         if span is not None:
@@ -449,10 +451,10 @@ class S3Api:
         validate_key(req.key)
         if directive == "COPY":
             meta = ObjectMeta(headers=source.headers, user=source.user)
-        if not source.part_sizes:  # the same bytes: a single put's checksums still hold
-            meta = replace(meta, checksums=source.checksums, checksum_type=source.checksum_type)
         else:
             meta = s3_meta.meta_from_headers(req.headers)
+        if not source.part_sizes:  # the same bytes: a single put's checksums still hold
+            meta = replace(meta, checksums=source.checksums, checksum_type=source.checksum_type)
         info = self.storage.put(req.bucket, req.key, data, meta)
         etag = info.etag or md5_etag(data)
         self.etags.remember(info, etag)
@@ -507,7 +509,8 @@ class S3Api:
             return self.storage.read(bucket, key)
         size = self.storage.stat(bucket, key).size
         first, _, last = range_header.removeprefix("bytes=").partition("-")
-        if not (first.isdigit() and last.isdigit()) or int(first) > int(last):
+        numbers = first.isascii() and first.isdigit() and last.isascii() and last.isdigit()
+        if not range_header.startswith("bytes=") or not numbers or int(first) > int(last):
             raise ApiError("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last")
         if int(last) >= size:
             raise ApiError("InvalidRange", "The requested range is not satisfiable", 416)
@@ -517,7 +520,7 @@ class S3Api:
         location = f"/{req.bucket}/{req.key}"
         done = self.uploads.completed(req.query["uploadId"], req.bucket, req.key)
         if done is not None:  # completing again answers the same, as S3 does
-            return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, done))
+            return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, *done))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         listed = s3_xml.parse_complete_parts(req.body)
         wanted = [(number, etag) for number, etag, _ in listed]
@@ -537,7 +540,7 @@ class S3Api:
             answer = (checksum[0], meta.checksums[checksum[0]], checksum[1])
         info = self.storage.put(req.bucket, req.key, data, meta)
         self.etags.remember(info, etag)
-        self.uploads.finish(folder, etag)
+        self.uploads.finish(folder, etag, answer)
         return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag, answer))
 
     def abort_upload(self, req: S3Request) -> Response:
@@ -564,12 +567,12 @@ class S3Api:
 def _checksum_answer(req: S3Request, meta: ObjectMeta) -> dict[str, str]:
     """The checksum headers of a GET or HEAD (of one part with ``partNumber``)."""
     part = req.query.get("partNumber")
-    if part is not None and meta.part_checksums and part.isdigit():
-        number = int(part)
-        if 1 <= number <= len(meta.part_checksums):
-            return checksum_headers(meta.checksums, meta.checksum_type,
-                                    meta.part_checksums[number - 1])  # fmt: skip
-    return checksum_headers(meta.checksums, meta.checksum_type)
+    if part is None or not meta.part_sizes:
+        return checksum_headers(meta.checksums, meta.checksum_type)
+    number = int(part)  # part_span checked it
+    if number > len(meta.part_checksums):
+        return {}  # no checksum of this part is known
+    return checksum_headers(meta.checksums, meta.checksum_type, meta.part_checksums[number - 1])
 
 
 def _upload_checksums(
@@ -583,7 +586,7 @@ def _upload_checksums(
     algorithm, kind = checksum
     parts = [checksum_of(algorithm, d) for d in datas]
     for computed, sums in zip(parts, claimed, strict=True):
-        if sums.get(algorithm, computed) != computed or (kind == "COMPOSITE" and not sums):
+        if sums.get(algorithm, computed) != computed:
             raise ApiError("BadDigest", f"A part's {algorithm.upper()} checksum does not match")
     if kind == "COMPOSITE":
         whole = composite_checksum(algorithm, parts)

@@ -95,20 +95,24 @@ class MultipartUploads:
             found.append((int(path.stem), md5_etag(data), len(data), mtime))
         return found
 
-    def finish(self, folder: Path, etag: str) -> None:
-        """Mark a completed upload: its parts go, its ETag stays for a repeated Complete."""
+    def finish(self, folder: Path, etag: str, checksum: tuple[str, ...]) -> None:
+        """Mark a completed upload: its parts go, its ETag (and checksum answer) stay
+        for a repeated Complete."""
         meta = self._meta(folder.name) or {}
-        meta["etag"] = etag
+        meta["etag"], meta["checksum_answer"] = etag, "\n".join(checksum)
         _write_atomic(folder / "upload.json", json.dumps(meta).encode())
         for part in folder.glob("*.part"):
             part.unlink(missing_ok=True)
 
-    def completed(self, upload_id: str, bucket: str, key: str) -> str | None:
-        """The ETag of a finished upload of ``bucket``/``key``, None if not finished."""
+    def completed(
+        self, upload_id: str, bucket: str, key: str
+    ) -> tuple[str, tuple[str, ...]] | None:
+        """(ETag, checksum answer) of a finished upload of ``bucket``/``key``, or None."""
         meta = self._meta(upload_id)
-        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
+        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key) or "etag" not in meta:
             return None
-        return meta.get("etag")
+        answer = meta.get("checksum_answer", "")
+        return meta["etag"], tuple(answer.split("\n")) if answer else ()
 
     def _sweep_finished(self) -> None:
         # Finished uploads are kept only to answer a repeated Complete; a day is plenty.
