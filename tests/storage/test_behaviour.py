@@ -369,7 +369,7 @@ def test_metadata_round_trip(storage_case: StorageCase) -> None:
     bucket = storage_case.new_bucket()
     meta = ObjectMeta(
         headers={"Content-Type": "text/csv", "Cache-Control": "no-cache", "Expires": "soon"},
-        user={"owner": "ann", "note": "=?UTF-8?B?w6k=?="},
+        user={"owner": "ann", "note": "=?UTF-8?B?w6k=?=", "unicode": "ünï €"},
         part_sizes=(5, 3),
         etag='"0123456789abcdef0123456789abcdef-2"',
     )

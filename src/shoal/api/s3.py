@@ -343,7 +343,8 @@ class S3Api:
         if if_none is None and if_match is None:
             return
         try:
-            current: str | None = self.etags.etag(self.storage.stat(req.bucket, req.key))
+            info, meta = self.storage.head(req.bucket, req.key)
+            current: str | None = meta.etag or self.etags.etag(info)
         except NoSuchKeyError:
             current = None
         if if_none is not None and current is not None and etag_matches(if_none, current):

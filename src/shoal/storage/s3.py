@@ -10,6 +10,7 @@ ETags are the server's (quoted MD5 for single-part uploads); listings carry them
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
@@ -273,14 +274,18 @@ def _put_arguments(meta: ObjectMeta) -> dict[str, Any]:
     """put_object arguments that store ``meta`` (see ``_meta_of`` for the way back)."""
     if any(name.startswith(_INTERNAL) for name in meta.user):
         raise InvalidInputError(f"user metadata names must not start with {_INTERNAL!r}")
-    texts = [*meta.headers.values(), *meta.user, *meta.user.values()]
+    texts = [*meta.headers.values(), *meta.user]
     if not all(text.isascii() for text in texts):
-        # HTTP headers carry ASCII; S3 clients send other text RFC 2047-encoded.
-        raise InvalidInputError("metadata must be ASCII (encode other text as RFC 2047)")
+        raise InvalidInputError("metadata names and standard headers must be ASCII")
     args: dict[str, Any] = {
         arg: meta.headers[name] for name, arg in _HEADER_ARGS.items() if name in meta.headers
     }
-    user = dict(meta.user)
+    # Values travel as HTTP headers, so ASCII: others go RFC 2047-encoded, and the
+    # names of those are kept so that only they are decoded on the way back.
+    user = {name: _mail_safe(value) for name, value in meta.user.items()}
+    encoded = sorted(name for name, value in meta.user.items() if not value.isascii())
+    if encoded:
+        user[_INTERNAL + "encoded"] = ",".join(encoded)
     if "Expires" in meta.headers:
         # botocore sends Expires as a timestamp; keep the client's exact text instead.
         user[_INTERNAL + "expires"] = meta.headers["Expires"]
@@ -309,7 +314,12 @@ def _meta_of(head: Mapping[str, Any]) -> ObjectMeta:
     parts = user.get(_INTERNAL + "parts", "")
     etag = user.get(_INTERNAL + "etag")
     checksums = json.loads(user.get(_INTERNAL + "checksums") or "{}")
-    user = {k: v for k, v in user.items() if not k.startswith(_INTERNAL)}
+    encoded = set((user.get(_INTERNAL + "encoded") or "").split(","))
+    user = {
+        k: _from_mail_safe(v) if k in encoded else v
+        for k, v in user.items()
+        if not k.startswith(_INTERNAL)
+    }
     sizes = tuple(int(n) for n in parts.split(",") if n.isdigit())
     return ObjectMeta(
         headers=headers,
@@ -320,6 +330,21 @@ def _meta_of(head: Mapping[str, Any]) -> ObjectMeta:
         checksum_type=checksums.get("type"),
         part_checksums=tuple(checksums.get("parts", ())),
     )
+
+
+def _mail_safe(value: str) -> str:
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8")).decode() + "?="
+
+
+def _from_mail_safe(value: str) -> str:
+    if value.startswith("=?UTF-8?B?") and value.endswith("?="):
+        try:
+            return base64.b64decode(value[10:-2]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return value
+    return value
 
 
 def _validate(bucket: str, key: str) -> None:
