@@ -42,7 +42,6 @@ import os
 import re
 import shutil
 import stat
-import time
 import uuid
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,6 +69,13 @@ from shoal.storage.base import (
     validate_bucket_name,
     validate_key,
     validate_prefix,
+)
+from shoal.storage.local_files import (
+    fsync_dir,
+    opened_as,
+    remove_empty_folders,
+    sweep_stale_files,
+    unlink_quietly,
 )
 from shoal.storage.local_keys import (
     META_DIR,
@@ -140,7 +146,7 @@ class LocalStorage(Storage):
         self._meta_root = os.path.join(self.root, META_DIR)
         self._staging = os.path.join(self.root, STAGING_DIR)
         os.makedirs(self._staging, exist_ok=True)
-        _sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
+        sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
         self._bucket_paths: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -174,9 +180,9 @@ class LocalStorage(Storage):
             raise BucketNotEmptyError(f"bucket {bucket!r} is not empty")
         # No objects, but maybe empty folders left by a crash, or files shoal does not
         # serve (symlinks, odd names): remove the former, never delete the latter.
-        if not _remove_empty_folders(path):
+        if not remove_empty_folders(path):
             raise BucketNotEmptyError(f"bucket {bucket!r} holds files that are not objects")
-        _remove_empty_folders(side)
+        remove_empty_folders(side)
         shutil.rmtree(os.path.join(self._meta_root, bucket), ignore_errors=True)
 
     def bucket_exists(self, bucket: str) -> bool:
@@ -241,7 +247,7 @@ class LocalStorage(Storage):
                 raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
             raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
         try:
-            if not _opened_as(fd, path):
+            if not opened_as(fd, path):
                 self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
                 raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
             if start == 0 and end:
@@ -316,7 +322,7 @@ class LocalStorage(Storage):
             else:
                 self._remove_side(bucket, key)  # an older copy from when "a" was in the way
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
         etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
         return _info(bucket, key, st, etag)
@@ -325,7 +331,7 @@ class LocalStorage(Storage):
         """Delete one object and prune folders it leaves empty; a missing key is fine."""
         validate_key(key)
         self._existing_bucket(bucket)
-        _unlink_quietly(self._meta_path(bucket, key))
+        unlink_quietly(self._meta_path(bucket, key))
         self._remove_side(bucket, key)
         if not needs_side(key):
             self._delete_plain(bucket, key)
@@ -541,7 +547,7 @@ class LocalStorage(Storage):
         """Keep ``meta`` for the file ``st`` about to become ``key`` (or drop old meta)."""
         path = self._meta_path(bucket, key)
         if not meta:
-            _unlink_quietly(path)
+            unlink_quietly(path)
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = os.path.join(self._staging, f"meta-{uuid.uuid4().hex}")
@@ -555,7 +561,7 @@ class LocalStorage(Storage):
         if self._crosses_symlink(path):
             raise InvalidKeyError(f"the side area of bucket {bucket!r} holds a symlink")
         os.replace(tmp, path)
-        _fsync_dir(os.path.dirname(path))
+        fsync_dir(os.path.dirname(path))
 
     def _remove_side(self, bucket: str, key: str) -> None:
         path = self._side_path(bucket, key)
@@ -631,7 +637,7 @@ class LocalStorage(Storage):
             placed = self._replace(tmp, path, bucket, key)
             if placed is not None:
                 if placed:
-                    _fsync_dir(folder)
+                    fsync_dir(folder)
                 return placed
         raise StorageError(f"cannot put {bucket}/{key}: its folder keeps disappearing")
 
@@ -773,68 +779,3 @@ def _page(items: Iterator[ObjectInfo | str], max_keys: int | None) -> Listing:
         else:
             objects.append(item)
     return Listing(objects, prefixes)
-
-
-def _fsync_dir(folder: str) -> None:
-    # Make the rename itself durable; not every platform can open a folder.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sweep_stale_files(folder: str, max_age: float) -> None:
-    cutoff = time.time() - max_age
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-            except OSError:
-                pass  # another process swept it first
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _remove_empty_folders(path: str) -> bool:
-    """Remove ``path`` and the empty folders under it; False if anything else is left."""
-    for dirpath, dirnames, _ in os.walk(path, topdown=False, followlinks=False):
-        for name in dirnames:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                _rmdir_quietly(full)
-    return _rmdir_quietly(path)
-
-
-def _rmdir_quietly(path: str) -> bool:
-    try:
-        os.rmdir(path)
-    except OSError:
-        return False  # not empty: it holds something that is not ours to delete
-    return True
-
-
-def _opened_as(fd: int, path: str) -> bool:
-    """Whether the open file ``fd`` really is ``path``, with no symlink on the way.
-
-    Linux names an open file's resolved path in /proc/self/fd; elsewhere fall back
-    to resolving ``path`` (racy, but no worse than the check before opening).
-    """
-    try:
-        opened = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return os.path.realpath(path) == path
-    # A file replaced (atomic put) or deleted since it was opened reads "(deleted)";
-    # it was at ``path`` when opened, which is what matters.
-    return opened in (path, path + " (deleted)")
