@@ -30,13 +30,11 @@ MOTO_START_TIMEOUT = 30.0
 class Capabilities:
     """What an implementation can store, where S3 and a filesystem differ."""
 
-    folder_markers: bool  # keys ending in '/'
-    object_and_folder: bool  # "a" and "a/b" both objects at once
     listing_etags: bool  # list/walk report ETags
 
 
-S3_CAPS = Capabilities(folder_markers=True, object_and_folder=True, listing_etags=True)
-LOCAL_CAPS = Capabilities(folder_markers=False, object_and_folder=False, listing_etags=False)
+S3_CAPS = Capabilities(listing_etags=True)
+LOCAL_CAPS = Capabilities(listing_etags=False)
 
 
 @dataclass
@@ -132,8 +130,8 @@ def shoal_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Storag
         stop_server(server)
 
 
-# shoal serves local folders, so it has their limits, and it reports ETags in listings.
-SHOAL_CAPS = Capabilities(folder_markers=False, object_and_folder=False, listing_etags=True)
+# shoal serves local folders and reports ETags in listings.
+SHOAL_CAPS = Capabilities(listing_etags=True)
 
 
 def _shoal_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:

@@ -23,6 +23,7 @@ from shoal.errors import (
     NoSuchKeyError,
 )
 from shoal.storage import Listing, ObjectInfo, Storage, join_uri, parse_uri
+from shoal.storage.meta import ObjectMeta
 
 from .conftest import StorageCase
 
@@ -47,8 +48,21 @@ INVALID_BUCKET_NAMES = [
 ]
 UNSAFE_KEYS = ["", "../x", "a/../../x", "a/./b", "/etc/passwd", "a\x00b", "a\\b", "tab\tkey"]
 
-# No key is both an object and a folder here, so every implementation can hold them.
+# Plain keys, and keys no plain file can hold (local storage keeps those aside):
+# folder markers, objects that are folders too, empty segments, long segments.
+LONG_SEGMENT = "l/" + "x" * 300
 LISTING_KEYS = [
+    "a",
+    "a/",
+    "a//x",
+    "a/b",
+    "c",
+    "c/d/",
+    "é/",
+    "year=2024_$folder$",
+    "year=2024/month=01/",
+    LONG_SEGMENT,
+    LONG_SEGMENT + "/y",
     "a-b",
     "a.b",
     "a/1",
@@ -298,25 +312,77 @@ def test_delete(storage_case: StorageCase) -> None:
 def test_folder_marker_keys(storage_case: StorageCase) -> None:
     storage = storage_case.storage
     bucket = storage_case.new_bucket()
-    if not storage_case.caps.folder_markers:
-        with pytest.raises(InvalidKeyError):
-            storage.put(bucket, "folder/", b"")
-        return
     storage.put(bucket, "folder/", b"")
+    storage.put(bucket, "folder/x", b"x")
     assert storage.stat(bucket, "folder/").size == 0
+    assert storage.read(bucket, "folder/") == b""
+    assert [o.key for o in storage.walk(bucket)] == ["folder/", "folder/x"]
+    storage.delete(bucket, "folder/")
+    assert [o.key for o in storage.walk(bucket)] == ["folder/x"]
+    with pytest.raises(NoSuchKeyError):
+        storage.stat(bucket, "folder/")
 
 
-def test_object_and_folder_of_same_name(storage_case: StorageCase) -> None:
+@pytest.mark.parametrize(
+    ("first", "second"), [("a", "a/b"), ("a", "a/b/c"), ("a/b", "a"), ("a/b/c", "a/b")]
+)
+def test_object_and_folder_of_same_name(storage_case: StorageCase, first: str, second: str) -> None:
     storage = storage_case.storage
     bucket = storage_case.new_bucket()
-    storage.put(bucket, "a", b"file")
-    if not storage_case.caps.object_and_folder:
-        with pytest.raises(InvalidKeyError):
-            storage.put(bucket, "a/b", b"x")
-        assert storage.read(bucket, "a") == b"file"
-        return
-    storage.put(bucket, "a/b", b"x")
-    assert [o.key for o in storage.walk(bucket)] == ["a", "a/b"]
+    storage.put(bucket, first, b"first")
+    storage.put(bucket, second, b"second")
+    assert [o.key for o in storage.walk(bucket)] == sorted([first, second])
+    assert (storage.read(bucket, first), storage.read(bucket, second)) == (b"first", b"second")
+    assert storage.stat(bucket, second).size == 6
+    storage.put(bucket, second, b"2nd")  # replaced where it lives
+    assert [o.size for o in storage.walk(bucket, second)][:1] == [3]
+    storage.delete(bucket, first)
+    assert [o.key for o in storage.walk(bucket)] == [second]
+    storage.put(bucket, second, b"again")  # now free to be plain: still one object
+    assert [(o.key, o.size) for o in storage.walk(bucket)] == [(second, 5)]
+    storage.delete(bucket, second)
+    assert list(storage.walk(bucket)) == []
+    storage.delete_bucket(bucket)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["x" * 1024, "a/" + "é" * 200 + "/b", "a//b", "a_$folder$", "k/" * 512, "%41=/%"],
+)
+def test_keys_a_file_cannot_be_round_trip(storage_case: StorageCase, key: str) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, key, b"data")
+    assert storage.read(bucket, key) == b"data"
+    assert storage.read(bucket, key, 1, 3) == b"at"
+    assert [o.key for o in storage.list(bucket).objects] == [key]
+    assert [a for _, a in storage.read_prefixes(bucket, [(key, 2)])] == [b"da"]
+    with pytest.raises(BucketNotEmptyError):
+        storage.delete_bucket(bucket)
+    storage.delete(bucket, key)
+    assert list(storage.walk(bucket)) == []
+    storage.delete_bucket(bucket)
+
+
+def test_metadata_round_trip(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    meta = ObjectMeta(
+        headers={"Content-Type": "text/csv", "Cache-Control": "no-cache", "Expires": "soon"},
+        user={"owner": "ann", "note": "=?UTF-8?B?w6k=?=", "unicode": "ünï €"},
+        part_sizes=(5, 3),
+        etag='"0123456789abcdef0123456789abcdef-2"',
+    )
+    storage.put(bucket, "m/k", b"12345678", meta)
+    info, got = storage.head(bucket, "m/k")
+    assert info.size == 8
+    assert (dict(got.headers), dict(got.user)) == (dict(meta.headers), dict(meta.user))
+    assert (got.part_sizes, got.etag) == (meta.part_sizes, meta.etag)
+    assert got.part_range(2, info.size) == (5, 8) and got.part_range(3, info.size) is None
+    storage.put(bucket, "m/k", b"plain")  # a put without metadata keeps none
+    _, plain = storage.head(bucket, "m/k")
+    assert (dict(plain.user), plain.part_sizes, plain.etag) == ({}, (), None)
+    assert plain.headers.get("Content-Type") in (None, "binary/octet-stream")
 
 
 # -- read_prefixes -------------------------------------------------------------------
@@ -454,9 +520,11 @@ def test_delimiter_listing_by_hand(listed: tuple[Storage, str]) -> None:
     storage, bucket = listed
     listing = storage.list(bucket, delimiter="/")
     assert [o.key for o in listing.objects] == [
-        "B", "Z", "a-b", "a.b", "b", "e", "é2", "\uff5e", "\U0001f600"
+        "B", "Z", "a", "a-b", "a.b", "b", "c", "e", "year=2024_$folder$", "é2", "\uff5e",
+        "\U0001f600",
     ]  # fmt: skip
-    assert listing.prefixes == ["a/", "c/", "year=2024/", "year=2025/", "é/", "日本/"]
+    assert listing.prefixes == ["a/", "c/", "l/", "year=2024/", "year=2025/", "é/", "日本/"]
+    assert [o.key for o in storage.list(bucket, "a/", "/").objects] == ["a/", "a/1", "a/2", "a/b"]
     deep = storage.list(bucket, "year=2024/", "/")
     assert (deep.objects, deep.prefixes) == ([], ["year=2024/month=01/", "year=2024/month=02/"])
 

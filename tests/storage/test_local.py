@@ -21,6 +21,8 @@ from shoal.errors import (
 from shoal.storage import LocalStorage
 from shoal.storage import local as local_module
 from shoal.storage.local import STAGING_DIR
+from shoal.storage.local_keys import META_DIR, SIDE_DIR
+from shoal.storage.meta import ObjectMeta
 
 TRAVERSALS = ["../x", "a/../../x", "../../outside", "/etc/passwd", "a\x00b", "..\\x", "a/\\..\\b"]
 
@@ -304,25 +306,65 @@ def test_list_buckets_skips_what_is_not_a_bucket(local: LocalStorage) -> None:
 # -- the filesystem's limits -----------------------------------------------------------
 
 
+def test_plain_keys_stay_plain_files_and_the_rest_stays_aside(local: LocalStorage) -> None:
+    local.create_bucket("bkt")
+    aside = ["a", "dir/", "x//y", "m_$folder$", "s/" + "z" * 256]
+    for key in ["a/b.csv", "dir/f.csv", *aside]:
+        local.put("bkt", key, key.encode())
+    # What DuckDB and the crawler see in the bucket folder: the plain files only.
+    assert snapshot(Path(local.root, "bkt")) == {
+        "a": None, "a/b.csv": b"a/b.csv", "dir": None, "dir/f.csv": b"dir/f.csv"
+    }  # fmt: skip
+    side = Path(local.root, SIDE_DIR, "bkt")
+    assert len([p for p in side.rglob("*") if p.is_file()]) == len(aside)
+    for key in aside:
+        path = Path(local.local_path("bkt", key))
+        assert path.is_relative_to(side) and path.read_bytes() == key.encode()
+    assert local.local_path("bkt", "a/b.csv") == str(Path(local.root, "bkt", "a", "b.csv"))
+
+
 @pytest.mark.parametrize(
-    ("first", "second"), [("a", "a/b"), ("a", "a/b/c"), ("a/b", "a"), ("a/b/c", "a/b")]
+    "key", [".shoal-keys/bkt/a=", "../.shoal-keys/bkt/a=", "a/../../.shoal-meta/x", "%2E%2E/a="]
 )
-def test_file_folder_conflicts_are_clear_errors(
-    local: LocalStorage, first: str, second: str
-) -> None:
+def test_keys_cannot_reach_the_side_area(local: LocalStorage, key: str) -> None:
     local.create_bucket("bkt")
-    local.put("bkt", first, b"first")
-    with pytest.raises(InvalidKeyError, match="cannot put"):
-        local.put("bkt", second, b"second")
-    assert [(o.key, local.read("bkt", o.key)) for o in local.walk("bkt")] == [(first, b"first")]
+    local.put("bkt", "a/b", b"plain")
+    local.put("bkt", "a", b"aside")  # lives at .shoal-keys/bkt/a=
+    before = snapshot(Path(local.root))
+    try:
+        local.put("bkt", key, b"evil")
+    except InvalidKeyError:
+        assert snapshot(Path(local.root)) == before
+        return
+    # Accepted keys are stored as themselves, never over the side entry of "a".
+    assert local.read("bkt", "a") == b"aside" and local.read("bkt", key) == b"evil"
+    assert sorted(o.key for o in local.walk("bkt")) == sorted(["a", "a/b", key])
 
 
-@pytest.mark.parametrize("key", ["folder/", "a//b", "x" * 256])
-def test_keys_a_filesystem_cannot_hold(local: LocalStorage, key: str) -> None:
+def test_a_symlink_in_the_side_area_is_never_followed(tmp_path: Path, local: LocalStorage) -> None:
     local.create_bucket("bkt")
-    with pytest.raises(InvalidKeyError):
-        local.put("bkt", key, b"")
-    assert os.listdir(Path(local.root, STAGING_DIR)) == []
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"secret")
+    local.put("bkt", "dir/", b"")
+    side = Path(local.root, SIDE_DIR, "bkt")
+    (side / "evil%2F=").symlink_to(secret)
+    assert [o.key for o in local.walk("bkt")] == ["dir/"]
+    with pytest.raises((NoSuchKeyError, InvalidKeyError)):
+        local.read("bkt", "evil/")
+    with pytest.raises(NoSuchKeyError):
+        local.stat("bkt", "evil/")
+    assert secret.read_bytes() == b"secret"
+
+
+def test_metadata_of_a_file_changed_behind_shoals_back_is_dropped(local: LocalStorage) -> None:
+    local.create_bucket("bkt")
+    local.put("bkt", "k", b"one", ObjectMeta(headers={"Content-Type": "text/plain"}))
+    assert local.head("bkt", "k")[1].headers == {"Content-Type": "text/plain"}
+    path = Path(local.root, "bkt", "k")
+    path.write_bytes(b"other tool")
+    assert not local.head("bkt", "k")[1]
+    local.delete("bkt", "k")
+    assert list(Path(local.root, META_DIR, "bkt").rglob("*.json")) == []
 
 
 def test_a_folder_is_not_an_object(local: LocalStorage) -> None:

@@ -307,8 +307,19 @@ _BUCKET_GET = {
     "location": "s3:GetBucketLocation",
     "versioning": "s3:GetBucketVersioning",
     "uploads": "s3:ListBucketMultipartUploads",
+    "versions": "s3:ListBucketVersions",
+    "acl": "s3:GetBucketAcl",
+    "policy": "s3:GetBucketPolicy",
+}
+# Sub-resources of a bucket PUT or DELETE, by (method, sub-resource).
+_BUCKET_SUB = {
+    ("PUT", "acl"): "s3:PutBucketAcl",
+    ("PUT", "policy"): "s3:PutBucketPolicy",
+    ("PUT", "versioning"): "s3:PutBucketVersioning",
+    ("DELETE", "policy"): "s3:DeleteBucketPolicy",
 }
 _BUCKET = {"PUT": "s3:CreateBucket", "HEAD": "s3:ListBucket", "DELETE": "s3:DeleteBucket"}
+_OBJECT_ACL = {"GET": "s3:GetObjectAcl", "PUT": "s3:PutObjectAcl"}
 _UPLOAD = {
     "PUT": "s3:PutObject",
     "POST": "s3:PutObject",
@@ -327,7 +338,7 @@ def s3_checks(http: HttpRequest, body: bytes) -> list[Check]:
     if not key:
         return _bucket_checks(http.method, bucket, query, body)
     place = f"s3://{bucket}/{key}"
-    actions = _UPLOAD if "uploadId" in query else _OBJECT
+    actions = _UPLOAD if "uploadId" in query else _OBJECT_ACL if "acl" in query else _OBJECT
     # PUT, and POST (multipart create/complete) write; anything else the handler refuses.
     checks = [Check(actions.get(http.method, "s3:PutObject"), object_arn(bucket, key), place)]
     if http.method == "PUT" and (source := http.header("x-amz-copy-source")):
@@ -346,7 +357,8 @@ def _bucket_checks(method: str, bucket: str, query: dict[str, str], body: bytes)
             Check("s3:DeleteObject", object_arn(bucket, k), f"{place}/{k}")
             for k in _keys_to_delete(body)
         ]
-    return [Check(_BUCKET.get(method, "s3:CreateBucket"), bucket_arn(bucket), place)]
+    sub = next((a for (m, q), a in _BUCKET_SUB.items() if m == method and q in query), None)
+    return [Check(sub or _BUCKET.get(method, "s3:CreateBucket"), bucket_arn(bucket), place)]
 
 
 def _keys_to_delete(body: bytes) -> list[str]:

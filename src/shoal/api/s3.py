@@ -9,10 +9,11 @@ ETags: local storage does not know an object's MD5 without reading it, so
 by (bucket, key) and checked against size and mtime, and computes the MD5 on a miss.
 GET and HEAD therefore always agree. Listings report an ETag when it is cached or the
 object is small enough to hash cheaply. A multipart object's ``md5-of-md5s-N`` ETag is
-kept only in memory: after a restart it is reported as the plain MD5 of its content.
+kept with its metadata, so GET and HEAD answer it after a restart too; listings report
+it while it is cached, else the plain MD5 of the content.
 
-Not kept: user metadata (``x-amz-meta-*``) and Content-Type; GET answers a type
-guessed from the key's extension.
+Object metadata (standard headers, ``x-amz-meta-*``, a multipart upload's part sizes
+and ETag) is kept by the storage (``ObjectMeta``); see ``s3_meta``.
 
 Multipart uploads are staged under ``DATA/multipart/<upload id>/`` (outside every
 bucket, so never listed as objects) and assembled with one atomic ``storage.put``.
@@ -23,42 +24,45 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
-import mimetypes
-import os
 import re
-import secrets
-import shutil
-import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
-from pathlib import Path
+from email.utils import format_datetime
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
 
-from shoal.api import s3_xml
+from shoal.api import s3_acl, s3_attributes, s3_meta, s3_policy, s3_versions, s3_xml
 from shoal.api.errors import ApiError
+from shoal.api.s3_checks import (
+    check_conditions,
+    checksum_headers,
+    checksum_of,
+    checksum_request,
+    composite_checksum,
+    etag_matches,
+    md5_etag,
+    parse_range,
+    verify_integrity,
+)
+from shoal.api.s3_multipart import MultipartUploads, check_parts
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
-from shoal.errors import NoSuchKeyError, ShoalError
-from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key
+from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
+from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key, validate_prefix
+from shoal.storage.meta import ObjectMeta
 
 XML = "application/xml"
 STREAM_CHUNK = 8 * 1024 * 1024
-LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
-MIN_PART_SIZE = 5 * 1024 * 1024
 MAX_PART_NUMBER = 10000
-_UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
 UNSUPPORTED = frozenset(
-    "accelerate acl analytics attributes cors encryption intelligent-tiering inventory "
+    "accelerate analytics cors encryption intelligent-tiering inventory "
     "legal-hold lifecycle logging metrics notification object-lock ownershipControls "
-    "policy policyStatus publicAccessBlock replication requestPayment restore retention "
-    "select tagging torrent versions website".split()
+    "policyStatus publicAccessBlock replication requestPayment restore retention "
+    "select tagging torrent website".split()
 )
 
 
@@ -92,10 +96,6 @@ def split_path(raw_path: str) -> tuple[str, str]:
 # -- ETags ---------------------------------------------------------------------------
 
 
-def md5_etag(data: bytes) -> str:
-    return '"' + hashlib.md5(data).hexdigest() + '"'
-
-
 class EtagCache:
     """ETags of objects by (bucket, key), valid while size and mtime are unchanged."""
 
@@ -127,198 +127,6 @@ class EtagCache:
         return etag
 
 
-# -- checksums -------------------------------------------------------------------------
-
-
-def _crc_table(poly: int, width: int) -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ poly if crc & 1 else crc >> 1
-        table.append(crc & ((1 << width) - 1))
-    return table
-
-
-_CRC32C = _crc_table(0x82F63B78, 32)
-_CRC64NVME = _crc_table(0x9A6C9329AC4BC9B5, 64)
-
-
-def _reflected_crc(table: list[int], width: int, data: bytes) -> bytes:
-    mask = (1 << width) - 1
-    crc = mask
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return (crc ^ mask).to_bytes(width // 8, "big")
-
-
-CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
-    "crc32": lambda d: zlib.crc32(d).to_bytes(4, "big"),
-    "crc32c": lambda d: _reflected_crc(_CRC32C, 32, d),
-    "crc64nvme": lambda d: _reflected_crc(_CRC64NVME, 64, d),
-    "sha1": lambda d: hashlib.sha1(d).digest(),
-    "sha256": lambda d: hashlib.sha256(d).digest(),
-}
-
-
-def verify_integrity(req: S3Request, data: bytes) -> dict[str, str]:
-    """Check Content-MD5 and any x-amz-checksum-* (header or trailer); echo checksums."""
-    md5 = req.header("content-md5")
-    if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError("InvalidDigest", "The Content-MD5 you specified is not valid") from None
-        if expected != hashlib.md5(data).digest():
-            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we got")
-    echoed = {}
-    for name, compute in CHECKSUMS.items():
-        header = f"x-amz-checksum-{name}"
-        claimed = req.trailers.get(header) or req.header(header)
-        if claimed is None:
-            continue
-        if base64.b64encode(compute(data)).decode() != claimed.strip():
-            raise ApiError(
-                "BadDigest", f"The {name.upper()} you specified did not match the calculated one"
-            )
-        echoed[header] = claimed.strip()
-    return echoed
-
-
-# -- conditions and ranges -------------------------------------------------------------
-
-
-def _http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # an unparseable date is ignored, as HTTP says
-
-
-def _etag_matches(header: str, etag: str) -> bool:
-    wanted = {t.strip() for t in header.split(",")}
-    return "*" in wanted or etag in wanted or etag.strip('"') in wanted
-
-
-def check_conditions(headers: Mapping[str, str], etag: str, mtime: datetime) -> int | None:
-    """304 or 412 when If-* headers say so (RFC 7232 order), else None."""
-    modified = mtime.replace(microsecond=0)
-    if_match, if_none = headers.get("if-match"), headers.get("if-none-match")
-    if if_match is not None:
-        if not _etag_matches(if_match, etag):
-            return 412
-    else:
-        since = _http_date(headers.get("if-unmodified-since"))
-        if since is not None and modified > since:
-            return 412
-    if if_none is not None:
-        if _etag_matches(if_none, etag):
-            return 304
-    else:
-        since = _http_date(headers.get("if-modified-since"))
-        if since is not None and modified <= since:
-            return 304
-    return None
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """[start, stop) of a Range header, None to send everything; 416 if unsatisfiable."""
-    match = _RANGE_RE.match(header.strip()) if header else None
-    if match is None or match.group(0) == "bytes=-":
-        return None  # absent or malformed: S3 answers the whole object
-    first, last = match.groups()
-    if not first:
-        length = int(last)
-        if length == 0:
-            raise _invalid_range(size)
-        return max(size - length, 0), size
-    start = int(first)
-    stop = size if not last else int(last) + 1
-    if last and stop <= start:
-        return None
-    if start >= size:
-        raise _invalid_range(size)
-    return start, min(stop, size)
-
-
-def _invalid_range(size: int) -> ApiError:
-    return ApiError(
-        "InvalidRange",
-        "The requested range is not satisfiable",
-        416,
-        headers={"Content-Range": f"bytes */{size}"},
-    )
-
-
-# -- multipart staging ---------------------------------------------------------------------
-
-
-class MultipartUploads:
-    """Uploads in progress, each a folder of parts under ``root``."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def create(self, bucket: str, key: str) -> str:
-        upload_id = secrets.token_hex(16)
-        folder = self.root / upload_id
-        folder.mkdir()
-        meta = {"bucket": bucket, "key": key, "initiated": datetime.now(UTC).isoformat()}
-        _write_atomic(folder / "upload.json", json.dumps(meta).encode())
-        return upload_id
-
-    def folder(self, upload_id: str, bucket: str, key: str) -> Path:
-        """The folder of an upload of ``bucket``/``key``; NoSuchUpload otherwise."""
-        meta = self._meta(upload_id)
-        if meta is None or (meta["bucket"], meta["key"]) != (bucket, key):
-            raise ApiError("NoSuchUpload", "The specified upload does not exist", 404)
-        return self.root / upload_id
-
-    def _meta(self, upload_id: str) -> dict[str, str] | None:
-        if not _UPLOAD_ID_RE.match(upload_id):
-            return None
-        try:
-            meta: dict[str, str] = json.loads((self.root / upload_id / "upload.json").read_bytes())
-        except (OSError, ValueError):
-            return None
-        return meta
-
-    def put_part(self, folder: Path, number: int, data: bytes) -> str:
-        etag = md5_etag(data)
-        _write_atomic(folder / f"{number:05d}.part", data)
-        return etag
-
-    def parts(self, folder: Path) -> list[tuple[int, str, int, datetime]]:
-        """(number, etag, size, mtime) of every part, by number."""
-        found = []
-        for path in sorted(folder.glob("*.part")):
-            data = path.read_bytes()
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            found.append((int(path.stem), md5_etag(data), len(data), mtime))
-        return found
-
-    def uploads(self, bucket: str) -> list[tuple[str, str, datetime]]:
-        found = []
-        for folder in sorted(self.root.iterdir()):
-            meta = self._meta(folder.name)
-            if meta and meta["bucket"] == bucket:
-                when = datetime.fromisoformat(meta["initiated"])
-                found.append((meta["key"], folder.name, when))
-        return sorted(found)
-
-    def remove(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 # -- the API ---------------------------------------------------------------------------
 
 
@@ -348,13 +156,33 @@ class S3Api:
                 raise ApiError("MethodNotAllowed", "The method is not allowed here", 405)
             return self.list_buckets(req)
         if not req.key:
-            return self._bucket_operation(req)
+            return self._acl(req) if "acl" in req.query else self._bucket_operation(req)
         if len(req.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise ApiError("KeyTooLongError", "Your key is too long")
-        return self._object_operation(req)
+        return self._acl(req) if "acl" in req.query else self._object_operation(req)
+
+    def _acl(self, req: S3Request) -> Response:
+        """Get/PutBucketAcl and Get/PutObjectAcl: the owner's FULL_CONTROL, always."""
+        if req.method not in ("GET", "PUT"):
+            raise ApiError("MethodNotAllowed", f"{req.method} is not allowed on an ACL", 405)
+        owner = self.app.config.account_id
+        if req.key:
+            self.storage.stat(req.bucket, req.key)  # NoSuchKey (or NoSuchBucket) first
+        else:
+            self._require_bucket(req.bucket)
+        if req.method == "GET":
+            return _xml(s3_xml.acl(owner))
+        if req.body.strip():
+            s3_acl.check_acl_body(req.body, owner)
+        s3_acl.check_acl_headers(req.headers, owner)
+        return Response(status_code=200)
 
     def _bucket_operation(self, req: S3Request) -> Response:
         q, method = req.query, req.method
+        if "policy" in q:
+            self._require_bucket(req.bucket)
+            return s3_policy.answer(self.app.governance.bucket_policies, method, req.bucket,
+                                    req.body)  # fmt: skip
         if method == "GET":
             if "location" in q:
                 self._require_bucket(req.bucket)
@@ -365,7 +193,13 @@ class S3Api:
             if "uploads" in q:
                 self._require_bucket(req.bucket)
                 return _xml(s3_xml.list_uploads(req.bucket, self.uploads.uploads(req.bucket)))
+            if "versions" in q:
+                return self.list_versions(req)
             return self.list_objects(req, v2=q.get("list-type") == "2")
+        if method == "PUT" and "versioning" in q:
+            s3_versions.check_versioning_request(req.body)
+            self._require_bucket(req.bucket)
+            return Response(status_code=200)
         handlers: dict[str, Callable[[S3Request], Response]] = {
             "PUT": self.create_bucket,
             "HEAD": self.head_bucket,
@@ -395,6 +229,8 @@ class S3Api:
             return (
                 self.copy_object(req) if req.header("x-amz-copy-source") else self.put_object(req)
             )
+        if method == "GET" and "attributes" in q:
+            return self.object_attributes(req)
         handlers = {"GET": self.get_object, "HEAD": self.get_object, "DELETE": self.delete_object}
         if method not in handlers:
             raise ApiError("MethodNotAllowed", f"{method} is not allowed on an object", 405)
@@ -409,7 +245,12 @@ class S3Api:
 
     def create_bucket(self, req: S3Request) -> Response:
         s3_xml.parse_create_bucket(req.body)  # any region is fine; only well-formedness counts
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         if self.storage.bucket_exists(req.bucket):
+            if self.app.config.region == "us-east-1":
+                # S3's legacy answer in us-east-1: recreating your own bucket succeeds
+                # (and changes nothing); every other region answers 409.
+                return Response(status_code=200, headers={"Location": f"/{req.bucket}"})
             raise ApiError(
                 "BucketAlreadyOwnedByYou",
                 "Your previous request to create the bucket succeeded",
@@ -424,6 +265,7 @@ class S3Api:
 
     def delete_bucket(self, req: S3Request) -> Response:
         self.storage.delete_bucket(req.bucket)
+        self.app.governance.bucket_policies.delete(req.bucket)  # S3 drops it with the bucket
         return Response(status_code=204)
 
     def _require_bucket(self, bucket: str) -> None:
@@ -434,26 +276,42 @@ class S3Api:
 
     def list_objects(self, req: S3Request, v2: bool) -> Response:
         q = req.query
-        prefix, delimiter = q.get("prefix", ""), q.get("delimiter") or None
-        max_keys = _max_keys(q.get("max-keys"))
         token = q.get("continuation-token") if v2 else None
         start = _decode_token(token) if token else q.get("start-after" if v2 else "marker")
-        if max_keys == 0:
-            self._require_bucket(req.bucket)
-            objects, prefixes, truncated = [], [], False
-        else:
-            listing = self.storage.list(req.bucket, prefix, delimiter, start or None, max_keys)
-            objects = [self._listed(o) for o in listing.objects]
-            prefixes, truncated = listing.prefixes, listing.is_truncated
-        page = s3_xml.ListPage(
-            req.bucket, prefix, delimiter, max_keys, objects, prefixes, truncated,
-            url_encode=q.get("encoding-type") == "url",
-        )  # fmt: skip
-        last = max([o.key for o in objects] + list(prefixes), default=None) if truncated else None
+        owner = self.app.config.account_id if not v2 or q.get("fetch-owner") == "true" else None
+        page = replace(self._list_page(req, start), owner=owner, encode_prefix=v2)
+        objects, prefixes = page.objects, page.prefixes
+        last = max([o.key for o in objects] + list(prefixes), default=None)
+        last = last if page.is_truncated else None
         if v2:
             next_token = _encode_token(last) if last else None
             return _xml(s3_xml.list_objects_v2(page, q.get("start-after"), token, next_token))
         return _xml(s3_xml.list_objects_v1(page, q.get("marker", ""), last))
+
+    def list_versions(self, req: S3Request) -> Response:
+        """ListObjectVersions: every object once, as version ``null``."""
+        key_marker = req.query.get("key-marker", "")
+        start = s3_versions.version_start(key_marker, req.query.get("version-id-marker"))
+        page = self._list_page(req, start)
+        return _xml(s3_xml.list_versions(page, key_marker, self.app.config.account_id))
+
+    def _list_page(self, req: S3Request, start: str | None) -> s3_xml.ListPage:
+        """One page of a listing of ``req``'s bucket, from the query's prefix and limits."""
+        q = req.query
+        prefix, delimiter = q.get("prefix", ""), q.get("delimiter") or None
+        max_keys = _max_keys(q.get("max-keys"))
+        self._require_bucket(req.bucket)
+        objects: list[s3_xml.ListedObject] = []
+        prefixes: list[str] = []
+        truncated = False
+        if max_keys and _listable_prefix(prefix):
+            listing = self.storage.list(req.bucket, prefix, delimiter, start or None, max_keys)
+            objects = [self._listed(o) for o in listing.objects]
+            prefixes, truncated = listing.prefixes, listing.is_truncated
+        return s3_xml.ListPage(
+            req.bucket, prefix, delimiter, max_keys, objects, prefixes, truncated,
+            url_encode=q.get("encoding-type") == "url",
+        )  # fmt: skip
 
     def _listed(self, info: ObjectInfo) -> s3_xml.ListedObject:
         etag = self.etags.known(info)
@@ -467,10 +325,15 @@ class S3Api:
     # -- objects -----------------------------------------------------------------
 
     def put_object(self, req: S3Request) -> Response:
-        checksums = verify_integrity(req, req.body)
+        checksums = verify_integrity(req.headers, req.trailers, req.body)
         validate_key(req.key)
         self._check_write_conditions(req)
-        info = self.storage.put(req.bucket, req.key, req.body)
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
+        meta = s3_meta.meta_from_headers(req.headers)
+        if checksums:  # kept, to answer GET/HEAD with x-amz-checksum-mode: ENABLED
+            values = {name.removeprefix("x-amz-checksum-"): v for name, v in checksums.items()}
+            meta = replace(meta, checksums=values, checksum_type="FULL_OBJECT")
+        info = self.storage.put(req.bucket, req.key, req.body, meta)
         etag = info.etag or md5_etag(req.body)
         self.etags.remember(info, etag)
         return Response(status_code=200, headers={"ETag": etag, **checksums})
@@ -480,22 +343,25 @@ class S3Api:
         if if_none is None and if_match is None:
             return
         try:
-            current: str | None = self.etags.etag(self.storage.stat(req.bucket, req.key))
+            info, meta = self.storage.head(req.bucket, req.key)
+            current: str | None = meta.etag or self.etags.etag(info)
         except NoSuchKeyError:
             current = None
-        if if_none is not None and current is not None and _etag_matches(if_none, current):
+        if if_none is not None and current is not None and etag_matches(if_none, current):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
-        if if_match is not None and (current is None or not _etag_matches(if_match, current)):
+        if if_match is not None and current is None:
+            raise ApiError("NoSuchKey", "The specified key does not exist.", 404)
+        if if_match is not None and current is not None and not etag_matches(if_match, current):
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     def get_object(self, req: S3Request) -> Response:
-        info = self.storage.stat(req.bucket, req.key)
-        etag = self.etags.etag(info)
+        info, meta = self.storage.head(req.bucket, req.key)
+        etag = meta.etag or self.etags.etag(info)
         headers = {
             "ETag": etag,
             "Last-Modified": format_datetime(info.mtime.replace(microsecond=0), usegmt=True),
             "Accept-Ranges": "bytes",
-            "Content-Type": mimetypes.guess_type(req.key)[0] or "binary/octet-stream",
+            **s3_meta.response_headers(meta, req.key),
         }
         headers.update(_response_overrides(req.query))
         status = check_conditions(req.headers, etag, info.mtime)
@@ -503,7 +369,11 @@ class S3Api:
             if status == 412:
                 raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
             return Response(status_code=304, headers={"ETag": etag})
-        span = parse_range(req.header("range"), info.size)
+        span = self._span(req, meta, info.size)
+        if (req.header("x-amz-checksum-mode") or "").upper() == "ENABLED" and not (
+            span and "partNumber" not in req.query
+        ):  # a byte range has no checksum of its own: clients would check it against one
+            headers.update(_checksum_answer(req, meta))
         start, stop = span or (0, info.size)
         if span is not None:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{info.size}"
@@ -512,6 +382,24 @@ class S3Api:
         if req.method == "HEAD":
             return Response(status_code=status_code, headers=headers)
         return self._body(req, start, stop, status_code, headers)
+
+    def object_attributes(self, req: S3Request) -> Response:
+        """GetObjectAttributes."""
+        info, meta = self.storage.head(req.bucket, req.key)
+        etag = meta.etag or self.etags.etag(info)
+        xml = s3_attributes.attributes_xml(req.headers, info, meta, etag)
+        last_modified = format_datetime(info.mtime.replace(microsecond=0), usegmt=True)
+        return Response(xml, media_type=XML, headers={"Last-Modified": last_modified})
+
+    def _span(self, req: S3Request, meta: ObjectMeta, size: int) -> tuple[int, int] | None:
+        """The byte range a Range header or a partNumber asks for; None for all."""
+        part = req.query.get("partNumber")
+        if part is None:
+            return parse_range(req.header("range"), size)
+        if req.header("range"):
+            raise ApiError("InvalidRequest", "Cannot specify both Range header and partNumber")
+        span = s3_meta.part_span(part, meta, size)
+        return span if meta.part_sizes else None  # a single put is its own whole part 1
 
     def _body(
         self, req: S3Request, start: int, stop: int, status: int, headers: dict[str, str]
@@ -532,7 +420,7 @@ class S3Api:
         return Response(status_code=204)
 
     def delete_objects(self, req: S3Request) -> Response:
-        verify_integrity(req, req.body)
+        verify_integrity(req.headers, req.trailers, req.body)
         quiet, keys = s3_xml.parse_delete(req.body)
         self._require_bucket(req.bucket)
         deleted, errors = [], []
@@ -547,58 +435,114 @@ class S3Api:
 
     def copy_object(self, req: S3Request) -> Response:
         bucket, key = _copy_source(req.header("x-amz-copy-source") or "")
+        directive = (req.header("x-amz-metadata-directive") or "COPY").upper()
+        if directive not in ("COPY", "REPLACE"):
+            raise ApiError("InvalidArgument", "Unknown metadata directive.")
+        if (bucket, key) == (req.bucket, req.key) and directive == "COPY":
+            raise ApiError(
+                "InvalidRequest",
+                "This copy request is illegal because it is trying to copy an object to itself "
+                "without changing the object's metadata, storage class, website redirect "
+                "location or encryption attributes.",
+            )
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
+        source_info, source = self.storage.head(bucket, key)
+        self._check_copy_conditions(req, source.etag or self.etags.etag(source_info), source_info)
         data = self.storage.read(bucket, key)
         validate_key(req.key)
-        info = self.storage.put(req.bucket, req.key, data)
+        if directive == "COPY":
+            meta = ObjectMeta(headers=source.headers, user=source.user)
+        else:
+            meta = s3_meta.meta_from_headers(req.headers)
+        if not source.part_sizes:  # the same bytes: a single put's checksums still hold
+            meta = replace(meta, checksums=source.checksums, checksum_type=source.checksum_type)
+        info = self.storage.put(req.bucket, req.key, data, meta)
         etag = info.etag or md5_etag(data)
         self.etags.remember(info, etag)
         return _xml(s3_xml.copy_result("CopyObjectResult", etag, info.mtime))
+
+    def _check_copy_conditions(self, req: S3Request, etag: str, info: ObjectInfo) -> None:
+        """x-amz-copy-source-if-*: the If-* rules applied to the source; 412 if unmet."""
+        prefix = "x-amz-copy-source-"
+        conditions = {
+            name[len(prefix) :]: value
+            for name, value in req.headers.items()
+            if name.startswith(prefix + "if-")
+        }
+        if conditions and check_conditions(conditions, etag, info.mtime) is not None:
+            raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     # -- multipart ---------------------------------------------------------------
 
     def create_upload(self, req: S3Request) -> Response:
         validate_key(req.key)
         self._require_bucket(req.bucket)
-        upload_id = self.uploads.create(req.bucket, req.key)
-        return _xml(s3_xml.initiate_multipart(req.bucket, req.key, upload_id))
+        s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
+        meta = s3_meta.meta_from_headers(req.headers)
+        checksum = checksum_request(req.headers)
+        upload_id = self.uploads.create(req.bucket, req.key, meta, checksum)
+        headers = {}
+        if checksum is not None:
+            headers = {"x-amz-checksum-algorithm": checksum[0].upper(),
+                       "x-amz-checksum-type": checksum[1]}  # fmt: skip
+        xml = s3_xml.initiate_multipart(req.bucket, req.key, upload_id)
+        return Response(xml, media_type=XML, headers=headers)
 
     def upload_part(self, req: S3Request) -> Response:
         number = _part_number(req.query.get("partNumber"))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         source = req.header("x-amz-copy-source")
+        checksums = {}
         if source:
             data = self._copy_range(source, req.header("x-amz-copy-source-range"))
         else:
             data = req.body
-            verify_integrity(req, data)
+            checksums = verify_integrity(req.headers, req.trailers, data)
         etag = self.uploads.put_part(folder, number, data)
         if source:
             now = datetime.now(UTC)
             return _xml(s3_xml.copy_result("CopyPartResult", etag, now))
-        return Response(status_code=200, headers={"ETag": etag})
+        return Response(status_code=200, headers={"ETag": etag, **checksums})
 
     def _copy_range(self, source: str, range_header: str | None) -> bytes:
         bucket, key = _copy_source(source)
         if not range_header:
             return self.storage.read(bucket, key)
-        span = parse_range(range_header, self.storage.stat(bucket, key).size)
-        if span is None:
+        size = self.storage.stat(bucket, key).size
+        first, _, last = range_header.removeprefix("bytes=").partition("-")
+        numbers = first.isascii() and first.isdigit() and last.isascii() and last.isdigit()
+        if not range_header.startswith("bytes=") or not numbers or int(first) > int(last):
             raise ApiError("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last")
-        return self.storage.read(bucket, key, span[0], span[1])
+        if int(last) >= size:
+            raise ApiError("InvalidRange", "The requested range is not satisfiable", 416)
+        return self.storage.read(bucket, key, int(first), int(last) + 1)
 
     def complete_upload(self, req: S3Request) -> Response:
+        location = f"/{req.bucket}/{req.key}"
+        done = self.uploads.completed(req.query["uploadId"], req.bucket, req.key)
+        if done is not None:  # completing again answers the same, as S3 does
+            return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, *done))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
-        wanted = s3_xml.parse_complete(req.body)
+        listed = s3_xml.parse_complete_parts(req.body)
+        wanted = [(number, etag) for number, etag, _ in listed]
+        self._check_write_conditions(req)
         staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
-        _check_parts(wanted, staged)
-        data = b"".join((folder / f"{n:05d}.part").read_bytes() for n, _ in wanted)
+        check_parts(wanted, staged)
+        datas = [(folder / f"{n:05d}.part").read_bytes() for n, _ in wanted]
+        data = b"".join(datas)
         digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
         etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
-        info = self.storage.put(req.bucket, req.key, data)
+        sizes = tuple(staged[n][1] for n, _ in wanted)
+        meta = replace(self.uploads.object_meta(folder), part_sizes=sizes, etag=etag)
+        checksum = self.uploads.checksum(folder)
+        answer: tuple[str, ...] = ()
+        if checksum is not None:
+            meta = _upload_checksums(req, meta, checksum, datas, [s for _, _, s in listed])
+            answer = (checksum[0], meta.checksums[checksum[0]], checksum[1])
+        info = self.storage.put(req.bucket, req.key, data, meta)
         self.etags.remember(info, etag)
-        self.uploads.remove(folder)
-        location = f"/{req.bucket}/{req.key}"
-        return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag))
+        self.uploads.finish(folder, etag, answer)
+        return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag, answer))
 
     def abort_upload(self, req: S3Request) -> Response:
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
@@ -616,6 +560,44 @@ class S3Api:
         return _xml(
             s3_xml.list_parts(req.bucket, req.key, upload_id, page, marker, max_parts, truncated)
         )
+
+
+# -- checksums kept with objects ---------------------------------------------------------
+
+
+def _checksum_answer(req: S3Request, meta: ObjectMeta) -> dict[str, str]:
+    """The checksum headers of a GET or HEAD (of one part with ``partNumber``)."""
+    part = req.query.get("partNumber")
+    if part is None or not meta.part_sizes:
+        return checksum_headers(meta.checksums, meta.checksum_type)
+    number = int(part)  # part_span checked it
+    if number > len(meta.part_checksums):
+        return {}  # no checksum of this part is known
+    return checksum_headers(meta.checksums, meta.checksum_type, meta.part_checksums[number - 1])
+
+
+def _upload_checksums(
+    req: S3Request,
+    meta: ObjectMeta,
+    checksum: tuple[str, str],
+    datas: list[bytes],
+    claimed: list[dict[str, str]],
+) -> ObjectMeta:
+    """An upload's checksums from its parts; BadDigest when the request's disagree."""
+    algorithm, kind = checksum
+    parts = [checksum_of(algorithm, d) for d in datas]
+    for computed, sums in zip(parts, claimed, strict=True):
+        if sums.get(algorithm, computed) != computed:
+            raise ApiError("BadDigest", f"A part's {algorithm.upper()} checksum does not match")
+    if kind == "COMPOSITE":
+        whole = composite_checksum(algorithm, parts)
+    else:
+        whole = checksum_of(algorithm, b"".join(datas))
+    claimed_whole = req.header(f"x-amz-checksum-{algorithm}")
+    if claimed_whole is not None and claimed_whole.strip() != whole:
+        raise ApiError("BadDigest", f"The {algorithm.upper()} you specified did not match")
+    return replace(meta, checksums={algorithm: whole}, checksum_type=kind,
+                   part_checksums=tuple(parts))  # fmt: skip
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -644,6 +626,19 @@ def _part_number(raw: str | None) -> int:
     return number
 
 
+def _listable_prefix(prefix: str) -> bool:
+    """Whether any storable key can start with ``prefix``.
+
+    S3 answers any prefix; one that no valid key can start with (a '..' segment, a
+    control character) has an empty listing here rather than an error.
+    """
+    try:
+        validate_prefix(prefix)
+    except InvalidKeyError:
+        return False
+    return True
+
+
 def _encode_token(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode("utf-8")).decode()
 
@@ -668,18 +663,6 @@ def _copy_source(header: str) -> tuple[str, str]:
         raise ApiError("InvalidArgument", "x-amz-copy-source must be bucket/key")
     validate_key(key)
     return bucket, key
-
-
-def _check_parts(wanted: list[tuple[int, str]], staged: dict[int, tuple[str, int]]) -> None:
-    numbers = [n for n, _ in wanted]
-    if numbers != sorted(set(numbers)):
-        raise ApiError("InvalidPartOrder", "The list of parts was not in ascending order")
-    for i, (number, etag) in enumerate(wanted):
-        found = staged.get(number)
-        if found is None or found[0].strip('"') != etag.strip('"'):
-            raise ApiError("InvalidPart", f"Part {number} was not uploaded or its ETag differs")
-        if i < len(wanted) - 1 and found[1] < MIN_PART_SIZE:
-            raise ApiError("EntityTooSmall", "Your proposed upload is smaller than the minimum")
 
 
 _OVERRIDES = {

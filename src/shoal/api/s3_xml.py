@@ -7,6 +7,7 @@ expansion tricks never reach the parser.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ class ListPage:
     prefixes: Sequence[str]
     is_truncated: bool
     url_encode: bool
+    owner: str | None = None  # each object's Owner (ListObjects v1, or v2's fetch-owner)
+    # botocore never URL-decodes v1's Prefix, so v1 answers it as sent when XML can.
+    encode_prefix: bool = True
 
 
 def iso(when: datetime) -> str:
@@ -51,12 +55,17 @@ def iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def _el(name: str, value: object) -> str:
+def element(name: str, value: object) -> str:
+    """``<name>value</name>``, the value escaped."""
     return f"<{name}>{escape(str(value))}</{name}>"
 
 
-def _doc(root: str, inner: str) -> str:
+def document(root: str, inner: str) -> str:
+    """An S3 XML document with ``inner`` under ``root``."""
     return f'{_DECLARATION}<{root} xmlns="{NAMESPACE}">{inner}</{root}>'
+
+
+_el, _doc = element, document
 
 
 def _name(page: ListPage, text: str) -> str:
@@ -77,7 +86,7 @@ def list_buckets(buckets: Iterable[tuple[str, datetime]], owner_id: str) -> str:
 def _list_common(page: ListPage) -> str:
     parts = [
         _el("Name", page.bucket),
-        _el("Prefix", _name(page, page.prefix)),
+        _el("Prefix", _prefix(page)),
         _el("MaxKeys", page.max_keys),
         _el("IsTruncated", "true" if page.is_truncated else "false"),
     ]
@@ -85,17 +94,27 @@ def _list_common(page: ListPage) -> str:
         parts.append(_el("Delimiter", _name(page, page.delimiter)))
     if page.url_encode:
         parts.append(_el("EncodingType", "url"))
+    owner = _owner(page.owner) if page.owner else ""
     for obj in page.objects:
         etag = _el("ETag", obj.etag) if obj.etag else ""
         parts.append(
             f"<Contents>{_el('Key', _name(page, obj.key))}"
             f"{_el('LastModified', iso(obj.mtime))}{etag}{_el('Size', obj.size)}"
-            "<StorageClass>STANDARD</StorageClass></Contents>"
+            f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
         )
     parts.extend(
         f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
     )
     return "".join(parts)
+
+
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _prefix(page: ListPage) -> str:
+    if page.encode_prefix or _NOT_XML.search(page.prefix):
+        return _name(page, page.prefix)
+    return page.prefix
 
 
 def list_objects_v2(
@@ -105,7 +124,7 @@ def list_objects_v2(
     extra = _el("KeyCount", len(page.objects) + len(page.prefixes))
     if start_after:
         extra += _el("StartAfter", _name(page, start_after))
-    if token:
+    if token is not None:
         extra += _el("ContinuationToken", token)
     if next_token:
         extra += _el("NextContinuationToken", next_token)
@@ -131,6 +150,51 @@ def versioning() -> str:
     return _doc("VersioningConfiguration", "")
 
 
+def _owner(owner_id: str) -> str:
+    return f"<Owner>{_el('ID', owner_id)}{_el('DisplayName', owner_id)}</Owner>"
+
+
+def acl(owner_id: str) -> str:
+    """AccessControlPolicy: the owner, with FULL_CONTROL."""
+    grantee = (
+        '<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:type="CanonicalUser">{_el("ID", owner_id)}{_el("DisplayName", owner_id)}</Grantee>'
+    )
+    grants = f"<AccessControlList><Grant>{grantee}<Permission>FULL_CONTROL</Permission></Grant>"
+    return _doc("AccessControlPolicy", _owner(owner_id) + grants + "</AccessControlList>")
+
+
+def list_versions(page: ListPage, key_marker: str, owner_id: str) -> str:
+    """ListVersionsResult of an unversioned bucket: one ``null`` version per object."""
+    parts = [
+        _el("Name", page.bucket),
+        _el("Prefix", _name(page, page.prefix)),
+        _el("KeyMarker", _name(page, key_marker)),
+        _el("VersionIdMarker", "null" if key_marker else ""),
+        _el("MaxKeys", page.max_keys),
+        _el("IsTruncated", "true" if page.is_truncated else "false"),
+    ]
+    if page.delimiter:
+        parts.append(_el("Delimiter", _name(page, page.delimiter)))
+    if page.url_encode:
+        parts.append(_el("EncodingType", "url"))
+    last = max([o.key for o in page.objects] + list(page.prefixes), default=None)
+    if page.is_truncated and last is not None:
+        parts.append(_el("NextKeyMarker", _name(page, last)) + _el("NextVersionIdMarker", "null"))
+    owner = _owner(owner_id)
+    for obj in page.objects:
+        etag = _el("ETag", obj.etag) if obj.etag else ""
+        parts.append(
+            f"<Version>{_el('Key', _name(page, obj.key))}<VersionId>null</VersionId>"
+            f"<IsLatest>true</IsLatest>{_el('LastModified', iso(obj.mtime))}{etag}"
+            f"{_el('Size', obj.size)}<StorageClass>STANDARD</StorageClass>{owner}</Version>"
+        )
+    parts.extend(
+        f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
+    )
+    return _doc("ListVersionsResult", "".join(parts))
+
+
 def copy_result(root: str, etag: str, mtime: datetime) -> str:
     """CopyObjectResult / CopyPartResult."""
     return _doc(root, _el("LastModified", iso(mtime)) + _el("ETag", etag))
@@ -143,11 +207,24 @@ def initiate_multipart(bucket: str, key: str, upload_id: str) -> str:
     )
 
 
-def complete_multipart(location_url: str, bucket: str, key: str, etag: str) -> str:
+def complete_multipart(
+    location_url: str, bucket: str, key: str, etag: str, checksum: Sequence[str] = ()
+) -> str:
+    """CompleteMultipartUploadResult; ``checksum`` is (algorithm, value, type) if any."""
+    extra = ""
+    if checksum:
+        algorithm, value, kind = checksum
+        extra = _el(checksum_element(algorithm), value) + _el("ChecksumType", kind)
     return _doc(
         "CompleteMultipartUploadResult",
-        _el("Location", location_url) + _el("Bucket", bucket) + _el("Key", key) + _el("ETag", etag),
-    )
+        _el("Location", location_url) + _el("Bucket", bucket) + _el("Key", key)
+        + _el("ETag", etag) + extra,
+    )  # fmt: skip
+
+
+def checksum_element(algorithm: str) -> str:
+    """``ChecksumSHA256`` for ``sha256``: how S3's XML names a checksum."""
+    return "Checksum" + algorithm.upper()
 
 
 def list_parts(
@@ -225,6 +302,36 @@ def parse_create_bucket(body: bytes) -> str | None:
     return _text(_parse(body), "LocationConstraint")
 
 
+def parse_versioning(body: bytes) -> tuple[str | None, str | None]:
+    """(Status, MfaDelete) of a VersioningConfiguration body."""
+    root = _parse(body)
+    if root.tag != "VersioningConfiguration":
+        raise ApiError("MalformedXML", "The root element must be VersioningConfiguration")
+    return _text(root, "Status"), _text(root, "MfaDelete")
+
+
+def parse_acl(body: bytes) -> list[tuple[str, str]]:
+    """(grantee, permission) of each Grant of an AccessControlPolicy body.
+
+    The grantee is its ID, URI or EmailAddress, whichever it names.
+    """
+    root = _parse(body)
+    if root.tag != "AccessControlPolicy":
+        raise ApiError("MalformedACLError", "The root element must be AccessControlPolicy")
+    grants = []
+    for grant in root.iter("Grant"):
+        grantee = grant.find("Grantee")
+        permission = _text(grant, "Permission")
+        if grantee is None or permission is None:
+            raise ApiError("MalformedACLError", "Each Grant needs a Grantee and a Permission")
+        who = next((_text(grantee, n) for n in ("ID", "URI", "EmailAddress")
+                    if grantee.find(n) is not None), None)  # fmt: skip
+        if who is None:
+            raise ApiError("MalformedACLError", "A Grantee needs an ID, URI or EmailAddress")
+        grants.append((who.strip(), permission.strip()))
+    return grants
+
+
 def parse_delete(body: bytes) -> tuple[bool, list[str]]:
     """(quiet, keys) of a DeleteObjects body."""
     root = _parse(body)
@@ -239,13 +346,20 @@ def parse_delete(body: bytes) -> tuple[bool, list[str]]:
 
 def parse_complete(body: bytes) -> list[tuple[int, str]]:
     """The (part number, ETag) list of a CompleteMultipartUpload body."""
+    return [(number, etag) for number, etag, _ in parse_complete_parts(body)]
+
+
+def parse_complete_parts(body: bytes) -> list[tuple[int, str, dict[str, str]]]:
+    """(part number, ETag, checksums by lower-case algorithm) of each Part."""
     root = _parse(body)
     parts = []
     for part in root.findall("Part"):
         number, etag = _text(part, "PartNumber"), _text(part, "ETag")
         if number is None or etag is None or not number.strip().isdigit():
             raise ApiError("MalformedXML", "Each Part needs a PartNumber and an ETag")
-        parts.append((int(number), etag.strip()))
+        sums = {child.tag[len("Checksum") :].lower(): (child.text or "").strip()
+                for child in part if child.tag.startswith("Checksum")}  # fmt: skip
+        parts.append((int(number), etag.strip(), sums))
     if root.tag != "CompleteMultipartUpload" or not parts:
         raise ApiError("MalformedXML", "CompleteMultipartUpload must list at least one Part")
     return parts

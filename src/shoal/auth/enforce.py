@@ -20,10 +20,11 @@ a change takes effect on the next request.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from shoal.auth.conditions import request_context
+from shoal.auth.bucket_policies import POLICY_ACTIONS, BucketPolicy, bucket_of
+from shoal.auth.conditions import ContextValue, request_context
 from shoal.auth.policy import Decision, Policy, evaluate
 from shoal.auth.role_mappings import RoleChoice
 from shoal.auth.store import GovernanceStore
@@ -72,9 +73,36 @@ class Verdict:
     @property
     def reason(self) -> str:
         """One line for errors and the audit record."""
-        if self.decision is None or self.role is None:
+        if self.decision is None:
             return ADMIN_REASON
+        if self.role is None:  # an admin caller, judged by a bucket policy's Deny
+            return self.decision.reason
         return f"{self.decision.reason} (role {self.role.role}, {self.role.reason})"
+
+
+def _with_bucket_policy(
+    caller: Caller,
+    verdict: Verdict,
+    policies: Mapping[str, BucketPolicy],
+    context: Mapping[str, ContextValue],
+) -> Verdict:
+    """Combine an identity verdict with the bucket policy, as S3 does in one account:
+    an explicit Deny anywhere wins, an Allow in either is enough."""
+    check = verdict.check
+    policy = policies.get(bucket_of(check.resource) or "")
+    if policy is None:
+        return verdict
+    account = caller.arn.split(":")[4] if caller.arn.count(":") >= 5 else ""
+    decision = policy.decide(caller.arn, account, check.action, check.resource, context)
+    if decision is None:
+        return verdict
+    if not decision.allowed:
+        if caller.is_admin and check.action.lower() in POLICY_ACTIONS:
+            return verdict  # the owner can always fix a policy that locks them out
+        return Verdict(check, verdict.role, decision)
+    if verdict.allowed or (verdict.decision and verdict.decision.kind == "explicit-deny"):
+        return verdict
+    return Verdict(check, verdict.role, decision)
 
 
 def denial_message(caller: Caller, verdict: Verdict) -> str:
@@ -97,12 +125,29 @@ class Authorizer:
         self.governance = governance
 
     def judge(self, caller: Caller, checks: Iterable[Check]) -> list[Verdict]:
-        """A verdict for every check, in order (nothing is raised)."""
+        """A verdict for every check, in order (nothing is raised).
+
+        Checks on S3 resources are then judged by their bucket's policy too, if it
+        has one (see ``shoal.auth.bucket_policies``).
+        """
         checks = list(checks)
-        if caller.is_admin:
-            return [Verdict(check, None, None) for check in checks]
         if not checks:
             return []
+        verdicts = self._identity_verdicts(caller, checks)
+        buckets = {b for c in checks if (b := bucket_of(c.resource)) is not None}
+        if not buckets:
+            return verdicts
+        policies = self.governance.bucket_policies.get_many(buckets)
+        if not policies:
+            return verdicts
+        context = request_context(
+            user_name=caller.user_name, principal_arn=caller.arn, source_ip=caller.source_ip
+        )
+        return [_with_bucket_policy(caller, v, policies, context) for v in verdicts]
+
+    def _identity_verdicts(self, caller: Caller, checks: list[Check]) -> list[Verdict]:
+        if caller.is_admin:
+            return [Verdict(check, None, None) for check in checks]
         mappings = self.governance.role_mappings()
         groups = self.governance.groups_for_user(caller.user_name)
         choices = mappings.choose_each(caller.user_name, groups, [c.location for c in checks])

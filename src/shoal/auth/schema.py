@@ -16,6 +16,7 @@ from shoal.catalog.schema import NAME_LENGTH, UTCDateTime, metadata
 
 __all__ = [
     "access_keys",
+    "bucket_policies",
     "group_members",
     "groups",
     "inline_policies",
@@ -148,5 +149,14 @@ role_mappings = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("base_role", String(NAME_LENGTH), nullable=False),
     Column("mappings", JSON, nullable=False),
+    Column("update_time", UTCDateTime, nullable=False),
+)
+
+# S3 bucket policies, as the exact text the client put (GetBucketPolicy answers it).
+bucket_policies = Table(
+    "bucket_policies",
+    metadata,
+    Column("bucket", String(63), primary_key=True),
+    Column("document", Text, nullable=False),
     Column("update_time", UTCDateTime, nullable=False),
 )

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
 
+from shoal.auth.bucket_policies import BucketPolicyStore
 from shoal.auth.policy import Policy, PolicyDocument, parse_policy
 from shoal.auth.role_mappings import (
     DEFAULT_BASE_ROLE,
@@ -167,6 +168,7 @@ class GovernanceStore:
 
     def __init__(self, state: StateDatabase) -> None:
         self.state = state
+        self.bucket_policies = BucketPolicyStore(state)
 
     # -- groups -----------------------------------------------------------------
 

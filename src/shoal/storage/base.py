@@ -22,6 +22,7 @@ from shoal.errors import (
     InvalidRangeError,
     ShoalError,
 )
+from shoal.storage.meta import ObjectMeta
 
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _IP_LIKE_RE = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
@@ -259,9 +260,20 @@ class Storage(ABC):
         except InvalidRangeError:
             return b""  # a range from 0 is unsatisfiable only for an empty object
 
+    def head(self, bucket: str, key: str) -> tuple[ObjectInfo, ObjectMeta]:
+        """What ``stat`` says, and the metadata ``put`` stored. Raises NoSuchKeyError.
+
+        This default knows no metadata; implementations that keep it override it.
+        """
+        return self.stat(bucket, key), ObjectMeta()
+
     @abstractmethod
-    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        """Store ``data`` at ``key`` atomically, replacing any existing object."""
+    def put(self, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None) -> ObjectInfo:
+        """Store ``data`` at ``key`` atomically, replacing any existing object.
+
+        ``meta`` (headers, user metadata, multipart shape) is kept with the object
+        and answered by ``head``; None or empty replaces what was kept with nothing.
+        """
 
     @abstractmethod
     def delete(self, bucket: str, key: str) -> None:

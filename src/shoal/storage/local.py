@@ -17,9 +17,11 @@ crawler's many small reads, opens every folder and file relative to its parent w
 O_NOFOLLOW, so the kernel itself refuses each symlink on the way. Files are opened
 with O_NONBLOCK, so a FIFO planted in a bucket cannot block a reader.
 
-Limits of a filesystem compared with S3: a key cannot end in '/' (folder markers),
-cannot contain empty segments ('a//b'), and "a" cannot be an object while "a/b" is
-one too. Such keys raise InvalidKeyError.
+Keys a plain file cannot hold (folder markers ending in '/', empty segments, segments
+over 255 bytes, "a" while "a/b" is an object too, Hadoop's ``*_$folder$`` markers)
+live in the side area ``root/.shoal-keys``, out of the folders engines and the
+crawler read, and are listed back under their own key in key order; metadata
+(``ObjectMeta``) lives in ``root/.shoal-meta``. See ``local_keys`` for the mapping.
 
 Atomic puts: data is written to a file in ``root/.shoal-staging`` (same filesystem,
 never a bucket), fsynced, then renamed over the target with ``os.replace``, and the
@@ -35,17 +37,18 @@ from __future__ import annotations
 import builtins
 import errno
 import hashlib
+import heapq
 import os
 import re
+import shutil
 import stat
-import time
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISREG
 from typing import NamedTuple
 
 from shoal.errors import (
@@ -67,6 +70,25 @@ from shoal.storage.base import (
     validate_key,
     validate_prefix,
 )
+from shoal.storage.local_files import (
+    fsync_dir,
+    opened_as,
+    remove_empty_folders,
+    sweep_stale_files,
+    unlink_quietly,
+)
+from shoal.storage.local_keys import (
+    META_DIR,
+    SIDE_DIR,
+    meta_path,
+    needs_side,
+    read_meta,
+    side_keys,
+    side_matches,
+    side_relpath,
+)
+from shoal.storage.local_prefix import OPEN_FILE, PrefixReader, read_range
+from shoal.storage.meta import ObjectMeta
 
 STAGING_DIR = ".shoal-staging"
 # File names that cannot be part of a valid key (control characters, backslash).
@@ -74,10 +96,6 @@ _UNSERVABLE_NAME_RE = re.compile(r"[\x00-\x1f\x7f\\]")
 _PUT_ATTEMPTS = 3
 # Staging files older than this are leftovers of a crash: no put takes a day.
 STALE_STAGING_SECONDS = 24 * 3600
-# O_NOFOLLOW refuses a symlink as the last component; O_NONBLOCK keeps a FIFO planted
-# in a bucket from blocking the open (a read of it then fails and it is refused).
-_OPEN_FILE = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-_OPEN_FOLDER = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
 # read_prefixes opens files relative to an open folder where the platform can.
 _CAN_OPEN_AT = (
     os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
@@ -124,9 +142,11 @@ class LocalStorage(Storage):
         os.makedirs(root, exist_ok=True)
         # Resolve once: every containment check compares against the real root.
         self.root = os.path.realpath(root)
+        self._side_root = os.path.join(self.root, SIDE_DIR)
+        self._meta_root = os.path.join(self.root, META_DIR)
         self._staging = os.path.join(self.root, STAGING_DIR)
         os.makedirs(self._staging, exist_ok=True)
-        _sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
+        sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
         self._bucket_paths: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -155,12 +175,15 @@ class LocalStorage(Storage):
     def delete_bucket(self, bucket: str) -> None:
         """Delete an empty bucket. Raises BucketNotEmptyError or NoSuchBucketError."""
         path = self._existing_bucket(bucket)
-        if next(self._walk(path, "", bucket, None), None) is not None:
+        side = self._side_folder(bucket)
+        if next(self._walk(path, "", bucket, None), None) is not None or side_keys(side):
             raise BucketNotEmptyError(f"bucket {bucket!r} is not empty")
         # No objects, but maybe empty folders left by a crash, or files shoal does not
         # serve (symlinks, odd names): remove the former, never delete the latter.
-        if not _remove_empty_folders(path):
+        if not remove_empty_folders(path):
             raise BucketNotEmptyError(f"bucket {bucket!r} holds files that are not objects")
+        remove_empty_folders(side)
+        shutil.rmtree(os.path.join(self._meta_root, bucket), ignore_errors=True)
 
     def bucket_exists(self, bucket: str) -> bool:
         """Whether ``bucket`` exists (as a real folder, not a symlink)."""
@@ -170,33 +193,61 @@ class LocalStorage(Storage):
 
     def stat(self, bucket: str, key: str) -> ObjectInfo:
         """Size and mtime of one object (etag None). Raises NoSuchKeyError."""
-        path = self._object_path(bucket, key)
-        try:
-            st = os.stat(path, follow_symlinks=False)
-        except (FileNotFoundError, NotADirectoryError):
-            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
-        if not _is_regular(st):
+        return _info(bucket, key, self._locate(bucket, key)[1])
+
+    def head(self, bucket: str, key: str) -> tuple[ObjectInfo, ObjectMeta]:
+        """Size, mtime and the metadata stored with ``put``. Raises NoSuchKeyError."""
+        st = self._locate(bucket, key)[1]
+        return _info(bucket, key, st), read_meta(self._meta_path(bucket, key), st)
+
+    def _locate(self, bucket: str, key: str) -> tuple[str, os.stat_result]:
+        """The path and stat of ``key``'s file, plain or in the side area."""
+        if not needs_side(key):
+            path = self._object_path(bucket, key)
+            st = _regular_stat(path)
+            if st is not None:
+                return path, st
+        else:
+            validate_key(key)
+            self._existing_bucket(bucket)
+        path = self._side_path(bucket, key)
+        st = _regular_stat(path)
+        if st is None or self._crosses_symlink(path):
             raise NoSuchKeyError(f"no such key: {bucket}/{key}")
-        return _info(bucket, key, st)
+        return path, st
 
     def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of an object; see Storage.read for range semantics."""
         _check_range(start, end)
+        if needs_side(key):
+            validate_key(key)
+            return self._read_file(self._side_path(bucket, key), bucket, key, start, end)
         # The symlink check happens on the opened file (one syscall) instead of a
         # realpath walk: the crawler reads thousands of small files through here.
         path = self._object_path(bucket, key, resolve=False)
         try:
+            return self._read_file(path, bucket, key, start, end)
+        except NoSuchKeyError:
+            side = self._side_path(bucket, key)
+            if not os.path.lexists(side):
+                raise
+            return self._read_file(side, bucket, key, start, end)
+
+    def _read_file(self, path: str, bucket: str, key: str, start: int, end: int | None) -> bytes:
+        try:
             # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
-            fd = os.open(path, _OPEN_FILE)
+            fd = os.open(path, OPEN_FILE)
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
             raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise InvalidKeyError(f"key is a symlink: {key!r}") from None
+            if exc.errno == errno.ENAMETOOLONG:
+                raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
             raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
         try:
-            if not _opened_as(fd, path):
+            if not opened_as(fd, path):
                 self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
                 raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
             if start == 0 and end:
@@ -208,7 +259,7 @@ class LocalStorage(Storage):
             st = os.fstat(fd)
             if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
                 raise NoSuchKeyError(f"no such key: {bucket}/{key}")
-            return _read_range(fd, st.st_size, start, end)
+            return read_range(fd, st.st_size, start, end)
         finally:
             os.close(fd)
 
@@ -219,24 +270,44 @@ class LocalStorage(Storage):
 
         Files are opened relative to their folder, which stays open while the keys
         that follow are in it too: no path is resolved and no opened file is checked
-        per key, as the kernel refuses every symlink on the way (see _PrefixReader).
+        per key, as the kernel refuses every symlink on the way (see PrefixReader).
         """
         if not _CAN_OPEN_AT:
             yield from super().read_prefixes(bucket, requests)
             return
-        reader = _PrefixReader(self._bucket_path, bucket)
+        reader = PrefixReader(self._bucket_path, bucket)
         try:
             for key, length in requests:
                 try:
+                    if needs_side(key):
+                        raise NoSuchKeyError(key)
                     yield key, reader.read_prefix(key, length)
+                except NoSuchKeyError as exc:
+                    # Not a plain file: maybe in the side area (rare; read it plainly).
+                    yield key, self._side_prefix(bucket, key, length, exc)
                 except ShoalError as exc:
                     yield key, exc
         finally:
             reader.close()
 
-    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        """Store ``data`` at ``key`` atomically (staging file, fsync, rename)."""
-        path = self._object_path(bucket, key)
+    def _side_prefix(
+        self, bucket: str, key: str, length: int, missing: NoSuchKeyError
+    ) -> bytes | ShoalError:
+        if length < 0 or not os.path.lexists(self._side_path(bucket, key)):
+            return missing
+        try:
+            return self._read_prefix(bucket, key, length)
+        except ShoalError as exc:
+            return exc
+
+    def put(self, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None) -> ObjectInfo:
+        """Store ``data`` (and ``meta``) at ``key`` atomically (staging, fsync, rename)."""
+        side = needs_side(key)
+        if side:
+            validate_key(key)
+            self._existing_bucket(bucket)
+        else:
+            path = self._object_path(bucket, key)
         tmp = os.path.join(self._staging, f"put-{uuid.uuid4().hex}")
         try:
             # Mode 0o666 so the umask applies, as for any file a user writes.
@@ -245,15 +316,27 @@ class LocalStorage(Storage):
                 f.flush()
                 os.fsync(f.fileno())
                 st = os.fstat(f.fileno())
-            self._move_into_place(tmp, path, bucket, key)
+            self._write_meta(bucket, key, st, meta)
+            if side or not self._move_into_place(tmp, path, bucket, key):
+                self._put_side(tmp, bucket, key)
+            else:
+                self._remove_side(bucket, key)  # an older copy from when "a" was in the way
         except BaseException:
-            _unlink_quietly(tmp)
+            unlink_quietly(tmp)
             raise
         etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
         return _info(bucket, key, st, etag)
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete one object and prune folders it leaves empty; a missing key is fine."""
+        validate_key(key)
+        self._existing_bucket(bucket)
+        unlink_quietly(self._meta_path(bucket, key))
+        self._remove_side(bucket, key)
+        if not needs_side(key):
+            self._delete_plain(bucket, key)
+
+    def _delete_plain(self, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
         try:
             os.unlink(path)
@@ -267,8 +350,19 @@ class LocalStorage(Storage):
         self._prune_empty_parents(os.path.dirname(path), self._bucket_path(bucket))
 
     def local_path(self, bucket: str, key: str) -> str:
-        """The absolute, validated file path of ``key``, which need not exist yet."""
-        return self._object_path(bucket, key)
+        """The absolute, validated file path of ``key``, which need not exist yet.
+
+        A key kept in the side area answers its side path there.
+        """
+        if needs_side(key):
+            validate_key(key)
+            return self._side_path(bucket, key)
+        path = self._object_path(bucket, key)
+        if not os.path.isfile(path):
+            side = self._side_path(bucket, key)
+            if os.path.isfile(side):
+                return side
+        return path
 
     # -- listing ---------------------------------------------------------------
 
@@ -287,6 +381,11 @@ class LocalStorage(Storage):
         """
         if max_keys is not None and max_keys < 0:
             raise InvalidInputError("max_keys must not be negative")
+        side = self._side_infos(bucket, prefix, start_after)
+        if side:
+            objects = self._merged(bucket, prefix, start_after, side)
+            items = _roll_up(objects, prefix, delimiter, start_after) if delimiter else objects
+            return _page(items, max_keys)
         if delimiter == "/":
             items = self._iter_slash_level(bucket, prefix, start_after)
         elif delimiter:
@@ -298,7 +397,33 @@ class LocalStorage(Storage):
 
     def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, recursively, lazily, in key order."""
+        side = self._side_infos(bucket, prefix, None)
+        if side:
+            return self._merged(bucket, prefix, None, side)
         return self._iter_objects(bucket, prefix, None)
+
+    def _side_infos(
+        self, bucket: str, prefix: str, start_after: str | None
+    ) -> builtins.list[ObjectInfo]:
+        """Objects of the side area under ``prefix``, in key order."""
+        validate_prefix(prefix)
+        found = []
+        for key, path in side_matches(self._side_folder(bucket), prefix, start_after):
+            st = _regular_stat(path)
+            if st is not None:
+                found.append(_info(bucket, key, st))
+        return found
+
+    def _merged(
+        self, bucket: str, prefix: str, start_after: str | None, side: builtins.list[ObjectInfo]
+    ) -> Iterator[ObjectInfo]:
+        """Plain files and side keys as one stream in key order (a key in both once)."""
+        plain = self._iter_objects(bucket, prefix, start_after)
+        last = None
+        for info in heapq.merge(plain, side, key=attrgetter("key")):
+            if info.key != last:
+                last = info.key
+                yield info
 
     def _iter_objects(
         self, bucket: str, prefix: str, start_after: str | None
@@ -407,6 +532,45 @@ class LocalStorage(Storage):
             path = self._bucket_paths[bucket] = os.path.join(self.root, bucket)
         return path
 
+    def _side_folder(self, bucket: str) -> str:
+        return os.path.join(self._side_root, validate_bucket_name(bucket))
+
+    def _side_path(self, bucket: str, key: str) -> str:
+        return os.path.join(self._side_folder(bucket), side_relpath(key))
+
+    def _meta_path(self, bucket: str, key: str) -> str:
+        return meta_path(os.path.join(self._meta_root, validate_bucket_name(bucket)), key)
+
+    def _write_meta(
+        self, bucket: str, key: str, st: os.stat_result, meta: ObjectMeta | None
+    ) -> None:
+        """Keep ``meta`` for the file ``st`` about to become ``key`` (or drop old meta)."""
+        path = self._meta_path(bucket, key)
+        if not meta:
+            unlink_quietly(path)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = os.path.join(self._staging, f"meta-{uuid.uuid4().hex}")
+        with open(tmp, "wb") as f:
+            f.write(meta.to_json(size=st.st_size, mtime_ns=st.st_mtime_ns))
+        os.replace(tmp, path)
+
+    def _put_side(self, tmp: str, bucket: str, key: str) -> None:
+        path = self._side_path(bucket, key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if self._crosses_symlink(path):
+            raise InvalidKeyError(f"the side area of bucket {bucket!r} holds a symlink")
+        os.replace(tmp, path)
+        fsync_dir(os.path.dirname(path))
+
+    def _remove_side(self, bucket: str, key: str) -> None:
+        path = self._side_path(bucket, key)
+        try:
+            os.unlink(path)
+        except OSError:
+            return  # not there: the usual case
+        self._prune_empty_parents(os.path.dirname(path), self._side_folder(bucket))
+
     def _existing_bucket(self, bucket: str) -> str:
         path = self._bucket_path(bucket)
         if not self._is_real_dir(path):
@@ -418,7 +582,7 @@ class LocalStorage(Storage):
 
         With ``resolve=False`` the caller checks the opened file with ``_opened_as``.
         """
-        _check_local_key(key)
+        validate_key(key)
         # Unresolved callers learn of a missing bucket when opening fails, and their
         # opened-path check also refuses a symlinked bucket folder.
         bucket_path = self._existing_bucket(bucket) if resolve else self._bucket_path(bucket)
@@ -450,40 +614,47 @@ class LocalStorage(Storage):
     def _is_real_dir(self, path: str) -> bool:
         return os.path.isdir(path) and not os.path.islink(path)
 
-    def _make_parents(self, bucket: str, key: str, folder: str) -> None:
+    def _make_parents(self, bucket: str, key: str, folder: str) -> bool:
+        """Make the folders of ``key``; False when an object is in the way."""
         try:
             os.makedirs(folder, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise InvalidKeyError(
-                f"cannot put {key!r} in bucket {bucket!r}: a parent of it is an object"
-            ) from None
+            return False  # a parent of it is an object
         except OSError as exc:
-            raise _os_error(exc, bucket, key) from exc
+            if exc.errno == errno.ENAMETOOLONG:
+                return False
+            raise StorageError(f"cannot write {bucket}/{key}: {exc}") from exc
+        return True
 
-    def _move_into_place(self, tmp: str, path: str, bucket: str, key: str) -> None:
+    def _move_into_place(self, tmp: str, path: str, bucket: str, key: str) -> bool:
+        """Rename ``tmp`` to the plain file of ``key``; False when no plain file can be."""
         folder = os.path.dirname(path)
         # A concurrent delete may prune the new parent folder before the rename
         # lands; making it again is enough, so retry a few times.
         for _ in range(_PUT_ATTEMPTS):
-            self._make_parents(bucket, key, folder)
-            if self._replace(tmp, path, bucket, key):
-                _fsync_dir(folder)
-                return
+            if not self._make_parents(bucket, key, folder):
+                return False
+            placed = self._replace(tmp, path, bucket, key)
+            if placed is not None:
+                if placed:
+                    fsync_dir(folder)
+                return placed
         raise StorageError(f"cannot put {bucket}/{key}: its folder keeps disappearing")
 
-    def _replace(self, tmp: str, path: str, bucket: str, key: str) -> bool:
+    def _replace(self, tmp: str, path: str, bucket: str, key: str) -> bool | None:
+        """True when renamed, False when no plain file can be, None to retry."""
         try:
             os.replace(tmp, path)
         except FileNotFoundError:
             if not os.path.exists(tmp):
                 raise StorageError(f"staging file of {bucket}/{key} vanished") from None
-            return False
-        except IsADirectoryError:
-            raise InvalidKeyError(
-                f"cannot put {key!r} in bucket {bucket!r}: other keys start with {key + '/'!r}"
-            ) from None
+            return None
+        except (IsADirectoryError, NotADirectoryError):
+            return False  # other keys start with key + "/", or a parent is an object
         except OSError as exc:
-            raise _os_error(exc, bucket, key) from exc
+            if exc.errno in (errno.ENAMETOOLONG, errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise StorageError(f"cannot write {bucket}/{key}: {exc}") from exc
         return True
 
     def _prune_empty_parents(self, folder: str, bucket_path: str) -> None:
@@ -550,13 +721,17 @@ def _check_range(start: int, end: int | None) -> None:
         raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
 
 
-def _check_local_key(key: str) -> None:
-    """validate_key, plus the keys a filesystem cannot hold."""
-    validate_key(key)
-    if key.endswith("/"):
-        raise InvalidKeyError(f"local storage cannot hold folder marker keys: {key!r}")
-    if "//" in key:
-        raise InvalidKeyError(f"local storage cannot hold keys with empty segments: {key!r}")
+def _regular_stat(path: str) -> os.stat_result | None:
+    """The stat of ``path`` if it is a regular file (never through a final symlink)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        raise
+    return st if _is_regular(st) else None
 
 
 def _pread_prefix(fd: int, end: int, bucket: str, key: str) -> bytes:
@@ -568,25 +743,6 @@ def _pread_prefix(fd: int, end: int, bucket: str, key: str) -> bytes:
         if exc.errno == errno.ESPIPE:  # a FIFO (opened without blocking): not an object
             raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
         raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
-
-
-def _read_range(fd: int, size: int, start: int, end: int | None) -> bytes:
-    if end == start:
-        return b""
-    if start >= size and not (start == 0 and end is None):
-        raise InvalidRangeError(f"range starts at {start}, object has {size} bytes")
-    stop = size if end is None else min(end, size)
-    # pread on the descriptor: no file object to build for the many small reads
-    # of a crawl.
-    chunks = []
-    offset = start
-    while offset < stop:
-        chunk = os.pread(fd, stop - offset, offset)
-        if not chunk:
-            break  # the file shrank since fstat; return what there is
-        chunks.append(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
 
 
 def _roll_up(
@@ -623,195 +779,3 @@ def _page(items: Iterator[ObjectInfo | str], max_keys: int | None) -> Listing:
         else:
             objects.append(item)
     return Listing(objects, prefixes)
-
-
-def _os_error(exc: OSError, bucket: str, key: str) -> Exception:
-    if exc.errno == errno.ENAMETOOLONG:
-        return InvalidKeyError(f"key {key!r} has a segment too long for the filesystem")
-    return StorageError(f"cannot write {bucket}/{key}: {exc}")
-
-
-def _fsync_dir(folder: str) -> None:
-    # Make the rename itself durable; not every platform can open a folder.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _sweep_stale_files(folder: str, max_age: float) -> None:
-    cutoff = time.time() - max_age
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            try:
-                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
-                    os.unlink(entry.path)
-            except OSError:
-                pass  # another process swept it first
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _remove_empty_folders(path: str) -> bool:
-    """Remove ``path`` and the empty folders under it; False if anything else is left."""
-    for dirpath, dirnames, _ in os.walk(path, topdown=False, followlinks=False):
-        for name in dirnames:
-            full = os.path.join(dirpath, name)
-            if not os.path.islink(full):
-                _rmdir_quietly(full)
-    return _rmdir_quietly(path)
-
-
-def _rmdir_quietly(path: str) -> bool:
-    try:
-        os.rmdir(path)
-    except OSError:
-        return False  # not empty: it holds something that is not ours to delete
-    return True
-
-
-def _opened_as(fd: int, path: str) -> bool:
-    """Whether the open file ``fd`` really is ``path``, with no symlink on the way.
-
-    Linux names an open file's resolved path in /proc/self/fd; elsewhere fall back
-    to resolving ``path`` (racy, but no worse than the check before opening).
-    """
-    try:
-        opened = os.readlink(f"/proc/self/fd/{fd}")
-    except OSError:
-        return os.path.realpath(path) == path
-    # A file replaced (atomic put) or deleted since it was opened reads "(deleted)";
-    # it was at ``path`` when opened, which is what matters.
-    return opened in (path, path + " (deleted)")
-
-
-class _PrefixReader:
-    """Reads the starts of files of one bucket, keeping the last folder used open.
-
-    The bucket folder is opened with O_NOFOLLOW | O_DIRECTORY, each folder below it
-    one segment at a time relative to its parent the same way, and each file relative
-    to its folder with O_NOFOLLOW: the kernel refuses a symlink at every step, so
-    nothing reached through one is read, even if it was swapped in after listing.
-    Open descriptors stay on the folders they were opened on, whatever is renamed.
-    """
-
-    def __init__(self, bucket_path: Callable[[str], str], bucket: str) -> None:
-        self._bucket_path = bucket_path
-        self._bucket = bucket
-        self._bucket_fd = -1
-        self._folder: str | None = None
-        self._folder_fd = -1
-
-    def read_prefix(self, key: str, length: int) -> bytes:
-        """The first ``length`` bytes of ``key``; raises ShoalError."""
-        if length < 0:
-            raise InvalidRangeError(f"invalid prefix length: {length}")
-        _check_local_key(key)
-        folder, _, name = key.rpartition("/")
-        try:
-            if folder != self._folder:
-                self._enter(folder, key)
-            fd = self._open_file(name, key)
-            try:
-                return self._read_start(fd, length, key)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise StorageError(f"cannot read {self._bucket}/{key}: {exc}") from exc
-
-    def close(self) -> None:
-        """Close the folders held open."""
-        self._leave()
-        if self._bucket_fd >= 0:
-            os.close(self._bucket_fd)
-            self._bucket_fd = -1
-
-    def _enter(self, folder: str, key: str) -> None:
-        self._leave()
-        fd = self._open_bucket()
-        for segment in folder.split("/") if folder else ():
-            parent = fd
-            try:
-                fd = self._open_folder(segment, parent, key)
-            finally:
-                if parent != self._bucket_fd:
-                    os.close(parent)
-        self._folder, self._folder_fd = folder, fd
-
-    def _leave(self) -> None:
-        if self._folder_fd >= 0 and self._folder_fd != self._bucket_fd:
-            os.close(self._folder_fd)
-        self._folder, self._folder_fd = None, -1
-
-    def _open_bucket(self) -> int:
-        if self._bucket_fd < 0:
-            path = self._bucket_path(self._bucket)  # validates the name
-            try:
-                self._bucket_fd = os.open(path, _OPEN_FOLDER)
-            except (FileNotFoundError, NotADirectoryError):  # a symlink is no bucket either
-                raise NoSuchBucketError(f"no such bucket: {self._bucket!r}") from None
-        return self._bucket_fd
-
-    def _open_folder(self, segment: str, parent: int, key: str) -> int:
-        try:
-            return os.open(segment, _OPEN_FOLDER, dir_fd=parent)
-        except FileNotFoundError:
-            raise self._no_such_key(key) from None
-        except OSError as exc:
-            # O_NOFOLLOW | O_DIRECTORY answers ENOTDIR for a symlink (Linux) or ELOOP.
-            if exc.errno == errno.ELOOP or _is_symlink_at(segment, parent):
-                raise InvalidKeyError(
-                    f"key {key!r} crosses a symlink in bucket {self._bucket!r}"
-                ) from None
-            if exc.errno == errno.ENOTDIR:  # a file where the key needs a folder
-                raise self._no_such_key(key) from None
-            raise
-
-    def _open_file(self, name: str, key: str) -> int:
-        try:
-            return os.open(name, _OPEN_FILE, dir_fd=self._folder_fd)
-        except FileNotFoundError:
-            raise self._no_such_key(key) from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
-            raise
-
-    def _read_start(self, fd: int, length: int, key: str) -> bytes:
-        data = b""
-        if length:
-            try:
-                data = os.pread(fd, length, 0)
-            except OSError as exc:
-                if exc.errno not in (errno.EISDIR, errno.ESPIPE):
-                    raise
-                # A folder or a FIFO: the fstat below refuses it.
-            if len(data) == length:
-                return data  # the usual case: one pread, no fstat
-        st = os.fstat(fd)
-        if not S_ISREG(st.st_mode):
-            raise self._no_such_key(key)
-        if len(data) == min(length, st.st_size):
-            return data  # the whole of a shorter object
-        return _read_range(fd, st.st_size, 0, length)  # a short read: read on
-
-    def _no_such_key(self, key: str) -> NoSuchKeyError:
-        return NoSuchKeyError(f"no such key: {self._bucket}/{key}")
-
-
-def _is_symlink_at(name: str, folder_fd: int) -> bool:
-    try:
-        return S_ISLNK(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False

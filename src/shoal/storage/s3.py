@@ -10,10 +10,12 @@ ETags are the server's (quoted MD5 for single-part uploads); listings carry them
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import base64
+import json
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import boto3
 from botocore.config import Config
@@ -38,6 +40,7 @@ from shoal.storage.base import (
     validate_key,
     validate_prefix,
 )
+from shoal.storage.meta import ObjectMeta
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -55,6 +58,16 @@ _ERRORS: dict[str, type[ShoalError]] = {
     "KeyTooLongError": InvalidKeyError,
     "InvalidKey": InvalidKeyError,  # what shoal's own S3 API says of unsafe keys
 }
+# ObjectMeta members S3 keeps natively, as put_object arguments / head_object fields.
+_HEADER_ARGS = {
+    "Content-Type": "ContentType",
+    "Cache-Control": "CacheControl",
+    "Content-Disposition": "ContentDisposition",
+    "Content-Encoding": "ContentEncoding",
+    "Content-Language": "ContentLanguage",
+}
+# What has no native place rides in user metadata under names clients cannot use.
+_INTERNAL = "shoal-internal-"
 _PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 call
 
 
@@ -156,12 +169,21 @@ class S3Storage(Storage):
             data: bytes = body.read()
         return data
 
-    def put(self, bucket: str, key: str, data: bytes) -> ObjectInfo:
-        """Store ``data`` at ``key``; a single PUT is atomic on S3."""
+    def head(self, bucket: str, key: str) -> tuple[ObjectInfo, ObjectMeta]:
+        """Size, mtime, etag and the metadata stored with the object (one HEAD)."""
+        _validate(bucket, key)
+        head = self._call(self._client.head_object, bucket, key, Bucket=bucket, Key=key)
+        mtime = head["LastModified"].astimezone(UTC)
+        info = ObjectInfo(bucket, key, head["ContentLength"], mtime, head.get("ETag"))
+        return info, _meta_of(cast("Mapping[str, Any]", head))
+
+    def put(self, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None) -> ObjectInfo:
+        """Store ``data`` (and ``meta``) at ``key``; a single PUT is atomic on S3."""
         _validate(bucket, key)
         response = self._call(
-            self._client.put_object, bucket, key, Bucket=bucket, Key=key, Body=data
-        )
+            self._client.put_object, bucket, key, Bucket=bucket, Key=key, Body=data,
+            **_put_arguments(meta or ObjectMeta()),
+        )  # fmt: skip
         mtime = _response_date(response["ResponseMetadata"].get("HTTPHeaders", {}))
         return ObjectInfo(bucket, key, len(data), mtime, response.get("ETag"))
 
@@ -246,6 +268,83 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             # Connection refused, timeouts, bad endpoint: nothing the caller can fix.
             raise StorageError(f"S3 request failed: {exc}") from exc
+
+
+def _put_arguments(meta: ObjectMeta) -> dict[str, Any]:
+    """put_object arguments that store ``meta`` (see ``_meta_of`` for the way back)."""
+    if any(name.startswith(_INTERNAL) for name in meta.user):
+        raise InvalidInputError(f"user metadata names must not start with {_INTERNAL!r}")
+    texts = [*meta.headers.values(), *meta.user]
+    if not all(text.isascii() for text in texts):
+        raise InvalidInputError("metadata names and standard headers must be ASCII")
+    args: dict[str, Any] = {
+        arg: meta.headers[name] for name, arg in _HEADER_ARGS.items() if name in meta.headers
+    }
+    # Values travel as HTTP headers, so ASCII: others go RFC 2047-encoded, and the
+    # names of those are kept so that only they are decoded on the way back.
+    user = {name: _mail_safe(value) for name, value in meta.user.items()}
+    encoded = sorted(name for name, value in meta.user.items() if not value.isascii())
+    if encoded:
+        user[_INTERNAL + "encoded"] = ",".join(encoded)
+    if "Expires" in meta.headers:
+        # botocore sends Expires as a timestamp; keep the client's exact text instead.
+        user[_INTERNAL + "expires"] = meta.headers["Expires"]
+    if meta.part_sizes:
+        user[_INTERNAL + "parts"] = ",".join(map(str, meta.part_sizes))
+    if meta.etag:
+        user[_INTERNAL + "etag"] = meta.etag
+    if meta.checksums:
+        parts = list(meta.part_checksums)
+        if len(",".join(parts)) > 1000:
+            parts = []  # S3 keeps 2 KB of user metadata: part checksums of big uploads go
+        user[_INTERNAL + "checksums"] = json.dumps(
+            {"values": dict(meta.checksums), "type": meta.checksum_type, "parts": parts}
+        )
+    if user:
+        args["Metadata"] = user
+    return args
+
+
+def _meta_of(head: Mapping[str, Any]) -> ObjectMeta:
+    """The ObjectMeta a head_object answer carries (what ``_put_arguments`` stored)."""
+    headers = {name: head[arg] for name, arg in _HEADER_ARGS.items() if head.get(arg)}
+    user = dict(head.get("Metadata") or {})
+    if _INTERNAL + "expires" in user:
+        headers["Expires"] = user[_INTERNAL + "expires"]
+    parts = user.get(_INTERNAL + "parts", "")
+    etag = user.get(_INTERNAL + "etag")
+    checksums = json.loads(user.get(_INTERNAL + "checksums") or "{}")
+    encoded = set((user.get(_INTERNAL + "encoded") or "").split(","))
+    user = {
+        k: _from_mail_safe(v) if k in encoded else v
+        for k, v in user.items()
+        if not k.startswith(_INTERNAL)
+    }
+    sizes = tuple(int(n) for n in parts.split(",") if n.isdigit())
+    return ObjectMeta(
+        headers=headers,
+        user=user,
+        part_sizes=sizes,
+        etag=etag,
+        checksums=checksums.get("values", {}),
+        checksum_type=checksums.get("type"),
+        part_checksums=tuple(checksums.get("parts", ())),
+    )
+
+
+def _mail_safe(value: str) -> str:
+    if value.isascii():
+        return value
+    return "=?UTF-8?B?" + base64.b64encode(value.encode("utf-8")).decode() + "?="
+
+
+def _from_mail_safe(value: str) -> str:
+    if value.startswith("=?UTF-8?B?") and value.endswith("?="):
+        try:
+            return base64.b64decode(value[10:-2]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return value
+    return value
 
 
 def _validate(bucket: str, key: str) -> None:
