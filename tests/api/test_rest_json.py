@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 import shoal
 from shoal.api.app import create_app
 from shoal.api.json_protocol import MODELS_DIR, service_model
-from shoal.api.rest_json import Routes
+from shoal.api.uri_routes import Routes
 
 KEY, SECRET = "AKIARESTJSONTEST0001", "r" * 40
 

@@ -145,7 +145,6 @@ def api_call(
         query=http.query_pairs(),
         operation=service_call.operation if service_call else route.operation,
         params=service_call.params if service_call else None,
-        copy_source=http.header("x-amz-copy-source") is not None,
         request_id=request_id,
         event_time=started,
         region=shoal.config.region,

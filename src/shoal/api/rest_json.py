@@ -10,8 +10,7 @@ location in headers and the rest in the JSON body; errors name their code in
 ``x-amzn-errortype``.
 
 Which service a request is for comes from its SigV4 credential scope (the router);
-which operation, from the model's URI templates: of the templates matching the method,
-path and required query keys, the one with the most literal characters wins.
+which operation, from the model's URI templates (``api/uri_routes.py``).
 """
 
 from __future__ import annotations
@@ -20,13 +19,11 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
 
 from botocore.model import ServiceModel, Shape
 from starlette.responses import Response
@@ -35,79 +32,17 @@ from shoal.api import json_protocol
 from shoal.api.errors import ApiError
 from shoal.api.json_protocol import JsonService, ServiceCall
 from shoal.api.sigv4 import HttpRequest
+from shoal.api.uri_routes import Match, Routes
 
 PROTOCOL = "rest-json"
 CONTENT_TYPE = "application/json"
-_LABEL = re.compile(r"\{([^}]+?)(\+?)\}")
 _DEFAULT_TIME_FORMATS = {"querystring": "iso8601", "header": "rfc822", "uri": "iso8601"}
-
-
-@dataclass(frozen=True)
-class Match:
-    """The operation a request's method and path name, with its URI labels."""
-
-    operation: str
-    labels: Mapping[str, str]
-
-
-@dataclass(frozen=True)
-class _Template:
-    operation: str
-    method: str
-    pattern: re.Pattern[str]
-    labels: tuple[str, ...]
-    query_keys: frozenset[str]  # keys a template's own query part requires ("?uploads")
-    literal_length: int
 
 
 def speaks_rest_json(model: ServiceModel) -> bool:
     """Whether a model describes its service's rest-json bindings."""
     protocols = model.metadata.get("protocols") or [model.metadata.get("protocol")]
     return PROTOCOL in protocols
-
-
-class Routes:
-    """Every operation's URI template of one rest-json service model."""
-
-    def __init__(self, model: ServiceModel) -> None:
-        templates = [_template(model, name) for name in model.operation_names]
-        # Most specific first, so the first match is the best one.
-        self._templates = sorted(templates, key=lambda t: -t.literal_length)
-
-    def match(self, method: str, raw_path: str, query_keys: Iterable[str]) -> Match | None:
-        """The operation a request names, or None when no template matches."""
-        keys = set(query_keys)
-        for template in self._templates:
-            if template.method != method or not template.query_keys <= keys:
-                continue
-            found = template.pattern.fullmatch(raw_path)
-            if found is not None:
-                labels = {
-                    name: unquote(value)
-                    for name, value in zip(template.labels, found.groups(), strict=True)
-                }
-                return Match(template.operation, labels)
-        return None
-
-
-def _template(model: ServiceModel, operation: str) -> _Template:
-    http = model.operation_model(operation).http
-    path, _, query = http["requestUri"].partition("?")
-    labels: list[str] = []
-    pattern, literal, position = [], 0, 0
-    for label in _LABEL.finditer(path):
-        text = path[position : label.start()]
-        pattern.append(re.escape(text))
-        literal += len(text)
-        labels.append(label.group(1))
-        pattern.append("(.+)" if label.group(2) else "([^/]+)")
-        position = label.end()
-    pattern.append(re.escape(path[position:]))
-    literal += len(path) - position
-    keys = frozenset(part.partition("=")[0] for part in query.split("&") if part)
-    return _Template(
-        operation, http["method"], re.compile("".join(pattern)), tuple(labels), keys, literal
-    )
 
 
 @cache

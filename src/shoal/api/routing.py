@@ -9,7 +9,7 @@ One port carries every protocol botocore's models use for the services shoal ser
 - An unsigned ``GET /healthz``: the health check (a signed one is S3's bucket).
 - Signed for a JSON-shaped service (the SigV4 credential scope says ``athena``, …):
   rest-json, the operation found by the model's URI templates (``api/rest_json.py``).
-- Anything else: S3, path style.
+- Anything else: S3, path style; its operation named by S3's model (``uri_routes``).
 
 The JSON-shaped protocols decode a request into one ``ServiceCall`` and render the
 handler's answer back in the protocol it came in (``decode_call``, ``render_call``);
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from starlette.responses import Response
@@ -28,6 +29,7 @@ from shoal.api import iam, json_protocol, rest_json, rpc_cbor, sts
 from shoal.api.errors import ApiError, json_error, query_error, rest_json_error, s3_error
 from shoal.api.json_protocol import ServiceCall
 from shoal.api.sigv4 import HttpRequest, is_signed, parse_claim
+from shoal.api.uri_routes import Match, Routes
 from shoal.errors import ShoalError
 
 JSON_PROTOCOLS = frozenset({"json", rest_json.PROTOCOL, rpc_cbor.PROTOCOL})
@@ -60,7 +62,7 @@ def classify(http: HttpRequest) -> Route:
         return Route("query", scope if scope in QUERY_DISPATCH else "sts")
     if scope in json_protocol.BY_SIGNING_NAME:
         return _rest_json_route(http, scope)
-    return Route("s3", "s3")
+    return Route("s3", "s3", _s3_operation(http))
 
 
 def _scope_service(http: HttpRequest) -> str | None:
@@ -82,10 +84,24 @@ def _is_form_post(http: HttpRequest) -> bool:
 def _rest_json_route(http: HttpRequest, service: str) -> Route:
     routes = rest_json.routes(service)
     keys = (name for name, _ in http.query_pairs())
-    match = routes.match(http.method, http.raw_path.partition("?")[0], keys) if routes else None
+    headers = (name for name, _ in http.headers)
+    match = routes.match(http.method, http.raw_path, keys, headers) if routes else None
     if match is None:
         return Route(rest_json.PROTOCOL, service)
     return Route(rest_json.PROTOCOL, service, match.operation, match.labels)
+
+
+@cache
+def _s3_routes() -> Routes:
+    return Routes(json_protocol.service_model("s3"))
+
+
+def _s3_operation(http: HttpRequest) -> str | None:
+    """The S3 operation a path-style request names, by S3's model (None: none does)."""
+    keys = (name for name, _ in http.query_pairs())
+    headers = (name for name, _ in http.headers)
+    match = _s3_routes().match(http.method, http.raw_path, keys, headers)
+    return match.operation if match else None
 
 
 def _rpc_cbor_route(http: HttpRequest) -> Route:
@@ -106,7 +122,7 @@ def decode_call(route: Route, http: HttpRequest, body: bytes) -> ServiceCall:
     if route.protocol == rest_json.PROTOCOL:
         if service is None or route.operation is None:
             raise rest_json.unknown_operation(http)
-        match = rest_json.Match(route.operation, route.labels)
+        match = Match(route.operation, route.labels)
         return rest_json.decode(service, match, http, body)
     if service is None or route.operation is None:
         raise ApiError("UnknownOperationException", f"Unknown operation {http.raw_path[:200]!r}")

@@ -65,19 +65,18 @@ class ApiCall:
     """The facts of one answered API request that its audit record is built from.
 
     ``body`` is the request body of the JSON-shaped and query protocols only: S3
-    bodies are object data and never reach the audit trail. ``operation`` and
-    ``params`` are what a JSON-shaped request (JSON 1.1, rest-json, RPC v2 CBOR) was
-    decoded into; ``params`` is None when it could not be, and the body is read as
-    JSON instead. ``claimed_key_id`` is the access key id a request that failed
-    authentication claimed to be signed with.
+    bodies are object data and never reach the audit trail. ``operation`` is what
+    the request named (S3: by S3's model); ``params`` what a JSON-shaped request
+    (JSON 1.1, rest-json, RPC v2 CBOR) was decoded into, None when it could not be
+    (the body is read as JSON instead). ``claimed_key_id`` is the access key id a
+    request that failed authentication claimed to be signed with.
     """
 
     protocol: str  # "json" | "rest-json" | "rpc-v2-cbor" | "query" | "s3"
     method: str
     path: str
     query: Sequence[tuple[str, str]]
-    operation: str | None  # JSON-shaped protocols: the operation named, if any
-    copy_source: bool  # S3: x-amz-copy-source was present
+    operation: str | None  # the operation named (by the target, URI or S3's model), if any
     request_id: str
     event_time: datetime
     region: str
@@ -202,46 +201,7 @@ def event_source_and_name(call: ApiCall) -> tuple[str, str]:
     if call.protocol == "query":
         action = _form(call.body).get("Action", "")
         return (SOURCE_IAM if call.service == "iam" else SOURCE_STS), _operation(action)
-    return SOURCE_S3, s3_operation(call)
-
-
-def s3_operation(call: ApiCall) -> str:
-    """The S3 operation of a path-style request, named as CloudTrail names it."""
-    bucket, _, key = call.path.lstrip("/").partition("/")
-    query = {name for name, _ in call.query}
-    method = call.method
-    if not bucket:
-        return "ListBuckets" if method == "GET" else "UnknownOperation"
-    if not key:
-        return _s3_bucket_operation(method, query)
-    if "uploadId" in query:
-        if method == "PUT":
-            return "UploadPartCopy" if call.copy_source else "UploadPart"
-        names = {"POST": "CompleteMultipartUpload", "DELETE": "AbortMultipartUpload"}
-        return names.get(method, "ListParts")
-    if method == "POST" and "uploads" in query:
-        return "CreateMultipartUpload"
-    if method == "PUT":
-        return "CopyObject" if call.copy_source else "PutObject"
-    names = {"GET": "GetObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
-    return names.get(method, "UnknownOperation")
-
-
-def _s3_bucket_operation(method: str, query: set[str]) -> str:
-    if method == "GET":
-        for marker, name in (
-            ("location", "GetBucketLocation"),
-            ("versioning", "GetBucketVersioning"),
-            ("uploads", "ListMultipartUploads"),
-            ("list-type", "ListObjectsV2"),
-        ):
-            if marker in query:
-                return name
-        return "ListObjects"
-    if method == "POST" and "delete" in query:
-        return "DeleteObjects"
-    names = {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
-    return names.get(method, "UnknownOperation")
+    return SOURCE_S3, _operation(call.operation or "")
 
 
 def request_parameters(call: ApiCall) -> dict[str, Any] | None:
