@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from shoal.api import s3_xml
-from shoal.api.context import RequestContext
+from shoal.api.context import RequestContext, Route
 from shoal.api.errors import ApiError
 from shoal.api.json_protocol import ServiceCall
 from shoal.api.s3 import split_path
@@ -91,8 +91,7 @@ def enforced_caller(ctx: RequestContext) -> Caller | None:
 
 def check_request(
     ctx: RequestContext,
-    protocol: str,
-    service: str | None,
+    route: Route,
     http: HttpRequest,
     body: bytes,
     call: ServiceCall | None = None,
@@ -109,7 +108,7 @@ def check_request(
         ApiError: ``AccessDenied`` 403 (S3, IAM) some check is denied.
     """
     who = caller(ctx)
-    verdicts = _judge(ctx, who, protocol, service, http, body, call)
+    verdicts = _judge(ctx, who, route, http, body, call)
     _CALLER.set(who)
     return verdicts
 
@@ -117,8 +116,7 @@ def check_request(
 def _judge(
     ctx: RequestContext,
     who: Caller,
-    protocol: str,
-    service: str | None,
+    route: Route,
     http: HttpRequest,
     body: bytes,
     call: ServiceCall | None,
@@ -127,9 +125,12 @@ def _judge(
     if call is not None:
         checks = json_checks(ctx, call.service.model_name, call.operation, call.params)
         return authorizer.authorize(who, checks)
-    if protocol == "query" and service != "iam":
+    if route.protocol == "query" and route.service != "iam":
         return []  # STS: GetCallerIdentity needs no permission
-    checks = _iam_checks(ctx, parse_form(body)) if protocol == "query" else s3_checks(http, body)
+    if route.protocol == "query":
+        checks = _iam_checks(ctx, parse_form(body))
+    else:
+        checks = s3_checks(http, body, route.operation)
     try:
         return authorizer.authorize(who, checks)
     except NotAuthorizedError as exc:
@@ -303,62 +304,48 @@ def _folder_arn(location: str) -> str:
 
 # --- S3 ---------------------------------------------------------------------------------
 
-_BUCKET_GET = {
-    "location": "s3:GetBucketLocation",
-    "versioning": "s3:GetBucketVersioning",
-    "uploads": "s3:ListBucketMultipartUploads",
-    "versions": "s3:ListBucketVersions",
-    "acl": "s3:GetBucketAcl",
-    "policy": "s3:GetBucketPolicy",
+# The action each S3 operation needs where it is not ``s3:<Operation>`` (AWS's list).
+_S3_ACTIONS = {
+    "ListBuckets": "s3:ListAllMyBuckets",
+    "ListObjects": "s3:ListBucket",
+    "ListObjectsV2": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "ListMultipartUploads": "s3:ListBucketMultipartUploads",
+    "ListParts": "s3:ListMultipartUploadParts",
+    "HeadObject": "s3:GetObject",
+    "GetObjectAttributes": "s3:GetObject",
+    "CopyObject": "s3:PutObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "UploadPartCopy": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
 }
-# Sub-resources of a bucket PUT or DELETE, by (method, sub-resource).
-_BUCKET_SUB = {
-    ("PUT", "acl"): "s3:PutBucketAcl",
-    ("PUT", "policy"): "s3:PutBucketPolicy",
-    ("PUT", "versioning"): "s3:PutBucketVersioning",
-    ("DELETE", "policy"): "s3:DeleteBucketPolicy",
-}
-_BUCKET = {"PUT": "s3:CreateBucket", "HEAD": "s3:ListBucket", "DELETE": "s3:DeleteBucket"}
-_OBJECT_ACL = {"GET": "s3:GetObjectAcl", "PUT": "s3:PutObjectAcl"}
-_UPLOAD = {
-    "PUT": "s3:PutObject",
-    "POST": "s3:PutObject",
-    "DELETE": "s3:AbortMultipartUpload",
-    "GET": "s3:ListMultipartUploadParts",
-}
-_OBJECT = {"GET": "s3:GetObject", "HEAD": "s3:GetObject", "DELETE": "s3:DeleteObject"}
+_READS_A_SOURCE = frozenset({"CopyObject", "UploadPartCopy"})
 
 
-def s3_checks(http: HttpRequest, body: bytes) -> list[Check]:
-    """The checks an S3 request needs, from its method, path and sub-resources."""
+def s3_checks(http: HttpRequest, body: bytes, operation: str | None) -> list[Check]:
+    """The checks an S3 request needs: the action of ``operation`` (what S3's model
+    names the request; None: none) on the bucket or object it names."""
+    action = _S3_ACTIONS.get(operation or "", f"s3:{operation or 'UnknownOperation'}")
     bucket, key = split_path(http.raw_path)
-    query = dict(reversed(http.query_pairs()))  # first value wins, as the handler reads it
     if not bucket:
-        return [Check("s3:ListAllMyBuckets", EVERYTHING)]
-    if not key:
-        return _bucket_checks(http.method, bucket, query, body)
-    place = f"s3://{bucket}/{key}"
-    actions = _UPLOAD if "uploadId" in query else _OBJECT_ACL if "acl" in query else _OBJECT
-    # PUT, and POST (multipart create/complete) write; anything else the handler refuses.
-    checks = [Check(actions.get(http.method, "s3:PutObject"), object_arn(bucket, key), place)]
-    if http.method == "PUT" and (source := http.header("x-amz-copy-source")):
-        checks.append(_copy_source_check(source))
-    return checks
-
-
-def _bucket_checks(method: str, bucket: str, query: dict[str, str], body: bytes) -> list[Check]:
-    place = f"s3://{bucket}"
-    if method == "GET":
-        action = next((a for q, a in _BUCKET_GET.items() if q in query), "s3:ListBucket")
-        prefix = query.get("prefix") if action == "s3:ListBucket" else None
-        return [Check(action, bucket_arn(bucket), f"{place}/{prefix}" if prefix else place)]
-    if method == "POST" and "delete" in query:
+        return [Check(action, EVERYTHING)]
+    if operation == "DeleteObjects":
         return [
-            Check("s3:DeleteObject", object_arn(bucket, k), f"{place}/{k}")
+            Check("s3:DeleteObject", object_arn(bucket, k), f"s3://{bucket}/{k}")
             for k in _keys_to_delete(body)
         ]
-    sub = next((a for (m, q), a in _BUCKET_SUB.items() if m == method and q in query), None)
-    return [Check(sub or _BUCKET.get(method, "s3:CreateBucket"), bucket_arn(bucket), place)]
+    if not key:
+        place = f"s3://{bucket}"
+        query = dict(reversed(http.query_pairs()))  # first value wins, as the handler reads it
+        if operation in ("ListObjects", "ListObjectsV2") and (prefix := query.get("prefix")):
+            place = f"{place}/{prefix}"
+        return [Check(action, bucket_arn(bucket), place)]
+    checks = [Check(action, object_arn(bucket, key), f"s3://{bucket}/{key}")]
+    if operation in _READS_A_SOURCE and (source := http.header("x-amz-copy-source")):
+        checks.append(_copy_source_check(source))
+    return checks
 
 
 def _keys_to_delete(body: bytes) -> list[str]:

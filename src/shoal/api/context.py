@@ -1,4 +1,5 @@
-"""What every API handler receives: the application and who is asking.
+"""What every API handler receives: the application, who is asking, and the route
+(protocol, service, operation) the request took.
 
 Handlers of the JSON protocols (Athena, Glue, STS) are plain functions
 ``handler(ctx: RequestContext, params: dict) -> dict``: ``params`` is the request
@@ -9,8 +10,8 @@ renders them as ``{"__type": code, "message": …}``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from shoal.app import Shoal
@@ -25,6 +26,16 @@ class Principal:
     arn: str
     account_id: str
     is_admin: bool | None = None  # as read when the request was authenticated; None: ask
+
+
+@dataclass(frozen=True)
+class Route:
+    """What a request speaks, before anything about it is trusted."""
+
+    protocol: str  # "json" | "rest-json" | "rpc-v2-cbor" | "query" | "s3" | "health"
+    service: str | None  # the SigV4 signing name it must carry; None: checked later
+    operation: str | None = None  # when the target, URI or path names one
+    labels: Mapping[str, str] = field(default_factory=dict)  # rest-json URI labels
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
-from shoal.api.routing import Route
+from shoal.api.context import Route
 from shoal.queries.service import QueryService
 
 LONG_POLL_SECONDS = 1.0

@@ -29,13 +29,12 @@ from starlette.responses import JSONResponse, Response
 
 from shoal.api import json_protocol
 from shoal.api.authorize import check_request
-from shoal.api.context import JsonHandler, Principal, RequestContext
+from shoal.api.context import JsonHandler, Principal, RequestContext, Route
 from shoal.api.errors import ApiError, as_shoal_error, new_request_id
 from shoal.api.long_poll import FinalWaiter, waits
 from shoal.api.routing import (
     JSON_PROTOCOLS,
     QUERY_DISPATCH,
-    Route,
     classify,
     decode_call,
     render_call,
@@ -219,9 +218,7 @@ class Router:
         if route.protocol in JSON_PROTOCOLS:
             service_call = call.state.service_call = decode_call(route, http, payload.body)
         # Authorized before any handler runs, so a denied request has no side effect.
-        call.state.authorization = check_request(
-            ctx, route.protocol, route.service, http, payload.body, service_call
-        )
+        call.state.authorization = check_request(ctx, route, http, payload.body, service_call)
         if service_call is not None:
             handlers = self.json_handlers.get(service_call.service.target_prefix, {})
             result = json_protocol.run(ctx, service_call, handlers)

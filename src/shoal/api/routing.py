@@ -18,14 +18,13 @@ handler's answer back in the protocol it came in (``decode_call``, ``render_call
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from starlette.responses import Response
 
 from shoal.api import iam, json_protocol, rest_json, rpc_cbor, sts
+from shoal.api.context import Route
 from shoal.api.errors import ApiError, json_error, query_error, rest_json_error, s3_error
 from shoal.api.json_protocol import ServiceCall
 from shoal.api.sigv4 import HttpRequest, is_signed, parse_claim
@@ -35,16 +34,6 @@ from shoal.errors import ShoalError
 JSON_PROTOCOLS = frozenset({"json", rest_json.PROTOCOL, rpc_cbor.PROTOCOL})
 # Both query-protocol services share POST / with a form body; the SigV4 scope tells them apart.
 QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
-
-
-@dataclass(frozen=True)
-class Route:
-    """What a request speaks, before anything about it is trusted."""
-
-    protocol: str  # "json" | "rest-json" | "rpc-v2-cbor" | "query" | "s3" | "health"
-    service: str | None  # the SigV4 signing name it must carry; None: checked later
-    operation: str | None = None  # when the target, URI or path names one
-    labels: Mapping[str, str] = field(default_factory=dict)  # rest-json URI labels
 
 
 def classify(http: HttpRequest) -> Route:
