@@ -385,6 +385,15 @@ def test_unsupported_subresources(boto3_client: Client, new_bucket: str) -> None
     assert error_of(lambda: s3.get_bucket_tagging(Bucket=new_bucket)) == ("NotImplemented", 501)
     assert error_of(lambda: s3.get_bucket_cors(Bucket=new_bucket))[1] == 501
     assert s3.get_bucket_versioning(Bucket=new_bucket).get("Status") is None
+    # Any operation of S3's model shoal does not answer says which, whatever its shape.
+    with pytest.raises(ClientError) as refused:
+        s3.create_session(Bucket=new_bucket)
+    response = refused.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "NotImplemented",
+        501,
+    )
+    assert "CreateSession" in response["Error"]["Message"]
 
 
 def test_sts_get_caller_identity(boto3_client: Client) -> None:

@@ -225,16 +225,26 @@ class Router:
             return render_call(route, service_call, result, call.request_id)
         if route.protocol == "query":
             return QUERY_DISPATCH[route.service or "sts"](ctx, payload.body)
-        return self._s3(http, payload, call.request_id)
+        return self._s3(http, payload, call.request_id, route.operation)
 
-    def _s3(self, http: HttpRequest, payload: Payload, request_id: str) -> Response:
+    def _s3(
+        self, http: HttpRequest, payload: Payload, request_id: str, operation: str | None
+    ) -> Response:
         bucket, key = split_path(http.raw_path)
         query: dict[str, str] = {}
         for name, value in http.query_pairs():
             query.setdefault(name, value)
         headers = {name: http.header(name) or "" for name, _ in http.headers}
         req = S3Request(
-            http.method, bucket, key, query, headers, payload.body, request_id, payload.trailers
+            http.method,
+            bucket,
+            key,
+            query,
+            headers,
+            payload.body,
+            request_id,
+            payload.trailers,
+            operation,
         )
         return self.s3.handle(req)
 

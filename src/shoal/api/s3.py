@@ -78,6 +78,7 @@ class S3Request:
     body: bytes
     request_id: str
     trailers: dict[str, str] = field(default_factory=dict)
+    operation: str | None = None  # what S3's model names the request (api/routing.py)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -139,9 +140,10 @@ class S3Api:
         self.etags = EtagCache(app.storage)
         self.uploads = MultipartUploads(app.config.data_path / "multipart")
         self.started = datetime.now(UTC).replace(microsecond=0)
+        self._handlers = self._operations()
 
     def handle(self, req: S3Request) -> Response:
-        """Route ``req`` to its operation."""
+        """Answer ``req`` by the operation S3's model names it (``req.operation``)."""
         unsupported = set(UNSUPPORTED.intersection(req.query))
         if "versionId" in req.query and req.query["versionId"] != "null":
             unsupported.add("versionId")
@@ -151,20 +153,53 @@ class S3Api:
                 f"shoal does not implement the {sorted(unsupported)[0]} sub-resource",
                 501,
             )
-        if not req.bucket:
-            if req.method != "GET":
-                raise ApiError("MethodNotAllowed", "The method is not allowed here", 405)
-            return self.list_buckets(req)
-        if not req.key:
-            return self._acl(req) if "acl" in req.query else self._bucket_operation(req)
         if len(req.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise ApiError("KeyTooLongError", "Your key is too long")
-        return self._acl(req) if "acl" in req.query else self._object_operation(req)
+        handler = self._handlers.get(req.operation or "")
+        if handler is not None:
+            return handler(req)
+        if req.operation is None:
+            raise ApiError("MethodNotAllowed", f"{req.method} is not allowed here", 405)
+        raise ApiError("NotImplemented", f"shoal does not implement {req.operation}", 501)
+
+    def _operations(self) -> dict[str, Callable[[S3Request], Response]]:
+        """The handler of each S3 operation shoal answers, by its name in S3's model."""
+        return {
+            "ListBuckets": self.list_buckets,
+            "CreateBucket": self.create_bucket,
+            "HeadBucket": self.head_bucket,
+            "DeleteBucket": self.delete_bucket,
+            "ListObjects": lambda req: self.list_objects(req, v2=False),
+            "ListObjectsV2": lambda req: self.list_objects(req, v2=True),
+            "ListObjectVersions": self.list_versions,
+            "GetBucketLocation": self.bucket_location,
+            "GetBucketVersioning": self.bucket_versioning,
+            "PutBucketVersioning": self.put_bucket_versioning,
+            "ListMultipartUploads": self.list_uploads,
+            "DeleteObjects": self.delete_objects,
+            "GetBucketAcl": self._acl,
+            "PutBucketAcl": self._acl,
+            "GetObjectAcl": self._acl,
+            "PutObjectAcl": self._acl,
+            "GetBucketPolicy": self.bucket_policy,
+            "PutBucketPolicy": self.bucket_policy,
+            "DeleteBucketPolicy": self.bucket_policy,
+            "PutObject": self.put_object,
+            "CopyObject": self.copy_object,
+            "GetObject": self.get_object,
+            "HeadObject": self.get_object,
+            "DeleteObject": self.delete_object,
+            "GetObjectAttributes": self.object_attributes,
+            "CreateMultipartUpload": self.create_upload,
+            "UploadPart": self.upload_part,
+            "UploadPartCopy": self.upload_part,
+            "CompleteMultipartUpload": self.complete_upload,
+            "AbortMultipartUpload": self.abort_upload,
+            "ListParts": self.list_parts,
+        }
 
     def _acl(self, req: S3Request) -> Response:
         """Get/PutBucketAcl and Get/PutObjectAcl: the owner's FULL_CONTROL, always."""
-        if req.method not in ("GET", "PUT"):
-            raise ApiError("MethodNotAllowed", f"{req.method} is not allowed on an ACL", 405)
         owner = self.app.config.account_id
         if req.key:
             self.storage.stat(req.bucket, req.key)  # NoSuchKey (or NoSuchBucket) first
@@ -177,64 +212,28 @@ class S3Api:
         s3_acl.check_acl_headers(req.headers, owner)
         return Response(status_code=200)
 
-    def _bucket_operation(self, req: S3Request) -> Response:
-        q, method = req.query, req.method
-        if "policy" in q:
-            self._require_bucket(req.bucket)
-            return s3_policy.answer(self.app.governance.bucket_policies, method, req.bucket,
-                                    req.body)  # fmt: skip
-        if method == "GET":
-            if "location" in q:
-                self._require_bucket(req.bucket)
-                return _xml(s3_xml.location(self.app.config.region))
-            if "versioning" in q:
-                self._require_bucket(req.bucket)
-                return _xml(s3_xml.versioning())
-            if "uploads" in q:
-                self._require_bucket(req.bucket)
-                return _xml(s3_xml.list_uploads(req.bucket, self.uploads.uploads(req.bucket)))
-            if "versions" in q:
-                return self.list_versions(req)
-            return self.list_objects(req, v2=q.get("list-type") == "2")
-        if method == "PUT" and "versioning" in q:
-            s3_versions.check_versioning_request(req.body)
-            self._require_bucket(req.bucket)
-            return Response(status_code=200)
-        handlers: dict[str, Callable[[S3Request], Response]] = {
-            "PUT": self.create_bucket,
-            "HEAD": self.head_bucket,
-            "DELETE": self.delete_bucket,
-        }
-        if method == "POST" and "delete" in q:
-            return self.delete_objects(req)
-        if method not in handlers:
-            raise ApiError("MethodNotAllowed", f"{method} is not allowed on a bucket", 405)
-        return handlers[method](req)
+    def bucket_policy(self, req: S3Request) -> Response:
+        """Get/Put/DeleteBucketPolicy of an existing bucket."""
+        self._require_bucket(req.bucket)
+        policies = self.app.governance.bucket_policies
+        return s3_policy.answer(policies, req.method, req.bucket, req.body)
 
-    def _object_operation(self, req: S3Request) -> Response:
-        q, method = req.query, req.method
-        if "uploadId" in q:
-            multipart = {
-                "PUT": self.upload_part,
-                "POST": self.complete_upload,
-                "DELETE": self.abort_upload,
-                "GET": self.list_parts,
-            }
-            if method not in multipart:
-                raise ApiError("MethodNotAllowed", f"{method} is not allowed on an upload", 405)
-            return multipart[method](req)
-        if method == "POST" and "uploads" in q:
-            return self.create_upload(req)
-        if method == "PUT":
-            return (
-                self.copy_object(req) if req.header("x-amz-copy-source") else self.put_object(req)
-            )
-        if method == "GET" and "attributes" in q:
-            return self.object_attributes(req)
-        handlers = {"GET": self.get_object, "HEAD": self.get_object, "DELETE": self.delete_object}
-        if method not in handlers:
-            raise ApiError("MethodNotAllowed", f"{method} is not allowed on an object", 405)
-        return handlers[method](req)
+    def bucket_location(self, req: S3Request) -> Response:
+        self._require_bucket(req.bucket)
+        return _xml(s3_xml.location(self.app.config.region))
+
+    def bucket_versioning(self, req: S3Request) -> Response:
+        self._require_bucket(req.bucket)
+        return _xml(s3_xml.versioning())
+
+    def put_bucket_versioning(self, req: S3Request) -> Response:
+        s3_versions.check_versioning_request(req.body)
+        self._require_bucket(req.bucket)
+        return Response(status_code=200)
+
+    def list_uploads(self, req: S3Request) -> Response:
+        self._require_bucket(req.bucket)
+        return _xml(s3_xml.list_uploads(req.bucket, self.uploads.uploads(req.bucket)))
 
     # -- buckets ------------------------------------------------------------------
 
