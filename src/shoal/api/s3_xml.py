@@ -83,17 +83,24 @@ def list_buckets(buckets: Iterable[tuple[str, datetime]], owner_id: str) -> str:
     return _doc("ListAllMyBucketsResult", f"{owner}<Buckets>{rows}</Buckets>")
 
 
+def _listing_options(page: ListPage) -> list[str]:
+    """The Delimiter and EncodingType a listing was asked with, echoed back."""
+    parts = []
+    if page.delimiter:
+        parts.append(_el("Delimiter", _name(page, page.delimiter)))
+    if page.url_encode:
+        parts.append(_el("EncodingType", "url"))
+    return parts
+
+
 def _list_common(page: ListPage) -> str:
     parts = [
         _el("Name", page.bucket),
         _el("Prefix", _prefix(page)),
         _el("MaxKeys", page.max_keys),
         _el("IsTruncated", "true" if page.is_truncated else "false"),
+        *_listing_options(page),
     ]
-    if page.delimiter:
-        parts.append(_el("Delimiter", _name(page, page.delimiter)))
-    if page.url_encode:
-        parts.append(_el("EncodingType", "url"))
     owner = _owner(page.owner) if page.owner else ""
     for obj in page.objects:
         etag = _el("ETag", obj.etag) if obj.etag else ""
@@ -173,11 +180,8 @@ def list_versions(page: ListPage, key_marker: str, owner_id: str) -> str:
         _el("VersionIdMarker", "null" if key_marker else ""),
         _el("MaxKeys", page.max_keys),
         _el("IsTruncated", "true" if page.is_truncated else "false"),
+        *_listing_options(page),
     ]
-    if page.delimiter:
-        parts.append(_el("Delimiter", _name(page, page.delimiter)))
-    if page.url_encode:
-        parts.append(_el("EncodingType", "url"))
     last = max([o.key for o in page.objects] + list(page.prefixes), default=None)
     if page.is_truncated and last is not None:
         parts.append(_el("NextKeyMarker", _name(page, last)) + _el("NextVersionIdMarker", "null"))
