@@ -72,9 +72,7 @@ def _is_form_post(http: HttpRequest) -> bool:
 
 def _rest_json_route(http: HttpRequest, service: str) -> Route:
     routes = rest_json.routes(service)
-    keys = (name for name, _ in http.query_pairs())
-    headers = (name for name, _ in http.headers)
-    match = routes.match(http.method, http.raw_path, keys, headers) if routes else None
+    match = _match(routes, http) if routes else None
     if match is None:
         return Route(rest_json.PROTOCOL, service)
     return Route(rest_json.PROTOCOL, service, match.operation, match.labels)
@@ -87,10 +85,14 @@ def _s3_routes() -> Routes:
 
 def _s3_operation(http: HttpRequest) -> str | None:
     """The S3 operation a path-style request names, by S3's model (None: none does)."""
+    match = _match(_s3_routes(), http)
+    return match.operation if match else None
+
+
+def _match(routes: Routes, http: HttpRequest) -> Match | None:
     keys = (name for name, _ in http.query_pairs())
     headers = (name for name, _ in http.headers)
-    match = _s3_routes().match(http.method, http.raw_path, keys, headers)
-    return match.operation if match else None
+    return routes.match(http.method, http.raw_path, keys, headers)
 
 
 def _rpc_cbor_route(http: HttpRequest) -> Route:
