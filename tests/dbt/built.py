@@ -19,11 +19,14 @@ Row = tuple[Any, ...]
 
 
 def read_table(glue: Any, lake: Path, database: str, name: str) -> pa.Table:
-    """Every row of ``database.name``: its files, plus partition values as strings."""
+    """Every row of ``database.name`` with the catalog's columns in the catalog's order:
+    its files' columns (NULL where an older file lacks one, as Athena reads it), then
+    the partition values as strings."""
     table = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    columns = [c["Name"] for c in table["StorageDescriptor"]["Columns"]]
     keys = [key["Name"] for key in table.get("PartitionKeys", [])]
     if not keys:
-        return _read_files(lake, table["StorageDescriptor"]["Location"])
+        return _conform(_read_files(lake, table["StorageDescriptor"]["Location"]), columns)
     parts = []
     pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=name)
     for page in pages:
@@ -31,7 +34,7 @@ def read_table(glue: Any, lake: Path, database: str, name: str) -> pa.Table:
             rows = _read_files(lake, partition["StorageDescriptor"]["Location"])
             for key, value in zip(keys, partition["Values"], strict=True):
                 rows = rows.append_column(key, pa.array([value] * rows.num_rows, pa.string()))
-            parts.append(rows)
+            parts.append(_conform(rows, columns + keys))
     return pa.concat_tables(parts, promote_options="permissive")
 
 
@@ -60,6 +63,11 @@ def differences(name: str, expected: pa.Table, actual: pa.Table, keys: list[str]
 def _read_files(lake: Path, location: str) -> pa.Table:
     bucket_and_key = location.removeprefix("s3://").rstrip("/")
     return pa_ds.dataset(lake / bucket_and_key, format="parquet").to_table()
+
+
+def _conform(rows: pa.Table, names: list[str]) -> pa.Table:
+    present = set(rows.column_names)
+    return pa.table({n: rows[n] if n in present else pa.nulls(rows.num_rows) for n in names})
 
 
 def _keyed(table: pa.Table, keys: list[str]) -> dict[Row, Row]:

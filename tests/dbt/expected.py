@@ -53,6 +53,16 @@ def borough_revenue(samples: Path, trips: pa.Table) -> pa.Table:
     )
 
 
+def zone_trips(samples: Path, trips: pa.Table) -> pa.Table:
+    """models/marts/zone_trips.sql: trips by pickup zone and year."""
+    zones = _int64(read_csv(samples / "zones" / "zones.csv"), "locationid")
+    joined = _int64(trips, "pickup_location_id").join(
+        zones, keys="pickup_location_id", right_keys="locationid"
+    )
+    summed = joined.group_by(["borough", "zone", "year"]).aggregate([([], "count_all")])
+    return _named(summed, borough="borough", zone="zone", trips="count_all", year="year")
+
+
 def monthly_payments(trips: pa.Table) -> pa.Table:
     """models/marts/monthly_payments.sql: trips and revenue by vendor, payment, month."""
     vendors = _int64(read_csv(PROJECT / "seeds" / "vendors.csv"), "vendor_id")
@@ -92,6 +102,47 @@ def daily_trips_appended(before: pa.Table, trips: pa.Table) -> pa.Table:
     every_day = daily_trips(trips)
     later = every_day.filter(pc.greater(every_day["pickup_date"], latest))
     return pa.concat_tables([before, later])
+
+
+def vendor_months(trips: pa.Table) -> pa.Table:
+    """models/marts/vendor_months.sql on its first run (without ``fares``)."""
+    summed = trips.group_by(["vendor_id", "month"]).aggregate([([], "count_all")])
+    return _named(summed, vendor_id="vendor_id", trips="count_all", month="month")
+
+
+def vendor_months_overwritten(before: pa.Table, trips: pa.Table) -> pa.Table:
+    """vendor_months after a run with ``fares``: the months from the newest it held on
+    are rebuilt with the new column; older months keep their rows, ``fares`` NULL."""
+    newest = pc.max(before["month"])
+    summed = trips.group_by(["vendor_id", "month"]).aggregate(
+        [([], "count_all"), ("fare_amount", "sum")]
+    )
+    rebuilt = _named(
+        summed.filter(pc.greater_equal(summed["month"], newest)),
+        vendor_id="vendor_id",
+        trips="count_all",
+        fares="fare_amount_sum",
+        month="month",
+    )
+    kept = before.filter(pc.less(before["month"], newest))
+    kept = kept.add_column(2, "fares", pa.nulls(kept.num_rows, pa.float64()))
+    return pa.concat_tables([kept, rebuilt])
+
+
+def zones_snapshot(first: pa.Table, second: pa.Table) -> pa.Table:
+    """snapshots/zones_snapshot.yml after a snapshot of the zones ``first`` and then
+    ``second`` (both as ``read_csv`` gives them): each zone's current row, open, and the
+    earlier row of each zone that changed, closed."""
+    before = {row["locationid"]: row for row in first.to_pylist()}
+    rows = []
+    for row in second.to_pylist():
+        rows.append({**row, "is_current": True})
+        seen = before[row["locationid"]]
+        if (seen["borough"], seen["zone"]) != (row["borough"], row["zone"]):
+            rows.append({**seen, "is_current": False})
+    return pa.Table.from_pylist(rows).rename_columns(
+        ["location_id", "borough", "zone", "service_zone", "is_current"]
+    )
 
 
 def _int64(table: pa.Table, column: str) -> pa.Table:

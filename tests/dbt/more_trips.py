@@ -1,9 +1,10 @@
-"""Data that arrives between the two dbt runs, put through shoal's S3 API.
+"""Data that changes between the two dbt runs, put through shoal's S3 API.
 
-Two files, both made from sample trips moved in time so their values stay realistic:
-a new month (``month=04``, a partition the catalog does not know yet) and late trips
-for a month already built (``month=03``), which ``insert_overwrite`` must fold into that
-month's partition and ``append`` (by design) leaves out.
+Two trip files, both made from sample trips moved in time so their values stay
+realistic: a new month (``month=04``, a partition the catalog does not know yet) and
+late trips for a month already built (``month=03``), which ``insert_overwrite`` must
+fold into that month's partition and ``append`` (by design) leaves out. And one zone
+renamed, for the snapshot to record.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ def add_trips(s3: Any, samples: Path) -> None:
     # March 1-27 + 31 days is April 1-27; February 1-27 + 29 days (2024 leaps) is March.
     _put(s3, "trips/year=2024/month=04/trips-2024-04.parquet", _later(march, 31, NEW_MONTH_ROWS))
     _put(s3, "trips/year=2024/month=03/trips-2024-03-late.parquet", _later(february, 29, LATE_ROWS))
+
+
+def rename_zone(s3: Any, samples: Path) -> None:
+    """Zone 3 becomes "Zone Three" (a new zones.csv in place of the old one)."""
+    text = (samples / "zones" / "zones.csv").read_text()
+    renamed = text.replace("\n3,Bronx,Zone 3,", "\n3,Bronx,Zone Three,")
+    if renamed == text:
+        raise RuntimeError("zones.csv has no line for zone 3 as expected")
+    s3.put_object(Bucket="samples", Key="zones/zones.csv", Body=renamed.encode())
 
 
 def repair_partitions(athena: Any, output: str) -> None:

@@ -4,9 +4,10 @@
 
 Starts shoal on a free loopback port with the sample lake in a temporary data folder,
 then: ``dbt seed``, ``dbt build`` (seed again, views, table, incrementals, tests),
-checks the tables; adds trips (a new month and late rows for an old one) through S3
-and ``MSCK REPAIR TABLE``; ``dbt build`` of the incremental models (and their tests);
-checks again. Every table is compared with answers computed from the sample files by
+``dbt source freshness``, checks the tables; adds trips (a new month and late rows for
+an old one) through S3 and ``MSCK REPAIR TABLE``, renames a zone; ``dbt build`` of the
+incremental models (one with a new column) and the snapshot, with their tests; checks
+again. Every table is compared with answers computed from the sample files by
 pyarrow (``expected``). Exits 1 on a dbt failure or any difference.
 """
 
@@ -18,23 +19,37 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from tests.clients.server import ShoalServer, start_server, stop_server
 
 from . import built, expected
-from .more_trips import add_trips, repair_partitions
+from .more_trips import add_trips, rename_zone, repair_partitions
 
 PROJECT = Path(__file__).parent / "project"
 SCHEMA = "analytics"  # profiles.yml
 BUCKETS = ("dbt-results", "dbt-lake")  # profiles.yml: s3_staging_dir, s3_data_dir
+# Each table's key: rows are matched on it.
 KEYS = {
     "borough_revenue": ["borough", "payment"],
+    "zone_trips": ["zone", "year"],
     "monthly_payments": ["vendor_name", "payment_type", "year", "month"],
     "daily_trips": ["pickup_date"],
+    "vendor_months": ["vendor_id", "month"],
+    "zones_snapshot": ["location_id", "zone"],
 }
+SECOND_RUN = (
+    "build",
+    "--select",
+    "config.materialized:incremental",
+    "resource_type:snapshot",
+    "--vars",
+    "{with_fares: true}",  # vendor_months grows a column
+)
 
 
 class Failed(Exception):
@@ -50,7 +65,9 @@ def main() -> int:
     start = time.monotonic()
     try:
         _run(Path(args.dbt), work)
-    except Failed as failure:
+    except Exception as failure:  # any failure, expected or not: say where to look
+        if not isinstance(failure, Failed):
+            traceback.print_exc()
         print(f"\nFAILED: {failure}\n(server log, dbt logs: {work})", file=sys.stderr)
         return 1
     finally:
@@ -76,25 +93,34 @@ def _with_server(dbt: Path, work: Path, server: ShoalServer) -> None:
         s3.create_bucket(Bucket=bucket)
     samples = server.lake / "samples"
     run_dbt = _dbt_runner(dbt, work, server)
-    before = expected.read_trips(samples)
+    trips, zones = expected.read_trips(samples), _zones(samples)
     _step("dbt seed", lambda: run_dbt("seed"))
     _step("dbt build", lambda: run_dbt("build"))
+    _step("dbt source freshness", lambda: run_dbt("source", "freshness"))
     first = {
-        "borough_revenue": expected.borough_revenue(samples, before),
-        "monthly_payments": expected.monthly_payments(before),
-        "daily_trips": expected.daily_trips(before),
+        "borough_revenue": expected.borough_revenue(samples, trips),
+        "zone_trips": expected.zone_trips(samples, trips),
+        "monthly_payments": expected.monthly_payments(trips),
+        "daily_trips": expected.daily_trips(trips),
+        "vendor_months": expected.vendor_months(trips),
+        "zones_snapshot": expected.zones_snapshot(zones, zones),
     }
     _step("check tables after the first build", lambda: _check(glue, server, first))
-    _step("add trips, MSCK REPAIR TABLE", lambda: _add_data(server, samples))
-    after = expected.read_trips(samples)
-    incremental = ("build", "--select", "config.materialized:incremental")
-    _step("dbt build of the incremental models", lambda: run_dbt(*incremental))
+    _step("add trips, MSCK REPAIR TABLE, rename a zone", lambda: _change_data(server, samples))
+    more_trips, renamed = expected.read_trips(samples), _zones(samples)
+    _step("dbt build of the incremental models and the snapshot", lambda: run_dbt(*SECOND_RUN))
     second = {
-        "borough_revenue": first["borough_revenue"],  # not rebuilt
-        "monthly_payments": expected.monthly_payments(after),
-        "daily_trips": expected.daily_trips_appended(first["daily_trips"], after),
+        **first,  # the views and tables are not rebuilt
+        "monthly_payments": expected.monthly_payments(more_trips),
+        "daily_trips": expected.daily_trips_appended(first["daily_trips"], more_trips),
+        "vendor_months": expected.vendor_months_overwritten(first["vendor_months"], more_trips),
+        "zones_snapshot": expected.zones_snapshot(zones, renamed),
     }
-    _step("check tables after the incremental run", lambda: _check(glue, server, second))
+    _step("check tables after the second run", lambda: _check(glue, server, second))
+
+
+def _zones(samples: Path) -> pa.Table:
+    return expected.read_csv(samples / "zones" / "zones.csv")
 
 
 def _step(title: str, action: Callable[[], None]) -> None:
@@ -130,19 +156,29 @@ def _dbt_runner(dbt: Path, work: Path, server: ShoalServer) -> Callable[..., Non
     return run
 
 
-def _add_data(server: ShoalServer, samples: Path) -> None:
+def _change_data(server: ShoalServer, samples: Path) -> None:
     add_trips(server.client("s3"), samples)
     repair_partitions(server.client("athena"), f"s3://{BUCKETS[0]}/repair/")
+    rename_zone(server.client("s3"), samples)
 
 
 def _check(glue: object, server: ShoalServer, tables: dict[str, pa.Table]) -> None:
     found: list[str] = []
     for name, want in tables.items():
         got = built.read_table(glue, server.lake, SCHEMA, name)
+        if name == "zones_snapshot":
+            got = _snapshot_rows(got)
         found += built.differences(name, want, got, KEYS[name])
         print(f"   {name}: {got.num_rows} rows, expected {want.num_rows}")
     if found:
         raise Failed("\n".join(found[:50]))
+
+
+def _snapshot_rows(table: pa.Table) -> pa.Table:
+    """The snapshot's own columns, with dbt's validity range reduced to "is current"."""
+    current = pc.is_null(table["dbt_valid_to"])
+    columns = ["location_id", "borough", "zone", "service_zone"]
+    return table.select(columns).append_column("is_current", current)
 
 
 if __name__ == "__main__":
