@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,7 @@ KEYS = {
     "vendor_months": ["vendor_id", "month"],
     "zones_snapshot": ["location_id", "zone"],
 }
+DBT_TIMEOUT = 600  # seconds for one dbt command: a hung server must not hang CI
 SECOND_RUN = (
     "build",
     "--select",
@@ -73,7 +75,7 @@ def main() -> int:
     finally:
         print(f"\n== dbt project: {time.monotonic() - start:.0f} s in all")
     if not args.keep:
-        subprocess.run(["rm", "-rf", str(work)], check=False)
+        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
@@ -149,7 +151,8 @@ def _dbt_runner(dbt: Path, work: Path, server: ShoalServer) -> Callable[..., Non
     dirs = ["--project-dir", str(PROJECT), "--profiles-dir", str(PROJECT)]
 
     def run(*args: str) -> None:
-        done = subprocess.run([str(dbt), *args, *dirs], env=env, check=False)
+        command = [str(dbt), *args, *dirs]
+        done = subprocess.run(command, env=env, check=False, timeout=DBT_TIMEOUT)
         if done.returncode:
             raise Failed(f"dbt {' '.join(args)} exited {done.returncode}")
 
