@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test clients lock lint bench clean
+.PHONY: start test clients dbt lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: $(VENV)/.dev
 clients:
 	PYTHON=$(PYTHON) scripts/client-matrix
 
+## dbt: a dbt project of our own (tests/dbt) built twice against a real shoal serve,
+## every table checked against answers from the sample files (CI runs it); dbt in .venv-dbt
+dbt: $(VENV)/.runtime
+	VENV=$(VENV) PYTHON=$(PYTHON) scripts/dbt-project
+
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:
 	PYTHON=$(PYTHON) scripts/lock
@@ -48,4 +53,4 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python benchmarks/crawl_many_files.py
 
 clean:
-	rm -rf $(VENV) .venv-clients $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients .venv-dbt $(DATA) .pytest_cache .mypy_cache .ruff_cache

@@ -367,6 +367,36 @@ def test_table_versions(sales: Call) -> None:
         sales("GetTableVersion", DatabaseName="db", TableName="sales", VersionId="9")
 
 
+def test_delete_table_versions(sales: Call) -> None:
+    # dbt-athena keeps the newest version of each table it builds and deletes the rest.
+    for i in range(2, 5):
+        sales(
+            "UpdateTable", DatabaseName="db", TableInput=_table_input("sales", Description=str(i))
+        )
+    sales("DeleteTableVersion", DatabaseName="db", TableName="sales", VersionId="2")
+    result = sales(
+        "BatchDeleteTableVersion",
+        DatabaseName="db",
+        TableName="sales",
+        VersionIds=["1", "2", "4", "x"],
+    )
+    failed = {e["VersionId"]: e["ErrorDetail"]["ErrorCode"] for e in result["Errors"]}
+    assert failed == {
+        "2": "EntityNotFoundException",  # already gone
+        "4": "InvalidInputException",  # the current version is the table itself
+        "x": "InvalidInputException",
+    }
+    versions = sales("GetTableVersions", DatabaseName="db", TableName="sales")["TableVersions"]
+    assert [v["VersionId"] for v in versions] == ["4", "3"]
+    assert sales("GetTable", DatabaseName="db", Name="sales")["Table"]["Description"] == "4"
+    with pytest.raises(EntityNotFoundError):
+        sales("DeleteTableVersion", DatabaseName="db", TableName="sales", VersionId="1")
+    with pytest.raises(InvalidInputError, match="current version"):
+        sales("DeleteTableVersion", DatabaseName="db", TableName="sales", VersionId="4")
+    with pytest.raises(EntityNotFoundError):
+        sales("BatchDeleteTableVersion", DatabaseName="db", TableName="nope", VersionIds=["1"])
+
+
 def test_delete_tables(sales: Call) -> None:
     sales("CreateTable", DatabaseName="db", TableInput=_table_input("other"))
     result = sales("BatchDeleteTable", DatabaseName="db", TablesToDelete=["sales", "ghost"])

@@ -291,6 +291,18 @@ def test_versions(events: CatalogStore) -> None:
     assert versions[-1].table == first
 
 
+def test_delete_table_version(events: CatalogStore) -> None:
+    first = events.get_table("sales", "events")
+    events.update_table(replace(first, description="v2"))
+    events.delete_table_version("sales", "events", 1)
+    assert [v.version_id for v in events.list_table_versions("sales", "events")] == [2]
+    with pytest.raises(EntityNotFoundError, match="version 1"):
+        events.delete_table_version("sales", "events", 1)
+    with pytest.raises(InvalidInputError, match="current version"):
+        events.delete_table_version("sales", "events", 2)
+    assert events.get_table("sales", "events").description == "v2"
+
+
 def test_stale_expected_version_is_refused(events: CatalogStore) -> None:
     seen = events.get_table("sales", "events")
     events.update_table(replace(seen, description="theirs"), expected_version=seen.version_id)

@@ -262,7 +262,8 @@ GLUE_RULES: dict[str, Rule] = {
     "BatchDeleteTable": _tables_to_delete,
     "GetTables": _database(),
     **dict.fromkeys(
-        "GetTableVersions GetTableVersion CreatePartition BatchCreatePartition GetPartition "
+        "GetTableVersions GetTableVersion DeleteTableVersion BatchDeleteTableVersion "
+        "CreatePartition BatchCreatePartition GetPartition "
         "GetPartitions BatchGetPartition UpdatePartition DeletePartition "
         "BatchDeletePartition".split(),
         _table("TableName"),

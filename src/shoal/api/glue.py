@@ -7,7 +7,7 @@ store and the crawler; they hold no catalog logic of their own.
 
 Every operation accepts ``CatalogId`` only when it is the caller's account id: shoal
 has one catalog per server. Operations that are not in ``OPERATIONS`` (connections,
-jobs, classifiers, DeleteTableVersion…) are not supported.
+jobs, classifiers…) are not supported.
 """
 
 from __future__ import annotations
@@ -254,6 +254,30 @@ def get_table_version(ctx: RequestContext, params: dict[str, Any]) -> Wire:
             f"version {wanted} of table {params['DatabaseName']}.{params['TableName']} not found"
         )
     return {"TableVersion": _version_to_wire(versions[0], _account(ctx))}
+
+
+@_operation("DeleteTableVersion")
+def delete_table_version(ctx: RequestContext, params: dict[str, Any]) -> Wire:
+    """DeleteTableVersion: forget one past version (the current one stays)."""
+    number = version_number(params["VersionId"])
+    _store(ctx).delete_table_version(params["DatabaseName"], params["TableName"], number)
+    return {}
+
+
+@_operation("BatchDeleteTableVersion")
+def batch_delete_table_version(ctx: RequestContext, params: dict[str, Any]) -> Wire:
+    """BatchDeleteTableVersion: delete versions one by one; failures go to Errors."""
+    store, database, name = _store(ctx), params["DatabaseName"], params["TableName"]
+    store.get_table(database, name)  # a missing table fails the whole call
+    errors = []
+    for version in params["VersionIds"]:
+        try:
+            store.delete_table_version(database, name, version_number(version))
+        except (EntityNotFoundError, InvalidInputError) as error:
+            errors.append(
+                {"TableName": name, "VersionId": version, "ErrorDetail": error_detail(error)}
+            )
+    return {"Errors": errors}
 
 
 # --- partitions ----------------------------------------------------------------------------

@@ -154,7 +154,8 @@ ACTIONS: dict[str, str] = {
     **dict.fromkeys(
         (
             "glue:CreateDatabase glue:UpdateDatabase glue:DeleteDatabase glue:CreateTable "
-            "glue:UpdateTable glue:DeleteTable glue:BatchDeleteTable glue:CreatePartition "
+            "glue:UpdateTable glue:DeleteTable glue:BatchDeleteTable glue:DeleteTableVersion "
+            "glue:BatchDeleteTableVersion glue:CreatePartition "
             "glue:BatchCreatePartition glue:UpdatePartition glue:DeletePartition "
             "glue:BatchDeletePartition glue:CreateCrawler glue:UpdateCrawler "
             "glue:DeleteCrawler glue:StartCrawler glue:StopCrawler glue:StartCrawlerSchedule "

@@ -285,6 +285,30 @@ class CatalogStore:
             )
             return [TableVersion(v, codec.table_from_json(snapshot)) for v, snapshot in records]
 
+    def delete_table_version(self, database: str, name: str, version_id: int) -> None:
+        """Forget one past version of a table (dbt-athena expires all but the newest).
+
+        Raises EntityNotFoundError when there is no such version, InvalidInputError for
+        the current one: it is the table itself (DeleteTable removes that).
+        """
+        with self._write() as conn:
+            row = self._table_row(conn, database, name, for_update=True)
+            if version_id == row["version_id"]:
+                raise InvalidInputError(
+                    f"version {version_id} is the current version of table "
+                    f"{row['database_name']}.{row['name']}; it cannot be deleted"
+                )
+            result = conn.execute(
+                delete(table_versions).where(
+                    table_versions.c.table_id == row["id"],
+                    table_versions.c.version_id == version_id,
+                )
+            )
+            if result.rowcount != 1:
+                raise EntityNotFoundError(
+                    f"version {version_id} of table {row['database_name']}.{row['name']} not found"
+                )
+
     def _table_row(
         self, conn: Connection, database: str, name: str, *, for_update: bool = False
     ) -> Any:

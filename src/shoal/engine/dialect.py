@@ -296,6 +296,7 @@ def _translate(
 ) -> str:
     tree = tree.copy()
     _name_projections(tree)
+    _unwrap_parenthesized_tables(tree)
     _qualify_tables(tree, default_database)
     if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
         _annotate(tree, schemas or {})
@@ -324,6 +325,21 @@ def _name_projections(tree: exp.Expr) -> None:
         if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
             continue
         projection.replace(exp.alias_(projection.copy(), f"_col{index}", quoted=True))
+
+
+def _unwrap_parenthesized_tables(tree: exp.Expr) -> None:
+    """``FROM (t)`` is the relation ``t`` in Trino (dbt-athena's partition batching
+    writes ``from ("db"."t")``); DuckDB's parser fails on it, so drop the parentheses.
+    An alias outside them wins. A parenthesized join already reads the same in both."""
+    # Innermost first, so ((t)) unwraps layer by layer.
+    for subquery in reversed(list(tree.find_all(exp.Subquery))):
+        table = subquery.this
+        extra = {k for k, v in subquery.args.items() if v is not None} - {"this", "alias"}
+        if not isinstance(table, exp.Table) or table.args.get("joins") or extra:
+            continue
+        if subquery.args.get("alias") is not None:
+            table.set("alias", subquery.args["alias"])
+        subquery.replace(table)
 
 
 def _qualify_tables(tree: exp.Expr, default_database: str) -> None:

@@ -1,0 +1,11 @@
+-- A partitioned table (CTAS with partitioned_by, zstd Parquet) over an ephemeral model.
+{{ config(partitioned_by=['year'], write_compression='zstd') }}
+
+select
+    z.borough,
+    z.zone,
+    count(*) as trips,
+    t.year
+from {{ ref('stg_trips') }} as t
+join {{ ref('int_zone_names') }} as z on t.pickup_location_id = z.location_id
+group by z.borough, z.zone, t.year

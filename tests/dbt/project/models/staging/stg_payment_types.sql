@@ -1,0 +1,4 @@
+select
+    payment_type,
+    description
+from {{ source('sample', 'payment_types') }}
