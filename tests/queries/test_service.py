@@ -177,6 +177,23 @@ def test_every_phase_that_took_time_reports_at_least_a_millisecond(app: Shoal) -
         assert stats.total_execution_time_in_millis >= stats.query_queue_time_in_millis
 
 
+def test_a_cast_to_json_is_typed_json_in_column_info(app: Shoal) -> None:
+    # Athena types CAST(... AS JSON) `json` (PyAthena then parses the values); the text
+    # is the JSON document itself.
+    sql = "SELECT CAST(ARRAY[1, 2, 3] AS JSON) AS arr, CAST(ARRAY['a'] AS JSON) AS txt, 'x' AS s"
+    done = run(app.queries, sql)
+    assert done.state == SUCCEEDED, done.state_change_reason
+    page = app.queries.get_results(done.query_execution_id)
+    assert [(c.name, c.type) for c in page.columns] == [
+        ("arr", "json"),
+        ("txt", "json"),
+        ("s", "varchar"),
+    ]
+    assert [json.loads(v or "") for v in page.rows[1][:2]] == [[1, 2, 3], ["a"]]
+    metadata = json.loads(read_uri(app, done.output_location + ".metadata"))
+    assert [c["type"] for c in metadata["ColumnInfo"]] == ["json", "json", "varchar"]
+
+
 def test_user_errors_fail_with_category_2(app: Shoal) -> None:
     missing = run(app.queries, "SELECT * FROM nope", database="sample")
     assert missing.state == FAILED

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shoal.engine.base import sql_type_of
 from shoal.queries.model import ColumnInfo
 
 Formatter = Callable[[Any], str]
@@ -79,6 +80,8 @@ def column_infos(schema: pa.Schema, hive: bool = False) -> tuple[ColumnInfo, ...
     infos = []
     for arrow_field in schema:
         name, precision, scale = athena_type(arrow_field.type)
+        if sql_type_of(arrow_field) == "json":  # text to Arrow, json to Athena
+            name = "json"
         if hive and name == "varchar":
             name, precision = "string", 0
         infos.append(
