@@ -405,7 +405,21 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
+    if _is_point_literal(node):
+        return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
+
+
+def _is_point_literal(node: exp.Expr) -> bool:
+    """A number written with a point (``0.33``): Athena parses it as DOUBLE, where
+    DuckDB would make it a DECIMAL (``DECIMAL '0.33'`` is how Athena writes one).
+    A sample percentage or a type parameter stays the literal it is."""
+    return (
+        isinstance(node, exp.Literal)
+        and not node.is_string
+        and "." in node.this
+        and not isinstance(node.parent, (exp.TableSample, exp.DataTypeParam, exp.Cast))
+    )
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*")
@@ -462,6 +476,8 @@ def _nonzero_literal(node: exp.Expr) -> bool:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Neg):
+        return _nonzero_literal(node.this)
+    if isinstance(node, exp.Cast) and node.to.is_type(*_FLOATING):  # 7.0 is CAST(7.0 AS DOUBLE)
         return _nonzero_literal(node.this)
     if isinstance(node, exp.Literal) and node.is_number:
         try:
