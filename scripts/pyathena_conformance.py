@@ -132,7 +132,8 @@ def main_suite_args(extra: list[str]) -> list[str]:
     ignore, deselect = read_exclusions()
     chosen = extra or ["tests/pyathena", "-n", os.environ.get("WORKERS", "2")]
     flags = [f"--ignore={path}" for path in ignore] + [f"--deselect={t}" for t in deselect]
-    return [*chosen, *flags, "-q", "-rfE", "--tb=line", "-p", "no:cacheprovider"]
+    # The defaults first: options given in ``extra`` (``--tb=short``) override them.
+    return ["-q", "-rfE", "--tb=line", "-p", "no:cacheprovider", *flags, *chosen]
 
 
 def main() -> int:
