@@ -160,6 +160,24 @@ def test_a_sample_percentage_stays_a_literal(con: duckdb.DuckDBPyConnection) -> 
     assert run(con, sql) == 2
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Trino: a varchar cast to JSON is a JSON string holding that text ...
+        ("""CAST('{"a": 1}' AS JSON)""", json.dumps('{"a": 1}')),
+        ("CAST(x AS JSON)", '"plain"'),
+        # ... json_parse reads the text as JSON, and other values cast as they are.
+        ("""json_parse('{"a": 1}')""", '{"a":1}'),
+        ("CAST(ARRAY[1, 2] AS JSON)", "[1,2]"),
+    ],
+)
+def test_a_varchar_cast_to_json_is_a_json_string(
+    con: duckdb.DuckDBPyConnection, expression: str, expected: str
+) -> None:
+    sql = f"SELECT {expression} AS v FROM (VALUES ('plain')) AS t(x)"
+    assert run(con, sql) == expected
+
+
 def test_regexp_like_matches_anywhere(con: duckdb.DuckDBPyConnection) -> None:
     assert run(con, "SELECT regexp_like('abc123', '\\d+') AS v") is True
     assert run(con, "SELECT regexp_like('abc', '^b') AS v") is False

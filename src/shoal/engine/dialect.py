@@ -297,7 +297,8 @@ def _translate(
     tree = tree.copy()
     _name_projections(tree)
     _qualify_tables(tree, default_database)
-    if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
+    # Typing costs ~5-15 ms; most queries skip it.
+    if any(tree.find_all(*_NEEDS_TYPES)) or any(_casts_to_json(c) for c in tree.find_all(exp.Cast)):
         _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
     _guard_division_by_zero(tree)
@@ -405,9 +406,25 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
+    # Trino's CAST(varchar AS JSON) is a JSON string holding the text; DuckDB's parses
+    # it (json_parse is Trino's way to parse).
+    if _casts_to_json(node) and _is_text(node.this):
+        return exp.Anonymous(this="to_json", expressions=[node.this.copy()])
     if _is_point_literal(node):
         return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
+
+
+def _casts_to_json(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+
+
+_TEXT_TYPES = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT)
+
+
+def _is_text(node: exp.Expr) -> bool:
+    """A string literal, or an expression typed varchar/char."""
+    return (isinstance(node, exp.Literal) and node.is_string) or _is_type(node, *_TEXT_TYPES)
 
 
 def _is_point_literal(node: exp.Expr) -> bool:
