@@ -184,14 +184,40 @@ def test_a_cast_to_json_is_typed_json_in_column_info(app: Shoal) -> None:
     done = run(app.queries, sql)
     assert done.state == SUCCEEDED, done.state_change_reason
     page = app.queries.get_results(done.query_execution_id)
-    assert [(c.name, c.type) for c in page.columns] == [
-        ("arr", "json"),
-        ("txt", "json"),
-        ("s", "varchar"),
+    assert [(c.name, c.type, c.precision) for c in page.columns] == [
+        ("arr", "json", 0),
+        ("txt", "json", 0),
+        ("s", "varchar", 2147483647),
     ]
     assert [json.loads(v or "") for v in page.rows[1][:2]] == [[1, 2, 3], ["a"]]
     metadata = json.loads(read_uri(app, done.output_location + ".metadata"))
     assert [c["type"] for c in metadata["ColumnInfo"]] == ["json", "json", "varchar"]
+
+
+def test_result_columns_keep_the_length_of_the_text_columns_they_read(app: Shoal) -> None:
+    # Athena's ColumnInfo: a varchar(10) column has Precision 10, a char(3) one is type
+    # char with Precision 3; anything computed from them is unbounded text.
+    app.storage.create_bucket("lengths")
+    app.storage.put("lengths", "t/rows.tsv", b"abc\txy\tlong text\n")
+    ddl = (
+        "CREATE EXTERNAL TABLE bounded (v varchar(10), c char(3), s string) "
+        "ROW FORMAT DELIMITED FIELDS TERMINATED BY '\\t' LOCATION 's3://lengths/t/'"
+    )
+    assert run(app.queries, ddl, database="sample").state == SUCCEEDED
+    for sql, expected in [
+        (
+            "SELECT v, c AS cc, s, upper(v) AS u FROM bounded",
+            [("v", "varchar", 10), ("cc", "char", 3), ("s", "varchar", 2147483647),
+             ("u", "varchar", 2147483647)],
+        ),
+        ("SELECT * FROM sample.bounded", [("v", "varchar", 10), ("c", "char", 3),
+                                           ("s", "varchar", 2147483647)]),
+    ]:  # fmt: skip
+        done = run(app.queries, sql, database="sample")
+        assert done.state == SUCCEEDED, done.state_change_reason
+        page = app.queries.get_results(done.query_execution_id)
+        assert [(c.name, c.type, c.precision) for c in page.columns] == expected
+        assert page.rows[1][0] == "abc"
 
 
 def test_user_errors_fail_with_category_2(app: Shoal) -> None:

@@ -335,26 +335,51 @@ def _qualify_tables(tree: exp.Expr, default_database: str) -> None:
         table.set("this", exp.to_identifier(ref.table, quoted=True))
 
 
+def _typed_copy(
+    tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]], expand_stars: bool
+) -> exp.Expr:
+    """A qualified copy of ``tree`` whose nodes carry sqlglot types (columns their
+    tables' types); raises what sqlglot raises on a query it cannot qualify."""
+    mapping: dict[str, Any] = {}
+    for ref, columns in schemas.items():
+        mapping.setdefault(ref.database, {})[ref.table] = {c.name.lower(): c.type for c in columns}
+    typed = qualify(
+        tree.copy(),
+        schema=mapping or None,
+        dialect=READ_DIALECT,
+        validate_qualify_columns=False,
+        expand_stars=expand_stars,
+        quote_identifiers=False,
+        identify=False,
+    )
+    return annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
+
+
+def result_types(
+    tree: exp.Expr, default_database: str, schemas: Mapping[TableRef, Sequence[Column]]
+) -> tuple[exp.DataType, ...] | None:
+    """The SQL type of each result column of a parsed query (``*`` expanded), as far
+    as sqlglot can tell from the tables' columns; None when it cannot tell."""
+    tree = tree.copy()
+    _qualify_tables(tree, default_database)
+    try:
+        typed = _typed_copy(tree, schemas, expand_stars=True)
+    except Exception:  # sqlglot cannot qualify every query
+        return None
+    if not isinstance(typed, exp.Query):
+        return None
+    types = [select.type for select in typed.selects]
+    return None if any(t is None for t in types) else tuple(t for t in types if t is not None)
+
+
 def _annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> None:
     """Attach sqlglot types to nodes; with schemas, columns get their table's types.
 
     Qualifying a copy is the only way sqlglot resolves unqualified columns, so the
     types are computed there and copied back by node position in a parallel walk.
     """
-    mapping: dict[str, Any] = {}
-    for ref, columns in schemas.items():
-        mapping.setdefault(ref.database, {})[ref.table] = {c.name.lower(): c.type for c in columns}
     try:
-        typed = qualify(
-            tree.copy(),
-            schema=mapping or None,
-            dialect=READ_DIALECT,
-            validate_qualify_columns=False,
-            expand_stars=False,
-            quote_identifiers=False,
-            identify=False,
-        )
-        annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
+        typed = _typed_copy(tree, schemas, expand_stars=False)
         by_position = {_path(node): node.type for node in typed.walk() if _is_typed(node)}
     except Exception:  # sqlglot cannot qualify every query; literals still get typed
         by_position = {}

@@ -14,6 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from shoal.errors import InvalidInputError, UnsupportedSqlError
+from shoal.queries.declared_types import mark_text_lengths
 from shoal.queries.estimate import estimate_plan
 from shoal.queries.planner import QueryPlan
 from shoal.queries.runner import (
@@ -59,7 +60,7 @@ def run_select(runner: StatementRunner, sql: str, context: StatementContext) -> 
     result = runner.execute(plan, context)
     return outcome(
         "SELECT",
-        result.table,
+        mark_text_lengths(result.table, plan.resolution),
         bytes_scanned=result.bytes_scanned,
         accesses=accesses,
         planning_ms=planning_ms,
