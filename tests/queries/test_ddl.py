@@ -205,6 +205,29 @@ def test_drop_database_missing_and_default(lake: Lake) -> None:
 # --- CREATE EXTERNAL TABLE -------------------------------------------------------------------
 
 
+def test_a_location_is_stored_without_its_trailing_slash(lake: Lake, tmp_path: Path) -> None:
+    # Hive (Hadoop's Path) drops it: Athena's GetTableMetadata answers 's3://b/t' for
+    # LOCATION 's3://b/t/' (PyAthena's reflection tests expect exactly that).
+    lake.run("CREATE EXTERNAL TABLE slashed (n int) LOCATION 's3://lake/slash/t/'")
+    assert lake.table("slashed").storage.location == "s3://lake/slash/t"
+    lake.run("ALTER TABLE slashed SET LOCATION 's3://lake/slash/t2//'")
+    assert lake.table("slashed").storage.location == "s3://lake/slash/t2"
+    lake.run("CREATE EXTERNAL TABLE root (n int) LOCATION 's3://lake/'")
+    assert lake.table("root").storage.location == "s3://lake/"  # a bucket keeps its slash
+    lake.run("DROP TABLE root")
+    # Read as the folder it names: not a sibling whose name starts alike.
+    lake.put("slash/t2/rows.csv", b"1\n2\n")
+    lake.put("slash/t22/rows.csv", b"99\n")
+    engine = DuckDBEngine([str(tmp_path / "lake")], str(tmp_path / "spill"), threads=1)
+    try:
+        runner = StatementRunner(lake.catalog, lake.storage, engine)
+        rows = runner.run("SELECT n FROM slashed", StatementContext("q-5", database="default"))
+    finally:
+        engine.close()
+    assert sorted(rows.rows["n"].to_pylist()) == [1, 2]
+    lake.run("DROP TABLE slashed")
+
+
 def test_create_delimited_csv_table_exact_fields(lake: Lake) -> None:
     out = lake.run(
         """CREATE EXTERNAL TABLE IF NOT EXISTS taxi (
@@ -227,7 +250,7 @@ def test_create_delimited_csv_table_exact_fields(lake: Lake) -> None:
         database="default",
         name="taxi",
         storage=StorageDescriptor(
-            location="s3://lake/taxi/",
+            location="s3://lake/taxi",
             columns=(
                 Column("vendor", "string", "who drove"),
                 Column("fare", "decimal(10,2)"),
@@ -919,7 +942,7 @@ def test_set_location_moves_the_table_not_its_partitions(lake: Lake) -> None:
     lake.run(SALES)
     lake.run("ALTER TABLE sales ADD PARTITION (year='2024', month='01')")
     lake.run("ALTER TABLE sales SET LOCATION 's3://lake/sales-v2/'")
-    assert lake.table("sales").storage.location == "s3://lake/sales-v2/"
+    assert lake.table("sales").storage.location == "s3://lake/sales-v2"
     (partition,) = lake.catalog.list_partitions("default", "sales")
     assert partition.storage.location == "s3://lake/sales/year=2024/month=01/"
 

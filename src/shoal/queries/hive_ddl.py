@@ -454,6 +454,14 @@ _ONE_CHAR: dict[str, tuple[str, ...]] = {
 }
 
 
+def hive_location(uri: str) -> str:
+    """A table LOCATION as Hive stores it: trailing slashes dropped (Hadoop's Path
+    normalizes them away, so Athena answers ``s3://b/t`` for ``'s3://b/t/'``); a
+    bucket's root keeps its slash. Raises InvalidInputError for a non-s3 URI."""
+    _, key = parse_uri(uri)
+    return uri.rstrip("/") if key.strip("/") else uri
+
+
 def table_from_create(stmt: CreateTable, database: str) -> Table:
     """The catalog Table a parsed ``CREATE EXTERNAL TABLE`` describes.
 
@@ -464,7 +472,7 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
     """
     if stmt.location is None:
         raise InvalidInputError("CREATE EXTERNAL TABLE needs LOCATION 's3://bucket/folder/'")
-    parse_uri(stmt.location)
+    location = hive_location(stmt.location)
     input_format, output_format, default_serde = _container(stmt)
     serde = stmt.serde or default_serde
     if serde not in _SERDES:
@@ -476,7 +484,7 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         )
     parameters = _table_parameters(stmt.properties, classification)
     storage = StorageDescriptor(
-        location=stmt.location,
+        location=location,
         columns=tuple(stmt.columns),
         input_format=input_format,
         output_format=output_format,
