@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shoal.catalog.formats import (
+    JSON_OUTPUT,
     JSON_SERDE,
     LAZY_SIMPLE_SERDE,
     OPEN_CSV_SERDE,
@@ -483,6 +484,8 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"
         )
     parameters = _table_parameters(stmt.properties, classification)
+    if serde == JSON_SERDE and stmt.stored_as is None and stmt.input_format is None:
+        output_format = JSON_OUTPUT  # what Athena records for the OpenX SerDe alone
     storage = StorageDescriptor(
         location=location,
         columns=tuple(stmt.columns),
@@ -498,8 +501,13 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         partition_keys=tuple(stmt.partition_keys),
         table_type=TABLE_TYPE_EXTERNAL,
         parameters=parameters,
-        description=stmt.comment,
+        description=_squashed(stmt.comment),
     )
+
+
+def _squashed(comment: str | None) -> str | None:
+    """A table COMMENT as Athena stores it: each run of whitespace one space."""
+    return None if comment is None else re.sub(r"\s+", " ", comment)
 
 
 def _container(stmt: CreateTable) -> tuple[str, str, str]:
