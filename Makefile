@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test clients lock lint bench clean
+.PHONY: start test clients conformance lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(VENV)/.dev
 clients:
 	PYTHON=$(PYTHON) scripts/client-matrix
 
+## conformance: PyAthena's own test suite against a real shoal serve (docs/conformance.md)
+conformance: $(VENV)/.runtime
+	PYTHON=$(PYTHON) SHOAL_PYTHON=$(VENV)/bin/python scripts/pyathena-conformance
+
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:
 	PYTHON=$(PYTHON) scripts/lock
@@ -48,4 +52,4 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python benchmarks/crawl_many_files.py
 
 clean:
-	rm -rf $(VENV) .venv-clients $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients .venv-pyathena $(DATA) .pytest_cache .mypy_cache .ruff_cache

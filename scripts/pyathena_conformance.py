@@ -49,19 +49,19 @@ class Score:
 
     @property
     def run(self) -> int:
+        """Tests that ran: skipped ones did not."""
         return self.counts["passed"] + self.counts["failed"] + self.counts["error"]
-
-    def line(self, name: str) -> str:
-        rate = self.counts["passed"] / self.run if self.run else 0.0
-        rest = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if k != "passed")
-        return (
-            f"{name}: {self.counts['passed']} passed of {self.run} run = {rate:.1%} "
-            f"({rest}; {self.seconds:.0f} s)"
-        )
 
     @property
     def rate(self) -> float:
         return self.counts["passed"] / self.run if self.run else 0.0
+
+    def line(self, name: str) -> str:
+        rest = ", ".join(f"{k} {v}" for k, v in sorted(self.counts.items()) if k != "passed")
+        return (
+            f"{name}: {self.counts['passed']} passed of {self.run} run = {self.rate:.1%} "
+            f"({rest}; {self.seconds:.0f} s)"
+        )
 
 
 def read_exclusions() -> tuple[list[str], list[str]]:
