@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -65,3 +66,17 @@ def test_rows_are_what_the_caller_may_list(lake: Lake) -> None:
 def test_an_unknown_information_schema_table_is_not_found(lake: Lake) -> None:
     with pytest.raises(TableNotFoundError, match="information_schema.nope"):
         lake.run("SELECT * FROM information_schema.nope")
+
+
+def test_views_give_their_text_and_a_broken_one_no_text(fresh_lake: Lake) -> None:
+    fresh_lake.run("CREATE VIEW sample.v AS SELECT 1 AS one")
+    broken = replace(fresh_lake.catalog.get_table("sample", "v"), name="broken",
+                     view_original_text="/* Presto View: not base64 */")  # fmt: skip
+    fresh_lake.catalog.create_table(broken)
+    rows = fresh_lake.rows(
+        "SELECT table_name, view_definition FROM information_schema.views ORDER BY 1"
+    )
+    assert rows == [
+        {"table_name": "broken", "view_definition": None},
+        {"table_name": "v", "view_definition": "SELECT 1 AS one"},
+    ]

@@ -17,7 +17,7 @@ from sqlglot import exp
 from shoal.catalog.model import TABLE_TYPE_VIEW, Database, Table
 from shoal.catalog.store import CatalogStore
 from shoal.engine.dialect import DATA_CATALOG
-from shoal.errors import TableNotFoundError
+from shoal.errors import InvalidInputError, TableNotFoundError
 from shoal.queries.planner import table_nodes, trino_type, view_definition
 
 SCHEMA = "information_schema"
@@ -97,7 +97,15 @@ def _tables(catalog: _Catalog) -> Iterator[Row]:
 def _views(catalog: _Catalog) -> Iterator[Row]:
     for t in catalog.tables():
         if t.table_type == TABLE_TYPE_VIEW:
-            yield DATA_CATALOG, t.database, t.name, view_definition(t).sql
+            yield DATA_CATALOG, t.database, t.name, _definition(t)
+
+
+def _definition(view: Table) -> str | None:
+    # One unreadable view must not fail every listing of views.
+    try:
+        return view_definition(view).sql
+    except InvalidInputError:
+        return None
 
 
 def _columns(catalog: _Catalog) -> Iterator[Row]:
