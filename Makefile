@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test clients dbt lock lint bench clean
+.PHONY: start test clients dbt conformance lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ clients:
 dbt: $(VENV)/.runtime
 	VENV=$(VENV) PYTHON=$(PYTHON) scripts/dbt-project
 
+## conformance: PyAthena's own test suite against a real shoal serve (docs/conformance.md)
+conformance: $(VENV)/.runtime
+	PYTHON=$(PYTHON) SHOAL_PYTHON=$(VENV)/bin/python scripts/pyathena-conformance
+
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:
 	PYTHON=$(PYTHON) scripts/lock
@@ -53,4 +57,5 @@ bench: $(VENV)/.dev
 	$(VENV)/bin/python benchmarks/crawl_many_files.py
 
 clean:
-	rm -rf $(VENV) .venv-clients .venv-dbt $(DATA) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-clients .venv-dbt .venv-pyathena $(DATA) .pytest_cache .mypy_cache \
+		.ruff_cache

@@ -134,6 +134,50 @@ def test_decimal_without_precision_as_in_trino(
     assert run(con, f"SELECT {expression} AS v") == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("typeof(0.33)", "DOUBLE"),
+        ("typeof(-1.5)", "DOUBLE"),
+        ("typeof(ARRAY[1.5, 2.7])", "DOUBLE[]"),
+        ("typeof(2)", "INTEGER"),  # integers stay integers
+        ("typeof(DECIMAL '0.33')", "DECIMAL(2,2)"),  # the way to write a decimal
+        ("typeof(CAST(1.23 AS DECIMAL(10, 2)))", "DECIMAL(10,2)"),
+        ("CAST(1.23 AS DECIMAL(10, 2))", Decimal("1.23")),
+        ("0.1 + 0.2", 0.1 + 0.2),  # double arithmetic, as Athena answers
+    ],
+)
+def test_a_number_with_a_point_is_a_double_as_in_athena(
+    con: duckdb.DuckDBPyConnection, expression: str, expected: Any
+) -> None:
+    # Athena parses 0.33 as DOUBLE (DECIMAL '0.33' is how its docs write a decimal);
+    # PyAthena's suite, run on Athena, reads `VALUES (0.33)` back as a float.
+    assert run(con, f"SELECT {expression} AS v") == expected
+
+
+def test_a_sample_percentage_stays_a_literal(con: duckdb.DuckDBPyConnection) -> None:
+    sql = "SELECT count(*) AS v FROM (VALUES 1, 2) AS t(x) TABLESAMPLE BERNOULLI (100.0)"
+    assert run(con, sql) == 2
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # Trino: a varchar cast to JSON is a JSON string holding that text ...
+        ("""CAST('{"a": 1}' AS JSON)""", json.dumps('{"a": 1}')),
+        ("CAST(x AS JSON)", '"plain"'),
+        # ... json_parse reads the text as JSON, and other values cast as they are.
+        ("""json_parse('{"a": 1}')""", '{"a":1}'),
+        ("CAST(ARRAY[1, 2] AS JSON)", "[1,2]"),
+    ],
+)
+def test_a_varchar_cast_to_json_is_a_json_string(
+    con: duckdb.DuckDBPyConnection, expression: str, expected: str
+) -> None:
+    sql = f"SELECT {expression} AS v FROM (VALUES ('plain')) AS t(x)"
+    assert run(con, sql) == expected
+
+
 def test_regexp_like_matches_anywhere(con: duckdb.DuckDBPyConnection) -> None:
     assert run(con, "SELECT regexp_like('abc123', '\\d+') AS v") is True
     assert run(con, "SELECT regexp_like('abc', '^b') AS v") is False

@@ -45,6 +45,40 @@ def test_gzip_csv_without_quoting(engine: DuckDBEngine, root: Path) -> None:
     assert rows == [{"v": '"a"'}, {"v": "b"}]  # no quote char: quotes are data
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_blank_line_of_a_text_file_is_a_row_of_nulls(
+    engine: DuckDBEngine, root: Path, compress: bool
+) -> None:
+    # Hive's LazySimpleSerDe reads every line, an empty one as a row whose fields are
+    # all NULL (a short line pads with NULL); PyAthena's *_na_values tables hold them.
+    text = b"true\tfalse\n\nfalse\n\n"
+    path = root / ("blank.tsv.gz" if compress else "blank.tsv")
+    path.write_bytes(gzip.compress(text) if compress else text)
+    table = scan("blank", TableFormat("csv", delimiter="\t"), "a boolean, b boolean", [path])
+    rows = engine.execute(query("SELECT a, b FROM blank", table)).table.to_pylist()
+    assert [(r["a"], r["b"]) for r in rows] == [
+        (True, False),
+        (None, None),
+        (False, None),
+        (None, None),
+    ]
+
+
+def test_text_fields_split_at_the_delimiter_only(engine: DuckDBEngine, root: Path) -> None:
+    # No quoting in LazySimpleSerDe: quotes, commas and spaces are data; extra fields
+    # are ignored; the NULL text is NULL; a header line is skipped.
+    path = root / "plain.txt"
+    path.write_text('id|v|w\n1|"a,b"| x \n2|\\N|y|extra\n3\n')
+    fmt = TableFormat("csv", delimiter="|", skip_header_lines=1, null_format="\\N")
+    table = scan("plain", fmt, "id int, v string, w string", [path])
+    rows = engine.execute(query("SELECT * FROM plain", table)).table.to_pylist()
+    assert rows == [
+        {"id": 1, "v": '"a,b"', "w": " x "},
+        {"id": 2, "v": None, "w": "y"},
+        {"id": 3, "v": None, "w": None},
+    ]
+
+
 def test_json_lines_with_nested_types(engine: DuckDBEngine, root: Path) -> None:
     path = root / "events.json"
     records = [{"id": 1, "user": {"name": "a", "tags": ["x", "y"]}, "extra": 1}, {"id": 2}]

@@ -79,6 +79,18 @@ class ResolvedQuery:
     explain: bool = False
 
 
+# Arrow has no type for some SQL types (JSON is text to Arrow): an engine names them in
+# the result field's metadata under this key, so results can be typed as the SQL says.
+SQL_TYPE_KEY = b"shoal.sql_type"
+SQL_JSON = b"json"
+
+
+def sql_type_of(arrow_field: pa.Field) -> str | None:
+    """The SQL type an engine recorded for ``arrow_field`` (``"json"``), if any."""
+    value = (arrow_field.metadata or {}).get(SQL_TYPE_KEY)
+    return value.decode() if value else None
+
+
 @dataclass
 class QueryResult:
     """The answer: an Arrow table, and the bytes the engine actually read."""

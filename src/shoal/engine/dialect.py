@@ -298,7 +298,8 @@ def _translate(
     _name_projections(tree)
     _unwrap_parenthesized_tables(tree)
     _qualify_tables(tree, default_database)
-    if any(tree.find_all(*_NEEDS_TYPES)):  # typing costs ~5-15 ms; most queries skip it
+    # Typing costs ~5-15 ms; most queries skip it.
+    if any(tree.find_all(*_NEEDS_TYPES)) or any(_casts_to_json(c) for c in tree.find_all(exp.Cast)):
         _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
     _guard_division_by_zero(tree)
@@ -350,26 +351,51 @@ def _qualify_tables(tree: exp.Expr, default_database: str) -> None:
         table.set("this", exp.to_identifier(ref.table, quoted=True))
 
 
+def _typed_copy(
+    tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]], expand_stars: bool
+) -> exp.Expr:
+    """A qualified copy of ``tree`` whose nodes carry sqlglot types (columns their
+    tables' types); raises what sqlglot raises on a query it cannot qualify."""
+    mapping: dict[str, Any] = {}
+    for ref, columns in schemas.items():
+        mapping.setdefault(ref.database, {})[ref.table] = {c.name.lower(): c.type for c in columns}
+    typed = qualify(
+        tree.copy(),
+        schema=mapping or None,
+        dialect=READ_DIALECT,
+        validate_qualify_columns=False,
+        expand_stars=expand_stars,
+        quote_identifiers=False,
+        identify=False,
+    )
+    return annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
+
+
+def result_types(
+    tree: exp.Expr, default_database: str, schemas: Mapping[TableRef, Sequence[Column]]
+) -> tuple[exp.DataType, ...] | None:
+    """The SQL type of each result column of a parsed query (``*`` expanded), as far
+    as sqlglot can tell from the tables' columns; None when it cannot tell."""
+    tree = tree.copy()
+    _qualify_tables(tree, default_database)
+    try:
+        typed = _typed_copy(tree, schemas, expand_stars=True)
+    except Exception:  # sqlglot cannot qualify every query
+        return None
+    if not isinstance(typed, exp.Query):
+        return None
+    types = [select.type for select in typed.selects]
+    return None if any(t is None for t in types) else tuple(t for t in types if t is not None)
+
+
 def _annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> None:
     """Attach sqlglot types to nodes; with schemas, columns get their table's types.
 
     Qualifying a copy is the only way sqlglot resolves unqualified columns, so the
     types are computed there and copied back by node position in a parallel walk.
     """
-    mapping: dict[str, Any] = {}
-    for ref, columns in schemas.items():
-        mapping.setdefault(ref.database, {})[ref.table] = {c.name.lower(): c.type for c in columns}
     try:
-        typed = qualify(
-            tree.copy(),
-            schema=mapping or None,
-            dialect=READ_DIALECT,
-            validate_qualify_columns=False,
-            expand_stars=False,
-            quote_identifiers=False,
-            identify=False,
-        )
-        annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
+        typed = _typed_copy(tree, schemas, expand_stars=False)
         by_position = {_path(node): node.type for node in typed.walk() if _is_typed(node)}
     except Exception:  # sqlglot cannot qualify every query; literals still get typed
         by_position = {}
@@ -421,7 +447,37 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
+    # Trino's CAST(varchar AS JSON) is a JSON string holding the text; DuckDB's parses
+    # it (json_parse is Trino's way to parse).
+    if _casts_to_json(node) and _is_text(node.this):
+        return exp.Anonymous(this="to_json", expressions=[node.this.copy()])
+    if _is_point_literal(node):
+        return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
+
+
+def _casts_to_json(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+
+
+_TEXT_TYPES = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT)
+
+
+def _is_text(node: exp.Expr) -> bool:
+    """A string literal, or an expression typed varchar/char."""
+    return (isinstance(node, exp.Literal) and node.is_string) or _is_type(node, *_TEXT_TYPES)
+
+
+def _is_point_literal(node: exp.Expr) -> bool:
+    """A number written with a point (``0.33``): Athena parses it as DOUBLE, where
+    DuckDB would make it a DECIMAL (``DECIMAL '0.33'`` is how Athena writes one).
+    A sample percentage or a type parameter stays the literal it is."""
+    return (
+        isinstance(node, exp.Literal)
+        and not node.is_string
+        and "." in node.this
+        and not isinstance(node.parent, (exp.TableSample, exp.DataTypeParam, exp.Cast))
+    )
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*")
@@ -478,6 +534,8 @@ def _nonzero_literal(node: exp.Expr) -> bool:
     while isinstance(node, exp.Paren):
         node = node.this
     if isinstance(node, exp.Neg):
+        return _nonzero_literal(node.this)
+    if isinstance(node, exp.Cast) and node.to.is_type(*_FLOATING):  # 7.0 is CAST(7.0 AS DOUBLE)
         return _nonzero_literal(node.this)
     if isinstance(node, exp.Literal) and node.is_number:
         try:

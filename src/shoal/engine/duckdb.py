@@ -65,7 +65,15 @@ import pyarrow as pa
 from sqlglot import exp
 
 from shoal.engine import scans, statement
-from shoal.engine.base import CancelToken, Engine, QueryResult, ResolvedQuery, TableScan
+from shoal.engine.base import (
+    SQL_JSON,
+    SQL_TYPE_KEY,
+    CancelToken,
+    Engine,
+    QueryResult,
+    ResolvedQuery,
+    TableScan,
+)
 from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
 from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache
@@ -253,9 +261,13 @@ def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> se
 
 
 def _normalize(table: pa.Table, description: Any) -> pa.Table:
-    """DuckDB sums integers into HUGEINT (Arrow decimal128(38,0)); Athena answers bigint."""
+    """DuckDB sums integers into HUGEINT (Arrow decimal128(38,0)); Athena answers bigint.
+    JSON arrives as plain Arrow strings: its fields are marked (``SQL_TYPE_KEY``)."""
     for index, column in enumerate(description or ()):
-        if str(column[1]) == "HUGEINT":
+        if str(column[1]) == "JSON":
+            marked = table.field(index).with_metadata({SQL_TYPE_KEY: SQL_JSON})
+            table = table.set_column(index, marked, table.column(index))
+        elif str(column[1]) == "HUGEINT":
             try:
                 table = table.set_column(
                     index, table.field(index).name, table.column(index).cast(pa.int64())

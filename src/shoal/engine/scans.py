@@ -26,6 +26,8 @@ from shoal.engine.duckdb_types import duckdb_type
 from shoal.errors import InvalidInputError
 
 FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
+LINE_COLUMN = "__shoal_line"  # a text file's whole line (see _lines)
+FIELDS_COLUMN = "__shoal_fields"  # ... split at the field delimiter
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 
 
@@ -62,12 +64,13 @@ def scan_query(
         raise InvalidInputError(
             f"{scan.database}.{scan.table}: cannot read {classification!r} files"
         )
-    reader = _READERS[classification](urls, scan)
+    if _line_by_line(scan.format):
+        source: exp.Expr = _lines(urls, scan)
+    else:
+        source = exp.Table(this=_READERS[classification](urls, scan), alias=_alias("d"))
     text = _text_columns(scan)
     projections = [_data_column(c, present, text) for c in scan.columns]
-    query = exp.select(*projections).from_(
-        exp.Table(this=reader, alias=exp.TableAlias(this=_id("d")))
-    )
+    query = exp.select(*projections).from_(source)
     if scan.partition_keys:
         for key in scan.partition_keys:
             query = query.select(exp.column(key.name, table="p", quoted=True), append=True)
@@ -164,13 +167,7 @@ def _columns_struct(columns: Sequence[Column], complex_as_text: bool = False) ->
     def reader_type(column: Column) -> str:
         return "VARCHAR" if complex_as_text and _text_encoded(column) else _column_type(column)
 
-    pairs = [
-        exp.PropertyEQ(
-            this=exp.Literal.string(c.name), expression=exp.Literal.string(reader_type(c))
-        )
-        for c in columns
-    ]
-    return exp.Struct(expressions=pairs)
+    return _struct({c.name: reader_type(c) for c in columns})
 
 
 def _url_list(urls: Sequence[str]) -> exp.Array:
@@ -212,6 +209,63 @@ def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     if fmt.escape_char:
         options.append(_option("escape", exp.Literal.string(fmt.escape_char)))
     return _call("read_csv", urls, options)
+
+
+def _line_by_line(fmt: TableFormat) -> bool:
+    """Text without quoting or escapes (LazySimpleSerDe) is read a line at a time."""
+    return fmt.classification.lower() == "csv" and not fmt.quote_char and not fmt.escape_char
+
+
+def _lines(urls: Sequence[str], scan: TableScan) -> exp.Subquery:
+    """A text table's rows, split into its columns (text) from whole lines: ``d``.
+
+    DuckDB's CSV reader skips blank lines, where Hive reads a row whose fields are all
+    NULL; read with no delimiter, each line is one field and a blank one is NULL.
+    Missing fields are NULL, extra ones ignored, the NULL text is NULL, as in Hive.
+    """
+    fmt = scan.format
+    options = [
+        _option("columns", _struct({LINE_COLUMN: "VARCHAR"})),
+        _option("auto_detect", exp.false()),
+        _option("header", exp.false()),
+        _option("skip", exp.Literal.number(fmt.skip_header_lines)),
+        _option("delim", exp.Literal.string("")),  # no delimiter: the line is the field
+        _option("quote", exp.Literal.string("")),
+        _option("escape", exp.Literal.string("")),
+        _option("nullstr", exp.Literal.string("")),  # a blank line is NULL
+        _option("compression", exp.Literal.string(_compression(fmt))),
+    ]
+    line = exp.column(LINE_COLUMN, table="r", quoted=True)
+    split = exp.Anonymous(
+        this="string_split", expressions=[line, exp.Literal.string(fmt.delimiter)]
+    )
+    fields = exp.select(
+        exp.alias_(split, FIELDS_COLUMN, quoted=True), exp.column(FILE_COLUMN, quoted=True)
+    ).from_(exp.Table(this=_call("read_csv", urls, options), alias=_alias("r")))
+    null_text = exp.Literal.string(fmt.null_format or "")
+    columns = [
+        exp.alias_(exp.Nullif(this=_field(index), expression=null_text), c.name, quoted=True)
+        for index, c in enumerate(scan.columns, start=1)
+    ]
+    rows = exp.select(*columns, exp.column(FILE_COLUMN, quoted=True)).from_(fields.subquery("l"))
+    return rows.subquery("d")
+
+
+def _field(index: int) -> exp.Expr:
+    fields = exp.column(FIELDS_COLUMN, table="l", quoted=True)
+    return exp.Anonymous(this="list_extract", expressions=[fields, exp.Literal.number(index)])
+
+
+def _alias(name: str) -> exp.TableAlias:
+    return exp.TableAlias(this=_id(name))
+
+
+def _struct(types: Mapping[str, str]) -> exp.Struct:
+    pairs = [
+        exp.PropertyEQ(this=exp.Literal.string(name), expression=exp.Literal.string(type_))
+        for name, type_ in types.items()
+    ]
+    return exp.Struct(expressions=pairs)
 
 
 def _compression(fmt: TableFormat, auto: str = "auto") -> str:

@@ -19,10 +19,9 @@ from dataclasses import replace
 
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, Table
 from shoal.errors import InvalidInputError
-from shoal.queries.hive_ddl import Parser, check_new_name, column_list
+from shoal.queries.hive_ddl import Parser, check_new_name, column_list, hive_location
 from shoal.queries.runner import StatementContext, StatementOutcome, StatementRunner, TableAccess
 from shoal.queries.show import authorize, outcome
-from shoal.storage.base import parse_uri
 
 Change = Callable[[Table], Table]
 
@@ -69,8 +68,7 @@ def set_location(runner: StatementRunner, sql: str, context: StatementContext) -
 
     def clause(p: Parser) -> Change:
         p.expect("SET", "LOCATION")
-        location = p.string("a location")
-        parse_uri(location)
+        location = hive_location(p.string("a location"))
         return lambda table: replace(table, storage=replace(table.storage, location=location))
 
     return _alter(runner, sql, context, "ALTER_TABLE_SET_LOCATION", clause)

@@ -15,6 +15,7 @@ CANCELLED. Times are measured here for Athena's statistics:
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,7 +69,9 @@ class _Clock:
     engine_end: float = 0.0
 
     def ms(self, start: float, end: float | None = None) -> int:
-        return max(0, round(((end or time.perf_counter()) - start) * 1000))
+        """Whole milliseconds from ``start`` to ``end`` (now), rounded up: a phase
+        that took any time at all is never reported as 0 ms (Athena never does)."""
+        return max(0, math.ceil(((end or time.perf_counter()) - start) * 1000))
 
 
 def run(service: QueryService, live: Live) -> None:

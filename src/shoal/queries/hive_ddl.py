@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shoal.catalog.formats import (
+    JSON_OUTPUT,
     JSON_SERDE,
     LAZY_SIMPLE_SERDE,
     OPEN_CSV_SERDE,
@@ -454,6 +455,14 @@ _ONE_CHAR: dict[str, tuple[str, ...]] = {
 }
 
 
+def hive_location(uri: str) -> str:
+    """A table LOCATION as Hive stores it: trailing slashes dropped (Hadoop's Path
+    normalizes them away, so Athena answers ``s3://b/t`` for ``'s3://b/t/'``); a
+    bucket's root keeps its slash. Raises InvalidInputError for a non-s3 URI."""
+    _, key = parse_uri(uri)
+    return uri.rstrip("/") if key.strip("/") else uri
+
+
 def table_from_create(stmt: CreateTable, database: str) -> Table:
     """The catalog Table a parsed ``CREATE EXTERNAL TABLE`` describes.
 
@@ -464,7 +473,7 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
     """
     if stmt.location is None:
         raise InvalidInputError("CREATE EXTERNAL TABLE needs LOCATION 's3://bucket/folder/'")
-    parse_uri(stmt.location)
+    location = hive_location(stmt.location)
     input_format, output_format, default_serde = _container(stmt)
     serde = stmt.serde or default_serde
     if serde not in _SERDES:
@@ -475,8 +484,10 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"
         )
     parameters = _table_parameters(stmt.properties, classification)
+    if serde == JSON_SERDE and stmt.stored_as is None and stmt.input_format is None:
+        output_format = JSON_OUTPUT  # what Athena records for the OpenX SerDe alone
     storage = StorageDescriptor(
-        location=stmt.location,
+        location=location,
         columns=tuple(stmt.columns),
         input_format=input_format,
         output_format=output_format,
@@ -490,8 +501,13 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         partition_keys=tuple(stmt.partition_keys),
         table_type=TABLE_TYPE_EXTERNAL,
         parameters=parameters,
-        description=stmt.comment,
+        description=_squashed(stmt.comment),
     )
+
+
+def _squashed(comment: str | None) -> str | None:
+    """A table COMMENT as Athena stores it: each run of whitespace one space."""
+    return None if comment is None else re.sub(r"\s+", " ", comment)
 
 
 def _container(stmt: CreateTable) -> tuple[str, str, str]:

@@ -13,7 +13,10 @@ from collections.abc import Callable
 import pyarrow as pa
 from sqlglot import exp
 
+from shoal.engine.dialect import parse
 from shoal.errors import InvalidInputError, UnsupportedSqlError
+from shoal.queries import information_schema
+from shoal.queries.declared_types import mark_text_lengths
 from shoal.queries.estimate import estimate_plan
 from shoal.queries.planner import QueryPlan
 from shoal.queries.runner import (
@@ -53,13 +56,20 @@ def parameter_count_check(context: StatementContext) -> Callable[[int], None]:
 def run_select(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
     """Run a query; rows stay Arrow, bytes scanned is what the engine read."""
     start = time.perf_counter()
-    plan, accesses = runner.plan_sql(sql, context, parameter_count_check(context))
+    if information_schema.mentioned(sql):  # rows per caller: never a cached plan
+        tree = information_schema.inline(
+            parse(sql), runner.catalog, context.database, context.visible
+        )
+        check_parameters(tree, context)
+        plan, accesses = runner.plan_query(tree, context)
+    else:
+        plan, accesses = runner.plan_sql(sql, context, parameter_count_check(context))
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
     result = runner.execute(plan, context)
     return outcome(
         "SELECT",
-        result.table,
+        mark_text_lengths(result.table, plan.resolution),
         bytes_scanned=result.bytes_scanned,
         accesses=accesses,
         planning_ms=planning_ms,

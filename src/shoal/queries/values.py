@@ -17,6 +17,7 @@ Formats follow Athena engine version 3 (Trino), as PyAthena and awswrangler pars
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -26,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shoal.engine.base import sql_type_of
 from shoal.queries.model import ColumnInfo
 
 Formatter = Callable[[Any], str]
@@ -79,6 +81,7 @@ def column_infos(schema: pa.Schema, hive: bool = False) -> tuple[ColumnInfo, ...
     infos = []
     for arrow_field in schema:
         name, precision, scale = athena_type(arrow_field.type)
+        name, precision = _declared(arrow_field, name, precision)
         if hive and name == "varchar":
             name, precision = "string", 0
         infos.append(
@@ -87,10 +90,25 @@ def column_infos(schema: pa.Schema, hive: bool = False) -> tuple[ColumnInfo, ...
                 type=name,
                 precision=precision,
                 scale=scale,
-                case_sensitive=name in ("varchar", "string"),
+                case_sensitive=name in ("varchar", "char", "string"),
             )
         )
     return tuple(infos)
+
+
+_BOUNDED_TEXT = re.compile(r"(varchar|char)\((\d+)\)")
+
+
+def _declared(arrow_field: pa.Field, name: str, precision: int) -> tuple[str, int]:
+    """(type name, Precision) as the SQL type an engine or the planner recorded for a
+    field says: ``json`` (text to Arrow), ``varchar(10)`` (a length Arrow lacks)."""
+    declared = sql_type_of(arrow_field)
+    if declared == "json":
+        return "json", 0
+    found = _BOUNDED_TEXT.fullmatch(declared or "")
+    if found is not None:
+        return found.group(1), int(found.group(2))
+    return name, precision
 
 
 def format_column(column: pa.ChunkedArray | pa.Array) -> list[str | None]:
