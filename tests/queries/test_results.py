@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import random
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -23,8 +25,10 @@ from shoal.queries.results import (
     table_csv_bytes,
     table_rows,
     txt_bytes,
+    write_result_files,
 )
 from shoal.queries.values import column_infos, format_scalar, formatter, text_column
+from shoal.storage.local import LocalStorage
 
 TRICKY = pa.table(
     {
@@ -204,6 +208,36 @@ def test_results_are_written_in_batches_and_a_stop_is_heard_between_them(
     stopped.cancel("cancelled by user")
     with pytest.raises(QueryCancelledError, match="cancelled by user"):
         table_csv_bytes(columns, table, stopped)
+
+
+def test_a_stop_while_the_result_is_stored_leaves_no_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(results, "RESULT_BATCH_ROWS", 2)
+    storage = LocalStorage(tmp_path / "lake")
+    storage.create_bucket("out")
+    table = pa.table({"n": pa.array(range(9), pa.int64())})
+    result = StoredResult.from_table(table, header=True, update_count=None)
+    token = CancelToken()
+    chunks = results.table_csv_chunks(result.columns, table, token)
+    assert next(chunks).startswith(b'"n"\n"0"\n"1"\n')  # formatted as it is stored
+    token.cancel("cancelled by user")
+    with pytest.raises(QueryCancelledError, match="cancelled by user"):
+        next(chunks)
+    with ThreadPoolExecutor(2) as helpers:
+        with pytest.raises(QueryCancelledError):
+            write_result_files(
+                storage, "s3://out/q.csv", result, "s3://out/q-manifest.csv", (), helpers, token
+            )
+    assert storage.list("out").objects == []  # no .csv, no .csv.metadata, no manifest
+    write_result_files(storage, "s3://out/q.csv", result, "s3://out/q-manifest.csv")
+    stored = storage.read("out", "q.csv")
+    assert stored == csv_bytes(result.columns, [(str(n),) for n in range(9)])
+    assert {o.key for o in storage.list("out").objects} == {
+        "q.csv",
+        "q.csv.metadata",
+        "q-manifest.csv",
+    }
 
 
 def test_double_columns_format_as_java_across_magnitudes() -> None:

@@ -222,6 +222,32 @@ def test_put_stat_read_round_trip(storage_case: StorageCase) -> None:
     assert storage.read(bucket, "deep/er/object.bin") == data
 
 
+def test_put_chunks_stores_their_concatenation(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    chunks = [b"header\n", b"", bytes(range(256)) * 7, b"tail"]
+    info = storage.put_chunks(bucket, "pieces/result.csv", iter(chunks))
+    data = b"".join(chunks)
+    assert (info.size, info.etag) == (len(data), md5_etag(data))
+    assert storage.read(bucket, "pieces/result.csv") == data
+
+
+def test_put_chunks_whose_producer_fails_stores_nothing(storage_case: StorageCase) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    storage.put(bucket, "kept.csv", b"old")
+
+    def failing() -> Iterator[bytes]:
+        yield b"half of a result"
+        raise RuntimeError("the producer stopped")
+
+    for key in ("new.csv", "kept.csv"):
+        with pytest.raises(RuntimeError, match="producer stopped"):
+            storage.put_chunks(bucket, key, failing())
+    assert [o.key for o in storage.list(bucket).objects] == ["kept.csv"]
+    assert storage.read(bucket, "kept.csv") == b"old"
+
+
 def test_empty_object(storage_case: StorageCase) -> None:
     storage = storage_case.storage
     bucket = storage_case.new_bucket()

@@ -24,9 +24,10 @@ import io
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -35,7 +36,7 @@ from shoal.engine.base import CancelToken
 from shoal.errors import InvalidRequestError, QueryCancelledError
 from shoal.queries.model import ColumnInfo, ResultSet
 from shoal.queries.values import column_infos, format_column, text_column
-from shoal.storage.base import Storage, parse_uri
+from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_PAGE = 1000
 RESULT_BATCH_ROWS = 65_536  # rows formatted at a time when writing a result file
@@ -132,15 +133,15 @@ def parse_txt(data: bytes, width: int) -> list[Row]:
     return [tuple((line.split("\t") + [""] * width)[:width]) for line in lines]
 
 
-def table_csv_bytes(
+def table_csv_chunks(
     columns: Sequence[ColumnInfo], table: pa.Table, cancel: CancelToken | None = None
-) -> bytes:
-    """``csv_bytes`` of an Arrow result, formatted and quoted column by column in C.
+) -> Iterator[bytes]:
+    """``csv_bytes`` of an Arrow result, in pieces, formatted and quoted in C.
 
     Arrow's ``all_valid`` quoting is Athena's: every value quoted, quotes doubled,
-    NULL an empty unquoted field. Rows are formatted ``RESULT_BATCH_ROWS`` at a time:
-    no text column outgrows one Arrow array, and a stop (``cancel``) is heard between
-    batches.
+    NULL an empty unquoted field. Rows are formatted ``RESULT_BATCH_ROWS`` at a time,
+    each batch a piece: no text column outgrows one Arrow array, a large result is
+    never whole in memory, and a stop (``cancel``) is heard between batches.
 
     Raises:
         QueryCancelledError: ``cancel`` was set before the last batch.
@@ -154,7 +155,22 @@ def table_csv_bytes(
                 raise QueryCancelledError(f"query {cancel.reason}")
             texts = [text_column(batch.column(i)) for i in range(batch.num_columns)]
             writer.write_batch(pa.record_batch(texts, schema=schema))
-    return sink.getvalue()
+            yield _drain(sink)
+    yield _drain(sink)  # the header of a result without rows
+
+
+def _drain(sink: io.BytesIO) -> bytes:
+    data = sink.getvalue()
+    sink.seek(0)
+    sink.truncate()
+    return data
+
+
+def table_csv_bytes(
+    columns: Sequence[ColumnInfo], table: pa.Table, cancel: CancelToken | None = None
+) -> bytes:
+    """``table_csv_chunks`` in one piece."""
+    return b"".join(table_csv_chunks(columns, table, cancel))
 
 
 def write_result_files(
@@ -171,33 +187,54 @@ def write_result_files(
 
     With ``helpers`` the files are stored at the same time: each put waits for its
     own fsync, and those waits overlap. Returns once every file is stored. A stop
-    (``cancel``) while the result is being formatted raises QueryCancelledError
-    before anything is stored.
+    (``cancel``) while the result is being formatted and stored raises
+    QueryCancelledError, and leaves none of the files behind.
     """
     bucket, key = parse_uri(output_uri)
-    files: list[tuple[str, str, bytes]] = []
+    result_file: Iterable[bytes]
+    others: list[tuple[str, str, bytes]] = []
     if key.endswith(".txt"):
-        files.append((bucket, key, txt_bytes(result.rows(0, result.row_count))))
+        result_file = (txt_bytes(result.rows(0, result.row_count)),)
     else:
         if result.table is not None and result.table.num_columns:
-            data = table_csv_bytes(result.columns, result.table, cancel)
+            result_file = table_csv_chunks(result.columns, result.table, cancel)
         else:
-            data = csv_bytes(result.columns, result.rows(0, result.row_count))
-        files.append((bucket, key, data))
-        metadata = metadata_bytes(result.columns, result.update_count)
-        files.append((bucket, key + ".metadata", metadata))
+            result_file = (csv_bytes(result.columns, result.rows(0, result.row_count)),)
+        others.append(
+            (bucket, key + ".metadata", metadata_bytes(result.columns, result.update_count))
+        )
     if manifest is not None:
         manifest_bucket, manifest_key = parse_uri(manifest)
         listing = "".join(f"{uri}\n" for uri in data_files).encode("utf-8")
-        files.append((manifest_bucket, manifest_key, listing))
-    if helpers is None:
-        for file in files:
-            storage.put(*file)
-        return
-    others = [helpers.submit(storage.put, *file) for file in files[1:]]
-    storage.put(*files[0])  # the result file itself, on this thread
-    for future in others:
+        others.append((manifest_bucket, manifest_key, listing))
+    submit = helpers.submit if helpers is not None else _now
+    stored = [submit(storage.put, *file) for file in others]
+    try:
+        storage.put_chunks(bucket, key, result_file)  # the result file itself, on this thread
+    except QueryCancelledError:
+        _discard(storage, stored, others)
+        raise
+    for future in stored:
         future.result()  # raises what the put raised
+
+
+def _now(function: Callable[..., ObjectInfo], *args: Any) -> Future[ObjectInfo]:
+    """``function(*args)`` run here, as a finished future (no helper threads)."""
+    future: Future[ObjectInfo] = Future()
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:  # handed to the caller through the future
+        future.set_exception(exc)
+    return future
+
+
+def _discard(
+    storage: Storage, stored: Sequence[Future[ObjectInfo]], files: Sequence[tuple[str, str, bytes]]
+) -> None:
+    """Delete the companions of a result file that was never stored."""
+    for future, (bucket, key, _) in zip(stored, files, strict=True):
+        if future.exception() is None:
+            storage.delete(bucket, key)
 
 
 # --- a result kept for paging ------------------------------------------------------------

@@ -275,6 +275,14 @@ class Storage(ABC):
         and answered by ``head``; None or empty replaces what was kept with nothing.
         """
 
+    def put_chunks(
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+    ) -> ObjectInfo:
+        """``put`` of the concatenated ``chunks``, which may be produced while they are
+        stored; an exception raised by ``chunks`` stores nothing and propagates. This
+        default joins them first; storage that can write as it goes overrides it."""
+        return self.put(bucket, key, b"".join(chunks), meta)
+
     @abstractmethod
     def delete(self, bucket: str, key: str) -> None:
         """Delete one object; deleting a missing key is not an error (as in S3)."""

@@ -302,6 +302,14 @@ class LocalStorage(Storage):
 
     def put(self, bucket: str, key: str, data: bytes, meta: ObjectMeta | None = None) -> ObjectInfo:
         """Store ``data`` (and ``meta``) at ``key`` atomically (staging, fsync, rename)."""
+        return self.put_chunks(bucket, key, (data,), meta)
+
+    def put_chunks(
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+    ) -> ObjectInfo:
+        """``put``, writing each chunk to the staging file as it comes: a large result
+        is never whole in memory, and a producer that fails (a stopped query) leaves
+        nothing behind."""
         side = needs_side(key)
         if side:
             validate_key(key)
@@ -309,10 +317,13 @@ class LocalStorage(Storage):
         else:
             path = self._object_path(bucket, key)
         tmp = os.path.join(self._staging, f"put-{uuid.uuid4().hex}")
+        digest = hashlib.md5(usedforsecurity=False)
         try:
             # Mode 0o666 so the umask applies, as for any file a user writes.
             with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as f:
-                f.write(data)
+                for chunk in chunks:
+                    f.write(chunk)
+                    digest.update(chunk)
                 f.flush()
                 os.fsync(f.fileno())
                 st = os.fstat(f.fileno())
@@ -324,8 +335,7 @@ class LocalStorage(Storage):
         except BaseException:
             unlink_quietly(tmp)
             raise
-        etag = '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
-        return _info(bucket, key, st, etag)
+        return _info(bucket, key, st, f'"{digest.hexdigest()}"')
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete one object and prune folders it leaves empty; a missing key is fine."""
