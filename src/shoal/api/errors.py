@@ -64,14 +64,14 @@ def as_shoal_error(exc: Exception, request_id: str) -> ShoalError:
     return ApiError("InternalFailure", INTERNAL_MESSAGE, 500)
 
 
-# Protocols that name errors as the JSON 1.1 services do.
-JSON_FAMILY = frozenset({"json", "rest-json", "rpc-v2-cbor"})
+# The JSON-shaped protocols: one decoded call each, errors named as JSON 1.1 names them.
+JSON_PROTOCOLS = frozenset({"json", "rest-json", "rpc-v2-cbor"})
 
 
 def error_code(exc: ShoalError, protocol: str) -> str:
     """The code ``exc`` has in ``protocol`` ("json", "rest-json", "rpc-v2-cbor",
     "s3" or "query")."""
-    if protocol in JSON_FAMILY:
+    if protocol in JSON_PROTOCOLS:
         protocol = "json"
     if isinstance(exc, AuthenticationError):
         return exc.code_for(protocol)

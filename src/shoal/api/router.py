@@ -30,10 +30,9 @@ from starlette.responses import JSONResponse, Response
 from shoal.api import json_protocol
 from shoal.api.authorize import check_request
 from shoal.api.context import JsonHandler, Principal, RequestContext, Route
-from shoal.api.errors import ApiError, as_shoal_error, new_request_id
+from shoal.api.errors import JSON_PROTOCOLS, ApiError, as_shoal_error, new_request_id
 from shoal.api.long_poll import FinalWaiter, waits
 from shoal.api.routing import (
-    JSON_PROTOCOLS,
     QUERY_DISPATCH,
     classify,
     decode_call,

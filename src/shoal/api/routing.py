@@ -31,7 +31,6 @@ from shoal.api.sigv4 import HttpRequest, is_signed, parse_claim
 from shoal.api.uri_routes import Match, Routes
 from shoal.errors import ShoalError
 
-JSON_PROTOCOLS = frozenset({"json", rest_json.PROTOCOL, rpc_cbor.PROTOCOL})
 # Both query-protocol services share POST / with a form body; the SigV4 scope tells them apart.
 QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
 

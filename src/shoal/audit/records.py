@@ -30,12 +30,12 @@ MAX_PARAMETERS = 8 * 1024  # serialised requestParameters / responseElements
 MAX_ERROR_MESSAGE = 512
 REDACTED = "HIDDEN_DUE_TO_SECURITY_REASONS"  # CloudTrail's own spelling
 
-JSON_SOURCES = {"athena": "athena.amazonaws.com", "glue": "glue.amazonaws.com"}
-JSON_PROTOCOLS = frozenset({"json", "rest-json", "rpc-v2-cbor"})
 SOURCE_S3 = "s3.amazonaws.com"
 SOURCE_STS = "sts.amazonaws.com"
 SOURCE_IAM = "iam.amazonaws.com"
 SOURCE_SHOAL = "shoal"
+# The JSON-shaped services' event sources, by SigV4 signing name.
+JSON_SOURCES = {"athena": "athena.amazonaws.com", "glue": "glue.amazonaws.com"}
 READ_PREFIXES = ("Get", "List", "Describe", "BatchGet", "Search", "Head")
 # additionalEventData fields shoal defines (the audit table declares these columns).
 EXTRA_FIELDS = ("role", "roleMapping", "bytesScanned", "queryExecutionId")
@@ -195,13 +195,13 @@ def user_identity(call: ApiCall) -> dict[str, Any]:
 
 def event_source_and_name(call: ApiCall) -> tuple[str, str]:
     """The service and operation a request called (``("s3.amazonaws.com", "GetObject")``)."""
-    if call.protocol in JSON_PROTOCOLS:
-        source = JSON_SOURCES.get(call.service or "", SOURCE_SHOAL)
-        return source, _operation(call.operation or "")
     if call.protocol == "query":
         action = _form(call.body).get("Action", "")
         return (SOURCE_IAM if call.service == "iam" else SOURCE_STS), _operation(action)
-    return SOURCE_S3, _operation(call.operation or "")
+    if call.protocol == "s3":
+        return SOURCE_S3, _operation(call.operation or "")
+    # JSON 1.1, rest-json or RPC v2 CBOR: the router named the operation in any of them.
+    return JSON_SOURCES.get(call.service or "", SOURCE_SHOAL), _operation(call.operation or "")
 
 
 def request_parameters(call: ApiCall) -> dict[str, Any] | None:
