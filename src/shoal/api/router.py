@@ -38,6 +38,7 @@ from shoal.api.routing import (
     decode_call,
     render_call,
     render_error,
+    signature_claim,
 )
 from shoal.api.s3 import S3Api, S3Request, split_path
 from shoal.api.sigv4 import (
@@ -106,10 +107,11 @@ class Router:
         started = time.perf_counter()
         request_id = new_request_id()
         http = http_request(request)
-        route = classify(http)
+        claim = signature_claim(http)  # parsed once: the route and the check both need it
+        route = classify(http, claim)
         request.state.call = (request_id, http, route)  # for the audit hook (api/app.py)
         try:
-            response = await self._handle(request, http, route, request_id)
+            response = await self._handle(request, http, route, request_id, claim)
         except Exception as exc:  # every failure becomes the protocol's error shape
             request.state.error = as_shoal_error(exc, request_id)
             response = render_error(request.state.error, route, http, request_id)
@@ -123,11 +125,17 @@ class Router:
         return response
 
     async def _handle(
-        self, request: Request, http: HttpRequest, route: Route, request_id: str
+        self,
+        request: Request,
+        http: HttpRequest,
+        route: Route,
+        request_id: str,
+        claim: SignatureClaim | None,
     ) -> Response:
         if route.protocol == "health":
             return JSONResponse({"status": "ok"})
-        claim = parse_claim(http)
+        if claim is None:
+            claim = parse_claim(http)  # raises the protocol's authentication error
         if route.service is not None and claim.service != route.service:
             raise IncompleteSignatureError(
                 f"Credential should be scoped to correct service: '{route.service}'."

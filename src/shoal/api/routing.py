@@ -27,7 +27,7 @@ from shoal.api import iam, json_protocol, rest_json, rpc_cbor, sts
 from shoal.api.context import Route
 from shoal.api.errors import ApiError, json_error, query_error, rest_json_error, s3_error
 from shoal.api.json_protocol import ServiceCall
-from shoal.api.sigv4 import HttpRequest, is_signed, parse_claim
+from shoal.api.sigv4 import HttpRequest, SignatureClaim, is_signed, parse_claim
 from shoal.api.uri_routes import Match, Routes
 from shoal.errors import ShoalError
 
@@ -35,8 +35,18 @@ from shoal.errors import ShoalError
 QUERY_DISPATCH = {"sts": sts.dispatch, "iam": iam.dispatch}
 
 
-def classify(http: HttpRequest) -> Route:
-    """The route of a request, from its signature's scope, headers, method and path."""
+def signature_claim(http: HttpRequest) -> SignatureClaim | None:
+    """What a request's signature claims, or None when it is unsigned or malformed
+    (authentication then fails with the usual error)."""
+    try:
+        return parse_claim(http)
+    except ShoalError:
+        return None
+
+
+def classify(http: HttpRequest, claim: SignatureClaim | None = None) -> Route:
+    """The route of a request, from its signature's scope (``claim``; None: unsigned),
+    headers, method and path."""
     if http.method in ("GET", "HEAD") and http.raw_path == "/healthz" and not is_signed(http):
         return Route("health", None)
     target = http.header("x-amz-target")
@@ -45,19 +55,12 @@ def classify(http: HttpRequest) -> Route:
         return Route("json", service.model_name if service else None, target.partition(".")[2])
     if http.header(rpc_cbor.HEADER) == rpc_cbor.PROTOCOL:
         return _rpc_cbor_route(http)
-    scope = _scope_service(http)
+    scope = claim.service if claim is not None else None
     if _is_form_post(http):
         return Route("query", scope if scope in QUERY_DISPATCH else "sts")
     if scope in json_protocol.BY_SIGNING_NAME:
         return _rest_json_route(http, scope)
     return Route("s3", "s3", _s3_operation(http))
-
-
-def _scope_service(http: HttpRequest) -> str | None:
-    try:
-        return parse_claim(http).service
-    except ShoalError:
-        return None  # unsigned or malformed: authentication fails with the usual error
 
 
 def _is_form_post(http: HttpRequest) -> bool:
