@@ -21,7 +21,7 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from functools import cache
 from typing import Any
 
@@ -179,7 +179,8 @@ def _epoch(text: str, style: str) -> float:
 
 
 def _invalid(service: JsonService, name: str, why: str) -> ApiError:
-    return ApiError(service.validation_code, f"1 validation error detected: {name} {why}")
+    """The service's validation error, worded as the model's validator words it."""
+    return json_protocol.Validator(service.validation_code).fail(name, why)
 
 
 def unknown_operation(http: HttpRequest) -> ApiError:
@@ -219,7 +220,7 @@ def render(call: ServiceCall, result: Any, request_id: str) -> Response:
 def _header_text(member: Shape, value: Any) -> str:
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+        return format_datetime(aware.astimezone(UTC), usegmt=True)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
