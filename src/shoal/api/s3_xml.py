@@ -83,6 +83,13 @@ def list_buckets(buckets: Iterable[tuple[str, datetime]], owner_id: str) -> str:
     return _doc("ListAllMyBucketsResult", f"{owner}<Buckets>{rows}</Buckets>")
 
 
+def _common_prefixes(page: ListPage) -> list[str]:
+    """A listing's CommonPrefixes elements (the "folders" a delimiter rolled up)."""
+    return [
+        f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
+    ]
+
+
 def _listing_options(page: ListPage) -> list[str]:
     """The Delimiter and EncodingType a listing was asked with, echoed back."""
     parts = []
@@ -109,9 +116,7 @@ def _list_common(page: ListPage) -> str:
             f"{_el('LastModified', iso(obj.mtime))}{etag}{_el('Size', obj.size)}"
             f"<StorageClass>STANDARD</StorageClass>{owner}</Contents>"
         )
-    parts.extend(
-        f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
-    )
+    parts.extend(_common_prefixes(page))
     return "".join(parts)
 
 
@@ -193,9 +198,7 @@ def list_versions(page: ListPage, key_marker: str, owner_id: str) -> str:
             f"<IsLatest>true</IsLatest>{_el('LastModified', iso(obj.mtime))}{etag}"
             f"{_el('Size', obj.size)}<StorageClass>STANDARD</StorageClass>{owner}</Version>"
         )
-    parts.extend(
-        f"<CommonPrefixes>{_el('Prefix', _name(page, p))}</CommonPrefixes>" for p in page.prefixes
-    )
+    parts.extend(_common_prefixes(page))
     return _doc("ListVersionsResult", "".join(parts))
 
 
