@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -16,19 +17,28 @@ import pytest
 from shoal.engine.base import CancelToken
 from shoal.errors import InvalidRequestError, QueryCancelledError
 from shoal.queries import results
+from shoal.queries.model import ColumnInfo
 from shoal.queries.results import (
     ResultCache,
     StoredResult,
     csv_bytes,
     parse_csv,
     result_file_uri,
-    table_csv_bytes,
+    table_csv_chunks,
     table_rows,
     txt_bytes,
     write_result_files,
 )
 from shoal.queries.values import column_infos, format_scalar, formatter, text_column
 from shoal.storage.local import LocalStorage
+
+
+def csv_of(
+    columns: Sequence[ColumnInfo], table: pa.Table, cancel: CancelToken | None = None
+) -> bytes:
+    """A result file's bytes, as write_result_files stores them."""
+    return b"".join(table_csv_chunks(columns, table, cancel))
+
 
 TRICKY = pa.table(
     {
@@ -192,7 +202,7 @@ def test_fast_text_and_csv_paths_equal_value_by_value_formatting() -> None:
         assert text_column(column).to_pylist() == by_value[-1]
     rows = list(zip(*by_value, strict=True))
     columns = column_infos(table.schema)
-    assert table_csv_bytes(columns, table) == csv_bytes(columns, rows)
+    assert csv_of(columns, table) == csv_bytes(columns, rows)
 
 
 def test_results_are_written_in_batches_and_a_stop_is_heard_between_them(
@@ -202,12 +212,12 @@ def test_results_are_written_in_batches_and_a_stop_is_heard_between_them(
     table = pa.table({"n": pa.array(range(10), pa.int64()), "s": ['x,"y'] * 10})
     columns = column_infos(table.schema)
     rows = [(str(n), 'x,"y') for n in range(10)]
-    assert table_csv_bytes(columns, table) == csv_bytes(columns, rows)  # header once
-    assert table_csv_bytes(columns, table.slice(0, 0)) == csv_bytes(columns, [])
+    assert csv_of(columns, table) == csv_bytes(columns, rows)  # header once
+    assert csv_of(columns, table.slice(0, 0)) == csv_bytes(columns, [])
     stopped = CancelToken()
     stopped.cancel("cancelled by user")
     with pytest.raises(QueryCancelledError, match="cancelled by user"):
-        table_csv_bytes(columns, table, stopped)
+        csv_of(columns, table, stopped)
 
 
 def test_a_stop_while_the_result_is_stored_leaves_no_file(

@@ -166,13 +166,6 @@ def _drain(sink: io.BytesIO) -> bytes:
     return data
 
 
-def table_csv_bytes(
-    columns: Sequence[ColumnInfo], table: pa.Table, cancel: CancelToken | None = None
-) -> bytes:
-    """``table_csv_chunks`` in one piece."""
-    return b"".join(table_csv_chunks(columns, table, cancel))
-
-
 def write_result_files(
     storage: Storage,
     output_uri: str,
