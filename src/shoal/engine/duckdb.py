@@ -44,7 +44,7 @@ needed. (DuckDB's profiling ``total_bytes_read`` does not count local reads.)
 The external file cache is switched off so every query reads (and is charged for)
 its own bytes, as Athena charges each query: a read the cache answers never reaches
 the log. This is most of what separates shoal from plain DuckDB on TPC-H (~4-6% of
-DuckDB's time, docs/benchmarks.md, session 5).
+DuckDB's time, docs/benchmarks.md, "Where the rest goes").
 """
 
 from __future__ import annotations
