@@ -21,6 +21,7 @@ from shoal.errors import QueryCancelledError, QueryFailedError
 from .helpers import chunk_bytes, query, scan
 
 PARQUET = TableFormat("parquet")
+TEXT = TableFormat("csv", delimiter=",")  # LazySimpleSerDe: read line by line
 
 
 def test_csv_header_quotes_and_empty_fields(engine: DuckDBEngine, root: Path) -> None:
@@ -108,6 +109,34 @@ def test_partition_columns_come_from_the_plan(engine: DuckDBEngine, root: Path) 
     assert [(str(r["dt"]), r["region"], r["s"]) for r in rows] == [
         ("2024-01-01", "eu", 3),
         ("2024-01-02", "eu", 3),
+    ]
+
+
+@pytest.mark.parametrize("layout", ["parquet", "parquet with a file_index column", "text"])
+def test_each_row_gets_its_own_files_partition_values(
+    engine: DuckDBEngine, root: Path, layout: str
+) -> None:
+    """Many files, planned in an order unrelated to their names or contents: every row
+    carries the values of the file it came from (each file holds its own number)."""
+    order = [7, 2, 9, 0, 5, 1, 8, 3, 6, 4]
+    files = []
+    for number in order:
+        if layout == "text":
+            path = root / f"f{number}.txt"
+            path.write_text(f"{number}\n{number}\n")
+        else:
+            path = root / f"f{number}.parquet"
+            data = {"v": [number, number]}
+            if layout != "parquet":
+                data["file_index"] = [100 + number] * 2  # hides DuckDB's virtual column
+            pq.write_table(pa.table(data), path)
+        files.append((path, (str(number), f"r{number % 3}")))
+    fmt = TEXT if layout == "text" else PARQUET
+    table = scan("t", fmt, "v bigint", files, partition_keys="n int, region string")
+    sql = "SELECT v, n, region, count(*) AS c FROM t GROUP BY ALL ORDER BY v"
+    rows = engine.execute(query(sql, table)).table.to_pylist()
+    assert rows == [
+        {"v": number, "n": number, "region": f"r{number % 3}", "c": 2} for number in range(10)
     ]
 
 

@@ -1,0 +1,144 @@
+"""A lake-shaped table through shoal's query path vs raw DuckDB over the same files.
+
+    .venv/bin/python benchmarks/lake_shape.py --partitions 1000 --rows 1000 --repeat 7
+
+Writes one table of ``--partitions`` Hive partitions (``dt=...``), each holding one
+small Parquet file of ``--rows`` rows, under ``benchmarks/.data/lake-<p>x<r>/`` (cached),
+crawls it into a catalog, then times, best of ``--repeat`` in rotating order:
+
+* a full scan (``count(*)``, ``sum``, ``max`` over every partition) through
+  ``StatementRunner.run`` and on a plain DuckDB connection reading the same files
+  (``read_parquet`` of the folder with ``hive_partitioning``);
+* a one-partition query (``WHERE dt = ...``) through shoal, and raw DuckDB reading that
+  one partition's folder;
+* a trivial query (``SELECT 1``) through shoal: the fixed cost of any statement.
+
+Targets (issue 15): full scan ≤ 1.25x raw DuckDB; one-partition query ≤ trivial query
++ 10 ms + 1.2 × (full scan / partitions) — a pruned query should cost what its share
+of the data costs, not a walk over every partition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shoal.catalog.store import CatalogStore
+from shoal.crawler.runner import crawl_path
+from shoal.engine.duckdb import DuckDBEngine
+from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.storage.local import LocalStorage
+
+DATA = Path(__file__).parent / ".data"
+BUCKET = "lake"
+TABLE = "events"
+
+
+def generate(root: Path, partitions: int, rows: int) -> Path:
+    """One Parquet file per ``dt=`` partition (skipped when cached); returns the table folder."""
+    folder = root / BUCKET / TABLE
+    marker = root / ".complete"
+    if marker.exists():
+        return folder
+    for number in range(partitions):
+        part = folder / f"dt={number:05d}"
+        part.mkdir(parents=True, exist_ok=True)
+        ids = pa.array(range(number * rows, (number + 1) * rows), pa.int64())
+        values = pa.array([(i * 7919) % 1000 / 10 for i in range(rows)], pa.float64())
+        kinds = pa.array([f"kind-{i % 17}" for i in range(rows)], pa.string())
+        table = pa.table({"id": ids, "value": values, "kind": kinds})
+        pq.write_table(table, part / "part-0.parquet")
+    marker.touch()
+    return folder
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def best_of(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Each run ``repeat`` times, rotating who goes first; the best time of each."""
+    best = dict.fromkeys(runs, float("inf"))
+    order = list(runs)
+    for attempt in range(repeat):
+        shift = attempt % len(order)
+        for name in order[shift:] + order[:shift]:
+            best[name] = min(best[name], timed(runs[name]))
+    return best
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--partitions", type=int, default=1000)
+    parser.add_argument("--rows", type=int, default=1000, help="rows per partition file")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per query; best counts")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory", default="4GB")
+    args = parser.parse_args(argv)
+    root = DATA / f"lake-{args.partitions}x{args.rows}"
+    folder = generate(root, args.partitions, args.rows)
+    middle = f"{args.partitions // 2:05d}"
+    full_sql = f"SELECT count(*), sum(value), max(kind) FROM {TABLE}"
+    one_sql = f"{full_sql} WHERE dt = '{middle}'"
+    raw_full = (
+        f"SELECT count(*), sum(value), max(kind) FROM "
+        f"read_parquet('{folder}/*/*.parquet', hive_partitioning = true)"
+    )
+    raw_one = (
+        f"SELECT count(*), sum(value), max(kind) FROM "
+        f"read_parquet('{folder}/dt={middle}/*.parquet')"
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        catalog = CatalogStore(f"sqlite:///{workdir}/catalog.db")
+        start = time.perf_counter()
+        crawl_path(catalog, LocalStorage(root), f"s3://{BUCKET}/{TABLE}/", "lake")
+        print("tables:", [t.name for t in catalog.list_tables("lake")])
+        print(f"crawled {args.partitions} partitions in {time.perf_counter() - start:.2f} s")
+        engine = DuckDBEngine(
+            [str(root)], f"{workdir}/spill", memory_limit=args.memory, threads=args.threads
+        )
+        runner = StatementRunner(catalog, LocalStorage(root), engine)
+        context = StatementContext(query_id="lake-shape", database="lake")
+        raw = duckdb.connect(config={"threads": args.threads, "memory_limit": args.memory})
+        answers = {
+            "shoal": runner.run(full_sql, context).rows,
+            "raw": raw.execute(raw_full).fetchall(),
+        }
+        print(f"full scan answers: shoal {answers['shoal'].to_pylist()} raw {answers['raw']}")
+        best = best_of(
+            {
+                "shoal full scan": partial(runner.run, full_sql, context),
+                "raw full scan": lambda: raw.execute(raw_full).fetchall(),
+                "shoal one partition": partial(runner.run, one_sql, context),
+                "raw one partition": lambda: raw.execute(raw_one).fetchall(),
+                "shoal trivial": partial(runner.run, "SELECT 1", context),
+            },
+            args.repeat,
+        )
+        engine.close()
+        raw.close()
+    for name, seconds in best.items():
+        print(f"{name:22} {seconds * 1000:9.2f} ms")
+    full, raw_scan = best["shoal full scan"], best["raw full scan"]
+    budget = best["shoal trivial"] + 0.010 + 1.2 * full / args.partitions
+    print(f"full scan ratio {full / raw_scan:.3f} (target ≤ 1.25)")
+    print(
+        f"one partition {best['shoal one partition'] * 1000:.2f} ms, "
+        f"budget {budget * 1000:.2f} ms (trivial + 10 ms + 1.2 x full / {args.partitions})"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
