@@ -364,6 +364,39 @@ def test_partition_crud(events: CatalogStore) -> None:
     assert [p.values for p in events.list_partitions("sales", "events")] == [("2024", "01", "2")]
 
 
+def test_partition_locations_follow_every_partition_change(
+    events: CatalogStore, catalog_url: str
+) -> None:
+    """The remembered list is checked against the table on every call, so changes made
+    through this store and through another one on the same database (another process)
+    are seen at once."""
+    other = CatalogStore(catalog_url)
+
+    def locations() -> list[tuple[tuple[str, ...], str]]:
+        return [(p.values, p.location) for p in events.partition_locations("sales", "events")]
+
+    def expected() -> list[tuple[tuple[str, ...], str]]:
+        return [(p.values, p.storage.location) for p in other.list_partitions("sales", "events")]
+
+    assert locations() == []
+    events.create_partitions([make_partition(("2024", "01", d)) for d in ("10", "2")])
+    assert [v for v, _ in locations()] == [("2024", "01", "2"), ("2024", "01", "10")]
+    other.create_partitions([make_partition(("2024", "01", "1"))])
+    assert locations() == expected() and len(expected()) == 3
+    moved = other.get_partition("sales", "events", ["2024", "01", "2"])
+    other.update_partition(replace(moved, storage=StorageDescriptor("s3://elsewhere/x/")))
+    assert (("2024", "01", "2"), "s3://elsewhere/x/") in locations()
+    assert locations() == expected()
+    other.delete_partitions("sales", "events", [("2024", "01", "10")])
+    assert locations() == expected() and len(expected()) == 2
+    other.delete_table("sales", "events")
+    other.create_table(make_table())  # a new table of the same name has no partitions
+    assert locations() == []
+    other.close()
+    with pytest.raises(EntityNotFoundError):
+        events.partition_locations("sales", "nope")
+
+
 def test_partition_errors(events: CatalogStore) -> None:
     events.create_partitions([make_partition(("2024", "01", "1"))])
     with pytest.raises(InvalidInputError, match="3 partition keys"):

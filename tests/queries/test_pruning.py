@@ -133,3 +133,48 @@ def test_pruned_join_reads_one_partition(lake: Lake) -> None:
     plan = lake.rows(f"EXPLAIN {sql}")[0]["Query Plan"]
     assert "1 of 3 partitions" in plan
     assert lake.rows(sql) == [{"n": 2000}]
+
+
+@pytest.mark.parametrize("where", ["", "WHERE p < '20'", "WHERE p IN ('03', '04', '20')"])
+def test_partition_files_are_the_same_however_they_are_listed(fresh_lake: Lake, where: str) -> None:
+    """Many partitions under the table's folder are listed in one walk, few or scattered
+    ones one by one: each partition reads the data files under its own location (Hive's
+    rule: no segment starting with '_' or '.'), also when one location holds another."""
+    lake = fresh_lake
+    locations = {f"{n:02d}": f"many/p={n:02d}/" for n in range(20)}
+    locations["05"] = "many/p=04/sub/"  # inside p=04's folder: its files count for both
+    locations["20"] = "elsewhere/p20/"  # outside the table's folder
+    written: dict[str, int] = {}
+    for number, prefix in enumerate(sorted(set(locations.values()))):
+        for name in ("a.parquet", "_tmp/x.parquet", ".hidden.parquet", "b.parquet"):
+            sink = pa.BufferOutputStream()
+            pq.write_table(pa.table({"v": [number * 10 + len(name)]}), sink)
+            lake.storage.put("samples", prefix + name, sink.getvalue().to_pybytes())
+            written[prefix + name] = number * 10 + len(name)
+    lake.run(
+        "CREATE EXTERNAL TABLE many (v bigint) PARTITIONED BY (p string) "
+        "STORED AS PARQUET LOCATION 's3://samples/many/'"
+    )
+    adds = " ".join(
+        f"PARTITION (p = '{p}') LOCATION 's3://samples/{prefix}'" for p, prefix in locations.items()
+    )
+    lake.run(f"ALTER TABLE many ADD {adds}")
+
+    def visible(key: str, prefix: str) -> bool:
+        rest = key[len(prefix) :]
+        return key.startswith(prefix) and not any(s[0] in "_." for s in rest.split("/"))
+
+    chosen = [p for p in locations if _keeps(where, p)]
+    expected = sorted(
+        (p, value) for p in chosen for key, value in written.items() if visible(key, locations[p])
+    )
+    rows = lake.rows(f"SELECT p, v FROM many {where} ORDER BY p, v")
+    assert [(r["p"], r["v"]) for r in rows] == expected
+
+
+def _keeps(where: str, partition: str) -> bool:
+    if not where:
+        return True
+    if "<" in where:
+        return partition < "20"
+    return partition in ("03", "04", "20")

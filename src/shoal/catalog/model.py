@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import NamedTuple
 
 
 def _frozen(mapping: Mapping[str, str] | None = None) -> Mapping[str, str]:
@@ -121,6 +122,13 @@ class Partition:
     parameters: Mapping[str, str] = field(default_factory=_frozen)
     create_time: datetime | None = None
     last_access_time: datetime | None = None
+
+
+class PartitionLocation(NamedTuple):
+    """What a query plan needs of a partition: its values and where its files are."""
+
+    values: tuple[str, ...]
+    location: str
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,8 @@ tables = Table(
     _name(),
     Column("table_type", String(64), nullable=False),
     Column("version_id", Integer, nullable=False),
+    # Raised by every partition write: what a cached partition list is checked against.
+    Column("partitions_version", Integer, nullable=False, server_default="0"),
     Column("storage", JSON, nullable=False),
     Column("partition_keys", JSON, nullable=False),
     Column("parameters", JSON, nullable=False),

@@ -10,11 +10,13 @@ row count says whether this caller won.
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +41,7 @@ from shoal.catalog.model import (
     CrawlRun,
     Database,
     Partition,
+    PartitionLocation,
     StorageDescriptor,
     Table,
     TableStamp,
@@ -68,6 +71,7 @@ MAX_VALUES_KEY_BYTES = 2048
 _Named = TypeVar("_Named", Database, Table, Crawler)
 # Bound parameters per IN (...) list; far below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
+_PARTITION_LISTS_KEPT = 256  # tables whose partition locations are remembered
 
 
 def _now() -> datetime:
@@ -106,6 +110,8 @@ class CatalogStore:
         """
         self._owns_state = isinstance(state, str)
         self.state = StateDatabase(state) if isinstance(state, str) else state
+        self._partition_lists: OrderedDict[tuple[str, str], _PartitionList] = OrderedDict()
+        self._partition_lists_lock = threading.Lock()
 
     def close(self) -> None:
         """Close the database if this store opened it. Not usable afterwards."""
@@ -351,6 +357,8 @@ class CatalogStore:
                     conn.execute(insert(partitions_t), records)
             except IntegrityError:  # only a racing writer can get here
                 raise AlreadyExistsError("a partition in the batch already exists") from None
+            for table_id in {r["table_id"] for r in records}:
+                self._partitions_changed(conn, table_id)
         return [
             replace(
                 p,
@@ -405,6 +413,48 @@ class CatalogStore:
             (p for p in found if test is None or test(p.values)), key=lambda p: order(p.values)
         )
 
+    def partition_locations(self, database: str, table: str) -> tuple[PartitionLocation, ...]:
+        """Every partition's values and location, in value order: what a query plans.
+
+        Remembered per table until a partition of it changes: one small read of the
+        table's ``partitions_version`` (raised by every partition write, from any
+        process) per call, so a table of thousands of partitions is not read and
+        decoded again for every query. Raises EntityNotFoundError for a missing table.
+        """
+        key = (validate_name(database, "database name"), validate_name(table, "table name"))
+        current = self.state.first(_PARTITIONS_STAMP, {"database": key[0], "table": key[1]})
+        with self._partition_lists_lock:
+            kept = self._partition_lists.get(key)
+            if kept is not None and current is not None and kept.stamp == _stamp_of(current):
+                self._partition_lists.move_to_end(key)
+                return kept.locations
+        with self._read() as conn:
+            row = self._table_row(conn, database, table)
+            stored = rows.table_from_row(row)
+            location = partitions_t.c.storage["location"].as_string()
+            records = conn.execute(
+                select(partitions_t.c["values"], location).where(
+                    partitions_t.c.table_id == row["id"]
+                )
+            )
+            found = [PartitionLocation(tuple(r[0]), r[1] or "") for r in records]
+        order = partition_order_key(stored.partition_keys)
+        fresh = _PartitionList(_stamp_of(row), tuple(sorted(found, key=lambda p: order(p.values))))
+        with self._partition_lists_lock:
+            self._partition_lists[key] = fresh
+            self._partition_lists.move_to_end(key)
+            while len(self._partition_lists) > _PARTITION_LISTS_KEPT:
+                self._partition_lists.popitem(last=False)
+        return fresh.locations
+
+    def _partitions_changed(self, conn: Connection, table_id: int) -> None:
+        """Raise the table's ``partitions_version``, in the transaction that changed them."""
+        conn.execute(
+            update(tables_t)
+            .where(tables_t.c.id == table_id)
+            .values(partitions_version=tables_t.c.partitions_version + 1)
+        )
+
     def update_partition(self, partition: Partition) -> Partition:
         """Replace a partition's storage, parameters and last access time."""
         with self._write() as conn:
@@ -429,6 +479,7 @@ class CatalogStore:
                     last_access_time=values["last_access_time"],
                 )
             )
+            self._partitions_changed(conn, row["id"])
         return replace(
             partition,
             database=table.database,
@@ -468,6 +519,8 @@ class CatalogStore:
                         partitions_t.c.table_id == row["id"], partitions_t.c.values_key.in_(chunk)
                     )
                 )
+            if existing:
+                self._partitions_changed(conn, row["id"])
 
     def _partition_values(self, target: tuple[int, Table], partition: Partition) -> dict[str, Any]:
         table_id, table = target
@@ -751,6 +804,24 @@ _TABLE_BY_NAME = _table_select().where(
     databases.c.name == bindparam("database"), tables_t.c.name == bindparam("table")
 )
 _TABLES_PER_READ = 16
+_PARTITIONS_STAMP = (
+    select(tables_t.c.id, tables_t.c.create_time, tables_t.c.partitions_version)
+    .join(databases, tables_t.c.database_id == databases.c.id)
+    .where(databases.c.name == bindparam("database"), tables_t.c.name == bindparam("table"))
+)
+
+
+class _PartitionList(NamedTuple):
+    """A table's partition locations and the stamp they were read under."""
+
+    stamp: tuple[Any, ...]
+    locations: tuple[PartitionLocation, ...]
+
+
+def _stamp_of(row: Any) -> tuple[Any, ...]:
+    """Table id, creation time and partitions version: a dropped and re-created table
+    (whose id SQLite may reuse) is new from its creation time."""
+    return (row["id"], row["create_time"], row["partitions_version"])
 
 
 @functools.cache
