@@ -405,7 +405,7 @@ def is_data_file(info: ObjectInfo, prefix: str) -> bool:
 
 
 def _data_file(storage: Storage, info: ObjectInfo, values: Sequence[str] = ()) -> DataFile:
-    path = storage.local_path(info.bucket, info.key) or info.uri
+    path = info.local_path or storage.local_path(info.bucket, info.key) or info.uri
     return DataFile(path, info.size, tuple(values), info.mtime, info.etag)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import TypeAlias
@@ -40,6 +40,8 @@ class ObjectInfo:
     ``mtime`` is timezone-aware UTC. ``etag`` is S3's quoted MD5 of the content
     (``'"9e10..."'``) when the backend knows it cheaply, else None: ``put`` always
     returns it; listings and ``stat`` of local storage do not compute it.
+    ``local_path`` is the file a local listing found the object in (reached without
+    crossing a symlink), which spares ``Storage.local_path`` its checks; else None.
     """
 
     bucket: str
@@ -47,6 +49,7 @@ class ObjectInfo:
     size: int
     mtime: datetime
     etag: str | None = None
+    local_path: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def uri(self) -> str:

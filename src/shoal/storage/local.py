@@ -716,7 +716,8 @@ def _entry_info(bucket: str, key: str, entry: _Entry) -> ObjectInfo | None:
         st = entry.entry.stat(follow_symlinks=False)  # cached by DirEntry where it can
     except FileNotFoundError:
         return None
-    return _info(bucket, key, st)
+    mtime = datetime.fromtimestamp(st.st_mtime, UTC)
+    return ObjectInfo(bucket, key, st.st_size, mtime, None, entry.path)
 
 
 def _wholly_before(folder_key: str, start_after: str | None) -> bool:
