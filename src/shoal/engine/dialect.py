@@ -48,6 +48,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
+from shoal.engine import trino_functions
 from shoal.engine.lru import LruCache
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
@@ -299,7 +300,8 @@ def _translate(
     _unwrap_parenthesized_tables(tree)
     _qualify_tables(tree, default_database)
     # Typing costs ~5-15 ms; most queries skip it.
-    if any(tree.find_all(*_NEEDS_TYPES)) or any(_casts_to_json(c) for c in tree.find_all(exp.Cast)):
+    casts = list(tree.find_all(exp.Cast))
+    if any(tree.find_all(*_NEEDS_TYPES)) or any(_needs_operand_type(c) for c in casts):
         _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
     _guard_division_by_zero(tree)
@@ -443,10 +445,18 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _date_diff(node)
     if isinstance(node, (exp.DateAdd, exp.TimestampTrunc, exp.DateTrunc)):
         return _keep_date(node)
+    if isinstance(node, exp.ArrayDistinct):
+        return exp.Anonymous(this=trino_functions.ARRAY_DISTINCT, expressions=[node.this.copy()])
     if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
+    if _casts_to_integer(node) and (
+        _is_point_literal(node.this) or _is_type(node.this, *_FLOATING_TYPES)
+    ):
+        # Trino rounds a double half away from zero (74.5 -> 75), as DuckDB's round()
+        # does; DuckDB's own cast rounds half to even (74.5 -> 74).
+        node.set("this", exp.Anonymous(this="round", expressions=[node.this.copy()]))
     # Trino's CAST(varchar AS JSON) is a JSON string holding the text; DuckDB's parses
     # it (json_parse is Trino's way to parse).
     if _casts_to_json(node) and _is_text(node.this):
@@ -458,6 +468,27 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
 
 def _casts_to_json(node: exp.Expr) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON)
+
+
+_INTEGER_TYPES = (
+    exp.DataType.Type.TINYINT,
+    exp.DataType.Type.SMALLINT,
+    exp.DataType.Type.INT,
+    exp.DataType.Type.BIGINT,
+)
+_FLOATING_TYPES = (exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT)
+
+
+def _casts_to_integer(node: exp.Expr) -> bool:
+    """``CAST``/``TRY_CAST`` to an integer type (TryCast is a Cast in sqlglot)."""
+    return isinstance(node, exp.Cast) and node.to.is_type(*_INTEGER_TYPES)
+
+
+def _needs_operand_type(node: exp.Cast) -> bool:
+    """Whether translating this cast depends on its operand's type (found by typing)."""
+    if _casts_to_json(node):
+        return True
+    return _casts_to_integer(node) and not isinstance(node.this, exp.Literal)
 
 
 _TEXT_TYPES = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.Type.TEXT)

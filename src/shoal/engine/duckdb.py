@@ -64,7 +64,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine import scans, statement
+from shoal.engine import scans, statement, trino_functions
 from shoal.engine.base import (
     SQL_JSON,
     SQL_TYPE_KEY,
@@ -136,6 +136,8 @@ class DuckDBEngine(Engine):
         )
         for extension in BUILTIN_EXTENSIONS:
             self._con.execute(f"LOAD {extension}")
+        for macro in trino_functions.MACROS:
+            self._con.execute(macro)
         self._con.register_filesystem(self._fs)
         self._reads = ReadLog(self._con, spill_directory=temp_directory) if direct_reads else None
         if self._reads is not None:
