@@ -593,6 +593,23 @@ for _name, _sql, _answer in (
         "2",
     ),
     ("doc_url_extract_port", "SELECT url_extract_port('https://example.com:8080/a')", 8080),
+    ("doc_slice", "SELECT slice(ARRAY[1, 2, 3, 4], 2, 2)", [2, 3]),
+    ("doc_slice_from_end", "SELECT slice(ARRAY[1, 2, 3, 4], -2, 2)", [3, 4]),
+    ("doc_array_except", "SELECT array_except(ARRAY[1, 2, 3, 1], ARRAY[2])", [1, 3]),
+    ("doc_array_union", "SELECT array_union(ARRAY[1, 2], ARRAY[2, 3])", [1, 2, 3]),
+    ("doc_arrays_overlap", "SELECT arrays_overlap(ARRAY[1, 2], ARRAY[2, 3])", True),
+    ("doc_any_match", "SELECT any_match(ARRAY[1, 2], x -> x > 1)", True),
+    ("doc_all_match", "SELECT all_match(ARRAY[1, 2], x -> x > 1)", False),
+    ("doc_none_match_empty", "SELECT none_match(ARRAY[], x -> x > 1)", True),
+    ("doc_reduce_finish", "SELECT reduce(ARRAY[5, 20, 50], 0, (s, x) -> s + x, s -> s * 2)", 150),
+    ("doc_try_division", "SELECT try(10 / (2 - 2))", None),
+    ("doc_width_bucket", "SELECT width_bucket(5.3, 0, 10, 5)", 3),
+    ("doc_hamming_distance", "SELECT hamming_distance('abc', 'abd')", 1),
+    (
+        "doc_zip",
+        "SELECT zip(ARRAY[1, 2], ARRAY['a', 'b'])",
+        [{"field0": 1, "field1": "a"}, {"field0": 2, "field1": "b"}],
+    ),
     ("doc_md5", "SELECT to_hex(md5(to_utf8('a')))", "0CC175B9C0F1B6A831C399E269772661"),
     ("doc_sequence", "SELECT sequence(1, 5)", [1, 2, 3, 4, 5]),
     ("doc_array_distinct", "SELECT array_distinct(ARRAY[1, 2, 2, 3])", [1, 2, 3]),
@@ -605,3 +622,11 @@ for _name, _sql, _answer in (
     ("doc_array_position", "SELECT array_position(ARRAY[10, 20, 30], 20)", 2),
 ):
     CASES.append(Case(_name, _sql, literal([(_answer,)])))
+
+CASES.append(
+    Case(
+        "doc_cast_double_rounds_half_away",
+        "SELECT CAST(2.5 AS bigint), CAST(-2.5 AS bigint), CAST(DOUBLE '3.5' AS integer)",
+        literal([(3, -3, 4)]),
+    )
+)

@@ -279,7 +279,7 @@ def test_syntax_error_has_line_and_column() -> None:
 @pytest.mark.parametrize(
     ("sql", "construct", "position"),
     [
-        ("SELECT 1,\n  reduce(a, 0, (s, x) -> s + x, s -> s) FROM t", "Reduce", (2, 3)),
+        ("SELECT 1,\n  array_sort(a, (x, y) -> x - y) FROM t", "comparator", (2, 3)),
         ("SELECT * FROM read_csv('/etc/passwd')", "read_csv", (1, 15)),
         ("SELECT * FROM t WHERE x IN (SELECT read_text('/etc/passwd'))", "read_text", None),
         ("SELECT * FROM other.db.t", "catalog 'other'", (1, 15)),

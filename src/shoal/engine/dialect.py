@@ -445,8 +445,15 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _date_diff(node)
     if isinstance(node, (exp.DateAdd, exp.TimestampTrunc, exp.DateTrunc)):
         return _keep_date(node)
-    if isinstance(node, exp.ArrayDistinct):
-        return exp.Anonymous(this=trino_functions.ARRAY_DISTINCT, expressions=[node.this.copy()])
+    if isinstance(node, (exp.ArrayDistinct, exp.ArraySlice, exp.ArrayExcept)):
+        return _trino_array_function(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in _MATCHES:
+        return _match(node)
+    if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
+        return _reduce_then_finish(node)
+    if isinstance(node, exp.ApproxQuantile) and _is_point_literal(node.args["quantile"]):
+        # DuckDB wants a constant quantile; the DOUBLE cast a point literal gets is not one.
+        node.set("quantile", exp.cast(node.args["quantile"].copy(), "FLOAT"))
     if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
@@ -464,6 +471,57 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if _is_point_literal(node):
         return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
+
+
+def _trino_array_function(node: exp.Expr) -> exp.Expr:
+    """array_distinct, slice and array_except as Trino defines them (order kept,
+    slice by start and length), through the macros of ``trino_functions``."""
+    names: dict[type[exp.Expr], str] = {
+        exp.ArrayDistinct: trino_functions.ARRAY_DISTINCT,
+        exp.ArraySlice: trino_functions.SLICE,
+        exp.ArrayExcept: trino_functions.ARRAY_EXCEPT,
+    }
+    name = names[type(node)]
+    args = [
+        a.copy()
+        for a in (node.this, node.args.get("start"), node.args.get("end"), node.expression)
+        if a is not None
+    ]
+    return exp.Anonymous(this=name, expressions=args)
+
+
+# any_match / all_match / none_match(array, predicate): a lambda cannot be a macro's
+# argument in DuckDB, so they are spelled out. An empty array: false, true, true.
+_MATCHES = {
+    "any_match": ("list_bool_or", False),
+    "all_match": ("list_bool_and", True),
+    "none_match": ("list_bool_or", False),
+}
+
+
+def _match(node: exp.Anonymous) -> exp.Expr:
+    name = node.name.lower()
+    if len(node.expressions) != 2:
+        _unsupported(node, f"{name} takes an array and a lambda")
+    combine, empty = _MATCHES[name]
+    mapped = exp.Anonymous(this="list_transform", expressions=[e.copy() for e in node.expressions])
+    found: exp.Expr = exp.Coalesce(
+        this=exp.Anonymous(this=combine, expressions=[mapped]),
+        expressions=[exp.Boolean(this=empty)],
+    )
+    return exp.Not(this=found) if name == "none_match" else found
+
+
+def _reduce_then_finish(node: exp.Reduce) -> exp.Expr:
+    """reduce(array, start, merge, finish): DuckDB's list_reduce has no finish step, so
+    the reduced value goes through ``finish`` as a one-element list."""
+    finish = node.args["finish"]
+    reduced = node.copy()
+    reduced.set("finish", None)
+    wrapped = exp.Anonymous(
+        this="list_transform", expressions=[exp.Array(expressions=[reduced]), finish.copy()]
+    )
+    return exp.Anonymous(this="list_extract", expressions=[wrapped, exp.Literal.number(1)])
 
 
 def _casts_to_json(node: exp.Expr) -> bool:
@@ -556,8 +614,8 @@ def _guard_division_by_zero(tree: exp.Expr) -> None:
     """
     for node in reversed(list(tree.find_all(exp.Div, exp.Mod, bfs=False))):
         divisor = node.expression
-        if _nonzero_literal(divisor) or _uncopyable(divisor):
-            continue
+        if _nonzero_literal(divisor) or _uncopyable(divisor) or node.find_ancestor(exp.Try):
+            continue  # inside try(), Trino's division by zero is NULL: DuckDB's answer
         divisor.replace(_nonzero(divisor.copy()))
 
 
