@@ -630,3 +630,18 @@ CASES.append(
         literal([(3, -3, 4)]),
     )
 )
+
+
+@case(
+    "date_plus_interval_is_a_date",
+    "SELECT name, since + INTERVAL '1' DAY, since - INTERVAL '1' MONTH FROM customers",
+)
+def _(d: Data) -> Rows:
+    def month_before(day: date) -> date:
+        year, month = (day.year, day.month - 1) if day.month > 1 else (day.year - 1, 12)
+        last = (date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)).day
+        return date(year, month, min(day.day, last))
+
+    return [
+        (c["name"], c["since"] + timedelta(days=1), month_before(c["since"])) for c in d.customers
+    ]

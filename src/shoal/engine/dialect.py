@@ -304,6 +304,7 @@ def _translate(
     if any(tree.find_all(*_NEEDS_TYPES)) or any(_needs_operand_type(c) for c in casts):
         _annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
+    _keep_date_arithmetic(tree)
     _guard_division_by_zero(tree)
     try:
         return tree.sql(dialect=WRITE_DIALECT, identify=True, unsupported_level=ErrorLevel.RAISE)
@@ -426,6 +427,7 @@ def _is_type(node: exp.Expr | None, *types: Any) -> bool:
 
 # Nodes whose rewrite depends on argument types (see _rewrite).
 _NEEDS_TYPES: tuple[type[exp.Expr], ...] = (
+    exp.Interval,  # date + interval: see _keep_date_arithmetic
     exp.GenerateSeries,
     exp.DateAdd,
     exp.TimestampTrunc,
@@ -742,6 +744,19 @@ def _keep_date(node: exp.Expr) -> exp.Expr:
     if unit in _DATE_UNITS and _is_type(node.this, exp.DataType.Type.DATE):
         return exp.cast(node.copy(), exp.DataType.build("DATE"))
     return node
+
+
+def _keep_date_arithmetic(tree: exp.Expr) -> None:
+    """``date ± interval`` is a DATE in Trino; DuckDB answers a TIMESTAMP."""
+    for node in list(tree.find_all(exp.Add, exp.Sub)):
+        left, right = node.this, node.expression
+        dated = _is_type(left, exp.DataType.Type.DATE) and isinstance(right, exp.Interval)
+        if dated or (
+            isinstance(node, exp.Add)
+            and isinstance(left, exp.Interval)
+            and _is_type(right, exp.DataType.Type.DATE)
+        ):
+            node.replace(exp.cast(node.copy(), exp.DataType.build("DATE")))
 
 
 def _first_unsupported(tree: exp.Expr) -> exp.Expr | None:
