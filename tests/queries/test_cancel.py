@@ -122,3 +122,45 @@ def test_a_stop_while_writing_to_an_s3_endpoint_cancels_within_a_second(
     )
     uploads = client.list_multipart_uploads(Bucket=bucket)
     assert uploads.get("Uploads", []) == []  # an unfinished upload is aborted, not kept
+
+
+def _stopped_as_it_writes(
+    service: QueryService, sql: str, output: str, **kwargs: object
+) -> tuple[str, list[str]]:
+    """Run ``sql``, stopping it from the service's own thread as its result is written;
+    its final state, and the phases it went through."""
+    phases = Phases()
+
+    def stop_when_writing(query_id: str, phase: str) -> None:
+        phases(query_id, phase)
+        if phase == WRITING:
+            service.stop(query_id)
+
+    service.on_phase.append(stop_when_writing)
+    try:
+        query_id = service.start(sql, output_location=output, **kwargs)  # type: ignore[arg-type]
+        return service.wait(query_id, 60).state, phases.seen[query_id]
+    finally:
+        service.on_phase.remove(stop_when_writing)
+
+
+def test_a_stop_heard_only_once_the_files_are_stored_removes_them(app: Shoal) -> None:
+    # A .txt result (SHOW) is stored in one piece, and a reused result is copied whole:
+    # neither has a batch boundary to hear a stop at. A stop as they are written is
+    # heard after, before SUCCEEDED is recorded: CANCELLED, and the files are deleted.
+    app.storage.create_bucket("results")
+    service = app.queries
+    shown = _stopped_as_it_writes(service, "SHOW DATABASES", "s3://results/show/")
+    assert shown == (CANCELLED, [PLANNING, WRITING])
+    first = service.start(
+        "SELECT 42 AS answer",
+        output_location="s3://results/first/",
+        result_reuse_max_age_minutes=60,
+    )
+    assert service.wait(first, 60).state == "SUCCEEDED"
+    reused = _stopped_as_it_writes(
+        service, "SELECT 42 AS answer", "s3://results/again/", result_reuse_max_age_minutes=60
+    )
+    assert reused == (CANCELLED, [PLANNING, WRITING])  # copied, not run again
+    left = sorted(o.key for o in app.storage.walk("results"))
+    assert left == [f"first/{first}.csv", f"first/{first}.csv.metadata"]

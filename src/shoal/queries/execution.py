@@ -185,9 +185,7 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         # Anything changed since submission may or may not be in the result: no reuse.
         started = execution.submission_date_time
         fingerprint_ = fingerprint(service.catalog, service.storage, tables, started)
-    if token.cancelled:  # stopped after the files were stored: they go, as if never written
-        delete_result_files(service.storage, output, manifest)
-        raise QueryCancelledError(f"query {token.reason}")
+    _unless_stopped(service, live, output, manifest)
     service.cache.put(query_id, result)
     service.store_final(
         query_id,
@@ -242,6 +240,8 @@ def _copy_result(
     if not source.output_location or earlier.result_columns is None:
         return False
     output = result_file_uri(live.output_folder, query_id, source.statement_type)
+    if live.token is not None:
+        live.token.enter(WRITING)
     try:
         service.ensure_results_bucket(live.output_folder)
         _copy(service, source.output_location, output)
@@ -250,6 +250,7 @@ def _copy_result(
         result = service.result(source.query_execution_id)
     except ShoalError:
         return False  # the earlier files are gone: run the query instead
+    _unless_stopped(service, live, output)
     service.cache.put(query_id, result)
     statistics = _statistics(clock, reused_previous_result=True)
     return service.store_final(
@@ -264,6 +265,17 @@ def _copy_result(
         statistics=statistics,
         completion_time=now(),
     )
+
+
+def _unless_stopped(
+    service: QueryService, live: Live, output: str, manifest: str | None = None
+) -> None:
+    """Raise QueryCancelledError if ``live`` was stopped while its result files were
+    stored, deleting them: a stop heard before SUCCEEDED is recorded wins."""
+    token = live.token
+    if token is not None and token.cancelled:
+        delete_result_files(service.storage, output, manifest)
+        raise QueryCancelledError(f"query {token.reason}")
 
 
 def _copy(service: QueryService, source: str, target: str) -> None:
