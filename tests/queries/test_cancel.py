@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import boto3
@@ -21,7 +21,8 @@ import pytest
 import shoal
 from shoal.app import Shoal
 from shoal.engine.base import EXECUTING, FETCHING
-from shoal.queries.model import CANCELLED, PLANNING, WRITING
+from shoal.errors import EntityNotFoundError
+from shoal.queries.model import CANCELLED, PLANNING, WRITING, WRITING_DATA
 from shoal.queries.runner import StatementRunner
 from shoal.queries.service import CANCELLED_BY_USER, QueryService
 from shoal.storage.base import Storage
@@ -39,7 +40,7 @@ IN_PHASE = {
     WRITING: "SELECT ARRAY[x, y, x + y, x - y, x * y, 2 * x, 2 * y, x + 1, y + 1, 7] AS ten "
     "FROM unnest(range(1000)) a(x), unnest(range(1000)) b(y)",
 }
-ORDER = (PLANNING, EXECUTING, FETCHING, WRITING)
+SELECT_PHASES = (PLANNING, EXECUTING, FETCHING, WRITING)
 REACH_SECONDS = 120.0  # a loaded machine may take long to get there; only the stop is timed
 STOP_SECONDS = 1.0
 INTO_PHASE_SECONDS = 0.5  # the stop lands inside the phase, not at its first step
@@ -71,12 +72,15 @@ def app(tmp_path: Path) -> Iterator[Shoal]:
         yield instance
 
 
-def _stop_in(service: QueryService, storage: Storage, phase: str, output: str) -> None:
-    """Run the query for ``phase``, stop it there, check the stop and what is left."""
+def _stop_in(
+    service: QueryService, storage: Storage, output: str, sql: str, through: Sequence[str]
+) -> None:
+    """Run ``sql``, stop it once it is in the last phase ``through`` lists, and check
+    the stop, the phases it went through and what is left."""
     phases = Phases()
     service.on_phase.append(phases)
-    query_id = service.start(IN_PHASE[phase], output_location=output)
-    phases.wait_for(query_id, phase)
+    query_id = service.start(sql, output_location=output)
+    phases.wait_for(query_id, through[-1])
     time.sleep(INTO_PHASE_SECONDS)
     stopped = time.monotonic()
     service.stop(query_id)
@@ -86,8 +90,7 @@ def _stop_in(service: QueryService, storage: Storage, phase: str, output: str) -
     assert time.monotonic() - stopped <= STOP_SECONDS
     finished = service.wait(query_id, 10)
     assert (finished.state, finished.state_change_reason) == (CANCELLED, CANCELLED_BY_USER)
-    # Stopped in that phase: it went no further.
-    assert phases.seen[query_id] == list(ORDER[: ORDER.index(phase) + 1])
+    assert phases.seen[query_id] == list(through)  # stopped in that phase: no further
     bucket, prefix = output.removeprefix("s3://").split("/", 1)
     left = [o.key for o in storage.walk(bucket, prefix)]
     assert left == [], f"result files left behind: {left}"
@@ -96,11 +99,29 @@ def _stop_in(service: QueryService, storage: Storage, phase: str, output: str) -
 @pytest.mark.parametrize("phase", [EXECUTING, FETCHING, WRITING])
 def test_a_stop_in_each_phase_cancels_within_a_second(app: Shoal, phase: str) -> None:
     app.storage.create_bucket("results")
-    _stop_in(app.queries, app.storage, phase, "s3://results/stopped/")
+    through = SELECT_PHASES[: SELECT_PHASES.index(phase) + 1]
+    _stop_in(app.queries, app.storage, "s3://results/stopped/", IN_PHASE[phase], through)
     # The engine and the service are fine afterwards.
     query_id = app.queries.start("SELECT 6 * 7 AS answer", output_location="s3://results/ok/")
     assert app.queries.wait(query_id, 60).state == "SUCCEEDED"
     assert app.queries.get_results(query_id).rows == (("answer",), ("42",))
+
+
+def test_a_stop_while_ctas_writes_its_data_files_cancels_within_a_second(app: Shoal) -> None:
+    # 100 partitions (Athena's most), a JSON file of 10^4 rows each: ~10 s to write.
+    app.storage.create_bucket("results")
+    created = app.queries.start("CREATE DATABASE lake", output_location="s3://results/db/")
+    assert app.queries.wait(created, 60).state == "SUCCEEDED"
+    sql = (
+        "CREATE TABLE lake.parts WITH (format = 'JSON', partitioned_by = ARRAY['p'], "
+        "external_location = 's3://results/parts/') "
+        "AS SELECT x, x % 100 AS p FROM unnest(range(1000000)) a(x)"
+    )
+    through = (PLANNING, EXECUTING, FETCHING, WRITING_DATA)
+    _stop_in(app.queries, app.storage, "s3://results/stopped/", sql, through)
+    assert list(app.storage.walk("results", "parts/")) == []  # no data file left
+    with pytest.raises(EntityNotFoundError):
+        app.catalog.get_table("lake", "parts")
 
 
 def test_a_stop_while_writing_to_an_s3_endpoint_cancels_within_a_second(
@@ -112,7 +133,7 @@ def test_a_stop_while_writing_to_an_s3_endpoint_cancels_within_a_second(
     storage.create_bucket(bucket)
     runner = StatementRunner(app.catalog, storage, app.engine)
     with QueryService(app.state, app.catalog, storage, runner) as service:
-        _stop_in(service, storage, WRITING, f"s3://{bucket}/stopped/")
+        _stop_in(service, storage, f"s3://{bucket}/stopped/", IN_PHASE[WRITING], SELECT_PHASES)
     client = boto3.client(
         "s3",
         endpoint_url=moto_endpoint,
