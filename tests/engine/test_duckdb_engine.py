@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -221,6 +222,20 @@ def test_cancel_stops_a_long_query(engine: DuckDBEngine) -> None:
         engine.execute(_slow_query(), token)
     assert time.monotonic() - started < 3
     assert engine.execute(ResolvedQuery("SELECT 1 AS x")).table.to_pylist() == [{"x": 1}]
+
+
+def test_a_result_past_what_one_arrow_string_array_holds_comes_in_batches(
+    engine: DuckDBEngine,
+) -> None:
+    # 2.28 * 10^9 bytes of text, past an Arrow string array's 2^31 - 1: fetched as one
+    # batch of a million rows it failed ("Arrow Appender: The maximum total string size").
+    rows, width = 760_000, 3_000
+    sql = f"SELECT repeat('x', {width}) || CAST(n AS VARCHAR) AS s FROM unnest(range({rows})) t(n)"
+    column = engine.execute(ResolvedQuery(sql)).table.column("s")
+    assert len(column) == rows and column.num_chunks > 1
+    expected = rows * width + sum(len(str(n)) for n in range(rows))
+    assert pc.sum(pc.binary_length(column)).as_py() == expected > 2**31
+    assert column[rows - 1].as_py() == "x" * width + str(rows - 1)
 
 
 def test_time_limit_cancels(engine: DuckDBEngine) -> None:

@@ -22,7 +22,7 @@ from shoal.errors import (
     NoSuchBucketError,
     NoSuchKeyError,
 )
-from shoal.storage import Listing, ObjectInfo, Storage, join_uri, parse_uri
+from shoal.storage import Listing, ObjectInfo, S3Storage, Storage, join_uri, parse_uri
 from shoal.storage.meta import ObjectMeta
 
 from .conftest import StorageCase
@@ -246,6 +246,40 @@ def test_put_chunks_whose_producer_fails_stores_nothing(storage_case: StorageCas
             storage.put_chunks(bucket, key, failing())
     assert [o.key for o in storage.list(bucket).objects] == ["kept.csv"]
     assert storage.read(bucket, "kept.csv") == b"old"
+
+
+MIB = 1024 * 1024
+
+
+def test_put_chunks_larger_than_a_part_store_their_concatenation(storage_case: StorageCase) -> None:
+    # 19 MiB and a tail: S3 storage sends it as a multipart upload of three parts.
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    chunks = [bytes([n]) * MIB for n in range(19)] + [b"tail"]
+    info = storage.put_chunks(bucket, "big/result.csv", iter(chunks))
+    data = b"".join(chunks)
+    assert info.size == storage.stat(bucket, "big/result.csv").size == len(data)
+    assert storage.read(bucket, "big/result.csv") == data
+    if isinstance(storage, S3Storage):
+        assert (info.etag or "").endswith('-3"')  # a multipart upload's ETag
+
+
+def test_put_chunks_whose_producer_fails_after_some_parts_stores_nothing(
+    storage_case: StorageCase,
+) -> None:
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+
+    def failing() -> Iterator[bytes]:
+        yield from (bytes([n]) * MIB for n in range(20))  # two parts sent to S3
+        raise RuntimeError("the producer stopped")
+
+    with pytest.raises(RuntimeError, match="producer stopped"):
+        storage.put_chunks(bucket, "big/result.csv", failing())
+    assert storage.list(bucket).objects == []
+    if isinstance(storage, S3Storage):  # the unfinished upload was aborted, not left behind
+        uploads = storage._client.list_multipart_uploads(Bucket=bucket)
+        assert uploads.get("Uploads", []) == []
 
 
 def test_empty_object(storage_case: StorageCase) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -100,17 +100,31 @@ class QueryResult:
     rows_affected: int | None = None
 
 
+# What a running query is doing, as an engine reports it on the query's CancelToken.
+EXECUTING = "executing"  # the engine runs the statement
+FETCHING = "fetching"  # the engine hands the result over as Arrow
+
+
 class CancelToken:
     """Set by whoever wants a running query stopped; engines poll or interrupt on it.
 
     A token made with ``timeout`` (seconds) also cancels itself when the time is up,
     which is how a workgroup's time limit reaches the engine.
+
+    The query's side says on the same token what it is doing (``enter``: the engine
+    ``EXECUTING``, then ``FETCHING``; the query service its own steps), so whoever
+    holds it can tell which step a query is in; ``on_phase`` hears each step as it
+    begins, on the query's thread.
     """
 
-    def __init__(self, timeout: float | None = None) -> None:
+    def __init__(
+        self, timeout: float | None = None, on_phase: Callable[[str], None] | None = None
+    ) -> None:
         self._event = threading.Event()
         self._deadline = None if timeout is None else time.monotonic() + timeout
+        self._on_phase = on_phase
         self.reason = "cancelled"
+        self.phase: str | None = None  # None until a step is entered
 
     def cancel(self, reason: str = "cancelled") -> None:
         if not self._event.is_set():
@@ -123,6 +137,12 @@ class CancelToken:
             if time.monotonic() >= self._deadline:
                 self.cancel("timed out")
         return self._event.is_set()
+
+    def enter(self, phase: str) -> None:
+        """Record that the query now does ``phase``, and tell ``on_phase``."""
+        self.phase = phase
+        if self._on_phase is not None:
+            self._on_phase(phase)
 
 
 class Engine(ABC):

@@ -15,10 +15,9 @@ import pyarrow.parquet as pq
 import zstandard
 
 from shoal.catalog.model import Column, Table
+from shoal.engine.base import CancelToken
 from shoal.engine.scans import HIVE_NULL_PARTITION
-from shoal.errors import (
-    InvalidInputError,
-)
+from shoal.errors import InvalidInputError, QueryCancelledError
 from shoal.queries.write_options import WriteOptions, folder_of
 from shoal.storage.base import Storage, parse_uri
 
@@ -185,16 +184,20 @@ def write(
     location: str,
     query_id: str,
     folders: dict[tuple[str, ...], str] | None = None,
+    cancel: CancelToken | None = None,
 ) -> Written:
     """Write one file per partition (or one for all rows); on failure, delete them all.
 
-    ``folders`` names existing partitions' folders (INSERT appends into them).
+    ``folders`` names existing partitions' folders (INSERT appends into them). A stop
+    (``cancel``) is heard between files and after the last: QueryCancelledError, and
+    none of them is left.
     """
     groups = _partition_groups(data)
     files: list[str] = []
     written: dict[tuple[str, ...], str] = {}
     try:
         for index, (values, rows) in enumerate(groups):
+            _unless_stopped(cancel)
             folder = (folders or {}).get(values) or folder_of(location) + _partition_path(
                 data.partition_keys, values
             )
@@ -204,10 +207,16 @@ def write(
             files.append(uri)
             if data.partition_keys:
                 written[values] = folder
+        _unless_stopped(cancel)
     except BaseException:
         delete(storage, files)
         raise
     return Written(tuple(files), written)
+
+
+def _unless_stopped(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.cancelled:
+        raise QueryCancelledError(f"query {cancel.reason}")
 
 
 def delete(storage: Storage, files: Sequence[str]) -> None:

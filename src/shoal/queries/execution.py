@@ -36,15 +36,18 @@ from shoal.queries.model import (
     ERROR_TYPE_USER,
     ERROR_USER,
     FAILED,
+    PLANNING,
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    WRITING,
     AthenaError,
     QueryStatistics,
 )
 from shoal.queries.parameters import bind_values, parse_execute
 from shoal.queries.results import (
     StoredResult,
+    delete_result_files,
     manifest_uri,
     result_file_uri,
     write_result_files,
@@ -90,12 +93,13 @@ def run(service: QueryService, live: Live) -> None:
 
 def _run(service: QueryService, live: Live, clock: _Clock) -> None:
     execution = live.record.execution
+    token = live.token
+    assert token is not None  # set by the worker before this runs
+    token.enter(PLANNING)
     sql, parameters = _statement(service, live)
     authorize = _bound_authorizer(live, sql)
     if execution.result_reuse_max_age_minutes and _reuse(service, live, clock, authorize):
         return
-    token = live.token
-    assert token is not None  # set by the worker before this runs
     context = StatementContext(
         query_id=execution.query_execution_id,
         database=execution.database or "default",
@@ -148,6 +152,9 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
     manifest = None
     if outcome.substatement_type in WRITES_MANIFEST or outcome.data_files:
         manifest = manifest_uri(live.output_folder, query_id)
+    token = live.token
+    assert token is not None  # set by the worker before this runs
+    token.enter(WRITING)
     try:
         service.ensure_results_bucket(live.output_folder)
         write_result_files(
@@ -157,7 +164,7 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
             manifest,
             outcome.data_files,
             service.file_writers,
-            live.token,
+            token,
         )
     except QueryCancelledError:
         raise
@@ -165,7 +172,6 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         error = AthenaError(ERROR_USER, ERROR_TYPE_RESULT_WRITE, False, err.message)
         _failed(service, live, clock, error, f"Unable to write query results: {err.message}")
         return
-    service.cache.put(query_id, result)
     statistics = _statistics(
         clock,
         engine_execution_time_in_millis=clock.ms(clock.engine_start, clock.engine_end),
@@ -179,6 +185,8 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         # Anything changed since submission may or may not be in the result: no reuse.
         started = execution.submission_date_time
         fingerprint_ = fingerprint(service.catalog, service.storage, tables, started)
+    _unless_stopped(service, live, output, manifest)
+    service.cache.put(query_id, result)
     service.store_final(
         query_id,
         (RUNNING,),
@@ -232,6 +240,8 @@ def _copy_result(
     if not source.output_location or earlier.result_columns is None:
         return False
     output = result_file_uri(live.output_folder, query_id, source.statement_type)
+    if live.token is not None:
+        live.token.enter(WRITING)
     try:
         service.ensure_results_bucket(live.output_folder)
         _copy(service, source.output_location, output)
@@ -240,6 +250,7 @@ def _copy_result(
         result = service.result(source.query_execution_id)
     except ShoalError:
         return False  # the earlier files are gone: run the query instead
+    _unless_stopped(service, live, output)
     service.cache.put(query_id, result)
     statistics = _statistics(clock, reused_previous_result=True)
     return service.store_final(
@@ -254,6 +265,17 @@ def _copy_result(
         statistics=statistics,
         completion_time=now(),
     )
+
+
+def _unless_stopped(
+    service: QueryService, live: Live, output: str, manifest: str | None = None
+) -> None:
+    """Raise QueryCancelledError if ``live`` was stopped while its result files were
+    stored, deleting them: a stop heard before SUCCEEDED is recorded wins."""
+    token = live.token
+    if token is not None and token.cancelled:
+        delete_result_files(service.storage, output, manifest)
+        raise QueryCancelledError(f"query {token.reason}")
 
 
 def _copy(service: QueryService, source: str, target: str) -> None:

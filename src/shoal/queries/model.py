@@ -20,6 +20,14 @@ CANCELLED = "CANCELLED"
 ACTIVE_STATES = (QUEUED, RUNNING)
 FINISHED_STATES = (SUCCEEDED, FAILED, CANCELLED)
 
+# What a RUNNING execution is doing (QueryService.phase, QueryService.on_phase), in
+# order: PLANNING, then the engine's EXECUTING and FETCHING (shoal.engine.base), for
+# CTAS, INSERT and UNLOAD WRITING_DATA, then WRITING its result files. Not part of
+# Athena's API: shoal's own view of a run.
+PLANNING = "planning"
+WRITING_DATA = "writing data"
+WRITING = "writing results"
+
 # WorkGroupState
 ENABLED = "ENABLED"
 DISABLED = "DISABLED"

@@ -23,6 +23,7 @@ import base64
 import io
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
@@ -39,7 +40,12 @@ from shoal.queries.values import column_infos, format_column, text_column
 from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_PAGE = 1000
-RESULT_BATCH_ROWS = 65_536  # rows formatted at a time when writing a result file
+RESULT_BATCH_ROWS = 65_536  # the most rows formatted at a time when writing a result file
+FIRST_BATCH_ROWS = 1_024
+# Formatting time a batch aims at: a stop waits for the batch under way. Rows cost from
+# ~0.1 µs (integers) to ~8 µs (arrays, formatted in Python) each, so batches are sized
+# by how long the last one took, not by a fixed count.
+BATCH_SECONDS = 0.05
 DEFAULT_CACHE_BYTES = 256 * 1024 * 1024
 Row = tuple[str | None, ...]
 
@@ -139,9 +145,10 @@ def table_csv_chunks(
     """``csv_bytes`` of an Arrow result, in pieces, formatted and quoted in C.
 
     Arrow's ``all_valid`` quoting is Athena's: every value quoted, quotes doubled,
-    NULL an empty unquoted field. Rows are formatted ``RESULT_BATCH_ROWS`` at a time,
-    each batch a piece: no text column outgrows one Arrow array, a large result is
-    never whole in memory, and a stop (``cancel``) is heard between batches.
+    NULL an empty unquoted field. Rows are formatted a batch at a time, each batch a
+    piece of about ``BATCH_SECONDS`` of work (at most ``RESULT_BATCH_ROWS`` rows): no
+    text column outgrows one Arrow array, a large result is never whole in memory,
+    and a stop (``cancel``) is heard between batches.
 
     Raises:
         QueryCancelledError: ``cancel`` was set before the last batch.
@@ -149,14 +156,26 @@ def table_csv_chunks(
     schema = pa.schema([(c.name, pa.string()) for c in columns])
     sink = io.BytesIO()
     options = pacsv.WriteOptions(quoting_style="all_valid")
+    offset, rows = 0, min(FIRST_BATCH_ROWS, RESULT_BATCH_ROWS)
     with pacsv.CSVWriter(sink, schema, write_options=options) as writer:
-        for batch in table.to_batches(max_chunksize=RESULT_BATCH_ROWS):
+        while offset < table.num_rows:
             if cancel is not None and cancel.cancelled:
                 raise QueryCancelledError(f"query {cancel.reason}")
-            texts = [text_column(batch.column(i)) for i in range(batch.num_columns)]
-            writer.write_batch(pa.record_batch(texts, schema=schema))
+            started = time.perf_counter()
+            piece = table.slice(offset, rows)
+            texts = [text_column(piece.column(i)) for i in range(piece.num_columns)]
+            writer.write_table(pa.table(texts, schema=schema))
+            offset += piece.num_rows
+            rows = _next_batch_rows(rows, time.perf_counter() - started)
             yield _drain(sink)
     yield _drain(sink)  # the header of a result without rows
+
+
+def _next_batch_rows(rows: int, seconds: float) -> int:
+    """Rows for the next batch, after ``rows`` took ``seconds``: ``BATCH_SECONDS``
+    worth, growing at most fourfold a step (one quick batch may be luck)."""
+    fitting = int(rows * BATCH_SECONDS / max(seconds, 1e-6))
+    return max(1, min(fitting, rows * 4, RESULT_BATCH_ROWS))
 
 
 def _drain(sink: io.BytesIO) -> bytes:
@@ -209,6 +228,16 @@ def write_result_files(
         raise
     for future in stored:
         future.result()  # raises what the put raised
+
+
+def delete_result_files(storage: Storage, output_uri: str, manifest: str | None = None) -> None:
+    """Delete the files ``write_result_files`` stored for ``output_uri`` and
+    ``manifest``; files that are not there are no error."""
+    uris = [output_uri] if output_uri.endswith(".txt") else [output_uri, output_uri + ".metadata"]
+    if manifest is not None:
+        uris.append(manifest)
+    for uri in uris:
+        storage.delete(*parse_uri(uri))
 
 
 def _now(function: Callable[..., ObjectInfo], *args: Any) -> Future[ObjectInfo]:

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from shoal.catalog.connection import StateDatabase
@@ -93,6 +94,8 @@ StatementAuthorizer = Callable[[str, Sequence[TableAccess | LocationAccess]], No
 Admission = Callable[[str | None, str], None]
 # Called with each execution a worker finished (audit record, quota thresholds).
 FinishedListener = Callable[[QueryExecution], None]
+# ``(query_id, phase) -> None``: a running execution began ``phase`` (model.PLANNING …).
+PhaseListener = Callable[[str, str], None]
 
 
 @dataclass
@@ -130,6 +133,9 @@ class QueryService:
         admission: asked before a new query is stored; raises to refuse it (quotas).
         on_finished: called with each execution a worker finished, before ``wait``
             returns it (the audit record, quota thresholds).
+
+    ``on_phase`` listeners hear, on the worker's thread, each step a running execution
+    begins (``phase`` says which it is in now).
     """
 
     def __init__(
@@ -169,6 +175,7 @@ class QueryService:
         # Usage hooks; ``on_finished`` is kept, not copied, so listeners added later count.
         self.admission = admission
         self.on_finished = on_finished if on_finished is not None else []
+        self.on_phase: list[PhaseListener] = []
         self._durable_listeners = False  # make_listeners_durable turns it on
 
     # --- StartQueryExecution -----------------------------------------------------------
@@ -315,7 +322,8 @@ class QueryService:
             with self._lock:
                 if live.cancelled or self._closed.is_set():
                     return
-                live.token = CancelToken(timeout=self.timeout_seconds)
+                entered = partial(self._entered, live.query_id)
+                live.token = CancelToken(timeout=self.timeout_seconds, on_phase=entered)
             execution.run(self, live)
         finally:
             with self._lock:  # with ``when_final``'s check: no callback is missed
@@ -330,6 +338,15 @@ class QueryService:
             with self._lock:
                 self._live.pop(live.query_id, None)
             live.done.set()
+
+    def _entered(self, query_id: str, phase: str) -> None:
+        """Tell the ``on_phase`` listeners that ``query_id`` began ``phase``."""
+        log.debug("query %s: %s", query_id, phase)
+        for listener in list(self.on_phase):
+            try:
+                listener(query_id, phase)
+            except Exception:  # a listener's failure must not fail the query
+                log.exception("query %s: phase listener failed", query_id)
 
     def store_final(self, query_id: str, expected: Sequence[str], **values: Any) -> bool:
         """Store a final state (``values``) if the execution is in an ``expected`` state.
@@ -545,6 +562,13 @@ class QueryService:
         with self._lock:
             live = self._live.get(query_id)
             return None if live is None else live.token
+
+    def phase(self, query_id: str) -> str | None:
+        """What an execution running here is doing now: ``model.PLANNING``, the
+        engine's ``EXECUTING`` or ``FETCHING``, ``model.WRITING``. None when it is not
+        running in this process (queued, finished, another process's, unknown)."""
+        token = self.live_token(query_id)
+        return None if token is None else token.phase
 
     def _watch(self) -> None:
         """Cancel executions stopped by other processes; keep heartbeats fresh."""

@@ -49,6 +49,7 @@ from shoal.queries.data_files import (
     prepare,
     write,
 )
+from shoal.queries.model import WRITING_DATA
 from shoal.queries.planner import table_format
 from shoal.queries.runner import (
     Access,
@@ -138,7 +139,10 @@ def run_ctas(runner: StatementRunner, sql: str, context: StatementContext) -> St
     result = runner.execute(plan, context)
     rows = result.table if options.with_data else result.table.slice(0, 0)
     data = prepare(rows, options.partitioned_by)
-    written = write(runner.storage, data, options, location, context.query_id)
+    context.cancel.enter(WRITING_DATA)
+    written = write(
+        runner.storage, data, options, location, context.query_id, cancel=context.cancel
+    )
     try:
         _register(runner, ref, data, options, location, written)
     except BaseException:
@@ -243,7 +247,10 @@ def run_insert(runner: StatementRunner, sql: str, context: StatementContext) -> 
     options = WriteOptions.for_table(table, table_format(table))
     data = prepare(rows, tuple(k.name for k in table.partition_keys))
     existing = _existing_partitions(runner, table)
-    written = write(runner.storage, data, options, location, context.query_id, existing)
+    context.cancel.enter(WRITING_DATA)
+    written = write(
+        runner.storage, data, options, location, context.query_id, existing, context.cancel
+    )
     try:
         _add_partitions(
             runner,
@@ -329,7 +336,15 @@ def run_unload(runner: StatementRunner, sql: str, context: StatementContext) -> 
     start = time.perf_counter()
     result = runner.execute(plan, context)
     data = prepare(result.table, statement.options.partitioned_by)
-    written = write(runner.storage, data, statement.options, statement.location, context.query_id)
+    context.cancel.enter(WRITING_DATA)
+    written = write(
+        runner.storage,
+        data,
+        statement.options,
+        statement.location,
+        context.query_id,
+        cancel=context.cancel,
+    )
     return _written_outcome(
         "UNLOAD", result.table.num_rows, result.bytes_scanned, accesses, written, planning_ms, start
     )

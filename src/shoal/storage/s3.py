@@ -11,8 +11,10 @@ ETags are the server's (quoted MD5 for single-part uploads); listings carry them
 from __future__ import annotations
 
 import base64
+import contextlib
+import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
@@ -69,6 +71,8 @@ _HEADER_ARGS = {
 # What has no native place rides in user metadata under names clients cannot use.
 _INTERNAL = "shoal-internal-"
 _PAGE_SIZE = 1000  # the most S3 returns per ListObjectsV2 call
+# put_chunks uploads parts of this size (S3's least is 5 MiB, the last part aside).
+PART_BYTES = 8 * 1024 * 1024
 
 
 class S3Storage(Storage):
@@ -187,6 +191,43 @@ class S3Storage(Storage):
         mtime = _response_date(response["ResponseMetadata"].get("HTTPHeaders", {}))
         return ObjectInfo(bucket, key, len(data), mtime, response.get("ETag"))
 
+    def put_chunks(
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+    ) -> ObjectInfo:
+        """``put`` of the concatenated ``chunks``, uploaded ``PART_BYTES`` at a time as
+        they come (one PUT when they add up to less). A multipart upload shows nothing
+        until it completes and is aborted if ``chunks`` raises: a large result is never
+        whole in memory, and a stopped query waits at most for the part under way."""
+        _validate(bucket, key)
+        parts = _parts(chunks)
+        first = next(parts, b"")
+        second = next(parts, None)
+        if second is None:
+            return self.put(bucket, key, first, meta)
+        created = self._call(
+            self._client.create_multipart_upload, bucket, key, Bucket=bucket, Key=key,
+            **_put_arguments(meta or ObjectMeta()),
+        )  # fmt: skip
+        upload = {"Bucket": bucket, "Key": key, "UploadId": created["UploadId"]}
+        try:
+            done, size = [], 0
+            for number, body in enumerate(itertools.chain((first, second), parts), start=1):
+                part = self._call(
+                    self._client.upload_part, bucket, key, PartNumber=number, Body=body, **upload
+                )
+                done.append({"PartNumber": number, "ETag": part["ETag"]})
+                size += len(body)
+            response = self._call(
+                self._client.complete_multipart_upload, bucket, key,
+                MultipartUpload={"Parts": done}, **upload,
+            )  # fmt: skip
+        except BaseException:
+            with contextlib.suppress(ShoalError):  # the first error is the one to report
+                self._call(self._client.abort_multipart_upload, bucket, key, **upload)
+            raise
+        mtime = _response_date(response["ResponseMetadata"].get("HTTPHeaders", {}))
+        return ObjectInfo(bucket, key, size, mtime, response.get("ETag"))
+
     def delete(self, bucket: str, key: str) -> None:
         """Delete one object; deleting a missing key is not an error."""
         _validate(bucket, key)
@@ -268,6 +309,18 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             # Connection refused, timeouts, bad endpoint: nothing the caller can fix.
             raise StorageError(f"S3 request failed: {exc}") from exc
+
+
+def _parts(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks`` regrouped into parts of at least ``PART_BYTES`` (the last may be less)."""
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        if len(pending) >= PART_BYTES:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
 
 
 def _put_arguments(meta: ObjectMeta) -> dict[str, Any]:
