@@ -36,19 +36,23 @@ from shoal.auth.resources import Arns, bucket_arn, location_arn, object_arn, sta
 from shoal.catalog.model import Database, Table
 from shoal.errors import NotAuthorizedError, ShoalError
 from shoal.queries.classify import classify
-from shoal.queries.model import PRIMARY
+from shoal.queries.model import PRIMARY, QueryExecution
 from shoal.queries.runner import LocationAccess, TableAccess, Visibility
 from shoal.queries.service import StatementAuthorizer
+from shoal.storage.base import parse_uri
 
 __all__ = [
     "caller",
+    "check_execution_visible",
     "check_request",
     "enforced_caller",
     "json_checks",
+    "result_check",
     "s3_checks",
     "sql_authorizer",
     "sql_visibility",
     "visible_databases",
+    "visible_executions",
     "visible_tables",
 ]
 
@@ -293,7 +297,30 @@ def json_checks(ctx: RequestContext, service: str, operation: str, params: Param
     if service == "athena" and operation == "StartQueryExecution":
         if output := _text(params, "ResultConfiguration", "OutputLocation"):
             checks.append(Check("s3:PutObject", _folder_arn(output), output))
+    if service == "athena" and operation == "GetQueryResults":
+        checks += _result_checks(ctx, _text(params, "QueryExecutionId"))
     return checks
+
+
+def _result_checks(ctx: RequestContext, query_id: str | None) -> list[Check]:
+    """Reading an execution's rows needs ``s3:GetObject`` on its result file, as Athena
+    requires (none for an unknown id: the handler answers that it is not found)."""
+    try:
+        execution = ctx.app.queries.get(query_id or "")
+    except ShoalError:
+        return []
+    return [result_check(execution)]
+
+
+def result_check(execution: QueryExecution) -> Check:
+    """``s3:GetObject`` on the execution's output location object (its ``.csv`` or
+    ``.txt``); on ``*`` if it has none, which only a policy on everything allows."""
+    location = execution.output_location
+    try:
+        bucket, key = parse_uri(location or "")
+    except ShoalError:
+        return Check("s3:GetObject", EVERYTHING)
+    return Check("s3:GetObject", object_arn(bucket, key), location)
 
 
 def _folder_arn(location: str) -> str:
@@ -411,6 +438,41 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
         return lambda database, table: places.get(arns.table(database, table))
 
     return authorize
+
+
+# --- other users' executions ------------------------------------------------------------
+
+
+def visible_executions(
+    ctx: RequestContext, executions: Sequence[QueryExecution]
+) -> list[QueryExecution]:
+    """The executions the caller may see (GetQueryExecution, BatchGet, List).
+
+    The rule (docs/governance.md): the router has already checked the Athena action
+    on the execution's workgroup; a caller always sees the executions it started,
+    and another user's only where it may also ``s3:GetObject`` that execution's
+    result file — whoever may read the rows may see the query that made them.
+    Everything is visible to a handler called outside the router (no enforced caller).
+    """
+    who = enforced_caller(ctx)
+    if who is None:
+        return list(executions)
+    others = [e for e in executions if not _started_by(e, who)]
+    allowed = Authorizer(ctx.app.governance).permitted(who, [result_check(e) for e in others])
+    hidden = {id(e) for e, ok in zip(others, allowed, strict=True) if not ok}
+    return [e for e in executions if id(e) not in hidden]
+
+
+def _started_by(execution: QueryExecution, who: Caller) -> bool:
+    return execution.user is not None and execution.user == who.user_name
+
+
+def check_execution_visible(ctx: RequestContext, execution: QueryExecution) -> None:
+    """Refuse (AccessDeniedException) another user's execution the caller may not see."""
+    who = enforced_caller(ctx)
+    if who is None or _started_by(execution, who):
+        return
+    Authorizer(ctx.app.governance).authorize(who, [result_check(execution)])
 
 
 # --- list filtering ---------------------------------------------------------------------
