@@ -31,6 +31,7 @@ from shoal.api.json_protocol import ServiceCall
 from shoal.api.s3 import split_path
 from shoal.api.sigv4 import HttpRequest
 from shoal.api.sts import parse_form
+from shoal.audit.records import SQL_REFUSED, annotate
 from shoal.auth.enforce import Authorizer, Caller, Check, Verdict
 from shoal.auth.resources import Arns, bucket_arn, location_arn, object_arn, statement_requests
 from shoal.catalog.model import Database, Table
@@ -47,6 +48,7 @@ __all__ = [
     "check_request",
     "enforced_caller",
     "json_checks",
+    "refusal_facts",
     "result_check",
     "s3_checks",
     "sql_authorizer",
@@ -422,17 +424,29 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
 
     def authorize(sql: str, accesses: Sequence[TableAccess | LocationAccess]) -> None:
         places: dict[str, str | None] = {}
+        tables: dict[str, str] = {}  # resource ARN -> the table it belongs to, for audit
         for access in accesses:
             if isinstance(access, TableAccess):
                 location = _table_location(ctx, access.database, access.table)
-                places[arns.table(access.database, access.table)] = location
+                table_arn = arns.table(access.database, access.table)
+                places[table_arn] = location
+                tables[table_arn] = f"{access.database}.{access.table}"
                 if location:
                     places[_folder_arn(location)] = location
+                    tables.setdefault(_folder_arn(location), tables[table_arn])
             else:
                 places[_folder_arn(access.location)] = access.location
         requests = statement_requests(accesses, arns, classify(sql), places_location(places))
         checks = [Check(r.action, r.resource, places.get(r.resource)) for r in requests]
-        Authorizer(governance).authorize(who, checks)
+        try:
+            Authorizer(governance).authorize(who, checks)
+        except NotAuthorizedError as refusal:
+            refusal.table = tables.get(refusal.resource)
+            # Refused while StartQueryExecution is answered (a query's reads are checked
+            # then): its record says so. A no-op on a query worker, later.
+            facts = {k: v for k, v in refusal_facts(refusal).items() if v is not None}
+            annotate(**facts, errorCode=SQL_REFUSED, errorMessage=refusal.message)
+            raise
 
     def places_location(places: dict[str, str | None]) -> Callable[[str, str], str | None]:
         return lambda database, table: places.get(arns.table(database, table))
@@ -473,6 +487,20 @@ def check_execution_visible(ctx: RequestContext, execution: QueryExecution) -> N
     if who is None or _started_by(execution, who):
         return
     Authorizer(ctx.app.governance).authorize(who, [result_check(execution)])
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def refusal_facts(refusal: NotAuthorizedError) -> dict[str, str | None]:
+    """What the audit record of a refused request or statement names (additionalEventData)."""
+    return {
+        "role": refusal.role,
+        "roleMapping": refusal.role_mapping,
+        "deniedAction": refusal.action,
+        "deniedResource": refusal.resource,
+        "deniedTable": refusal.table,
+    }
 
 
 # --- list filtering ---------------------------------------------------------------------
