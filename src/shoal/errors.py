@@ -376,16 +376,28 @@ class NotAuthorizedError(AccessDeniedError):
 
     Athena and Glue answer it as ``AccessDeniedException`` with HTTP 400, as AWS does;
     S3 and IAM say ``AccessDenied`` with 403 (``api/authorize.py`` translates).
-    ``action``, ``resource`` and ``role`` are kept for the audit record.
+    ``action``, ``resource``, ``role`` and ``role_mapping`` (the mapping that chose
+    the role, ``mapping #2 (group analysts)``) are kept for the audit record, and
+    ``table`` (``db.table``) when SQL was refused for a table it reads or writes.
     """
 
     status = 400
 
-    def __init__(self, message: str, action: str, resource: str, role: str | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        action: str,
+        resource: str,
+        role: str | None,
+        role_mapping: str | None = None,
+        table: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.action = action
         self.resource = resource
         self.role = role
+        self.role_mapping = role_mapping
+        self.table = table
 
 
 # --- usage quotas (audit/quotas.py) ---

@@ -54,6 +54,7 @@ def test_every_cloudtrail_field_is_present() -> None:
     assert record["requestParameters"] == {"bucketName": "bucket", "key": "key"}
     assert set(record["additionalEventData"]) == {
         "role", "roleMapping", "bytesScanned", "queryExecutionId",
+        "deniedAction", "deniedResource", "deniedTable",
     }  # fmt: skip
     json.dumps(record)  # serialisable as is
 
@@ -188,8 +189,28 @@ def test_annotations_reach_additional_event_data() -> None:
         "roleMapping": "group:eng",
         "bytesScanned": 1234,
         "queryExecutionId": None,
+        "deniedAction": None,
+        "deniedResource": None,
+        "deniedTable": None,
     }
+    assert record["errorCode"] is None and record["errorMessage"] is None
     annotate(role="outside a request: ignored")
+
+
+def test_a_request_answered_yet_refused_carries_the_annotated_error() -> None:
+    """StartQueryExecution of a query refused in SQL: accepted, recorded as refused."""
+    with collecting_annotations() as extra:
+        annotate(errorCode="AccessDenied", errorMessage="User: x is not authorized",
+                 deniedTable="sales.hr", deniedAction="glue:GetTable")  # fmt: skip
+    record = build_record(call(extra=extra))
+    assert (record["errorCode"], record["errorMessage"]) == (
+        "AccessDenied",
+        "User: x is not authorized",
+    )
+    assert record["additionalEventData"]["deniedTable"] == "sales.hr"
+    assert "errorCode" not in record["additionalEventData"]
+    failed = build_record(call(extra=extra, error_code="Throttling", error_message="slow down"))
+    assert (failed["errorCode"], failed["errorMessage"]) == ("Throttling", "slow down")
 
 
 def test_scrub_caps_nesting_depth() -> None:

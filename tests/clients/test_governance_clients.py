@@ -283,6 +283,7 @@ def test_audit_records_name_the_role_and_the_mapping(
     assert allowed[-1]["additionalEventData"]["role"] == ROLE
     assert f"(group {ANALYSTS})" in allowed[-1]["additionalEventData"]["roleMapping"]
     assert denied[-1]["additionalEventData"]["role"] == ROLE
+    assert f"(group {ANALYSTS})" in denied[-1]["additionalEventData"]["roleMapping"]
     root = [r for r in records if r["eventName"] == "GetDatabases"]
     assert root[-1]["additionalEventData"]["role"] == "admin"
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from shoal.api.authorize import refusal_facts
 from shoal.api.context import JsonHandler
 from shoal.api.errors import error_code
 from shoal.api.router import Router
@@ -101,9 +102,13 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
     return endpoint
 
 
-def role_facts(state: Any) -> dict[str, str]:
+def role_facts(state: Any) -> dict[str, str | None]:
     """The role(s) a request acted as and the mapping(s) that chose them, for its
-    audit record: from the authorizer's verdicts, or from a denial."""
+    audit record: from a denial (with what it denied), else from the verdicts."""
+    error = getattr(state, "error", None)
+    denied = error if isinstance(error, NotAuthorizedError) else getattr(error, "__cause__", None)
+    if isinstance(denied, NotAuthorizedError):
+        return refusal_facts(denied)
     verdicts: list[Verdict] | None = getattr(state, "authorization", None)
     if verdicts:
         choices = [v.role for v in verdicts if v.role is not None]
@@ -113,10 +118,6 @@ def role_facts(state: Any) -> dict[str, str]:
             "role": ",".join(sorted({c.role for c in choices})),
             "roleMapping": "; ".join(sorted({c.reason for c in choices})),
         }
-    error = getattr(state, "error", None)
-    denied = error if isinstance(error, NotAuthorizedError) else getattr(error, "__cause__", None)
-    if isinstance(denied, NotAuthorizedError) and denied.role:
-        return {"role": denied.role}
     return {}
 
 

@@ -42,9 +42,11 @@ from shoal.api.athena_shapes import (
     wrap_token,
 )
 from shoal.api.authorize import (
+    check_execution_visible,
     sql_authorizer,
     sql_visibility,
     visible_databases,
+    visible_executions,
     visible_tables,
 )
 from shoal.api.context import JsonHandler, RequestContext
@@ -145,6 +147,7 @@ def get_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     """GetQueryExecution: state, statistics and where the result file is (the router
     holds the request while the execution runs here: ``api/long_poll.py``)."""
     execution = _queries(ctx).get(params["QueryExecutionId"])
+    check_execution_visible(ctx, execution)  # another user's: only with its results
     return {"QueryExecution": execution_to_wire(execution)}
 
 
@@ -152,12 +155,26 @@ def get_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
 def batch_get_query_execution(ctx: RequestContext, params: dict[str, Any]) -> Wire:
     """BatchGetQueryExecution: up to 50 executions; unknown ids are listed apart."""
     found, missing = _queries(ctx).batch_get(params["QueryExecutionIds"])
+    shown = visible_executions(ctx, found)  # another user's only with its results
+    kept = {e.query_execution_id for e in shown}
+    missing += [
+        (i, "AccessDeniedException", _hidden(i))
+        for i in (e.query_execution_id for e in found)
+        if i not in kept
+    ]
     return {
-        "QueryExecutions": [execution_to_wire(e) for e in found],
+        "QueryExecutions": [execution_to_wire(e) for e in shown],
         "UnprocessedQueryExecutionIds": [
             unprocessed("QueryExecutionId", i, code, message) for i, code, message in missing
         ],
     }
+
+
+def _hidden(query_id: str) -> str:
+    return (
+        f"not authorized to see QueryExecution {query_id}: it is another user's and "
+        "s3:GetObject on its result file is not allowed"
+    )
 
 
 @_operation("ListQueryExecutions")
@@ -171,7 +188,7 @@ def list_query_executions(ctx: RequestContext, params: dict[str, Any]) -> Wire:
         params.get("MaxResults") or LIST_PAGE,
         unwrap_token(params.get("NextToken"), request),
     )
-    ids = [e.query_execution_id for e in found]
+    ids = [e.query_execution_id for e in visible_executions(ctx, found)]
     return _with_token({"QueryExecutionIds": ids}, wrap_token(token, request))
 
 

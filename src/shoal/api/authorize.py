@@ -31,24 +31,30 @@ from shoal.api.json_protocol import ServiceCall
 from shoal.api.s3 import split_path
 from shoal.api.sigv4 import HttpRequest
 from shoal.api.sts import parse_form
+from shoal.audit.records import SQL_REFUSED, annotate
 from shoal.auth.enforce import Authorizer, Caller, Check, Verdict
 from shoal.auth.resources import Arns, bucket_arn, location_arn, object_arn, statement_requests
 from shoal.catalog.model import Database, Table
 from shoal.errors import NotAuthorizedError, ShoalError
 from shoal.queries.classify import classify
-from shoal.queries.model import PRIMARY
+from shoal.queries.model import PRIMARY, QueryExecution
 from shoal.queries.runner import LocationAccess, TableAccess, Visibility
 from shoal.queries.service import StatementAuthorizer
+from shoal.storage.base import parse_uri
 
 __all__ = [
     "caller",
+    "check_execution_visible",
     "check_request",
     "enforced_caller",
     "json_checks",
+    "refusal_facts",
+    "result_check",
     "s3_checks",
     "sql_authorizer",
     "sql_visibility",
     "visible_databases",
+    "visible_executions",
     "visible_tables",
 ]
 
@@ -293,7 +299,30 @@ def json_checks(ctx: RequestContext, service: str, operation: str, params: Param
     if service == "athena" and operation == "StartQueryExecution":
         if output := _text(params, "ResultConfiguration", "OutputLocation"):
             checks.append(Check("s3:PutObject", _folder_arn(output), output))
+    if service == "athena" and operation == "GetQueryResults":
+        checks += _result_checks(ctx, _text(params, "QueryExecutionId"))
     return checks
+
+
+def _result_checks(ctx: RequestContext, query_id: str | None) -> list[Check]:
+    """Reading an execution's rows needs ``s3:GetObject`` on its result file, as Athena
+    requires (none for an unknown id: the handler answers that it is not found)."""
+    try:
+        execution = ctx.app.queries.get(query_id or "")
+    except ShoalError:
+        return []
+    return [result_check(execution)]
+
+
+def result_check(execution: QueryExecution) -> Check:
+    """``s3:GetObject`` on the execution's output location object (its ``.csv`` or
+    ``.txt``); on ``*`` if it has none, which only a policy on everything allows."""
+    location = execution.output_location
+    try:
+        bucket, key = parse_uri(location or "")
+    except ShoalError:
+        return Check("s3:GetObject", EVERYTHING)
+    return Check("s3:GetObject", object_arn(bucket, key), location)
 
 
 def _folder_arn(location: str) -> str:
@@ -395,22 +424,83 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
 
     def authorize(sql: str, accesses: Sequence[TableAccess | LocationAccess]) -> None:
         places: dict[str, str | None] = {}
+        tables: dict[str, str] = {}  # resource ARN -> the table it belongs to, for audit
         for access in accesses:
             if isinstance(access, TableAccess):
                 location = _table_location(ctx, access.database, access.table)
-                places[arns.table(access.database, access.table)] = location
+                table_arn = arns.table(access.database, access.table)
+                places[table_arn] = location
+                tables[table_arn] = f"{access.database}.{access.table}"
                 if location:
                     places[_folder_arn(location)] = location
+                    tables.setdefault(_folder_arn(location), tables[table_arn])
             else:
                 places[_folder_arn(access.location)] = access.location
         requests = statement_requests(accesses, arns, classify(sql), places_location(places))
         checks = [Check(r.action, r.resource, places.get(r.resource)) for r in requests]
-        Authorizer(governance).authorize(who, checks)
+        try:
+            Authorizer(governance).authorize(who, checks)
+        except NotAuthorizedError as refusal:
+            refusal.table = tables.get(refusal.resource)
+            # Refused while StartQueryExecution is answered (a query's reads are checked
+            # then): its record says so. A no-op on a query worker, later.
+            facts = {k: v for k, v in refusal_facts(refusal).items() if v is not None}
+            annotate(**facts, errorCode=SQL_REFUSED, errorMessage=refusal.message)
+            raise
 
     def places_location(places: dict[str, str | None]) -> Callable[[str, str], str | None]:
         return lambda database, table: places.get(arns.table(database, table))
 
     return authorize
+
+
+# --- other users' executions ------------------------------------------------------------
+
+
+def visible_executions(
+    ctx: RequestContext, executions: Sequence[QueryExecution]
+) -> list[QueryExecution]:
+    """The executions the caller may see (GetQueryExecution, BatchGet, List).
+
+    The rule (docs/governance.md): the router has already checked the Athena action
+    on the execution's workgroup; a caller always sees the executions it started,
+    and another user's only where it may also ``s3:GetObject`` that execution's
+    result file — whoever may read the rows may see the query that made them.
+    Everything is visible to a handler called outside the router (no enforced caller).
+    """
+    who = enforced_caller(ctx)
+    if who is None:
+        return list(executions)
+    others = [e for e in executions if not _started_by(e, who)]
+    allowed = Authorizer(ctx.app.governance).permitted(who, [result_check(e) for e in others])
+    hidden = {id(e) for e, ok in zip(others, allowed, strict=True) if not ok}
+    return [e for e in executions if id(e) not in hidden]
+
+
+def _started_by(execution: QueryExecution, who: Caller) -> bool:
+    return execution.user is not None and execution.user == who.user_name
+
+
+def check_execution_visible(ctx: RequestContext, execution: QueryExecution) -> None:
+    """Refuse (AccessDeniedException) another user's execution the caller may not see."""
+    who = enforced_caller(ctx)
+    if who is None or _started_by(execution, who):
+        return
+    Authorizer(ctx.app.governance).authorize(who, [result_check(execution)])
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def refusal_facts(refusal: NotAuthorizedError) -> dict[str, str | None]:
+    """What the audit record of a refused request or statement names (additionalEventData)."""
+    return {
+        "role": refusal.role,
+        "roleMapping": refusal.role_mapping,
+        "deniedAction": refusal.action,
+        "deniedResource": refusal.resource,
+        "deniedTable": refusal.table,
+    }
 
 
 # --- list filtering ---------------------------------------------------------------------

@@ -44,9 +44,11 @@ COLUMNS = (
     Column(
         "additionaleventdata",
         "struct<role:string,rolemapping:string,bytesscanned:bigint,queryexecutionid:string,"
-        "enginetimems:bigint,workgroup:string,database:string,state:string>",
+        "enginetimems:bigint,workgroup:string,database:string,state:string,"
+        "deniedaction:string,deniedresource:string,deniedtable:string>",
         "shoal: role, role mapping; for finished queries their id, bytes scanned, engine "
-        "time, workgroup, database and final state",
+        "time, workgroup, database and final state; for refusals the action, resource "
+        "and table refused",
     ),
     Column("errorcode", "string"),
     Column("errormessage", "string"),

@@ -38,7 +38,21 @@ SOURCE_SHOAL = "shoal"
 JSON_SOURCES = {"athena": "athena.amazonaws.com", "glue": "glue.amazonaws.com"}
 READ_PREFIXES = ("Get", "List", "Describe", "BatchGet", "Search", "Head")
 # additionalEventData fields shoal defines (the audit table declares these columns).
-EXTRA_FIELDS = ("role", "roleMapping", "bytesScanned", "queryExecutionId")
+# The denied* fields name what a refusal refused: the action, the resource and, for
+# SQL, the table (``db.table``).
+EXTRA_FIELDS = (
+    "role",
+    "roleMapping",
+    "bytesScanned",
+    "queryExecutionId",
+    "deniedAction",
+    "deniedResource",
+    "deniedTable",
+)
+# A request that succeeded while refusing what it asked for (StartQueryExecution of a
+# statement refused in SQL) says so in the record's own errorCode and errorMessage.
+OUTCOME_FIELDS = ("errorCode", "errorMessage")
+SQL_REFUSED = "AccessDenied"  # errorCode of the records of a statement refused in SQL
 
 # A request field is dropped when its name says it holds a credential.
 _SECRET_NAME = re.compile(
@@ -117,14 +131,15 @@ def collecting_annotations() -> Iterator[dict[str, Any]]:
 
 
 def annotate(**facts: Any) -> None:
-    """Add shoal's facts (``role``, ``roleMapping``, ``bytesScanned``,
-    ``queryExecutionId``) to the audit record of the request being handled.
+    """Add shoal's facts (``EXTRA_FIELDS``: ``role``, ``roleMapping``, ``bytesScanned``
+    …) to the audit record of the request being handled, or its outcome
+    (``errorCode``, ``errorMessage``) when it succeeded but refused what it asked.
 
-    Outside a request (CLI, tests) this does nothing.
+    Outside a request (CLI, tests, query workers) this does nothing.
     """
     found = _annotations.get()
     if found is not None:
-        found.update({k: v for k, v in facts.items() if k in EXTRA_FIELDS})
+        found.update({k: v for k, v in facts.items() if k in EXTRA_FIELDS + OUTCOME_FIELDS})
 
 
 # --- the record ------------------------------------------------------------------
@@ -135,6 +150,9 @@ def build_record(call: ApiCall) -> dict[str, Any]:
     source, name = event_source_and_name(call)
     s3_read = call.protocol == "s3" and call.method in ("GET", "HEAD")
     read_only = s3_read or name.startswith(READ_PREFIXES)
+    code, message = call.error_code, call.error_message
+    if code is None:  # answered, yet refused what it asked (a statement refused in SQL)
+        code, message = call.extra.get("errorCode"), call.extra.get("errorMessage")
     return {
         "eventVersion": EVENT_VERSION,
         "userIdentity": user_identity(call),
@@ -147,8 +165,8 @@ def build_record(call: ApiCall) -> dict[str, Any]:
         "requestParameters": request_parameters(call),
         "responseElements": None if read_only else response_elements(call),
         "additionalEventData": _extra(call.extra),
-        "errorCode": call.error_code,
-        "errorMessage": _message(call.error_message),
+        "errorCode": code,
+        "errorMessage": _message(message),
         "requestID": call.request_id,
         "eventID": str(uuid.uuid4()),
         "readOnly": read_only,

@@ -29,10 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from shoal.audit.records import EVENT_VERSION, format_time
+from shoal.audit.records import EVENT_VERSION, MAX_ERROR_MESSAGE, SQL_REFUSED, format_time
 from shoal.catalog.connection import StateDatabase
 from shoal.errors import InvalidInputError
-from shoal.queries.model import FINISHED_STATES, RESTARTED_REASON, QueryExecution
+from shoal.queries.model import (
+    FINISHED_STATES,
+    RESTARTED_REASON,
+    AthenaError,
+    QueryExecution,
+    Refusal,
+)
 from shoal.queries.schema import query_executions as executions
 
 if TYPE_CHECKING:
@@ -200,6 +206,8 @@ def completed_record(execution: QueryExecution, account_id: str, region: str) ->
     """
     statistics = execution.statistics
     finished = execution.completion_date_time or datetime.now(UTC)
+    error = execution.athena_error
+    refusal = error.refusal if error else None
     return {
         "eventVersion": EVENT_VERSION,
         "userIdentity": _identity(execution.user, account_id),
@@ -218,15 +226,36 @@ def completed_record(execution: QueryExecution, account_id: str, region: str) ->
             "workgroup": execution.workgroup,
             "database": execution.database,
             "state": execution.state,
+            **_refusal_facts(refusal),
         },
-        "errorCode": None,
-        "errorMessage": None,
+        "errorCode": _error_code(error),
+        "errorMessage": error.error_message[:MAX_ERROR_MESSAGE] if error else None,
         "requestID": execution.query_execution_id,
         "eventID": str(uuid.uuid4()),
         "readOnly": True,
         "eventType": SERVICE_EVENT,
         "recipientAccountId": account_id,
     }
+
+
+def _error_code(error: AthenaError | None) -> str | None:
+    """``AccessDenied`` for a statement authorization refused (as S3 and IAM say it),
+    else the code of the error that failed the execution."""
+    if error is None:
+        return None
+    return SQL_REFUSED if error.refusal is not None else error.error_code
+
+
+_REFUSAL_KEYS = ("role", "roleMapping", "deniedAction", "deniedResource", "deniedTable")
+
+
+def _refusal_facts(refusal: Refusal | None) -> dict[str, str | None]:
+    """The role a refused statement was judged as, and what was refused (all null for
+    a statement that was not refused)."""
+    if refusal is None:
+        return dict.fromkeys(_REFUSAL_KEYS)
+    values = (refusal.role, refusal.role_mapping, refusal.action, refusal.resource, refusal.table)
+    return dict(zip(_REFUSAL_KEYS, values, strict=True))
 
 
 def _identity(user: str | None, account_id: str) -> dict[str, Any]:

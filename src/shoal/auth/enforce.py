@@ -10,7 +10,9 @@ both turn what a request touches into ``Check`` values and hand them to an
 * for everyone else chooses a role **per resource** through the role mappings (user
   and group mappings see the caller, prefix mappings see the resource's storage
   location when it has one; no match is the weak base role) and evaluates that
-  role's policies;
+  role's policies together with the user's own and its groups' policies (inline and
+  attached), as IAM combines identity policies: an explicit Deny in any of them
+  wins, else an Allow in any of them allows;
 * refuses the whole request when any check is denied (``NotAuthorizedError`` naming
   the action, the resource and why).
 
@@ -154,11 +156,14 @@ class Authorizer:
         context = request_context(
             user_name=caller.user_name, principal_arn=caller.arn, source_ip=caller.source_ip
         )
+        # The user's and its groups' own policies count for every check, whichever
+        # role was chosen: IAM evaluates all identity policies together.
+        own = self.governance.policies_for_user(caller.user_name)
         policies: dict[str, list[Policy]] = {}  # one store read per role per call
         verdicts = []
         for check, choice in zip(checks, choices, strict=True):
             if choice.role not in policies:
-                policies[choice.role] = self.governance.policies_for_role(choice.role)
+                policies[choice.role] = self.governance.policies_for_role(choice.role) + own
             decision = evaluate(policies[choice.role], check.action, check.resource, context)
             verdicts.append(Verdict(check, choice, decision))
         return verdicts
@@ -178,6 +183,7 @@ class Authorizer:
                     verdict.check.action,
                     verdict.check.resource,
                     verdict.role.role if verdict.role else None,
+                    verdict.role.reason if verdict.role else None,
                 )
         return verdicts
 

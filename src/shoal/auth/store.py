@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, Table, delete, func, insert, select, update
 
@@ -75,6 +75,14 @@ MAX_ATTACHED_POLICIES = 10
 MAX_MANAGED_POLICY_CHARS = 6_144
 MAX_INLINE_POLICY_CHARS = 10_240
 _MAPPINGS_ROW = 1
+
+
+class _Owned(NamedTuple):
+    """One policy a user, group or role has: its owner's row id, name and text."""
+
+    owner: int
+    name: str
+    document: str
 
 
 @dataclass(frozen=True)
@@ -531,24 +539,68 @@ class GovernanceStore:
             row = self._row(conn, "role", name)
             if row is None:
                 return []
-            managed = conn.execute(
-                select(managed_policies.c.name, policy_versions.c.document)
-                .join(policy_attachments, policy_attachments.c.policy_id == managed_policies.c.id)
-                .join(policy_versions, policy_versions.c.policy_id == managed_policies.c.id)
-                .where(
-                    policy_attachments.c.role_id == row.id,
-                    policy_versions.c.version == managed_policies.c.default_version,
-                )
-                .order_by(managed_policies.c.name)
-            ).all()
-            inline = conn.execute(
-                select(inline_policies.c.name, inline_policies.c.document)
-                .where(inline_policies.c.role_id == row.id)
-                .order_by(inline_policies.c.name)
-            ).all()
-        return [Policy(r.name, _parsed(r.document)) for r in managed] + [
-            Policy(f"role/{name} inline {r.name}", _parsed(r.document)) for r in inline
+            managed, inline = self._documents(conn, "role", [row.id])
+        return [Policy(policy, _parsed(doc)) for _, policy, doc in managed] + [
+            Policy(f"role/{name} inline {policy}", _parsed(doc)) for _, policy, doc in inline
         ]
+
+    def policies_for_user(self, user: str) -> list[Policy]:
+        """The identity policies of ``user`` itself and of every group it is in.
+
+        IAM judges a request on all of them together with the role's (an explicit
+        Deny in any wins). Managed ones are named ``user/NAME attached POLICY`` (or
+        ``group/NAME attached POLICY``), inline ones ``user/NAME inline POLICY``, so
+        a decision says where its statement came from. An unknown user has none.
+        """
+        member_of = (
+            select(groups.c.id, groups.c.name)
+            .join(group_members, group_members.c.group_id == groups.c.id)
+            .join(users, users.c.id == group_members.c.user_id)
+            .where(users.c.name == user)
+            .order_by(groups.c.name)
+        )
+        with self.state.read() as conn:
+            row = self._row(conn, "user", user)
+            if row is None:
+                return []
+            owners = {("user", row.id): f"user/{user}"}
+            for group in conn.execute(member_of):
+                owners[("group", group.id)] = f"group/{group.name}"
+            found: list[Policy] = []
+            for kind in ("user", "group"):
+                ids = [i for k, i in owners if k == kind]
+                if not ids:
+                    continue
+                managed, inline = self._documents(conn, kind, ids)
+                found += [
+                    Policy(f"{owners[kind, o]} attached {p}", _parsed(d)) for o, p, d in managed
+                ]
+                found += [Policy(f"{owners[kind, o]} inline {p}", _parsed(d)) for o, p, d in inline]
+        return found
+
+    def _documents(
+        self, conn: Connection, kind: str, owner_ids: list[int]
+    ) -> tuple[list[_Owned], list[_Owned]]:
+        """(owner id, policy name, document) of the managed policies (default version)
+        attached to, and of the inline policies of, the ``kind`` rows ``owner_ids``."""
+        attached_to = policy_attachments.c[f"{kind}_id"]
+        inline_of = inline_policies.c[f"{kind}_id"]
+        managed = conn.execute(
+            select(attached_to, managed_policies.c.name, policy_versions.c.document)
+            .join(policy_attachments, policy_attachments.c.policy_id == managed_policies.c.id)
+            .join(policy_versions, policy_versions.c.policy_id == managed_policies.c.id)
+            .where(
+                attached_to.in_(owner_ids),
+                policy_versions.c.version == managed_policies.c.default_version,
+            )
+            .order_by(attached_to, managed_policies.c.name)
+        ).all()
+        inline = conn.execute(
+            select(inline_of, inline_policies.c.name, inline_policies.c.document)
+            .where(inline_of.in_(owner_ids))
+            .order_by(inline_of, inline_policies.c.name)
+        ).all()
+        return [_Owned(*r) for r in managed], [_Owned(*r) for r in inline]
 
     def user_conflicts(self, user: str) -> list[str]:
         """What keeps IAM from deleting ``user``: group memberships and policies."""

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.errors import (
     BytesScannedCutoffError,
+    NotAuthorizedError,
     QueryCancelledError,
     ShoalError,
 )
@@ -43,6 +44,7 @@ from shoal.queries.model import (
     WRITING,
     AthenaError,
     QueryStatistics,
+    Refusal,
 )
 from shoal.queries.parameters import bind_values, parse_execute
 from shoal.queries.results import (
@@ -92,6 +94,8 @@ def run(service: QueryService, live: Live) -> None:
 
 
 def _run(service: QueryService, live: Live, clock: _Clock) -> None:
+    if live.refusal is not None:  # refused when it was submitted (QueryService.start)
+        raise live.refusal
     execution = live.record.execution
     token = live.token
     assert token is not None  # set by the worker before this runs
@@ -336,10 +340,15 @@ def _statistics(clock: _Clock, **values: Any) -> QueryStatistics:
 
 
 def _athena_error(err: Exception) -> AthenaError:
-    """User errors (bad SQL, unknown tables, refused access) are category 2."""
+    """User errors (bad SQL, unknown tables, refused access) are category 2; a refusal
+    keeps what was refused, for the audit record."""
+    if isinstance(err, NotAuthorizedError):
+        refusal = Refusal(err.action, err.resource, err.role, err.role_mapping, err.table)
+        return AthenaError(ERROR_USER, ERROR_TYPE_USER, False, err.message, err.code, refusal)
     if isinstance(err, ShoalError) and err.status < 500:
-        return AthenaError(ERROR_USER, ERROR_TYPE_USER, False, err.message)
-    return AthenaError(ERROR_SYSTEM, ERROR_TYPE_INTERNAL, True, _message(err))
+        return AthenaError(ERROR_USER, ERROR_TYPE_USER, False, err.message, err.code)
+    code = err.code if isinstance(err, ShoalError) else ShoalError.code
+    return AthenaError(ERROR_SYSTEM, ERROR_TYPE_INTERNAL, True, _message(err), code)
 
 
 def _message(err: Exception) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # QueryExecutionState
 QUEUED = "QUEUED"
@@ -53,13 +54,38 @@ CUTOFF_REASON = "Query cancelled! Bytes scanned limit was exceeded"
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """What authorization refused a statement: the check that failed, the role it was
+    judged as and the mapping that chose it, and the table (``db.table``) involved."""
+
+    action: str
+    resource: str
+    role: str | None = None
+    role_mapping: str | None = None
+    table: str | None = None
+
+
+@dataclass(frozen=True)
 class AthenaError:
-    """Why an execution FAILED: Athena's category (1 system, 2 user, 3 other) and type."""
+    """Why an execution FAILED: Athena's category (1 system, 2 user, 3 other) and type.
+
+    ``error_code`` (the error's code, ``InvalidRequestException`` …) and ``refusal``
+    (set when authorization refused the statement) are shoal's, for the audit record;
+    Athena's API shows neither.
+    """
 
     error_category: int
     error_type: int
     retryable: bool
     error_message: str
+    error_code: str | None = None
+    refusal: Refusal | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AthenaError:
+        """The inverse of ``dataclasses.asdict`` (how the store keeps it)."""
+        refusal = data.get("refusal")
+        return cls(**{**data, "refusal": Refusal(**refusal) if refusal else None})
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,12 @@ from shoal.engine.dialect import parse
 from shoal.errors import (
     IdempotentParameterMismatchError,
     InvalidRequestError,
+    NotAuthorizedError,
     QueryExecutionNotFoundError,
     ShoalError,
     WorkGroupDisabledError,
 )
-from shoal.queries import execution
+from shoal.queries import execution, information_schema
 from shoal.queries.classify import STATEMENT_TYPES, classify
 from shoal.queries.estimate import estimate_plan
 from shoal.queries.model import (
@@ -113,6 +114,7 @@ class Live:
     on_final: list[Callable[[], None]] = field(default_factory=list)  # called once final
     authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
     visible: Visibility | None = None  # what the caller's listings may show
+    refusal: NotAuthorizedError | None = None  # refused at submission: fails when picked up
 
     @property
     def query_id(self) -> str:
@@ -232,6 +234,7 @@ class QueryService:
         )
         live.record = record
         live.authorize, live.visible = authorize, visible
+        live.refusal = self._refused_at_submission(sql, database, authorize)
         if not self.executions.insert(record):  # the token was taken meanwhile
             earlier = self._by_token(client_request_token or "", request_hash)
             if earlier:
@@ -241,6 +244,32 @@ class QueryService:
             self._live[live.query_id] = live
         self._pool.submit(self._run, live)
         return live.query_id
+
+    def _refused_at_submission(
+        self, sql: str, database: str | None, authorize: StatementAuthorizer | None
+    ) -> NotAuthorizedError | None:
+        """A query's refusal, known before StartQueryExecution answers (so its audit
+        record can say so); None when allowed, or when only the run can tell.
+
+        A plain query (SELECT, WITH, VALUES) has its reads, views expanded, authorized
+        now as its run would (the resolution is cached for the run); the run checks
+        again against the catalog and policies of its own time. Other statements,
+        EXECUTE and queries of information_schema are checked only when they run.
+        Any other error here (bad SQL, unknown table) is left for the run to report.
+        """
+        if authorize is None or information_schema.mentioned(sql):
+            return None
+        try:
+            if classify(sql) != "SELECT":
+                return None
+            prepared = self.runner.planner.prepare(sql, database or "default", _any_count)
+            reads = [TableAccess(r.database, r.table, "read") for r in prepared.resolution.reads]
+            authorize(sql, reads)
+        except NotAuthorizedError as refusal:
+            return refusal
+        except (ShoalError, RecursionError):
+            return None
+        return None
 
     def _by_token(self, token: str, request_hash: str) -> str | None:
         earlier = self.executions.by_token(token)
@@ -618,3 +647,7 @@ class QueryService:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _any_count(placeholders: int) -> None:
+    """Placeholders are counted against the parameters when the query runs."""

@@ -373,7 +373,7 @@ def _execution(row: Any) -> QueryExecution:
         execution_parameters=tuple(row["execution_parameters"]),
         state_change_reason=row["state_change_reason"],
         completion_date_time=row["completion_time"],
-        athena_error=AthenaError(**error) if error else None,
+        athena_error=AthenaError.from_dict(error) if error else None,
         statistics=QueryStatistics(**row["statistics"]),
         result_reuse_max_age_minutes=row["reuse_max_age_minutes"],
         update_count=row["update_count"],
