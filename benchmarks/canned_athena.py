@@ -15,8 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 QUERY_ID = "00000000-0000-4000-8000-000000000001"
 ANSWERS = {
-    "AmazonAthena.StartQueryExecution": {"QueryExecutionId": QUERY_ID},
-    "AmazonAthena.GetQueryExecution": {
+    "StartQueryExecution": {"QueryExecutionId": QUERY_ID},
+    "GetQueryExecution": {
         "QueryExecution": {
             "QueryExecutionId": QUERY_ID,
             "Query": "SELECT 1",
@@ -24,7 +24,7 @@ ANSWERS = {
             "Statistics": {"TotalExecutionTimeInMillis": 0},
         }
     },
-    "AmazonAthena.GetQueryResults": {
+    "GetQueryResults": {
         "ResultSet": {
             "Rows": [{"Data": [{"VarCharValue": "_col0"}]}, {"Data": [{"VarCharValue": "1"}]}],
             "ResultSetMetadata": {
@@ -36,12 +36,30 @@ ANSWERS = {
 }
 
 
+# rest-json (botocore >= 1.44.18) names an operation by method and path: the model's
+# URI templates, e.g. GET /query-executions/{QueryExecutionId}/results.
+REST_PATHS = {
+    ("POST", "/query-executions"): "StartQueryExecution",
+    ("GET", f"/query-executions/{QUERY_ID}"): "GetQueryExecution",
+    ("GET", f"/query-executions/{QUERY_ID}/results"): "GetQueryResults",
+}
+
+
 class CannedAthena(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self._answer("POST")
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._answer("GET")
+
+    def _answer(self, method: str) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = json.dumps(ANSWERS.get(self.headers.get("X-Amz-Target", ""), {})).encode()
+        target = self.headers.get("X-Amz-Target", "")  # JSON 1.1: AmazonAthena.<operation>
+        path = self.path.split("?", 1)[0]
+        operation = target.rpartition(".")[2] if target else REST_PATHS.get((method, path), "")
+        body = json.dumps(ANSWERS.get(operation, {})).encode()
         # One write: headers and body in separate segments would meet Nagle's delay.
         head = (
             "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\n"
