@@ -610,6 +610,12 @@ for _name, _sql, _answer in (
         "SELECT zip(ARRAY[1, 2], ARRAY['a', 'b'])",
         [{"field0": 1, "field1": "a"}, {"field0": 2, "field1": "b"}],
     ),
+    (
+        "doc_format_datetime",
+        "SELECT format_datetime(TIMESTAMP '2024-03-05 14:07:09.250', "
+        "'EEEE, MMMM d, yyyy h:mm:ss.SSS a ''Z''')",
+        "Tuesday, March 5, 2024 2:07:09.250 PM Z",  # SQL's '' is a quote: Joda's 'Z' is text
+    ),
     ("doc_md5", "SELECT to_hex(md5(to_utf8('a')))", "0CC175B9C0F1B6A831C399E269772661"),
     ("doc_sequence", "SELECT sequence(1, 5)", [1, 2, 3, 4, 5]),
     ("doc_array_distinct", "SELECT array_distinct(ARRAY[1, 2, 2, 3])", [1, 2, 3]),

@@ -281,6 +281,7 @@ def test_syntax_error_has_line_and_column() -> None:
     [
         ("SELECT 1,\n  array_sort(a, (x, y) -> x - y) FROM t", "comparator", (2, 3)),
         ("SELECT * FROM read_csv('/etc/passwd')", "read_csv", (1, 15)),
+        ("SELECT format_datetime(ts, 'GG yyyy') FROM t", "'GG'", (1, 8)),
         ("SELECT * FROM t WHERE x IN (SELECT read_text('/etc/passwd'))", "read_text", None),
         ("SELECT * FROM other.db.t", "catalog 'other'", (1, 15)),
         ("SELECT current_setting('memory_limit')", "current_setting", (1, 8)),

@@ -48,7 +48,7 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
-from shoal.engine import trino_functions
+from shoal.engine import joda, trino_functions
 from shoal.engine.lru import LruCache
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
@@ -451,6 +451,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _trino_array_function(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() in _MATCHES:
         return _match(node)
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "format_datetime":
+        return _format_datetime(node)
     if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
         return _reduce_then_finish(node)
     if isinstance(node, exp.ApproxQuantile) and _is_point_literal(node.args["quantile"]):
@@ -512,6 +514,19 @@ def _match(node: exp.Anonymous) -> exp.Expr:
         expressions=[exp.Boolean(this=empty)],
     )
     return exp.Not(this=found) if name == "none_match" else found
+
+
+def _format_datetime(node: exp.Anonymous) -> exp.Expr:
+    """format_datetime(ts, 'Joda pattern') as strftime: the pattern must be a literal
+    (it is translated once, here)."""
+    args = node.expressions
+    if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
+        _unsupported(node, "format_datetime with a pattern that is not a string literal")
+    try:
+        pattern = joda.to_strftime(args[1].this)
+    except ValueError as err:
+        _unsupported(node, str(err))
+    return exp.Anonymous(this="strftime", expressions=[args[0].copy(), exp.Literal.string(pattern)])
 
 
 def _reduce_then_finish(node: exp.Reduce) -> exp.Expr:
