@@ -19,8 +19,11 @@ event loop one at a time (``BodyStream``), so memory per request stays constant.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.requests import Request
@@ -36,11 +39,18 @@ CHUNKED_OVERHEAD = 1.02
 
 
 class BodyBudget:
-    """Bytes of request bodies held in memory now, over every request, under a cap."""
+    """Bytes of request bodies held in memory now, over every request, under a cap.
+
+    Once a burst is over (nothing held, after more than ``TRIM_AFTER`` was), the C
+    allocator is asked to hand its free pages back (``malloc_trim``): bodies arrive
+    in many small pieces, and the holes they leave would otherwise keep the
+    process's memory at the burst's peak.
+    """
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self.held = 0
+        self.peak = 0  # most held since memory was last handed back
         self._lock = threading.Lock()
 
     def take(self, size: int) -> None:
@@ -53,11 +63,37 @@ class BodyBudget:
                     503,
                 )
             self.held += size
+            self.peak = max(self.peak, self.held)
 
     def give(self, size: int) -> None:
         """Count ``size`` bytes as no longer held."""
         with self._lock:
             self.held -= size
+            burst_over = self.held == 0 and self.peak > TRIM_AFTER
+            if burst_over:
+                self.peak = 0
+        if burst_over:
+            _hand_back_memory()
+
+
+TRIM_AFTER = 32 * 1024 * 1024
+
+
+def _hand_back_memory() -> None:
+    """Free pages the C allocator keeps go back to the system (glibc only)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc: nothing to ask
+    return trim
 
 
 def declared_length(http: HttpRequest) -> int | None:
@@ -142,8 +178,12 @@ class BodyReader:
     async def read_all(self) -> bytes:
         """The whole body (its bytes stay counted until ``release``)."""
         pieces = []
-        while (data := await self.piece()) is not None:
-            pieces.append(data)
+        try:
+            while (data := await self.piece()) is not None:
+                pieces.append(data)
+        except BaseException:
+            pieces.clear()  # the error's traceback outlives this frame: hold nothing
+            raise
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     def release(self, size: int | None = None) -> None:

@@ -127,6 +127,9 @@ class Router:
         except Exception as exc:  # every failure becomes the protocol's error shape
             request.state.error = as_shoal_error(exc, request_id)
             response = render_error(request.state.error, route, http, request_id)
+            # The state outlives the answer (a kept-alive connection holds it), and a
+            # traceback holds every frame's locals: a body read in part, say.
+            exc.__traceback__ = None
         if not getattr(request.state, "body_read", False) and _not_worth_draining(http):
             response.headers["Connection"] = "close"
         elapsed = (time.perf_counter() - started) * 1000

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from shoal.audit.digest import fsync_dir
-from shoal.errors import AuditError
+from shoal.errors import AuditError, AuditStorageFullError, is_disk_full
 
 log = logging.getLogger("shoal.audit")
 
@@ -86,6 +86,11 @@ class Journal:
                 self._locked_write(line)
             except OSError as exc:
                 log.error("audit journal write failed: %s", exc)
+                if is_disk_full(exc):  # an answer (507), not a crash: see errors.py
+                    raise AuditStorageFullError(
+                        "The audit journal cannot be written: the server's disk is full. "
+                        "Nothing was recorded; free space in the data folder and try again."
+                    ) from exc
                 raise AuditError(f"audit journal write failed: {exc}") from exc
             self._dirty = True
             if self._syncer is None:
