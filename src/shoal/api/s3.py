@@ -16,7 +16,14 @@ Object metadata (standard headers, ``x-amz-meta-*``, a multipart upload's part s
 and ETag) is kept by the storage (``ObjectMeta``); see ``s3_meta``.
 
 Multipart uploads are staged under ``DATA/multipart/<upload id>/`` (outside every
-bucket, so never listed as objects) and assembled with one atomic ``storage.put``.
+bucket, so never listed as objects) and assembled with one atomic
+``storage.put_chunks``, read a piece at a time.
+
+Object data is never held whole: PutObject and UploadPart take the body as the router
+streams it (``S3Request.stream``, its signature and hashes checked as it is read, see
+``api/bodies.py``), checking Content-MD5 and ``x-amz-checksum-*`` as it passes
+(``IntegrityCheck``), so a mismatch raises before the object or part is committed;
+GetObject, CopyObject and UploadPartCopy read ``STREAM_CHUNK`` at a time.
 """
 
 from __future__ import annotations
