@@ -4,7 +4,7 @@ Each upload is a folder ``DATA/multipart/<upload id>/`` holding ``upload.json``
 (bucket, key, start), ``object.json`` (the metadata the object will have) and one
 ``NNNNN.part`` per part (written as it arrives, its ETag beside it in
 ``NNNNN.part.etag``); CompleteMultipartUpload assembles the parts with one atomic
-``storage.put``, so a half-finished upload is never an object.
+``storage.put_chunks``, so a half-finished upload is never an object.
 """
 
 from __future__ import annotations
