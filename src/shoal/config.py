@@ -118,6 +118,19 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting("account_id", _account_id, "123456789012", "12-digit account id shoal reports."),
+    Setting(
+        "body_timeout_seconds",
+        _positive_int,
+        30,
+        "A request body that sends nothing for this long ends its request (408 RequestTimeout).",
+    ),
+    Setting(
+        "body_bytes_in_flight",
+        _positive_int,
+        256 * 1024 * 1024,
+        "Most request-body bytes held in memory at once, over all requests; past it a "
+        "request is refused with 503 SlowDown (object data streams and holds little).",
+    ),
     # -- audit trail (audit/) --
     Setting("audit_bucket", str, "shoal-audit", "System bucket the audit trail is written to."),
     Setting(
@@ -160,6 +173,8 @@ class Config:
     root_access_key_id: str | None = None
     root_secret_access_key: str | None = None
     account_id: str = "123456789012"
+    body_timeout_seconds: int = 30
+    body_bytes_in_flight: int = 256 * 1024 * 1024
     audit_bucket: str = "shoal-audit"
     audit_roll_seconds: int = 300
     audit_digest_every: int = 12

@@ -7,6 +7,12 @@ as one line.
 
 from __future__ import annotations
 
+import errno
+
+# What a full disk or an exhausted quota says, from the kernel or from SQLite.
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_DISK_FULL_TEXT = "database or disk is full"
+
 
 class ShoalError(Exception):
     """Root of every error shoal raises on purpose."""
@@ -87,6 +93,35 @@ class StorageError(ShoalError):
 
     code = "InternalError"
     status = 500
+
+
+class InsufficientStorageError(ShoalError):
+    """The disk (or quota) holding the data folder is full: nothing was written.
+
+    A deliberate answer, not a crash: S3 and the JSON services both get
+    ``InsufficientStorage`` with status 507, and the server goes on serving reads.
+    """
+
+    code = "InsufficientStorage"
+    status = 507
+
+
+def is_disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full."""
+    seen = 0
+    while exc is not None and seen < 10:  # a chain, bounded in case it loops
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL_ERRNOS:
+            return True
+        if isinstance(exc, InsufficientStorageError) or _DISK_FULL_TEXT in str(exc):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+DISK_FULL_MESSAGE = (
+    "The server's disk is full: nothing was written. Free space in the data folder "
+    "and try again; reads are still served."
+)
 
 
 class ConfigError(ShoalError):
@@ -349,6 +384,13 @@ class AuditError(ShoalError):
 
     code = "AuditFailure"
     status = 500
+
+
+class AuditStorageFullError(AuditError, InsufficientStorageError):
+    """The audit journal cannot be written because its disk is full."""
+
+    code = "InsufficientStorage"
+    status = 507
 
 
 # --- governance store and IAM API (auth/store.py, api/iam.py) ---

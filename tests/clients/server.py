@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,19 +74,27 @@ class ShoalServer:
         return boto3.session.Session().client(service, **params)
 
 
-def start_server(data_dir: Path, cli_args: Sequence[str] | None = None) -> ShoalServer:
+def start_server(
+    data_dir: Path,
+    cli_args: Sequence[str] | None = None,
+    settings: Mapping[str, str] | None = None,
+    wrapper: Sequence[str] = (),
+) -> ShoalServer:
     """Start ``shoal serve`` on a free port with a fresh data folder; wait for it.
 
     ``cli_args``: the command line after ``shoal`` (default: ``--data DIR serve --port
-    0``); it must name ``data_dir`` and port 0.
+    0``); it must name ``data_dir`` and port 0. ``settings``: ``SHOAL_*`` variables
+    (``{"BODY_TIMEOUT_SECONDS": "1"}``). ``wrapper``: a command the server runs under
+    (it ends with the server's own command line).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOAL_", "AWS_"))}
     env.update(SHOAL_ROOT_ACCESS_KEY_ID=ROOT_KEY_ID, SHOAL_ROOT_SECRET_ACCESS_KEY=ROOT_SECRET)
+    env.update({f"SHOAL_{name}": value for name, value in (settings or {}).items()})
     log = open(data_dir.parent / f"{data_dir.name}-server.log", "w")  # noqa: SIM115
     if cli_args is None:
         cli_args = ["--data", str(data_dir), "serve", "--port", "0"]
-    cmd = [sys.executable, "-m", "shoal.cli", *cli_args]
+    cmd = [*wrapper, sys.executable, "-m", "shoal.cli", *cli_args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
     url = _read_url(proc)
     _wait_healthy(url, proc)

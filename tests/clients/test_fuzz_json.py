@@ -477,3 +477,46 @@ def test_deeply_nested_json_is_a_4xx(sample_server: ShoalServer, body: bytes) ->
         problem = check_answer(case, answer)
         assert problem is None, problem
         assert answer.status == 400
+
+
+# -- bodies: declared sizes, payload hashes, 100-continue -------------------------------
+
+BODY_CASES = [
+    # (label, extra headers, body sent, expected status, expected __type)
+    ("declared 2 GiB", {"Content-Length": str(2 * 1024**3)}, b"{}", 413, "EntityTooLarge"),
+    ("declared 17 MiB", {"Content-Length": str(17 * 1024**2)}, b"{}", 413, "EntityTooLarge"),
+    ("payload mode unknown", {"X-Amz-Content-SHA256": "nonsense"}, b"{}", 400,
+     "IncompleteSignatureException"),
+    ("declared hash wrong", {"X-Amz-Content-SHA256": "0" * 64}, b"{}", 400,
+     "InvalidSignatureException"),
+    ("Content-Length not a number", {"X-Amz-Decoded-Content-Length": "x"}, b"{}", 400,
+     "InvalidArgument"),
+    ("100-continue, 100 KB", {"Expect": "100-continue"},
+     b'{"MaxResults": 5' + b" " * 100_000 + b"}", 200, ""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BODY_CASES, ids=[c[0] for c in BODY_CASES])
+def test_json_bodies_are_bounded(
+    sample_server: ShoalServer, case: tuple[str, dict[str, str], bytes, int, str]
+) -> None:
+    """Refused from the headers where they allow it (413 at once, before the body),
+    in the JSON 1.1 shape; a body after 100-continue is read once the key is known."""
+    from .rawhttp import connect, read_answer, signed_head
+
+    label, extra, body, status, code = case
+    headers = {"X-Amz-Target": "AmazonAthena.ListWorkGroups", "Content-Type": CONTENT_TYPE}
+    head, _ = signed_head(sample_server, "POST", "/", "athena", {**headers, **extra}, body)
+    sock = connect(sample_server, timeout=10)
+    sock.sendall(head)
+    if "Expect" in extra:
+        interim = sock.recv(100)
+        assert interim.startswith(b"HTTP/1.1 100"), interim
+    sock.sendall(body)
+    answer = read_answer(sock)
+    sock.close()
+    assert answer.status == status, (label, answer)
+    if status == 200:
+        assert "WorkGroups" in json.loads(answer.body), answer
+    else:
+        assert json.loads(answer.body)["__type"] == code, (label, answer)

@@ -100,3 +100,57 @@ def test_traversal_keys_are_400(shoal_server: ShoalServer, new_bucket: str, key:
     assert send(shoal_server, "PUT", f"/{new_bucket}/{key}", {}, b"x") == 400
     assert not (shoal_server.lake / "escape").exists()
     assert not (shoal_server.data_dir / "escape").exists()
+
+
+# -- streamed bodies: every malformation a 4xx, nothing stored -------------------------
+
+CRC32_OF_HELLO = "NhCmhg=="
+SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+STREAMED_CASES = [
+    # (label, x-amz-content-sha256, extra headers, body)
+    ("chunk size not hex", UNSIGNED_TRAILER, {}, b"zz\r\nhello\r\n0\r\n\r\n"),
+    ("chunk size past 64 bits", UNSIGNED_TRAILER, {}, b"f" * 17 + b"\r\nhello\r\n0\r\n\r\n"),
+    ("chunk shorter than its size", UNSIGNED_TRAILER, {}, b"10\r\nhello\r\n"),
+    ("no CRLF after a chunk", UNSIGNED_TRAILER, {}, b"5\r\nhelloXX0\r\n\r\n"),
+    ("endless chunk header", UNSIGNED_TRAILER, {}, b"5" * 5000),
+    ("no final chunk", UNSIGNED_TRAILER, {}, b"5\r\nhello\r\n"),
+    ("trailer without a colon", UNSIGNED_TRAILER, {"x-amz-trailer": "x-amz-checksum-crc32"},
+     b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32 NhCmhg==\r\n\r\n"),
+    ("wrong trailing checksum", UNSIGNED_TRAILER, {"x-amz-trailer": "x-amz-checksum-crc32"},
+     b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"),
+    ("decoded length too small", UNSIGNED_TRAILER, {"x-amz-decoded-content-length": "3"},
+     b"5\r\nhello\r\n0\r\n\r\n"),
+    ("decoded length not a number", UNSIGNED_TRAILER, {"x-amz-decoded-content-length": "x"},
+     b"5\r\nhello\r\n0\r\n\r\n"),
+    ("chunk without a signature", SIGNED, {}, b"5\r\nhello\r\n0\r\n\r\n"),
+    ("forged chunk signature", SIGNED, {}, b"5;chunk-signature=" + b"0" * 64
+     + b"\r\nhello\r\n0;chunk-signature=" + b"0" * 64 + b"\r\n\r\n"),
+    ("body hash mismatch", "a" * 64, {}, b"hello"),
+    ("payload mode unknown", "STREAMING-NONSENSE", {}, b"hello"),
+    ("wrong Content-MD5", "UNSIGNED-PAYLOAD", {"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="},
+     b"hello"),
+    ("wrong crc32 header", "UNSIGNED-PAYLOAD", {"x-amz-checksum-crc32": "AAAAAA=="}, b"hello"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", STREAMED_CASES, ids=[c[0] for c in STREAMED_CASES])
+def test_malformed_streamed_bodies_are_4xx_and_store_nothing(
+    shoal_server: ShoalServer, new_bucket: str, case: tuple[str, str, dict[str, str], bytes]
+) -> None:
+    from .rawhttp import connect, read_answer, signed_head
+
+    label, mode, extra, body = case
+    headers = {"X-Amz-Content-SHA256": mode, "Content-Length": str(len(body)), **extra}
+    if mode.startswith("STREAMING-"):
+        headers = {"Content-Encoding": "aws-chunked", **headers}
+    head, _ = signed_head(shoal_server, "PUT", f"/{new_bucket}/streamed", "s3", headers)
+    sock = connect(shoal_server, timeout=30)
+    sock.sendall(head + body)
+    answer = read_answer(sock)
+    sock.close()
+    assert 400 <= answer.status < 500, (label, answer)
+    assert b"<Error><Code>" in answer.body, (label, answer)
+    listed = shoal_server.client("s3").list_objects_v2(Bucket=new_bucket)
+    assert listed["KeyCount"] == 0, label
+    assert not list((shoal_server.lake / ".shoal-staging").glob("put-*"))

@@ -282,6 +282,28 @@ def test_put_chunks_whose_producer_fails_after_some_parts_stores_nothing(
         assert uploads.get("Uploads", []) == []
 
 
+def test_put_chunks_asks_a_meta_function_for_the_metadata(storage_case: StorageCase) -> None:
+    """``meta`` as a function: local folders ask once every piece is in (an upload's
+    trailing checksum is known only then); an S3 multipart upload asks at its start."""
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    pieces = [bytes([n]) * MIB for n in range(20)]
+    produced: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for piece in pieces:
+            yield piece
+            produced.append(len(piece))
+
+    def meta() -> ObjectMeta:
+        return ObjectMeta(user={"pieces": str(len(produced))})
+
+    storage.put_chunks(bucket, "large.bin", chunks(), meta)
+    assert storage.read(bucket, "large.bin") == b"".join(pieces)
+    kept = storage.head(bucket, "large.bin")[1].user.get("pieces")
+    assert kept == "20" if storage_case.name == "local" else kept is not None
+
+
 def test_empty_object(storage_case: StorageCase) -> None:
     storage = storage_case.storage
     bucket = storage_case.new_bucket()

@@ -20,7 +20,14 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
-from shoal.errors import AuthenticationError, InvalidInputError, ShoalError
+from shoal.errors import (
+    DISK_FULL_MESSAGE,
+    AuthenticationError,
+    InsufficientStorageError,
+    InvalidInputError,
+    ShoalError,
+    is_disk_full,
+)
 
 log = logging.getLogger("shoal.api")
 
@@ -57,11 +64,26 @@ def new_request_id() -> str:
 
 
 def as_shoal_error(exc: Exception, request_id: str) -> ShoalError:
-    """``exc`` itself if shoal raised it on purpose; else a logged, generic 500."""
-    if isinstance(exc, ApiError) or (isinstance(exc, ShoalError) and exc.status < 500):
+    """``exc`` itself if shoal raised it on purpose; a full disk as 507
+    InsufficientStorage; else a logged, generic 500."""
+    if isinstance(exc, ApiError | InsufficientStorageError) or (
+        isinstance(exc, ShoalError) and exc.status < 500
+    ):
         return exc  # ApiErrors are deliberate, 501 NotImplemented included
+    if is_disk_full(exc):
+        log.warning("request %s: disk full (%s)", request_id, exc)
+        return InsufficientStorageError(DISK_FULL_MESSAGE)
     log.error("request %s failed", request_id, exc_info=exc)
     return ApiError("InternalFailure", INTERNAL_MESSAGE, 500)
+
+
+def _deliberate(exc: ShoalError) -> bool:
+    """A 5xx that is an answer, not a failure: its code goes out as it is (503
+    SlowDown, 507 InsufficientStorage)."""
+    return exc.code in _ANSWERED_5XX
+
+
+_ANSWERED_5XX = frozenset({"SlowDown", "InsufficientStorage"})
 
 
 # The JSON-shaped protocols: one decoded call each, errors named as JSON 1.1 names them.
@@ -76,10 +98,10 @@ def error_code(exc: ShoalError, protocol: str) -> str:
     if isinstance(exc, AuthenticationError):
         return exc.code_for(protocol)
     if protocol == "s3":
-        if exc.status >= 500 and not isinstance(exc, ApiError):
+        if exc.status >= 500 and not isinstance(exc, ApiError) and not _deliberate(exc):
             return "InternalError"
         return _S3_CODES.get(exc.code, exc.code)
-    if protocol == "json" and exc.status >= 500:
+    if protocol == "json" and exc.status >= 500 and not _deliberate(exc):
         return "InternalServerException"
     return exc.code
 

@@ -16,7 +16,14 @@ Object metadata (standard headers, ``x-amz-meta-*``, a multipart upload's part s
 and ETag) is kept by the storage (``ObjectMeta``); see ``s3_meta``.
 
 Multipart uploads are staged under ``DATA/multipart/<upload id>/`` (outside every
-bucket, so never listed as objects) and assembled with one atomic ``storage.put``.
+bucket, so never listed as objects) and assembled with one atomic
+``storage.put_chunks``, read a piece at a time.
+
+Object data is never held whole: PutObject and UploadPart take the body as the router
+streams it (``S3Request.stream``, its signature and hashes checked as it is read, see
+``api/bodies.py``), checking Content-MD5 and ``x-amz-checksum-*`` as it passes
+(``IntegrityCheck``), so a mismatch raises before the object or part is committed;
+GetObject, CopyObject and UploadPartCopy read ``STREAM_CHUNK`` at a time.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 from starlette.responses import Response, StreamingResponse
@@ -36,17 +44,17 @@ from starlette.responses import Response, StreamingResponse
 from shoal.api import s3_acl, s3_attributes, s3_meta, s3_policy, s3_versions, s3_xml
 from shoal.api.errors import ApiError
 from shoal.api.s3_checks import (
+    HASHERS,
+    IntegrityCheck,
     check_conditions,
     checksum_headers,
-    checksum_of,
     checksum_request,
     composite_checksum,
     etag_matches,
-    md5_etag,
     parse_range,
     verify_integrity,
 )
-from shoal.api.s3_multipart import MultipartUploads, check_parts
+from shoal.api.s3_multipart import MultipartUploads, check_parts, file_pieces
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
 from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
@@ -54,7 +62,7 @@ from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key,
 from shoal.storage.meta import ObjectMeta
 
 XML = "application/xml"
-STREAM_CHUNK = 8 * 1024 * 1024
+STREAM_CHUNK = 1024 * 1024  # object data moves in pieces this large, never whole
 MAX_PART_NUMBER = 10000
 LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
@@ -79,9 +87,17 @@ class S3Request:
     request_id: str
     trailers: dict[str, str] = field(default_factory=dict)
     operation: str | None = None  # what S3's model names the request (api/routing.py)
+    # Object data still arriving (PutObject, UploadPart), its signature and hashes
+    # checked as it is read; ``body`` is then empty and ``trailers`` complete once
+    # the stream has ended.
+    stream: Iterator[bytes] | None = None
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    def data(self) -> Iterable[bytes]:
+        """The body's pieces: the stream, or the body read whole."""
+        return self.stream if self.stream is not None else (self.body,)
 
 
 def split_path(raw_path: str) -> tuple[str, str]:
@@ -324,16 +340,28 @@ class S3Api:
     # -- objects -----------------------------------------------------------------
 
     def put_object(self, req: S3Request) -> Response:
-        checksums = verify_integrity(req.headers, req.trailers, req.body)
+        check = IntegrityCheck(req.headers)
         validate_key(req.key)
         self._check_write_conditions(req)
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
-        meta = s3_meta.meta_from_headers(req.headers)
-        if checksums:  # kept, to answer GET/HEAD with x-amz-checksum-mode: ENABLED
+        headers_meta = s3_meta.meta_from_headers(req.headers)
+        checksums: dict[str, str] = {}
+
+        def data() -> Iterator[bytes]:
+            for piece in req.data():
+                check.update(piece)
+                yield piece
+            checksums.update(check.verify(req.trailers))  # BadDigest: nothing stored
+
+        def meta() -> ObjectMeta:  # once the data has all arrived, checksums included
+            if not checksums:
+                return headers_meta
+            # Kept, to answer GET/HEAD with x-amz-checksum-mode: ENABLED.
             values = {name.removeprefix("x-amz-checksum-"): v for name, v in checksums.items()}
-            meta = replace(meta, checksums=values, checksum_type="FULL_OBJECT")
-        info = self.storage.put(req.bucket, req.key, req.body, meta)
-        etag = info.etag or md5_etag(req.body)
+            return replace(headers_meta, checksums=values, checksum_type="FULL_OBJECT")
+
+        info = self.storage.put_chunks(req.bucket, req.key, data(), meta)
+        etag = info.etag or self.etags.etag(info)
         self.etags.remember(info, etag)
         return Response(status_code=200, headers={"ETag": etag, **checksums})
 
@@ -447,7 +475,6 @@ class S3Api:
         s3_acl.check_acl_headers(req.headers, self.app.config.account_id)
         source_info, source = self.storage.head(bucket, key)
         self._check_copy_conditions(req, source.etag or self.etags.etag(source_info), source_info)
-        data = self.storage.read(bucket, key)
         validate_key(req.key)
         if directive == "COPY":
             meta = ObjectMeta(headers=source.headers, user=source.user)
@@ -455,10 +482,19 @@ class S3Api:
             meta = s3_meta.meta_from_headers(req.headers)
         if not source.part_sizes:  # the same bytes: a single put's checksums still hold
             meta = replace(meta, checksums=source.checksums, checksum_type=source.checksum_type)
-        info = self.storage.put(req.bucket, req.key, data, meta)
-        etag = info.etag or md5_etag(data)
+        pieces = self._pieces(bucket, key, 0, source_info.size)
+        info = self.storage.put_chunks(req.bucket, req.key, pieces, meta)
+        etag = info.etag or self.etags.etag(info)
         self.etags.remember(info, etag)
         return _xml(s3_xml.copy_result("CopyObjectResult", etag, info.mtime))
+
+    def _pieces(self, bucket: str, key: str, start: int, stop: int) -> Iterator[bytes]:
+        """Bytes ``[start, stop)`` of an object, read ``STREAM_CHUNK`` at a time."""
+        if stop <= start:
+            yield self.storage.read(bucket, key, start, start) if start else b""
+            return
+        for offset in range(start, stop, STREAM_CHUNK):
+            yield self.storage.read(bucket, key, offset, min(offset + STREAM_CHUNK, stop))
 
     def _check_copy_conditions(self, req: S3Request, etag: str, info: ObjectInfo) -> None:
         """x-amz-copy-source-if-*: the If-* rules applied to the source; 412 if unmet."""
@@ -491,30 +527,37 @@ class S3Api:
         number = _part_number(req.query.get("partNumber"))
         folder = self.uploads.folder(req.query["uploadId"], req.bucket, req.key)
         source = req.header("x-amz-copy-source")
-        checksums = {}
+        checksums: dict[str, str] = {}
         if source:
             data = self._copy_range(source, req.header("x-amz-copy-source-range"))
         else:
-            data = req.body
-            checksums = verify_integrity(req.headers, req.trailers, data)
+            check = IntegrityCheck(req.headers)
+
+            def data_checked() -> Iterator[bytes]:
+                for piece in req.data():
+                    check.update(piece)
+                    yield piece
+                checksums.update(check.verify(req.trailers))  # BadDigest: no part kept
+
+            data = data_checked()
         etag = self.uploads.put_part(folder, number, data)
         if source:
             now = datetime.now(UTC)
             return _xml(s3_xml.copy_result("CopyPartResult", etag, now))
         return Response(status_code=200, headers={"ETag": etag, **checksums})
 
-    def _copy_range(self, source: str, range_header: str | None) -> bytes:
+    def _copy_range(self, source: str, range_header: str | None) -> Iterator[bytes]:
         bucket, key = _copy_source(source)
-        if not range_header:
-            return self.storage.read(bucket, key)
         size = self.storage.stat(bucket, key).size
+        if not range_header:
+            return self._pieces(bucket, key, 0, size)
         first, _, last = range_header.removeprefix("bytes=").partition("-")
         numbers = first.isascii() and first.isdigit() and last.isascii() and last.isdigit()
         if not range_header.startswith("bytes=") or not numbers or int(first) > int(last):
             raise ApiError("InvalidArgument", "x-amz-copy-source-range must be bytes=first-last")
         if int(last) >= size:
             raise ApiError("InvalidRange", "The requested range is not satisfiable", 416)
-        return self.storage.read(bucket, key, int(first), int(last) + 1)
+        return self._pieces(bucket, key, int(first), int(last) + 1)
 
     def complete_upload(self, req: S3Request) -> Response:
         location = f"/{req.bucket}/{req.key}"
@@ -527,8 +570,7 @@ class S3Api:
         self._check_write_conditions(req)
         staged = {n: (etag, size) for n, etag, size, _ in self.uploads.parts(folder)}
         check_parts(wanted, staged)
-        datas = [(folder / f"{n:05d}.part").read_bytes() for n, _ in wanted]
-        data = b"".join(datas)
+        paths = [self.uploads.part_path(folder, n) for n, _ in wanted]
         digests = b"".join(bytes.fromhex(staged[n][0].strip('"')) for n, _ in wanted)
         etag = f'"{hashlib.md5(digests).hexdigest()}-{len(wanted)}"'
         sizes = tuple(staged[n][1] for n, _ in wanted)
@@ -536,9 +578,9 @@ class S3Api:
         checksum = self.uploads.checksum(folder)
         answer: tuple[str, ...] = ()
         if checksum is not None:
-            meta = _upload_checksums(req, meta, checksum, datas, [s for _, _, s in listed])
+            meta = _upload_checksums(req, meta, checksum, paths, [s for _, _, s in listed])
             answer = (checksum[0], meta.checksums[checksum[0]], checksum[1])
-        info = self.storage.put(req.bucket, req.key, data, meta)
+        info = self.storage.put_chunks(req.bucket, req.key, file_pieces(paths), meta)
         self.etags.remember(info, etag)
         self.uploads.finish(folder, etag, answer)
         return _xml(s3_xml.complete_multipart(location, req.bucket, req.key, etag, answer))
@@ -579,19 +621,27 @@ def _upload_checksums(
     req: S3Request,
     meta: ObjectMeta,
     checksum: tuple[str, str],
-    datas: list[bytes],
+    paths: list[Path],
     claimed: list[dict[str, str]],
 ) -> ObjectMeta:
-    """An upload's checksums from its parts; BadDigest when the request's disagree."""
+    """An upload's checksums from its parts (read a piece at a time); BadDigest when
+    the request's disagree."""
     algorithm, kind = checksum
-    parts = [checksum_of(algorithm, d) for d in datas]
+    whole_hasher = HASHERS[algorithm]()
+    parts = []
+    for path in paths:
+        hasher = HASHERS[algorithm]()
+        for piece in file_pieces([path]):
+            hasher.update(piece)
+            whole_hasher.update(piece)
+        parts.append(base64.b64encode(hasher.digest()).decode())
     for computed, sums in zip(parts, claimed, strict=True):
         if sums.get(algorithm, computed) != computed:
             raise ApiError("BadDigest", f"A part's {algorithm.upper()} checksum does not match")
     if kind == "COMPOSITE":
         whole = composite_checksum(algorithm, parts)
     else:
-        whole = checksum_of(algorithm, b"".join(datas))
+        whole = base64.b64encode(whole_hasher.digest()).decode()
     claimed_whole = req.header(f"x-amz-checksum-{algorithm}")
     if claimed_whole is not None and claimed_whole.strip() != whole:
         raise ApiError("BadDigest", f"The {algorithm.upper()} you specified did not match")

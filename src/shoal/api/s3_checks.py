@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
 
 from shoal.api.errors import ApiError
 
@@ -43,47 +44,133 @@ _CRC32C = _crc_table(0x82F63B78, 32)
 _CRC64NVME = _crc_table(0x9A6C9329AC4BC9B5, 64)
 
 
-def _reflected_crc(table: list[int], width: int, data: bytes) -> bytes:
+def _reflected_crc(table: list[int], width: int, data: bytes, crc: int | None = None) -> int:
+    """The running (inverted) CRC after ``data``; start with None."""
     mask = (1 << width) - 1
-    crc = mask
+    crc = mask if crc is None else crc
     for byte in data:
         crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return (crc ^ mask).to_bytes(width // 8, "big")
+    return crc
 
 
-CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {
-    "crc32": lambda d: zlib.crc32(d).to_bytes(4, "big"),
-    "crc32c": lambda d: _reflected_crc(_CRC32C, 32, d),
-    "crc64nvme": lambda d: _reflected_crc(_CRC64NVME, 64, d),
-    "sha1": lambda d: hashlib.sha1(d).digest(),
-    "sha256": lambda d: hashlib.sha256(d).digest(),
+class _Crc:
+    """A running reflected CRC with a hashlib-like face."""
+
+    def __init__(self, table: list[int], width: int) -> None:
+        self.table, self.width = table, width
+        self.crc: int | None = None
+
+    def update(self, data: bytes) -> None:
+        self.crc = _reflected_crc(self.table, self.width, data, self.crc)
+
+    def digest(self) -> bytes:
+        mask = (1 << self.width) - 1
+        crc = mask if self.crc is None else self.crc
+        return (crc ^ mask).to_bytes(self.width // 8, "big")
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self.crc = 0
+
+    def update(self, data: bytes) -> None:
+        self.crc = zlib.crc32(data, self.crc)
+
+    def digest(self) -> bytes:
+        return self.crc.to_bytes(4, "big")
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+
+
+HASHERS: dict[str, Callable[[], _Hasher]] = {
+    "crc32": _Crc32,
+    "crc32c": lambda: _Crc(_CRC32C, 32),
+    "crc64nvme": lambda: _Crc(_CRC64NVME, 64),
+    "sha1": hashlib.sha1,
+    "sha256": hashlib.sha256,
 }
+
+
+def _one_shot(algorithm: str) -> Callable[[bytes], bytes]:
+    def compute(data: bytes) -> bytes:
+        hasher = HASHERS[algorithm]()
+        hasher.update(data)
+        return hasher.digest()
+
+    return compute
+
+
+CHECKSUMS: dict[str, Callable[[bytes], bytes]] = {name: _one_shot(name) for name in HASHERS}
+
+
+class IntegrityCheck:
+    """Content-MD5 and x-amz-checksum-* of a body, computed as its pieces go by.
+
+    Args:
+        headers: The request's headers (lower-case names): Content-MD5, checksums
+            claimed up front, and ``x-amz-trailer`` naming a checksum that follows
+            the body.
+    """
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        self.headers = headers
+        self.md5: Any = None
+        md5 = headers.get("content-md5")
+        if md5 is not None:
+            try:
+                self.expected_md5 = base64.b64decode(md5, validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError(
+                    "InvalidDigest", "The Content-MD5 you specified is not valid"
+                ) from None
+            self.md5 = hashlib.md5()
+        trailing = {n.strip().lower() for n in headers.get("x-amz-trailer", "").split(",")}
+        self.hashers = {
+            name: make()
+            for name, make in HASHERS.items()
+            if f"x-amz-checksum-{name}" in headers or f"x-amz-checksum-{name}" in trailing
+        }
+
+    def update(self, data: bytes) -> None:
+        if self.md5 is not None:
+            self.md5.update(data)
+        for hasher in self.hashers.values():
+            hasher.update(data)
+
+    def verify(self, trailers: Mapping[str, str]) -> dict[str, str]:
+        """Check every claim (headers, then ``trailers`` once the body has ended);
+        the checksum headers to echo.
+
+        Raises:
+            ApiError: BadDigest when a claim does not match.
+        """
+        if self.md5 is not None and self.md5.digest() != self.expected_md5:
+            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we got")
+        echoed = {}
+        for name, hasher in self.hashers.items():
+            header = f"x-amz-checksum-{name}"
+            claimed = trailers.get(header) or self.headers.get(header)
+            if claimed is None:
+                continue
+            if base64.b64encode(hasher.digest()).decode() != claimed.strip():
+                raise ApiError(
+                    "BadDigest",
+                    f"The {name.upper()} you specified did not match the calculated one",
+                )
+            echoed[header] = claimed.strip()
+        return echoed
 
 
 def verify_integrity(
     headers: Mapping[str, str], trailers: Mapping[str, str], data: bytes
 ) -> dict[str, str]:
     """Check Content-MD5 and any x-amz-checksum-* (header or trailer); echo checksums."""
-    md5 = headers.get("content-md5")
-    if md5 is not None:
-        try:
-            expected = base64.b64decode(md5, validate=True)
-        except (binascii.Error, ValueError):
-            raise ApiError("InvalidDigest", "The Content-MD5 you specified is not valid") from None
-        if expected != hashlib.md5(data).digest():
-            raise ApiError("BadDigest", "The Content-MD5 you specified did not match what we got")
-    echoed = {}
-    for name, compute in CHECKSUMS.items():
-        header = f"x-amz-checksum-{name}"
-        claimed = trailers.get(header) or headers.get(header)
-        if claimed is None:
-            continue
-        if base64.b64encode(compute(data)).decode() != claimed.strip():
-            raise ApiError(
-                "BadDigest", f"The {name.upper()} you specified did not match the calculated one"
-            )
-        echoed[header] = claimed.strip()
-    return echoed
+    check = IntegrityCheck({**headers, "x-amz-trailer": ",".join(trailers)})
+    check.update(data)
+    return check.verify(trailers)
 
 
 # -- conditions and ranges -------------------------------------------------------------

@@ -2,26 +2,29 @@
 
 Each upload is a folder ``DATA/multipart/<upload id>/`` holding ``upload.json``
 (bucket, key, start), ``object.json`` (the metadata the object will have) and one
-``NNNNN.part`` per part; CompleteMultipartUpload assembles the parts with one atomic
-``storage.put``, so a half-finished upload is never an object.
+``NNNNN.part`` per part (written as it arrives, its ETag beside it in
+``NNNNN.part.etag``); CompleteMultipartUpload assembles the parts with one atomic
+``storage.put_chunks``, so a half-finished upload is never an object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from shoal.api.errors import ApiError
-from shoal.api.s3_checks import md5_etag
 from shoal.storage.meta import ObjectMeta
 
 MIN_PART_SIZE = 5 * 1024 * 1024
+PIECE = 1024 * 1024  # parts are read and written this much at a time
 FINISHED_KEPT_SECONDS = 24 * 3600
 _UPLOAD_ID_RE = re.compile(r"^[0-9a-f]{32}$")
 
@@ -81,18 +84,38 @@ class MultipartUploads:
             return None
         return meta
 
-    def put_part(self, folder: Path, number: int, data: bytes) -> str:
-        etag = md5_etag(data)
-        _write_atomic(folder / f"{number:05d}.part", data)
+    def part_path(self, folder: Path, number: int) -> Path:
+        return folder / f"{number:05d}.part"
+
+    def put_part(self, folder: Path, number: int, data: Iterable[bytes]) -> str:
+        """Stage part ``number`` from ``data``'s pieces as they come; its ETag.
+
+        The part replaces an earlier one only once every piece has arrived: a
+        stream that fails (a bad checksum, a full disk) leaves the old part or none.
+        """
+        path = self.part_path(folder, number)
+        tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
+        digest = hashlib.md5(usedforsecurity=False)
+        try:
+            with open(tmp, "wb") as f:
+                for piece in data:
+                    f.write(piece)
+                    digest.update(piece)
+            etag = f'"{digest.hexdigest()}"'
+            _write_atomic(_etag_path(path), etag.encode())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         return etag
 
     def parts(self, folder: Path) -> list[tuple[int, str, int, datetime]]:
         """(number, etag, size, mtime) of every part, by number."""
         found = []
         for path in sorted(folder.glob("*.part")):
-            data = path.read_bytes()
-            mtime = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
-            found.append((int(path.stem), md5_etag(data), len(data), mtime))
+            st = path.stat()
+            mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
+            found.append((int(path.stem), _part_etag(path), st.st_size, mtime))
         return found
 
     def finish(self, folder: Path, etag: str, checksum: tuple[str, ...]) -> None:
@@ -101,7 +124,7 @@ class MultipartUploads:
         meta = self._meta(folder.name) or {}
         meta["etag"], meta["checksum_answer"] = etag, "\n".join(checksum)
         _write_atomic(folder / "upload.json", json.dumps(meta).encode())
-        for part in folder.glob("*.part"):
+        for part in folder.glob("*.part*"):
             part.unlink(missing_ok=True)
 
     def completed(
@@ -133,6 +156,29 @@ class MultipartUploads:
 
     def remove(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _etag_path(part: Path) -> Path:
+    return part.with_name(part.name + ".etag")
+
+
+def _part_etag(part: Path) -> str:
+    """A staged part's ETag: kept beside it, or its MD5 when that was lost."""
+    try:
+        return _etag_path(part).read_text().strip()
+    except OSError:
+        digest = hashlib.md5(usedforsecurity=False)
+        for piece in file_pieces([part]):
+            digest.update(piece)
+        return f'"{digest.hexdigest()}"'
+
+
+def file_pieces(paths: Iterable[Path], size: int = PIECE) -> Iterator[bytes]:
+    """The bytes of ``paths``, one after the other, ``size`` at a time."""
+    for path in paths:
+        with open(path, "rb") as f:
+            while piece := f.read(size):
+                yield piece
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -391,84 +392,179 @@ def needs_body_hash(claim: SignatureClaim) -> bool:
     return claim.payload_hash is None
 
 
+def check_payload_mode(claim: SignatureClaim) -> None:
+    """Refuse an ``x-amz-content-sha256`` that is neither a digest nor a mode, before
+    any of the body is read.
+
+    Raises:
+        IncompleteSignatureError: the payload mode is unknown.
+    """
+    mode = claim.payload_hash
+    if mode is None or mode == UNSIGNED_PAYLOAD or mode in _STREAMING_MODES:
+        return
+    if len(mode) != 64 or not all(c in "0123456789abcdef" for c in mode):
+        raise IncompleteSignatureError("x-amz-content-sha256 must be a SHA-256 hex digest or mode")
+
+
+def is_streaming(claim: SignatureClaim) -> bool:
+    """Whether the body is aws-chunked (one of the ``STREAMING-…`` modes)."""
+    return claim.payload_hash in _STREAMING_MODES
+
+
 def decode_payload(claim: SignatureClaim, key: bytes, body: bytes) -> Payload:
-    """Check the body against the claim's payload mode; unwrap aws-chunked bodies.
+    """Check a whole body against the claim's payload mode; unwrap aws-chunked bodies.
 
     Raises:
         ContentHashMismatchError: a body hash or chunk signature does not match.
         IncompleteSignatureError: the payload mode is unknown.
         InvalidInputError: an aws-chunked body is malformed.
     """
+    trailers: dict[str, str] = {}
+    parts = list(decode_stream(claim, key, (body,), trailers))
+    return Payload(parts[0] if len(parts) == 1 else b"".join(parts), trailers)
+
+
+def decode_stream(
+    claim: SignatureClaim, key: bytes, raw: Iterable[bytes], trailers: dict[str, str]
+) -> Iterator[bytes]:
+    """The payload of a body arriving as ``raw`` pieces, checked as it streams.
+
+    Pieces are passed on as they come (an aws-chunked chunk in slices, never held
+    whole); each check (body hash, chunk and trailer signatures) raises at the latest
+    before the stream ends, so a consumer that commits only once the stream is
+    exhausted commits nothing unverified. Trailers land in ``trailers``.
+
+    Raises:
+        ContentHashMismatchError, IncompleteSignatureError, InvalidInputError.
+    """
+    check_payload_mode(claim)
     mode = claim.payload_hash
     if mode is None or mode == UNSIGNED_PAYLOAD:
-        return Payload(body)  # None: the hash was part of the verified signature
+        return iter(raw)  # None: the hash was part of the verified signature
     if mode in _STREAMING_MODES:
-        return _decode_chunked(claim, key, body, mode)
-    if len(mode) == 64 and all(c in "0123456789abcdef" for c in mode):
-        if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), mode):
-            raise ContentHashMismatchError(
-                "The provided 'x-amz-content-sha256' header does not match what was computed."
-            )
-        return Payload(body)
-    raise IncompleteSignatureError("x-amz-content-sha256 must be a SHA-256 hex digest or mode")
+        return _ChunkedBody(claim, key, mode, raw, trailers).payload()
+    return _hashed(raw, mode)
 
 
-class _ChunkReader:
-    """Walks an aws-chunked body: ``size[;chunk-signature=s]\\r\\ndata\\r\\n``…"""
+def _hashed(raw: Iterable[bytes], expected: str) -> Iterator[bytes]:
+    digest = hashlib.sha256()
+    for piece in raw:
+        digest.update(piece)
+        yield piece
+    if not hmac.compare_digest(digest.hexdigest(), expected):
+        raise ContentHashMismatchError(
+            "The provided 'x-amz-content-sha256' header does not match what was computed."
+        )
 
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self.pos = 0
 
-    def line(self) -> bytes:
-        end = self.body.find(b"\r\n", self.pos)
-        if end < 0:
-            raise InvalidInputError("aws-chunked body ends inside a chunk header")
-        line = self.body[self.pos : end]
-        self.pos = end + 2
+MAX_CHUNK_LINE = 4096  # a chunk header or trailer line: size, signature, a checksum
+
+
+class _ChunkedBody:
+    """Walks an aws-chunked body as it arrives:
+    ``size[;chunk-signature=s]\r\ndata\r\n``… ``0…\r\n`` then trailer lines."""
+
+    def __init__(
+        self,
+        claim: SignatureClaim,
+        key: bytes,
+        mode: str,
+        raw: Iterable[bytes],
+        trailers: dict[str, str],
+    ) -> None:
+        self.claim, self.key, self.mode = claim, key, mode
+        self.signed = mode != STREAMING_UNSIGNED_TRAILER
+        self.source = iter(raw)
+        self.buffer = bytearray()
+        self.trailers = trailers
+
+    def payload(self) -> Iterator[bytes]:
+        previous = self.claim.signature.lower()
+        while True:
+            size, chunk_signature = _chunk_header(self._line(), self.signed)
+            digest = hashlib.sha256()
+            for piece in self._data(size):
+                digest.update(piece)
+                yield piece
+            if self.signed:
+                previous = _check_chunk(self.claim, self.key, previous, digest, chunk_signature)
+            if size == 0:
+                break
+        self._read_trailers(previous)
+
+    def _fill(self) -> bool:
+        piece = next(self.source, None)
+        if piece is None:
+            return False
+        self.buffer += piece
+        return True
+
+    def _line(self, at_end_ok: bool = False) -> bytes | None:
+        while (end := self.buffer.find(b"\r\n")) < 0:
+            if len(self.buffer) > MAX_CHUNK_LINE:
+                raise InvalidInputError("aws-chunked body has an overlong chunk header")
+            if not self._fill():
+                if at_end_ok and not self.buffer:
+                    return None
+                raise InvalidInputError("aws-chunked body ends inside a chunk header")
+        line = bytes(self.buffer[:end])
+        del self.buffer[: end + 2]
         return line
 
-    def data(self, size: int) -> bytes:
-        chunk = self.body[self.pos : self.pos + size]
-        if len(chunk) != size or self.body[self.pos + size : self.pos + size + 2] != b"\r\n":
-            raise InvalidInputError("aws-chunked body is shorter than its chunk sizes")
-        self.pos += size + 2
-        return chunk
+    def _data(self, size: int) -> Iterator[bytes]:
+        left = size
+        while left:
+            if not self.buffer and not self._fill():
+                raise InvalidInputError("aws-chunked body is shorter than its chunk sizes")
+            piece = bytes(self.buffer[:left])
+            del self.buffer[: len(piece)]
+            left -= len(piece)
+            yield piece
+        if size:
+            while len(self.buffer) < 2 and self._fill():
+                pass
+            if self.buffer[:2] != b"\r\n":
+                raise InvalidInputError("aws-chunked body is shorter than its chunk sizes")
+            del self.buffer[:2]
+
+    def _read_trailers(self, previous: str) -> None:
+        canonical = ""
+        trailer_signature = None
+        while (raw := self._line(at_end_ok=True)) is not None:
+            line = raw.decode("latin-1")
+            if not line:
+                break
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise InvalidInputError("aws-chunked trailer is not 'name:value'")
+            name, value = name.strip().lower(), value.strip()
+            if name == "x-amz-trailer-signature":
+                trailer_signature = value
+                continue
+            self.trailers[name] = value
+            canonical += f"{name}:{value}\n"
+        if self.mode == STREAMING_SIGNED_TRAILER:
+            _check_trailer(self.claim, self.key, previous, canonical, trailer_signature)
 
 
-def _decode_chunked(claim: SignatureClaim, key: bytes, body: bytes, mode: str) -> Payload:
-    signed = mode != STREAMING_UNSIGNED_TRAILER
-    reader = _ChunkReader(body)
-    previous = claim.signature.lower()
-    parts: list[bytes] = []
-    while True:
-        size, chunk_signature = _chunk_header(reader.line(), signed)
-        chunk = reader.data(size) if size else b""
-        if signed:
-            previous = _check_chunk(claim, key, previous, chunk, chunk_signature)
-        if size == 0:
-            break
-        parts.append(chunk)
-    trailers = _trailers(reader, claim, key, previous, mode)
-    return Payload(b"".join(parts), trailers)
-
-
-def _chunk_header(line: bytes, signed: bool) -> tuple[int, str]:
+def _chunk_header(line: bytes | None, signed: bool) -> tuple[int, str]:
+    assert line is not None
     size_text, _, extension = line.decode("latin-1").partition(";")
-    try:
-        size = int(size_text.strip(), 16)
-    except ValueError:
-        raise InvalidInputError("aws-chunked body has a malformed chunk size") from None
-    if size < 0:
-        raise InvalidInputError("aws-chunked body has a negative chunk size")
+    size_text = size_text.strip()
+    if not size_text or len(size_text) > 16 or not all(c in _HEX for c in size_text):
+        raise InvalidInputError("aws-chunked body has a malformed chunk size")
+    size = int(size_text, 16)
     name, _, signature = extension.partition("=")
     if signed and name.strip() != "chunk-signature":
         raise ContentHashMismatchError("aws-chunked chunk is missing its chunk-signature")
     return size, signature.strip()
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _check_chunk(
-    claim: SignatureClaim, key: bytes, previous: str, chunk: bytes, signature: str
+    claim: SignatureClaim, key: bytes, previous: str, digest: hashlib._Hash, signature: str
 ) -> str:
     to_sign = "\n".join(
         [
@@ -477,37 +573,13 @@ def _check_chunk(
             claim.scope,
             previous,
             EMPTY_SHA256,
-            hashlib.sha256(chunk).hexdigest(),
+            digest.hexdigest(),
         ]
     )
     expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, signature.lower()):
         raise ContentHashMismatchError("A chunk signature of the aws-chunked body does not match")
     return expected
-
-
-def _trailers(
-    reader: _ChunkReader, claim: SignatureClaim, key: bytes, previous: str, mode: str
-) -> dict[str, str]:
-    trailers: dict[str, str] = {}
-    canonical = ""
-    trailer_signature = None
-    while reader.pos < len(reader.body):
-        line = reader.line().decode("latin-1")
-        if not line:
-            break
-        name, sep, value = line.partition(":")
-        if not sep:
-            raise InvalidInputError("aws-chunked trailer is not 'name:value'")
-        name, value = name.strip().lower(), value.strip()
-        if name == "x-amz-trailer-signature":
-            trailer_signature = value
-            continue
-        trailers[name] = value
-        canonical += f"{name}:{value}\n"
-    if mode == STREAMING_SIGNED_TRAILER:
-        _check_trailer(claim, key, previous, canonical, trailer_signature)
-    return trailers
 
 
 def _check_trailer(

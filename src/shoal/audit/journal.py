@@ -16,7 +16,10 @@ lock, and a writer notices the rename and reopens (syncing the old file first).
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -29,11 +32,14 @@ from pathlib import Path
 from typing import Any
 
 from shoal.audit.digest import fsync_dir
-from shoal.errors import AuditError
+from shoal.errors import AuditError, AuditStorageFullError, is_disk_full
 
 log = logging.getLogger("shoal.audit")
 
 ACTIVE = "active.jsonl"
+# Disk space kept allocated ahead of the active journal, so a full disk still lets
+# every request be recorded (and reads be answered) for a good while: ~10,000 records.
+RESERVE_BYTES = 4 * 1024 * 1024
 SEGMENT_PREFIX = "segment-"
 # How long a written record may wait for its fsync: what an OS crash can lose.
 SYNC_SECONDS = 0.05
@@ -66,6 +72,7 @@ class Journal:
         self._lock = threading.Lock()  # one writer at a time in this process
         self._lock_fd: int | None = None  # kept open: flock on it orders us with rolls
         self._fd: int | None = None
+        self._unreserved = 0  # bytes appended since space was last reserved
         self._dirty = False  # written since the last sync began
         self._sync_error: OSError | None = None
         self._wakeup = threading.Event()
@@ -86,6 +93,11 @@ class Journal:
                 self._locked_write(line)
             except OSError as exc:
                 log.error("audit journal write failed: %s", exc)
+                if is_disk_full(exc):  # an answer (507), not a crash: see errors.py
+                    raise AuditStorageFullError(
+                        "The audit journal cannot be written: the server's disk is full. "
+                        "Nothing was recorded; free space in the data folder and try again."
+                    ) from exc
                 raise AuditError(f"audit journal write failed: {exc}") from exc
             self._dirty = True
             if self._syncer is None:
@@ -100,7 +112,12 @@ class Journal:
             self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            _write_all(self._open(), line)
+            fd = self._open()
+            _write_all(fd, line)
+            self._unreserved += len(line)
+            if self._unreserved > RESERVE_BYTES // 2:
+                _reserve(fd)
+                self._unreserved = 0
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
@@ -121,7 +138,8 @@ class Journal:
         if size and os.pread(fd, 1, size - 1) != b"\n":
             _write_all(fd, b"\n")
         fsync_dir(self.folder)
-        self._fd = fd
+        _reserve(fd)
+        self._fd, self._unreserved = fd, 0
         return fd
 
     # -- group commit
@@ -161,7 +179,8 @@ class Journal:
     def rotate(self) -> list[Path]:
         """Close the active journal as a new segment; return every segment, oldest first."""
         with flock(self.lock_path):
-            if self.path.exists() and self.path.stat().st_size > 0:
+            if self.path.exists() and (size := self.path.stat().st_size) > 0:
+                os.truncate(self.path, size)  # the space reserved past its end goes back
                 stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
                 self.path.rename(
                     self.folder / f"{SEGMENT_PREFIX}{stamp}-{secrets.token_hex(4)}.jsonl"
@@ -185,6 +204,27 @@ class Journal:
             self._fd = self._lock_fd = None
             self._stop.clear()
             self._wakeup.clear()
+
+
+def _reserve(fd: int) -> None:
+    """Allocate ``RESERVE_BYTES`` past the end of ``fd``'s file without growing it
+    (Linux ``fallocate`` with FALLOC_FL_KEEP_SIZE): appends into that space need no
+    free block. Best effort: elsewhere, or on a disk already full, nothing happens."""
+    fallocate = _fallocate()
+    if fallocate is not None:
+        size = os.fstat(fd).st_size
+        fallocate(fd, _FALLOC_FL_KEEP_SIZE, ctypes.c_long(size), ctypes.c_long(RESERVE_BYTES))
+
+
+_FALLOC_FL_KEEP_SIZE = 1
+
+
+@functools.cache
+def _fallocate() -> Any:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").fallocate
+    except (OSError, AttributeError):
+        return None
 
 
 def _sync(fd: int) -> None:

@@ -13,6 +13,7 @@ written to ``DATA/root-credentials`` (mode 0600). Secrets are never logged.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import secrets
@@ -34,7 +35,10 @@ from shoal.errors import (
     InvalidInputError,
     NoSuchEntityError,
     StorageError,
+    is_disk_full,
 )
+
+log = logging.getLogger("shoal.auth")
 
 ROOT_USER = "root"
 SERVER_KEY_FILE = "server.key"
@@ -270,12 +274,18 @@ class IdentityStore:
             if last is not None and now - last < LAST_USED_RESOLUTION_SECONDS:
                 return
             self._last_touch[access_key_id] = now
-        with self.state.write() as conn:
-            conn.execute(
-                update(access_keys)
-                .where(access_keys.c.access_key_id == access_key_id)
-                .values(last_used_time=datetime.now(UTC))
-            )
+        try:
+            with self.state.write() as conn:
+                conn.execute(
+                    update(access_keys)
+                    .where(access_keys.c.access_key_id == access_key_id)
+                    .values(last_used_time=datetime.now(UTC))
+                )
+        except Exception as exc:
+            if not is_disk_full(exc):
+                raise
+            # A timestamp, not a decision: a full disk must not stop reads being served.
+            log.warning("access key last-used time not recorded: the disk is full")
 
     # -- bootstrap --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -31,6 +31,15 @@ MAX_KEY_BYTES = 1024
 
 PrefixAnswer: TypeAlias = tuple[str, bytes | ShoalError]
 """One answer of ``Storage.read_prefixes``: the key, and its bytes or why not."""
+
+MetaSource: TypeAlias = "ObjectMeta | Callable[[], ObjectMeta] | None"
+"""An object's metadata for ``put_chunks``: known, or asked for once the chunks have
+all been produced (checksums that trail a streamed body are known only then)."""
+
+
+def resolve_meta(meta: MetaSource) -> ObjectMeta | None:
+    """The metadata ``meta`` stands for (calling it if it is a function)."""
+    return meta() if callable(meta) else meta
 
 
 @dataclass(frozen=True, slots=True)  # slots: listings make one per object, often many
@@ -279,12 +288,15 @@ class Storage(ABC):
         """
 
     def put_chunks(
-        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: MetaSource = None
     ) -> ObjectInfo:
         """``put`` of the concatenated ``chunks``, which may be produced while they are
-        stored; an exception raised by ``chunks`` stores nothing and propagates. This
-        default joins them first; storage that can write as it goes overrides it."""
-        return self.put(bucket, key, b"".join(chunks), meta)
+        stored; an exception raised by ``chunks`` stores nothing and propagates.
+        ``meta`` may be a function, called once the chunks are exhausted (and not at
+        all if they fail). This default joins them first; storage that can write as
+        it goes overrides it."""
+        data = b"".join(chunks)
+        return self.put(bucket, key, data, resolve_meta(meta))
 
     @abstractmethod
     def delete(self, bucket: str, key: str) -> None:

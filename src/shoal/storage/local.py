@@ -52,7 +52,9 @@ from stat import S_ISREG
 from typing import NamedTuple
 
 from shoal.errors import (
+    DISK_FULL_MESSAGE,
     BucketNotEmptyError,
+    InsufficientStorageError,
     InvalidInputError,
     InvalidKeyError,
     InvalidRangeError,
@@ -60,12 +62,15 @@ from shoal.errors import (
     NoSuchKeyError,
     ShoalError,
     StorageError,
+    is_disk_full,
 )
 from shoal.storage.base import (
     Listing,
+    MetaSource,
     ObjectInfo,
     PrefixAnswer,
     Storage,
+    resolve_meta,
     validate_bucket_name,
     validate_key,
     validate_prefix,
@@ -311,12 +316,13 @@ class LocalStorage(Storage):
         return self.put_chunks(bucket, key, (data,), meta)
 
     def put_chunks(
-        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: MetaSource = None
     ) -> ObjectInfo:
         """``put``, writing each chunk to the staging file as it comes: a large result
-        is never whole in memory, and a producer that fails (a stopped query) leaves
-        nothing behind. Data is made durable every ``SYNC_BYTES`` as it is written, so
-        the last fsync, which nothing can interrupt, has little left to do."""
+        or upload is never whole in memory, and a producer that fails (a stopped query,
+        a bad checksum) leaves nothing behind; nor does a full disk, which raises
+        InsufficientStorageError. Data is made durable every ``SYNC_BYTES`` as it is
+        written, so the last fsync, which nothing can interrupt, has little left to do."""
         side = needs_side(key)
         if side:
             validate_key(key)
@@ -340,13 +346,15 @@ class LocalStorage(Storage):
                 f.flush()
                 os.fsync(f.fileno())
                 st = os.fstat(f.fileno())
-            self._write_meta(bucket, key, st, meta)
+            self._write_meta(bucket, key, st, resolve_meta(meta))
             if side or not self._move_into_place(tmp, path, bucket, key):
                 self._put_side(tmp, bucket, key)
             else:
                 self._remove_side(bucket, key)  # an older copy from when "a" was in the way
-        except BaseException:
+        except BaseException as exc:
             unlink_quietly(tmp)
+            if isinstance(exc, OSError) and is_disk_full(exc):
+                raise InsufficientStorageError(DISK_FULL_MESSAGE) from exc
             raise
         return _info(bucket, key, st, f'"{digest.hexdigest()}"')
 
@@ -574,9 +582,13 @@ class LocalStorage(Storage):
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
         tmp = os.path.join(self._staging, f"meta-{uuid.uuid4().hex}")
-        with open(tmp, "wb") as f:
-            f.write(meta.to_json(size=st.st_size, mtime_ns=st.st_mtime_ns))
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(meta.to_json(size=st.st_size, mtime_ns=st.st_mtime_ns))
+            os.replace(tmp, path)
+        except BaseException:
+            unlink_quietly(tmp)  # a full disk leaves no half-written metadata behind
+            raise
 
     def _put_side(self, tmp: str, bucket: str, key: str) -> None:
         path = self._side_path(bucket, key)

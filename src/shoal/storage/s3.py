@@ -36,8 +36,10 @@ from shoal.errors import (
 )
 from shoal.storage.base import (
     Listing,
+    MetaSource,
     ObjectInfo,
     Storage,
+    resolve_meta,
     validate_bucket_name,
     validate_key,
     validate_prefix,
@@ -192,7 +194,7 @@ class S3Storage(Storage):
         return ObjectInfo(bucket, key, len(data), mtime, response.get("ETag"))
 
     def put_chunks(
-        self, bucket: str, key: str, chunks: Iterable[bytes], meta: ObjectMeta | None = None
+        self, bucket: str, key: str, chunks: Iterable[bytes], meta: MetaSource = None
     ) -> ObjectInfo:
         """``put`` of the concatenated ``chunks``, uploaded ``PART_BYTES`` at a time as
         they come (one PUT when they add up to less). A multipart upload shows nothing
@@ -203,10 +205,12 @@ class S3Storage(Storage):
         first = next(parts, b"")
         second = next(parts, None)
         if second is None:
-            return self.put(bucket, key, first, meta)
+            return self.put(bucket, key, first, resolve_meta(meta))
+        # S3 takes an upload's metadata when it starts: a ``meta`` function is asked
+        # now, so a checksum that trails the body is checked but not kept.
         created = self._call(
             self._client.create_multipart_upload, bucket, key, Bucket=bucket, Key=key,
-            **_put_arguments(meta or ObjectMeta()),
+            **_put_arguments(resolve_meta(meta) or ObjectMeta()),
         )  # fmt: skip
         upload = {"Bucket": bucket, "Key": key, "UploadId": created["UploadId"]}
         try:
