@@ -1,0 +1,143 @@
+"""JSON records as Athena's JSON SerDes and the CloudTrail SerDe read them.
+
+A record's keys are matched to the table's columns (and a struct's keys to its fields)
+case-insensitively, unless OpenX's ``case.insensitive`` is ``false``;
+``mapping.<column>`` names the key a column reads; ``dots.in.keys`` reads key
+``a.b`` into column ``a_b``. A ``string`` column (or field) over a nested object or
+array holds that value's JSON text, keys as written — CloudTrail's
+``requestParameters`` is read that way. Keys no column names are dropped.
+
+``JsonRows.rows`` turns one line of a file into the JSON text of zero or more
+records, keyed exactly by the declared names, for DuckDB's ``json_transform`` to
+type: one per line for the JSON SerDes (none for a blank line; ``{}``, a row of
+NULLs, for a malformed line when ``ignore.malformed.json`` is on), one per element of
+``Records`` for the CloudTrail SerDe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from shoal.catalog.types import HiveType
+from shoal.engine.duckdb_types import duckdb_type
+from shoal.errors import QueryFailedError
+
+_TEXT = frozenset({"string", "varchar", "char"})
+
+
+@dataclass(frozen=True)
+class JsonOptions:
+    """The SerDe properties that change how keys meet columns."""
+
+    case_insensitive: bool = True
+    dots_in_keys: bool = False
+    ignore_malformed: bool = False
+    mapping: Mapping[str, str] = field(default_factory=dict)  # column -> JSON key
+    records_key: str | None = None  # CloudTrail: rows are the elements of this array
+
+
+class JsonRows:
+    """Reads lines of JSON into records of ``columns`` (name, type), per ``options``."""
+
+    def __init__(self, columns: Sequence[tuple[str, HiveType]], options: JsonOptions) -> None:
+        self.options = options
+        self.types = dict(columns)
+        self._top = self._lookup([name for name, _ in columns], options.mapping)
+        self._fields: dict[HiveType, dict[str, str]] = {}
+
+    def rows(self, line: str | None) -> list[str]:
+        """The records of one line, as JSON texts (see the module's docstring)."""
+        if line is None or not line.strip():
+            return []
+        try:
+            document = json.loads(line)
+            if not isinstance(document, dict):
+                raise ValueError("not a JSON object")
+            records = self._records(document)
+            return [json.dumps(self._struct(r, self.types, self._top)) for r in records]
+        except ValueError as err:  # json.JSONDecodeError is a ValueError
+            if self.options.ignore_malformed:
+                return ["{}"]
+            raise QueryFailedError(
+                f"HIVE_CURSOR_ERROR: Row is not a valid JSON Object - {err}"
+            ) from None
+
+    def _records(self, document: dict[str, Any]) -> Iterable[Any]:
+        if self.options.records_key is None:
+            return [document]
+        wanted = self.options.records_key.lower()
+        records = next((v for k, v in document.items() if k.lower() == wanted), None)
+        if not isinstance(records, list):
+            return []  # a digest or other non-log object: no rows
+        return [r for r in records if isinstance(r, dict)]
+
+    def _key(self, key: str) -> str:
+        if self.options.dots_in_keys:
+            key = key.replace(".", "_")
+        return key.lower() if self.options.case_insensitive else key
+
+    def _lookup(self, names: Iterable[str], mapping: Mapping[str, str]) -> dict[str, str]:
+        """Normalized JSON key -> declared name."""
+        found = {self._key(name): name for name in names}
+        for column, key in mapping.items():
+            target = next((n for n in names if n.lower() == column.lower()), None)
+            if target is not None:
+                found[self._key(key)] = target
+        return found
+
+    def _struct(
+        self, record: Mapping[str, Any], types: Mapping[str, HiveType], lookup: Mapping[str, str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in record.items():
+            name = lookup.get(self._key(key))
+            if name is None:
+                continue
+            if name in out:
+                raise ValueError(f'Duplicate key "{name}"')
+            out[name] = self._value(value, types[name])
+        return out
+
+    def _value(self, value: Any, hive: HiveType) -> Any:
+        if value is None:
+            return None
+        if hive.name in _TEXT:
+            return _text(value)
+        if hive.name == "struct":
+            if not isinstance(value, dict):
+                return None
+            return self._struct(value, dict(hive.fields), self._field_lookup(hive))
+        if hive.name == "array":
+            if not isinstance(value, list):
+                return None
+            return [self._value(item, hive.args[0]) for item in value]
+        if hive.name == "map":
+            if not isinstance(value, dict):
+                return None
+            return {k: self._value(v, hive.args[1]) for k, v in value.items()}
+        return value
+
+    def _field_lookup(self, hive: HiveType) -> dict[str, str]:
+        lookup = self._fields.get(hive)
+        if lookup is None:
+            lookup = self._fields[hive] = self._lookup([n for n, _ in hive.fields], {})
+        return lookup
+
+
+def _text(value: Any) -> str:
+    """A value for a string column: text as is, anything else as its JSON text."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_structure(hive: HiveType) -> Any:
+    """The structure argument of DuckDB's ``json_transform`` for a column of ``hive``."""
+    if hive.name == "struct":
+        return {name: json_structure(t) for name, t in hive.fields}
+    if hive.name == "array":
+        return [json_structure(hive.args[0])]
+    return duckdb_type(hive)
