@@ -17,7 +17,7 @@ NULLs, for a malformed line when ``ignore.malformed.json`` is on), one per eleme
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class JsonRows:
         self.options = options
         self.types = dict(columns)
         self._top = self._lookup([name for name, _ in columns], options.mapping)
-        self._fields: dict[HiveType, dict[str, str]] = {}
+        self._fields: dict[HiveType, _Lookup] = {}
 
     def rows(self, line: str | None) -> list[str]:
         """The records of one line, as JSON texts (see the module's docstring)."""
@@ -57,7 +57,7 @@ class JsonRows:
             if not isinstance(document, dict):
                 raise ValueError("not a JSON object")
             records = self._records(document)
-            return [json.dumps(self._struct(r, self.types, self._top)) for r in records]
+            return [_encode(self._struct(r, self.types, self._top)) for r in records]
         except ValueError as err:  # json.JSONDecodeError is a ValueError
             if self.options.ignore_malformed:
                 return ["{}"]
@@ -74,26 +74,26 @@ class JsonRows:
             return []  # a digest or other non-log object: no rows
         return [r for r in records if isinstance(r, dict)]
 
-    def _key(self, key: str) -> str:
-        if self.options.dots_in_keys:
-            key = key.replace(".", "_")
-        return key.lower() if self.options.case_insensitive else key
-
-    def _lookup(self, names: Iterable[str], mapping: Mapping[str, str]) -> dict[str, str]:
-        """Normalized JSON key -> declared name."""
+    def _lookup(self, names: Sequence[str], mapping: Mapping[str, str]) -> _Lookup:
+        """Which declared name each JSON key reads into."""
         found = {self._key(name): name for name in names}
         for column, key in mapping.items():
             target = next((n for n in names if n.lower() == column.lower()), None)
             if target is not None:
                 found[self._key(key)] = target
-        return found
+        return _Lookup(found, self._key)
+
+    def _key(self, key: str) -> str:
+        if self.options.dots_in_keys:
+            key = key.replace(".", "_")
+        return key.lower() if self.options.case_insensitive else key
 
     def _struct(
-        self, record: Mapping[str, Any], types: Mapping[str, HiveType], lookup: Mapping[str, str]
+        self, record: Mapping[str, Any], types: Mapping[str, HiveType], lookup: _Lookup
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in record.items():
-            name = lookup.get(self._key(key))
+            name = lookup.name(key)
             if name is None:
                 continue
             if name in out:
@@ -120,18 +120,43 @@ class JsonRows:
             return {k: self._value(v, hive.args[1]) for k, v in value.items()}
         return value
 
-    def _field_lookup(self, hive: HiveType) -> dict[str, str]:
+    def _field_lookup(self, hive: HiveType) -> _Lookup:
         lookup = self._fields.get(hive)
         if lookup is None:
             lookup = self._fields[hive] = self._lookup([n for n, _ in hive.fields], {})
         return lookup
 
 
+class _Lookup:
+    """Normalized key -> declared name, remembering each key as found in the data (a
+    file repeats the same few keys on every line)."""
+
+    __slots__ = ("_normalize", "_seen", "by_key")
+
+    def __init__(self, by_key: dict[str, str], normalize: Callable[[str], str]) -> None:
+        self.by_key = by_key
+        self._normalize = normalize
+        self._seen: dict[str, str | None] = {}
+
+    def name(self, key: str) -> str | None:
+        try:
+            return self._seen[key]
+        except KeyError:
+            if len(self._seen) > _MAX_KEYS:
+                self._seen.clear()
+            found = self._seen[key] = self.by_key.get(self._normalize(key))
+            return found
+
+
+_MAX_KEYS = 10_000  # keys remembered per struct type, in case keys are data (ids)
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _text(value: Any) -> str:
     """A value for a string column: text as is, anything else as its JSON text."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _encode(value)
 
 
 def json_structure(hive: HiveType) -> Any:

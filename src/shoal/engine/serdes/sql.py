@@ -84,9 +84,11 @@ def _columns(columns: Sequence[Column]) -> list[tuple[str, str]]:
 def _json_rows(
     lines: exp.Table, spec: ReaderSpec, columns: Sequence[Column], file_column: str
 ) -> exp.Subquery:
-    rows = exp.Anonymous(
+    rows: exp.Expr = exp.Anonymous(
         this=JSON_ROWS, expressions=[_col(LINE, "r"), exp.Literal.string(spec.to_json())]
     )
+    if _direct_lines_allowed(spec, columns):
+        rows = _unless_python_needed(_col(LINE, "r"), rows, spec)
     unnested = exp.select(
         exp.alias_(exp.Unnest(expressions=[rows]), ROW, quoted=True), _col(file_column)
     ).from_(lines)
@@ -109,6 +111,48 @@ def _json_rows(
         for c in columns
     ]
     return exp.select(*values, _col(file_column)).from_(records.subquery("t")).subquery("d")
+
+
+def _direct_lines_allowed(spec: ReaderSpec, columns: Sequence[Column]) -> bool:
+    """Whether lines that are JSON objects with lower-case keys may skip Python: true
+    unless keys are mapped or renamed, or a declared name has capitals (which only
+    the Python reader matches case-insensitively)."""
+    params = spec.params
+    if spec.kind != "json" or params.get("dots.in.keys", "").lower() == "true":
+        return False
+    if any(key.startswith("mapping.") for key in params):
+        return False
+    return all(_lower_names(parse_type(c.type)) and c.name == c.name.lower() for c in columns)
+
+
+def _lower_names(hive: HiveType) -> bool:
+    fields = all(name == name.lower() and _lower_names(t) for name, t in hive.fields)
+    return fields and all(_lower_names(t) for t in hive.args)
+
+
+# A key with a capital letter (or text that looks like one: the Python reader decides).
+_CAPITAL_KEY = r'"(?:[^"\\]|\\.)*\p{Lu}(?:[^"\\]|\\.)*"\s*:'
+
+
+def _unless_python_needed(line: exp.Expr, python: exp.Expr, spec: ReaderSpec) -> exp.Expr:
+    """``[line]`` for a line DuckDB's ``json_transform`` reads as the SerDe would: a JSON
+    object whose keys are lower case (or matched case-sensitively); ``python`` (the
+    reader function) for anything else: capitals, blank or malformed lines."""
+    object_type = exp.Anonymous(
+        this="try", expressions=[exp.Anonymous(this="json_type", expressions=[line.copy()])]
+    )
+    is_object = exp.Coalesce(
+        this=exp.EQ(this=object_type, expression=exp.Literal.string("OBJECT")),
+        expressions=[exp.false()],
+    )
+    needs_python: exp.Expr = exp.Not(this=exp.Paren(this=is_object))
+    if spec.params.get("case.insensitive", "true").lower() != "false":
+        capitals = exp.Anonymous(
+            this="regexp_matches", expressions=[line.copy(), exp.Literal.string(_CAPITAL_KEY)]
+        )
+        needs_python = exp.Or(this=needs_python, expression=capitals)
+    direct = exp.Array(expressions=[line.copy()])
+    return exp.Case(ifs=[exp.If(this=needs_python, true=python)], default=direct)
 
 
 def _text_rows(
