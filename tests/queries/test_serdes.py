@@ -193,6 +193,28 @@ def test_ignore_malformed_json(lake: Lake) -> None:
         lake.rows("SELECT * FROM strict")
 
 
+def test_lower_and_camel_case_lines_read_alike(lake: Lake) -> None:
+    # Lines with lower-case keys take DuckDB's reader, others the SerDe's rewrite:
+    # both give the same row; a blank line is no row; a nested object read into a
+    # string column is its JSON text.
+    lines = [
+        '{"id": 1, "detail": {"Bucket": "a", "n": [1, 2]}, "tags": ["x"]}',
+        "",
+        '{"ID": 2, "Detail": {"Bucket": "b", "n": []}, "Tags": ["y", "z"]}',
+        '{"id": 3, "detail": "plain text", "tags": null}',
+    ]
+    lake.put("mixed/m.json", "\n".join(lines) + "\n")
+    lake.run(
+        "CREATE EXTERNAL TABLE mixed (id int, detail string, tags array<string>) "
+        "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe' LOCATION 's3://lake/mixed/'"
+    )
+    assert lake.rows("SELECT * FROM mixed ORDER BY id") == [
+        {"id": 1, "detail": '{"Bucket":"a","n":[1,2]}', "tags": ["x"]},
+        {"id": 2, "detail": '{"Bucket":"b","n":[]}', "tags": ["y", "z"]},
+        {"id": 3, "detail": "plain text", "tags": None},
+    ]
+
+
 # --- CloudTrail ---------------------------------------------------------------------------
 
 # Two records as CloudTrail writes them (keys and nesting from CloudTrail's record
