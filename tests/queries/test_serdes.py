@@ -389,6 +389,33 @@ def test_json_serde_variant_reads_the_records_array(lake: Lake) -> None:
     ]  # fmt: skip
 
 
+def test_partitioned_cloudtrail_table(lake: Lake) -> None:
+    # The manual-partition form of AWS's CloudTrail table: PARTITIONED BY and
+    # ALTER TABLE ADD PARTITION per region and day; each row has its partition's values.
+    for region, name in (("us-east-1", "GetObject"), ("eu-west-1", "PutObject")):
+        record = {**CLOUDTRAIL_RECORDS[0], "awsRegion": region, "eventName": name}
+        key = f"AWSLogs/123456789012/CloudTrail/{region}/2017/02/17/{region}.json.gz"
+        lake.put(key, gzip.compress(json.dumps({"Records": [record]}).encode()))
+    lake.run(
+        "CREATE EXTERNAL TABLE trail (eventname STRING, awsregion STRING) "
+        "PARTITIONED BY (region string, year string, month string, day string) "
+        "ROW FORMAT SERDE 'com.amazon.emr.hive.serde.CloudTrailSerde' "
+        "STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat' "
+        "OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat' "
+        "LOCATION 's3://lake/AWSLogs/123456789012/CloudTrail/'"
+    )
+    for region in ("us-east-1", "eu-west-1"):
+        lake.run(
+            f"ALTER TABLE trail ADD PARTITION (region='{region}', year='2017', month='02', "
+            f"day='17') LOCATION 's3://lake/AWSLogs/123456789012/CloudTrail/{region}/2017/02/17/'"
+        )
+    assert lake.rows("SELECT eventname, awsregion, region, day FROM trail ORDER BY region") == [
+        {"eventname": "PutObject", "awsregion": "eu-west-1", "region": "eu-west-1", "day": "17"},
+        {"eventname": "GetObject", "awsregion": "us-east-1", "region": "us-east-1", "day": "17"},
+    ]
+    assert lake.rows("SELECT count(*) AS n FROM trail WHERE region = 'eu-west-1'") == [{"n": 1}]
+
+
 # --- RegexSerDe ---------------------------------------------------------------------------
 
 # The Regex SerDe page's CloudFront example (its regex, its columns).

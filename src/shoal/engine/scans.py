@@ -69,7 +69,7 @@ def scan_query(
     serde_kind = serde_sql.reader_kind(scan.format)
     text = None
     if serde_kind is not None:  # read line by line, typed by the SerDe's reader
-        source: exp.Expr = serde_sql.source(serde_kind, urls, scan, FILE_COLUMN)
+        source: exp.Expr = serde_sql.source(serde_kind, urls, scan, FILE_COLUMN, INDEX_COLUMN)
     elif classification not in _READERS:
         raise InvalidInputError(
             f"{scan.database}.{scan.table}: cannot read {classification!r} files"
@@ -97,7 +97,7 @@ def scan_query(
 def _file_index(scan: TableScan, present: Collection[str] | None) -> exp.Column | None:
     """The column telling each row's file by position, or None when a data column
     named like DuckDB's virtual ``file_index`` would hide it."""
-    if _line_by_line(scan.format):
+    if _line_by_line(scan.format) or serde_sql.reader_kind(scan.format) is not None:
         return exp.column(INDEX_COLUMN, table="d", quoted=True)
     declared = {c.name.lower() for c in scan.columns}
     if READER_INDEX in declared or (present is not None and READER_INDEX in present):

@@ -21,6 +21,7 @@ from shoal.engine.serdes.json_rows import json_structure
 from shoal.engine.serdes.udfs import JSON_ROWS, TEXT_FIELDS
 
 OPEN_CSV = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
+READER_INDEX = "file_index"  # DuckDB's virtual column: the row's file, by list position
 LINE = "__shoal_line"
 ROW = "__shoal_row"
 VALUE = "__shoal_value"
@@ -47,13 +48,33 @@ def split_fields(line: exp.Expr, spec: ReaderSpec) -> exp.Expr:
     return exp.Anonymous(this=TEXT_FIELDS, expressions=[line, exp.Literal.string(spec.to_json())])
 
 
-def source(kind: str, urls: Sequence[str], scan: TableScan, file_column: str) -> exp.Subquery:
-    """The rows of ``scan``'s files, read by the ``kind`` reader: subquery ``d``."""
+def source(
+    kind: str, urls: Sequence[str], scan: TableScan, file_column: str, index_column: str
+) -> exp.Subquery:
+    """The rows of ``scan``'s files, read by the ``kind`` reader: subquery ``d``, with
+    each row's file name (``file_column``) and position in ``urls`` (``index_column``)."""
     spec = reader_spec(kind, _columns(scan.columns), scan.format.serde_parameters)
     lines = exp.Table(this=_lines(urls, scan.format, file_column), alias=_alias("r"))
+    carried = _Carried(file_column, index_column)
     if kind in ("json", "cloudtrail"):
-        return _json_rows(lines, spec, scan.columns, file_column)
-    return _text_rows(lines, spec, scan.columns, file_column)
+        return _json_rows(lines, spec, scan.columns, carried)
+    return _text_rows(lines, spec, scan.columns, carried)
+
+
+class _Carried:
+    """The file columns every step of a SerDe's SELECT passes on."""
+
+    def __init__(self, file_column: str, index_column: str) -> None:
+        self.file_column = file_column
+        self.index_column = index_column
+
+    def first(self) -> list[exp.Expr]:
+        """From the reader: its file name and its virtual ``file_index``."""
+        index = exp.alias_(_col(READER_INDEX, "r"), self.index_column, quoted=True)
+        return [_col(self.file_column, "r"), index]
+
+    def columns(self) -> list[exp.Expr]:
+        return [_col(self.file_column), _col(self.index_column)]
 
 
 def open_csv_text(fmt: TableFormat, type_name: str) -> bool:
@@ -82,7 +103,7 @@ def _columns(columns: Sequence[Column]) -> list[tuple[str, str]]:
 
 
 def _json_rows(
-    lines: exp.Table, spec: ReaderSpec, columns: Sequence[Column], file_column: str
+    lines: exp.Table, spec: ReaderSpec, columns: Sequence[Column], carried: _Carried
 ) -> exp.Subquery:
     rows: exp.Expr = exp.Anonymous(
         this=JSON_ROWS, expressions=[_col(LINE, "r"), exp.Literal.string(spec.to_json())]
@@ -90,14 +111,14 @@ def _json_rows(
     if _direct_lines_allowed(spec, columns):
         rows = _unless_python_needed(_col(LINE, "r"), rows, spec)
     unnested = exp.select(
-        exp.alias_(exp.Unnest(expressions=[rows]), ROW, quoted=True), _col(file_column)
+        exp.alias_(exp.Unnest(expressions=[rows]), ROW, quoted=True), *carried.first()
     ).from_(lines)
     structure = {c.name: json_structure(parse_type(c.type)) for c in columns}
     typed = exp.Anonymous(
         this="json_transform",
         expressions=[_col(ROW), exp.Literal.string(json.dumps(structure))],
     )
-    records = exp.select(exp.alias_(typed, VALUE, quoted=True), _col(file_column)).from_(
+    records = exp.select(exp.alias_(typed, VALUE, quoted=True), *carried.columns()).from_(
         unnested.subquery("u")
     )
     values = [
@@ -110,7 +131,7 @@ def _json_rows(
         )
         for c in columns
     ]
-    return exp.select(*values, _col(file_column)).from_(records.subquery("t")).subquery("d")
+    return exp.select(*values, *carried.columns()).from_(records.subquery("t")).subquery("d")
 
 
 def _direct_lines_allowed(spec: ReaderSpec, columns: Sequence[Column]) -> bool:
@@ -156,10 +177,10 @@ def _unless_python_needed(line: exp.Expr, python: exp.Expr, spec: ReaderSpec) ->
 
 
 def _text_rows(
-    lines: exp.Table, spec: ReaderSpec, columns: Sequence[Column], file_column: str
+    lines: exp.Table, spec: ReaderSpec, columns: Sequence[Column], carried: _Carried
 ) -> exp.Subquery:
     fields = exp.select(
-        exp.alias_(split_fields(_col(LINE, "r"), spec), FIELDS, quoted=True), _col(file_column)
+        exp.alias_(split_fields(_col(LINE, "r"), spec), FIELDS, quoted=True), *carried.first()
     ).from_(lines)
     values = []
     for index, column in enumerate(columns, start=1):
@@ -167,7 +188,7 @@ def _text_rows(
             this="list_extract", expressions=[_col(FIELDS, "f"), exp.Literal.number(index)]
         )
         values.append(exp.alias_(_typed(text, parse_type(column.type)), column.name, quoted=True))
-    return exp.select(*values, _col(file_column)).from_(fields.subquery("f")).subquery("d")
+    return exp.select(*values, *carried.columns()).from_(fields.subquery("f")).subquery("d")
 
 
 def _typed(text: exp.Expr, hive: HiveType) -> exp.Expr:
