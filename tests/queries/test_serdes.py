@@ -366,6 +366,102 @@ def test_cloudtrail_serde_reads_one_row_per_record(lake: Lake) -> None:
     assert lake.scanned("SELECT count(*) FROM cloudtrail_logs") == size
 
 
+# AWS's current manual-partitioning DDL for CloudTrail ("Create a table for CloudTrail
+# logs in Athena using manual partitioning"): the Hive JSON SerDe over CloudTrail's
+# input format, classification cloudtrail.
+CURRENT_CLOUDTRAIL_DDL = """CREATE EXTERNAL TABLE cloudtrail_logs (
+eventversion STRING,
+useridentity STRUCT<
+               type:STRING,
+               principalid:STRING,
+               arn:STRING,
+               accountid:STRING,
+               invokedby:STRING,
+               accesskeyid:STRING,
+               username:STRING,
+               onbehalfof: STRUCT<
+                    userid: STRING,
+                    identitystorearn: STRING>,
+  sessioncontext:STRUCT<
+    attributes:STRUCT<
+               mfaauthenticated:STRING,
+               creationdate:STRING>,
+    sessionissuer:STRUCT<
+               type:STRING,
+               principalid:STRING,
+               arn:STRING,
+               accountid:STRING,
+               username:STRING>,
+    ec2roledelivery:string,
+    webidfederationdata: STRUCT<
+               federatedprovider: STRING,
+               attributes: map<string,string>>
+  >
+>,
+eventtime STRING,
+eventsource STRING,
+eventname STRING,
+awsregion STRING,
+sourceipaddress STRING,
+useragent STRING,
+errorcode STRING,
+errormessage STRING,
+requestparameters STRING,
+responseelements STRING,
+additionaleventdata STRING,
+requestid STRING,
+eventid STRING,
+resources ARRAY<STRUCT<
+               arn:STRING,
+               accountid:STRING,
+               type:STRING>>,
+eventtype STRING,
+apiversion STRING,
+readonly STRING,
+recipientaccountid STRING,
+serviceeventdetails STRING,
+sharedeventid STRING,
+vpcendpointid STRING,
+vpcendpointaccountid STRING,
+eventcategory STRING,
+addendum STRUCT<
+  reason:STRING,
+  updatedfields:STRING,
+  originalrequestid:STRING,
+  originaleventid:STRING>,
+sessioncredentialfromconsole STRING,
+edgedevicedetails STRING,
+tlsdetails STRUCT<
+  tlsversion:STRING,
+  ciphersuite:STRING,
+  clientprovidedhostheader:STRING>
+)
+COMMENT 'CloudTrail table for amzn-s3-demo-bucket bucket'
+ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
+STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
+OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'
+LOCATION 's3://lake/AWSLogs/123456789012/'
+TBLPROPERTIES ('classification'='cloudtrail')"""
+
+
+def test_current_cloudtrail_ddl_hive_json_serde_over_cloudtrail_input(lake: Lake) -> None:
+    _put_trail(lake)
+    lake.run(CURRENT_CLOUDTRAIL_DDL)
+    rows = lake.rows(
+        "SELECT useridentity.arn, eventname, sourceipaddress, eventtime, "
+        "useridentity.sessioncontext.sessionissuer.username AS issuer, readonly, "
+        "resources[1].arn AS resource FROM cloudtrail_logs ORDER BY eventtime LIMIT 100"
+    )
+    assert rows == [
+        {"arn": "arn:aws:sts::123456789012:assumed-role/Admin/bob", "eventname": "GetObject",
+         "sourceipaddress": "192.0.2.1", "eventtime": "2017-02-17T10:02:03Z",
+         "issuer": "Admin", "readonly": "true", "resource": "arn:aws:s3:::lake/hr/x.csv"},
+        {"arn": None, "eventname": "ConsoleLogin", "sourceipaddress": "198.51.100.7",
+         "eventtime": "2017-02-17T11:00:00Z", "issuer": None, "readonly": None,
+         "resource": None},
+    ]  # fmt: skip
+
+
 def test_json_serde_variant_reads_the_records_array(lake: Lake) -> None:
     # The JSON SerDe form of a CloudTrail table: one column, Records, over the same files.
     _put_trail(lake)

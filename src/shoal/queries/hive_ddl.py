@@ -491,6 +491,9 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
     if serde not in _SERDES:
         raise UnsupportedSqlError(f"ROW FORMAT SERDE {serde!r} is not supported by shoal")
     classification, reads = _SERDES[serde]
+    if serde in serdes.JSON_SERDES and input_format == serdes.CLOUDTRAIL_INPUT:
+        # AWS's CloudTrail table: the JSON SerDe over records the input format splits out
+        classification, reads = "cloudtrail", input_format
     if reads != input_format:
         raise InvalidInputError(
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"

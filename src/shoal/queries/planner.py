@@ -473,6 +473,8 @@ def table_format(table: Table) -> TableFormat:
     classification = (params.get("classification") or "").lower()
     if not classification:
         classification = _CLASSIFICATION_BY_SERDE.get(serde, "")
+        if sd.input_format == serdes.CLOUDTRAIL_INPUT:
+            classification = "cloudtrail"  # whatever the SerDe: one row per record
         if "parquet" in (sd.input_format or "").lower():
             classification = "parquet"
     if not classification:

@@ -33,8 +33,14 @@ _TEXT = frozenset({"string", "varchar", "char"})
 
 
 def reader_kind(fmt: TableFormat) -> str | None:
-    """How ``fmt``'s lines are read here, or None when DuckDB reads its files itself."""
-    return LINE_READERS.get(fmt.serde)
+    """How ``fmt``'s lines are read here, or None when DuckDB reads its files itself.
+
+    A JSON SerDe over CloudTrail's input format (AWS's current CloudTrail DDL, with
+    classification ``cloudtrail``) reads one row per record, as the CloudTrail SerDe."""
+    kind = LINE_READERS.get(fmt.serde)
+    if kind == "json" and fmt.classification.lower() == "cloudtrail":
+        return "cloudtrail"
+    return kind
 
 
 def escaped_spec(fmt: TableFormat, columns: Sequence[Column]) -> ReaderSpec:
