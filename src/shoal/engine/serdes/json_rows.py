@@ -39,14 +39,18 @@ class JsonOptions:
     records_key: str | None = None  # CloudTrail: rows are the elements of this array
 
 
+Convert = Callable[[Any], Any]
+
+
 class JsonRows:
-    """Reads lines of JSON into records of ``columns`` (name, type), per ``options``."""
+    """Reads lines of JSON into records of ``columns`` (name, type), per ``options``.
+
+    Each type's conversion is built once (``_converter``) and reused for every value."""
 
     def __init__(self, columns: Sequence[tuple[str, HiveType]], options: JsonOptions) -> None:
         self.options = options
-        self.types = dict(columns)
-        self._top = self._lookup([name for name, _ in columns], options.mapping)
-        self._fields: dict[HiveType, _Lookup] = {}
+        self._converters: dict[HiveType, Convert] = {}
+        self._record = self._struct(columns, options.mapping)
 
     def rows(self, line: str | None) -> list[str]:
         """The records of one line, as JSON texts (see the module's docstring)."""
@@ -56,8 +60,7 @@ class JsonRows:
             document = json.loads(line)
             if not isinstance(document, dict):
                 raise ValueError("not a JSON object")
-            records = self._records(document)
-            return [_encode(self._struct(r, self.types, self._top)) for r in records]
+            return [_encode(self._record(r)) for r in self._records(document)]
         except ValueError as err:  # json.JSONDecodeError is a ValueError
             if self.options.ignore_malformed:
                 return ["{}"]
@@ -74,57 +77,60 @@ class JsonRows:
             return []  # a digest or other non-log object: no rows
         return [r for r in records if isinstance(r, dict)]
 
-    def _lookup(self, names: Sequence[str], mapping: Mapping[str, str]) -> _Lookup:
-        """Which declared name each JSON key reads into."""
-        found = {self._key(name): name for name in names}
-        for column, key in mapping.items():
-            target = next((n for n in names if n.lower() == column.lower()), None)
-            if target is not None:
-                found[self._key(key)] = target
-        return _Lookup(found, self._key)
-
     def _key(self, key: str) -> str:
         if self.options.dots_in_keys:
             key = key.replace(".", "_")
         return key.lower() if self.options.case_insensitive else key
 
-    def _struct(
-        self, record: Mapping[str, Any], types: Mapping[str, HiveType], lookup: _Lookup
-    ) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in record.items():
-            name = lookup.name(key)
-            if name is None:
-                continue
-            if name in out:
-                raise ValueError(f'Duplicate key "{name}"')
-            out[name] = self._value(value, types[name])
-        return out
+    def _converter(self, hive: HiveType) -> Convert:
+        found = self._converters.get(hive)
+        if found is None:
+            found = self._converters[hive] = self._build(hive)
+        return found
 
-    def _value(self, value: Any, hive: HiveType) -> Any:
-        if value is None:
-            return None
+    def _build(self, hive: HiveType) -> Convert:
         if hive.name in _TEXT:
-            return _text(value)
+            return _text
         if hive.name == "struct":
-            if not isinstance(value, dict):
-                return None
-            return self._struct(value, dict(hive.fields), self._field_lookup(hive))
+            struct = self._struct(hive.fields, {})
+            return lambda v: struct(v) if isinstance(v, dict) else None
         if hive.name == "array":
-            if not isinstance(value, list):
-                return None
-            return [self._value(item, hive.args[0]) for item in value]
+            item = self._converter(hive.args[0])
+            return lambda v: [item(x) for x in v] if isinstance(v, list) else None
         if hive.name == "map":
-            if not isinstance(value, dict):
-                return None
-            return {k: self._value(v, hive.args[1]) for k, v in value.items()}
-        return value
+            value = self._converter(hive.args[1])
+            return lambda v: {k: value(x) for k, x in v.items()} if isinstance(v, dict) else None
+        return _same
 
-    def _field_lookup(self, hive: HiveType) -> _Lookup:
-        lookup = self._fields.get(hive)
-        if lookup is None:
-            lookup = self._fields[hive] = self._lookup([n for n, _ in hive.fields], {})
-        return lookup
+    def _struct(
+        self, fields: Sequence[tuple[str, HiveType]], mapping: Mapping[str, str]
+    ) -> Convert:
+        """A record's keys matched to ``fields`` (or, by ``mapping``, column -> key)."""
+        names = [name for name, _ in fields]
+        by_key = {self._key(name): name for name in names}
+        for column, key in mapping.items():
+            target = next((n for n in names if n.lower() == column.lower()), None)
+            if target is not None:
+                by_key[self._key(key)] = target
+        lookup = _Lookup(by_key, self._key)
+        converters = {name: self._converter(t) for name, t in fields}
+
+        def struct(record: Mapping[str, Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for key, value in record.items():
+                name = lookup.name(key)
+                if name is None:
+                    continue
+                if name in out:
+                    raise ValueError(f'Duplicate key "{name}"')
+                out[name] = None if value is None else converters[name](value)
+            return out
+
+        return struct
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 class _Lookup:
