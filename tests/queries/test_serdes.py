@@ -725,6 +725,16 @@ def test_open_csv_serde_escapes(lake: Lake) -> None:
     ]
 
 
+def test_open_csv_serde_empty_fields_are_empty_strings(lake: Lake) -> None:
+    # OpenCSVSerde has no NULL marker: an empty field, quoted or not, is ''.
+    lake.put("empty/data.csv", '"a","",\n')
+    lake.run(
+        "CREATE EXTERNAL TABLE empty (x string, y string, z string) "
+        "ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde' LOCATION 's3://lake/empty/'"
+    )
+    assert lake.rows("SELECT * FROM empty") == [{"x": "a", "y": "", "z": ""}]
+
+
 def test_open_csv_serde_unix_dates_and_timestamps(lake: Lake) -> None:
     # The page's example: DATE as days since 1970-01-01, TIMESTAMP as epoch milliseconds.
     lake.put(

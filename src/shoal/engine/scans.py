@@ -265,6 +265,10 @@ def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     ]
     if fmt.escape_char:
         options.append(_option("escape", exp.Literal.string(fmt.escape_char)))
+    text_columns = serde_sql.open_csv_strings(fmt, scan.columns)
+    if text_columns:  # OpenCSVSerde has no NULL: an empty field is an empty string
+        names = [exp.Literal.string(name) for name in text_columns]
+        options.append(_option("force_not_null", exp.Array(expressions=names)))
     return _call("read_csv", urls, options)
 
 

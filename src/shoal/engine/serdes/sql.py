@@ -89,6 +89,13 @@ def open_csv_text(fmt: TableFormat, type_name: str) -> bool:
     return fmt.serde == OPEN_CSV and type_name in ("date", "timestamp")
 
 
+def open_csv_strings(fmt: TableFormat, columns: Sequence[Column]) -> list[str]:
+    """The string columns of an OpenCSVSerde table (where an empty field is ``''``)."""
+    if fmt.serde != OPEN_CSV:
+        return []
+    return [c.name for c in columns if parse_type(c.type).name in _TEXT]
+
+
 def open_csv_value(text: exp.Expr, hive: HiveType) -> exp.Expr:
     """An OpenCSVSerde DATE (days since 1970-01-01) or TIMESTAMP (epoch milliseconds);
     text that is not a whole number is read as a date or timestamp literal."""
