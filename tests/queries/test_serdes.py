@@ -688,6 +688,13 @@ def test_grok_serde_refuses_unknown_patterns(lake: Lake) -> None:
         )
 
 
+@pytest.mark.parametrize("function", ["__shoal_text_fields", "__shoal_json_rows"])
+def test_serde_reader_functions_are_for_scans_only(lake: Lake, function: str) -> None:
+    # User SQL cannot call the readers (a pathological regex would run uninterruptibly).
+    with pytest.raises(ShoalError, match=function):
+        lake.rows(f'SELECT {function}(\'aaaa\', \'["regex",[["a","string"]],[]]\')')
+
+
 # --- OpenCSVSerde -------------------------------------------------------------------------
 
 

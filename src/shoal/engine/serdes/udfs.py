@@ -5,8 +5,8 @@ the line holds; ``__shoal_text_fields(line, spec)`` -> ``VARCHAR[]``: the line's
 fields in column order, NULL for a line that does not match. ``spec`` is a
 ``ReaderSpec`` as JSON; a reader is built once per spec (and engine process).
 
-They take and return Arrow arrays (one call per vector of lines), and are pure:
-user SQL could call them too, to no effect beyond reading the text it passes.
+They take and return Arrow arrays (one call per vector of lines). User SQL may not call
+them (``dialect.DENIED_FUNCTIONS``): only the scans shoal writes do.
 """
 
 from __future__ import annotations
