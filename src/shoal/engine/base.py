@@ -49,6 +49,7 @@ class TableFormat:
     compression: str | None = None  # None: detect from the file name / magic
     null_format: str | None = None
     serde_parameters: Mapping[str, str] = field(default_factory=dict)
+    serde: str = ""  # the SerDe library: engines read some SerDes' lines themselves
 
 
 @dataclass(frozen=True)

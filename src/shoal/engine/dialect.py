@@ -90,6 +90,10 @@ DENIED_FUNCTIONS = frozenset(
         "duckdb_extensions",
         "which_secret",
         "write_log",  # the read log counts bytes scanned (engine/read_log.py)
+        # SerDe line readers (engine/serdes/udfs.py): for scans only, as a regex or
+        # grok expression given here would run where a query cannot interrupt it
+        "__shoal_json_rows",
+        "__shoal_text_fields",
     }
 )
 # sqlglot node types that never belong in a read-only query.

@@ -80,6 +80,7 @@ from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
 from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
+from shoal.engine.serdes import udfs as serde_functions
 from shoal.errors import (
     AccessDeniedError,
     BytesScannedCutoffError,
@@ -145,6 +146,7 @@ class DuckDBEngine(Engine):
         for macro in trino_functions.MACROS:
             self._con.execute(macro)
         self._con.register_filesystem(self._fs)
+        serde_functions.register(self._con)
         self._reads = ReadLog(self._con, spill_directory=temp_directory) if direct_reads else None
         if self._reads is not None:
             self._reads.enable()

@@ -26,6 +26,7 @@ from shoal.catalog.types import parse_type
 from shoal.engine import hive_text
 from shoal.engine.base import TableFormat, TableScan
 from shoal.engine.duckdb_types import duckdb_type
+from shoal.engine.serdes import sql as serde_sql
 from shoal.errors import InvalidInputError
 
 FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
@@ -65,16 +66,21 @@ def scan_query(
     """
     urls = [url(f.path) for f in scan.files]
     classification = scan.format.classification.lower()
-    if classification not in _READERS:
+    serde_kind = serde_sql.reader_kind(scan.format)
+    text = None
+    if serde_kind is not None:  # read line by line, typed by the SerDe's reader
+        source: exp.Expr = serde_sql.source(serde_kind, urls, scan, FILE_COLUMN, INDEX_COLUMN)
+    elif classification not in _READERS:
         raise InvalidInputError(
             f"{scan.database}.{scan.table}: cannot read {classification!r} files"
         )
-    if _line_by_line(scan.format):
-        source: exp.Expr = _lines(urls, scan)
+    elif _line_by_line(scan.format):
+        source = _lines(urls, scan)
+        text = _text_columns(scan)
     else:
         source = exp.Table(this=_READERS[classification](urls, scan), alias=_alias("d"))
-    text = _text_columns(scan)
-    projections = [_data_column(c, present, text) for c in scan.columns]
+        text = _text_columns(scan)
+    projections = [_data_column(c, present, text, scan.format) for c in scan.columns]
     query = exp.select(*projections).from_(source)
     if not scan.partition_keys:
         return query
@@ -91,7 +97,7 @@ def scan_query(
 def _file_index(scan: TableScan, present: Collection[str] | None) -> exp.Column | None:
     """The column telling each row's file by position, or None when a data column
     named like DuckDB's virtual ``file_index`` would hide it."""
-    if _line_by_line(scan.format):
+    if _line_by_line(scan.format) or serde_sql.reader_kind(scan.format) is not None:
         return exp.column(INDEX_COLUMN, table="d", quoted=True)
     declared = {c.name.lower() for c in scan.columns}
     if READER_INDEX in declared or (present is not None and READER_INDEX in present):
@@ -142,20 +148,25 @@ def _id(name: str) -> exp.Identifier:
 
 
 def _data_column(
-    column: Column, present: Collection[str] | None, text: Callable[[Column], exp.Expr] | None
+    column: Column,
+    present: Collection[str] | None,
+    text: Callable[[Column], exp.Expr] | None,
+    fmt: TableFormat,
 ) -> exp.Expr:
     to = _built_type(_column_type(column))
     if present is not None and column.name.lower() not in present:
         value: exp.Expr = exp.cast(exp.null(), to)
-    elif text is not None and _text_encoded(column):
+    elif text is not None and _text_encoded(column, fmt):
         value = text(column)
     else:
         value = exp.cast(exp.column(column.name, table="d", quoted=True), to)
     return exp.alias_(value, column.name, quoted=True)
 
 
-def _text_encoded(column: Column) -> bool:
-    return parse_type(column.type).name in hive_text.TEXT_ENCODED
+def _text_encoded(column: Column, fmt: TableFormat) -> bool:
+    """Whether ``column`` is read as text and converted (see ``_text_columns``)."""
+    name = parse_type(column.type).name
+    return name in hive_text.TEXT_ENCODED or serde_sql.open_csv_text(fmt, name)
 
 
 def _text_columns(scan: TableScan) -> Callable[[Column], exp.Expr] | None:
@@ -169,6 +180,8 @@ def _text_columns(scan: TableScan) -> Callable[[Column], exp.Expr] | None:
     def value(column: Column) -> exp.Expr:
         field = exp.column(column.name, table="d", quoted=True)
         hive = parse_type(column.type)
+        if serde_sql.open_csv_text(fmt, hive.name):
+            return serde_sql.open_csv_value(field, hive)
         return hive_text.text_value(field, hive, _column_type(column), seps, fmt.null_format)
 
     return value
@@ -203,9 +216,13 @@ def _option(name: str, value: exp.Expr) -> exp.EQ:
     return exp.EQ(this=exp.column(name), expression=value)
 
 
-def _columns_struct(columns: Sequence[Column], complex_as_text: bool = False) -> exp.Struct:
+def _columns_struct(columns: Sequence[Column], text_of: TableFormat | None = None) -> exp.Struct:
+    """Column name -> the reader's type; columns of ``text_of`` that are read as text
+    and converted (``_text_encoded``) as VARCHAR."""
+
     def reader_type(column: Column) -> str:
-        return "VARCHAR" if complex_as_text and _text_encoded(column) else _column_type(column)
+        as_text = text_of is not None and _text_encoded(column, text_of)
+        return "VARCHAR" if as_text else _column_type(column)
 
     return _struct({c.name: reader_type(c) for c in columns})
 
@@ -235,7 +252,7 @@ def _json(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
 def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     fmt = scan.format
     options = [
-        _option("columns", _columns_struct(scan.columns, complex_as_text=True)),
+        _option("columns", _columns_struct(scan.columns, text_of=fmt)),
         _option("auto_detect", exp.false()),
         _option("header", exp.false()),
         _option("skip", exp.Literal.number(fmt.skip_header_lines)),
@@ -248,12 +265,16 @@ def _csv(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     ]
     if fmt.escape_char:
         options.append(_option("escape", exp.Literal.string(fmt.escape_char)))
+    text_columns = serde_sql.open_csv_strings(fmt, scan.columns)
+    if text_columns:  # OpenCSVSerde has no NULL: an empty field is an empty string
+        names = [exp.Literal.string(name) for name in text_columns]
+        options.append(_option("force_not_null", exp.Array(expressions=names)))
     return _call("read_csv", urls, options)
 
 
 def _line_by_line(fmt: TableFormat) -> bool:
-    """Text without quoting or escapes (LazySimpleSerDe) is read a line at a time."""
-    return fmt.classification.lower() == "csv" and not fmt.quote_char and not fmt.escape_char
+    """Text without quoting (LazySimpleSerDe) is read a line at a time."""
+    return fmt.classification.lower() == "csv" and not fmt.quote_char
 
 
 def _lines(urls: Sequence[str], scan: TableScan) -> exp.Subquery:
@@ -276,9 +297,11 @@ def _lines(urls: Sequence[str], scan: TableScan) -> exp.Subquery:
         _option("compression", exp.Literal.string(_compression(fmt))),
     ]
     line = exp.column(LINE_COLUMN, table="r", quoted=True)
-    split = exp.Anonymous(
+    split: exp.Expr = exp.Anonymous(
         this="string_split", expressions=[line, exp.Literal.string(fmt.delimiter)]
     )
+    if fmt.escape_char:  # escape.delim: a delimiter after the escape is text
+        split = serde_sql.split_fields(line, serde_sql.escaped_spec(fmt, scan.columns))
     fields = exp.select(
         exp.alias_(split, FIELDS_COLUMN, quoted=True),
         exp.column(FILE_COLUMN, quoted=True),

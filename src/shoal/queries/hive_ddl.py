@@ -32,6 +32,8 @@ from shoal.catalog.formats import (
 from shoal.catalog.model import TABLE_TYPE_EXTERNAL, Column, SerDeInfo, StorageDescriptor, Table
 from shoal.catalog.names import validate_name
 from shoal.catalog.types import HiveType, parse_type
+from shoal.engine import serdes
+from shoal.engine.serdes.checks import check_serde_parameters
 from shoal.errors import InvalidInputError, InvalidNameError, SqlSyntaxError, UnsupportedSqlError
 from shoal.storage.base import parse_uri
 
@@ -438,7 +440,11 @@ _STORED_AS: dict[str, tuple[str, str, str]] = {
 }
 _UNREADABLE = ("ORC", "AVRO", "RCFILE", "SEQUENCEFILE", "ION")
 # Input format class -> the SerDe used when ROW FORMAT is absent.
-_INPUT_FORMATS: dict[str, str] = {TEXT_INPUT: LAZY_SIMPLE_SERDE, PARQUET_INPUT: PARQUET_SERDE}
+_INPUT_FORMATS: dict[str, str] = {
+    TEXT_INPUT: LAZY_SIMPLE_SERDE,
+    PARQUET_INPUT: PARQUET_SERDE,
+    serdes.CLOUDTRAIL_INPUT: serdes.CLOUDTRAIL,
+}
 # SerDe class -> (classification, input format whose files it reads)
 _SERDES: dict[str, tuple[str, str]] = {
     LAZY_SIMPLE_SERDE: ("csv", TEXT_INPUT),
@@ -447,7 +453,13 @@ _SERDES: dict[str, tuple[str, str]] = {
     "org.apache.hive.hcatalog.data.JsonSerDe": ("json", TEXT_INPUT),
     "org.apache.hadoop.hive.serde2.JsonSerDe": ("json", TEXT_INPUT),
     PARQUET_SERDE: ("parquet", PARQUET_INPUT),
+    serdes.CLOUDTRAIL: ("cloudtrail", serdes.CLOUDTRAIL_INPUT),
+    serdes.REGEX: ("regex", TEXT_INPUT),
+    serdes.REGEX_CONTRIB: ("regex", TEXT_INPUT),
+    serdes.GROK: ("grok", TEXT_INPUT),
 }
+# Classifications of tables read as lines of text (skip.header.line.count applies).
+_TEXT_TABLES = frozenset({"csv", "json", "regex", "grok"})
 # SerDe parameters that must be one character, per SerDe (the reader takes one byte).
 _ONE_CHAR: dict[str, tuple[str, ...]] = {
     LAZY_SIMPLE_SERDE: ("field.delim", "escape.delim", "collection.delim", "mapkey.delim"),
@@ -479,6 +491,9 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
     if serde not in _SERDES:
         raise UnsupportedSqlError(f"ROW FORMAT SERDE {serde!r} is not supported by shoal")
     classification, reads = _SERDES[serde]
+    if serde in serdes.JSON_SERDES and input_format == serdes.CLOUDTRAIL_INPUT:
+        # AWS's CloudTrail table: the JSON SerDe over records the input format splits out
+        classification, reads = "cloudtrail", input_format
     if reads != input_format:
         raise InvalidInputError(
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"
@@ -552,6 +567,7 @@ def _serde_parameters(serde: str, given: dict[str, str]) -> dict[str, str]:
         params.setdefault("quoteChar", '"')
     elif serde == PARQUET_SERDE:
         params.setdefault("serialization.format", "1")
+    check_serde_parameters(serde, params)
     for key in _ONE_CHAR.get(serde, ()):
         if key in params and len(params[key]) != 1:
             raise UnsupportedSqlError(
@@ -576,9 +592,9 @@ def _table_parameters(given: dict[str, str], classification: str) -> dict[str, s
     if params.get("table_type", "hive").lower() != "hive":
         raise UnsupportedSqlError(f"table_type {params['table_type']!r}")
     header = params.get("skip.header.line.count")
-    if header is not None and (not header.isdigit() or classification != "csv"):
+    if header is not None and (not header.isdigit() or classification not in _TEXT_TABLES):
         raise InvalidInputError(
-            f"skip.header.line.count {header!r} needs a whole number, on a CSV/text table"
+            f"skip.header.line.count {header!r} needs a whole number, on a text table"
         )
     if params.get("skip.footer.line.count", "0") != "0":
         raise UnsupportedSqlError("skip.footer.line.count")

@@ -38,6 +38,7 @@ from shoal.catalog.expression import compile_partition_filter, is_numeric_type
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, PartitionLocation, Table
 from shoal.catalog.store import CatalogStore
 from shoal.catalog.types import parse_type
+from shoal.engine import serdes
 from shoal.engine.base import DataFile, TableFormat, TableScan
 from shoal.engine.dialect import DATA_CATALOG, TableRef, is_cte_name, parse, to_duckdb
 from shoal.engine.lru import LruCache
@@ -459,6 +460,7 @@ _CLASSIFICATION_BY_SERDE = {
     "org.apache.hive.hcatalog.data.JsonSerDe": "json",
     formats.LAZY_SIMPLE_SERDE: "csv",
     formats.OPEN_CSV_SERDE: "csv",
+    **serdes.CLASSIFICATIONS,
 }
 
 
@@ -471,6 +473,8 @@ def table_format(table: Table) -> TableFormat:
     classification = (params.get("classification") or "").lower()
     if not classification:
         classification = _CLASSIFICATION_BY_SERDE.get(serde, "")
+        if sd.input_format == serdes.CLOUDTRAIL_INPUT:
+            classification = "cloudtrail"  # whatever the SerDe: one row per record
         if "parquet" in (sd.input_format or "").lower():
             classification = "parquet"
     if not classification:
@@ -492,6 +496,7 @@ def table_format(table: Table) -> TableFormat:
         compression=_compression(params),
         null_format=serde_params.get("serialization.null.format"),
         serde_parameters=serde_params,
+        serde=serde,
     )
 
 
