@@ -16,6 +16,7 @@ from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
     from shoal.audit.quotas import QuotaService
+    from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
     from shoal.engine.duckdb import DuckDBEngine
     from shoal.queries.service import FinishedListener, QueryService
@@ -52,7 +53,7 @@ class Shoal:
         # Users and access keys (auth/): who may sign API requests.
         self.identities = IdentityStore(self.state, config.data_path, config.account_id)
         self.governance = GovernanceStore(self.state)  # groups, roles, policies, mappings
-        # Called with each finished execution; the API adds its audit recorder here.
+        # Called with each finished execution (quota checks, the audit record).
         self.query_listeners: list[FinishedListener] = []
 
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
@@ -75,11 +76,15 @@ class Shoal:
     @cached_property
     def queries(self) -> QueryService:
         """Query executions, workgroups, named queries and prepared statements."""
+        from shoal.audit.usage import audit_recorder
         from shoal.queries.runner import StatementRunner
         from shoal.queries.service import QueryService
 
         runner = StatementRunner(self.catalog, self.storage, self.engine)
         self.query_listeners.append(self.quotas.after_query)
+        # Each finished query is one record, whoever ran it (API, CLI, Python API).
+        config = self.config
+        self.query_listeners.append(audit_recorder(self.audit, config.account_id, config.region))
         return QueryService(
             self.state,
             self.catalog,
@@ -97,7 +102,25 @@ class Shoal:
         service: QueryService | None = self.__dict__.get("queries")  # cached_property's slot
         return service
 
-    # --- usage metering and quotas (audit/usage.py, audit/quotas.py) ---
+    # --- the audit trail, usage metering and quotas (audit/) ---
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        """The audit trail every request is recorded in, whichever door it came by
+        (the API server, the CLI, the Python API). Records are journaled at once;
+        the server (``start``) or ``shoal audit flush`` rolls them into the lake."""
+        from shoal.audit.trail import AuditTrail, TrailLayout
+
+        config = self.config
+        return AuditTrail(
+            self.storage,
+            self.catalog,
+            config.data_path,
+            TrailLayout(config.audit_bucket, config.account_id, config.region),
+            digest_every=config.audit_digest_every,
+            digest_seconds=config.audit_digest_seconds,
+            roll_seconds=config.audit_roll_seconds,
+        )
 
     @cached_property
     def usage(self) -> UsageMeter:
@@ -114,10 +137,13 @@ class Shoal:
         return QuotaService(self.state)
 
     def close(self) -> None:
+        """Stop the services that were started; sync the audit journal."""
         if "queries" in self.__dict__:
             self.queries.close()
         if "engine" in self.__dict__:
             self.engine.close()
+        if "audit" in self.__dict__:
+            self.audit.close()
         self.state.close()
 
     def __enter__(self) -> Shoal:

@@ -44,8 +44,9 @@ class TrailEnv:
         """Every record in the lake's log files."""
         records = []
         for key in self.log_keys():
-            text = gzip.decompress(self.storage.read(BUCKET, key))
-            records += [json.loads(line) for line in text.splitlines()]
+            document = json.loads(gzip.decompress(self.storage.read(BUCKET, key)))
+            assert set(document) == {"Records"}, "a CloudTrail log file holds Records only"
+            records += document["Records"]
         return records
 
 

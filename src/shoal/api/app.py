@@ -24,7 +24,6 @@ from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
 from shoal.audit.records import ApiCall, Caller, build_record, collecting_annotations
 from shoal.audit.trail import AuditTrail
-from shoal.audit.usage import audit_recorder
 from shoal.auth.enforce import ADMIN_REASON, Verdict
 from shoal.errors import AuditError, NotAuthorizedError, ShoalError
 
@@ -47,18 +46,17 @@ def create_app(
         json_handlers: Override the JSON-protocol handlers, by X-Amz-Target prefix
             (``{"AWSGlue": {"GetTables": fn}}``); by default they come from
             ``shoal.api.athena`` and ``shoal.api.glue``.
-        audit: Record every API request in the audit trail (``app.state.audit``).
+        audit: Record every API request in the trail of ``shoal`` (``app.state.audit``)
+            and roll it into the lake in the background.
     """
     router = Router(shoal, json_handlers)
     endpoint: Endpoint = router.handle
     trail = None
     if audit:
-        trail = AuditTrail.for_app(shoal)
+        trail = shoal.audit
         endpoint = audited(endpoint, trail, shoal)
-        # Each finished query is one more record: usage by SQL over the audit table.
-        config = shoal.config
-        shoal.query_listeners.append(audit_recorder(trail, config.account_id, config.region))
-        # Crashes included: the records a killed server owed are written now. Before the
+        # Each finished query is one more record (``Shoal.queries`` wires it), crashes
+        # included: the records a killed server owed are written now. Before the
         # trail starts, so the recorder still sees what that server journaled.
         caught_up = shoal.queries.make_listeners_durable()
         if caught_up:

@@ -21,7 +21,6 @@ get no audit record and are not metered either; they scanned nothing measurable.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from shoal.audit.records import EVENT_VERSION, format_time
+from shoal.audit.records import format_time, service_event
 from shoal.catalog.connection import StateDatabase
 from shoal.errors import InvalidInputError
 from shoal.queries.model import FINISHED_STATES, RESTARTED_REASON, QueryExecution
@@ -43,7 +42,6 @@ log = logging.getLogger("shoal.usage")
 DIMENSIONS = ("user", "group", "workgroup", "database")
 COMPLETED_EVENT = "QueryExecutionCompleted"
 EVENT_SOURCE = "athena.amazonaws.com"
-SERVICE_EVENT = "AwsServiceEvent"  # CloudTrail's eventType for events no caller sent
 
 GroupsOf = Callable[[str], list[str]]
 _METERED_COLUMNS = [
@@ -195,58 +193,39 @@ def _bytes(statistics: dict[str, Any] | None) -> int:
 def completed_record(execution: QueryExecution, account_id: str, region: str) -> dict[str, Any]:
     """The CloudTrail record of a finished execution, on behalf of its user.
 
-    Its ``eventTime`` is the completion time, so the record falls on the same day
-    (``dt``) as ``UsageMeter`` counts the execution.
+    Its ``eventTime`` is the completion time, so the record falls on the same day as
+    ``UsageMeter`` counts the execution; its figures are in ``serviceEventDetails``
+    under the names of Athena's ``QueryExecution`` (camelCase, as CloudTrail spells).
     """
     statistics = execution.statistics
     finished = execution.completion_date_time or datetime.now(UTC)
-    return {
-        "eventVersion": EVENT_VERSION,
-        "userIdentity": _identity(execution.user, account_id),
-        "eventTime": format_time(finished),
-        "eventSource": EVENT_SOURCE,
-        "eventName": COMPLETED_EVENT,
-        "awsRegion": region,
-        "sourceIPAddress": None,
-        "userAgent": None,
-        "requestParameters": None,
-        "responseElements": None,
-        "additionalEventData": {
+    return service_event(
+        source=EVENT_SOURCE,
+        name=COMPLETED_EVENT,
+        event_time=finished,
+        region=region,
+        account_id=account_id,
+        request_id=execution.query_execution_id,
+        user_name=execution.user,
+        read_only=True,
+        details={
             "queryExecutionId": execution.query_execution_id,
-            "bytesScanned": statistics.data_scanned_in_bytes,
-            "engineTimeMs": statistics.engine_execution_time_in_millis,
-            "workgroup": execution.workgroup,
-            "database": execution.database,
             "state": execution.state,
+            "stateChangeReason": execution.state_change_reason,
+            "workGroup": execution.workgroup,
+            "database": execution.database,
+            "statementType": execution.statement_type,
+            "dataScannedInBytes": statistics.data_scanned_in_bytes,
+            "engineExecutionTimeInMillis": statistics.engine_execution_time_in_millis,
+            "totalExecutionTimeInMillis": statistics.total_execution_time_in_millis,
+            "submissionDateTime": _time(execution.submission_date_time),
+            "completionDateTime": format_time(finished),
         },
-        "errorCode": None,
-        "errorMessage": None,
-        "requestID": execution.query_execution_id,
-        "eventID": str(uuid.uuid4()),
-        "readOnly": True,
-        "eventType": SERVICE_EVENT,
-        "recipientAccountId": account_id,
-    }
+    )
 
 
-def _identity(user: str | None, account_id: str) -> dict[str, Any]:
-    if user is None:  # started through the library or CLI, not by a signed request
-        return {
-            "type": "Unknown",
-            "principalId": None,
-            "arn": None,
-            "accountId": None,
-            "accessKeyId": None,
-            "userName": None,
-        }
-    return {
-        "type": "IAMUser",
-        "principalId": None,
-        "arn": f"arn:aws:iam::{account_id}:user/{user}",
-        "accountId": account_id,
-        "accessKeyId": None,
-        "userName": user,
-    }
+def _time(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment is not None else None
 
 
 def audit_recorder(
