@@ -248,7 +248,7 @@ def all_executions(server: ShoalServer) -> dict[str, dict[str, Any]]:
 
 def assert_audited_once(server: ShoalServer, answered: Answered) -> None:
     records, _ = delivered(server)  # flushes what the dead process journaled
-    recorded = Counter(r["requestid"] for r in records)
+    recorded = Counter(r["requestID"] for r in records)
     missing = [rid for rid in answered.request_ids if recorded[rid] == 0]
     assert not missing, f"{len(missing)} answered requests have no audit record"
     assert max(recorded.values()) == 1, recorded.most_common(3)
@@ -359,7 +359,7 @@ def test_queries_finished_just_before_a_kill_are_recorded_once(
     server = restarted()
     records, _ = delivered(server)
     completed = Counter(
-        r["requestid"] for r in records if r["eventname"] == "QueryExecutionCompleted"
+        r["requestID"] for r in records if r["eventName"] == "QueryExecutionCompleted"
     )
     assert (completed[lost], completed[journaled]) == (1, 1)
     db = sqlite3.connect(data_dir / "catalog.db")

@@ -129,7 +129,7 @@ def _record(
     if opened is None or opened.opened is None:
         return  # the command never opened shoal (settings, --help): nothing happened in it
     app = opened.opened
-    path = ctx.command_path.split()[1:]  # without the program name
+    path = _command_words(ctx)
     app.audit.append(
         cli_record(
             command=path,
@@ -142,6 +142,15 @@ def _record(
             error=(error.code, error.message) if error is not None else None,
         )
     )
+
+
+def _command_words(ctx: click.Context) -> list[str]:
+    """``["quotas", "create"]``: the command's names under the program's own."""
+    words: list[str] = []
+    while ctx.parent is not None:
+        words.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return words
 
 
 def _os_user() -> str:
