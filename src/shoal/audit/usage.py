@@ -7,12 +7,15 @@ query scanned (``DataScannedInBytes`` is what the engine read), so ``shoal usage
 once it has finished (succeeded, failed or cancelled), on the UTC day it finished.
 
 The same facts reach the audit trail: ``audit_recorder`` turns each finished
-execution into one CloudTrail record (eventName ``QueryExecutionCompleted``), so the
-answer is also SQL over ``shoal_audit.cloudtrail``::
+execution into one CloudTrail service event (eventName ``QueryExecutionCompleted``,
+figures in ``serviceEventDetails``), so the answer is also SQL over the documented
+CloudTrail table ``shoal_audit.cloudtrail``::
 
-    SELECT useridentity.username, dt, count(*), sum(additionaleventdata.bytesscanned)
+    SELECT useridentity.username, count(*),
+           sum(CAST(json_extract_scalar(serviceeventdetails, '$.dataScannedInBytes')
+                    AS bigint))
     FROM shoal_audit.cloudtrail WHERE eventname = 'QueryExecutionCompleted'
-    GROUP BY 1, 2
+    GROUP BY 1
 
 Executions failed by a restart (``RESTARTED_REASON``) never finished on a worker,
 get no audit record and are not metered either; they scanned nothing measurable.
