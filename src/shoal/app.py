@@ -7,7 +7,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from shoal.auth.keys import IdentityStore
+from shoal.auth.keys import IdentityStore, user_arn
 from shoal.auth.store import GovernanceStore
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
@@ -16,6 +16,7 @@ from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
     from shoal.audit.quotas import QuotaService
+    from shoal.audit.records import Caller
     from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
     from shoal.engine.duckdb import DuckDBEngine
@@ -120,7 +121,18 @@ class Shoal:
             digest_every=config.audit_digest_every,
             digest_seconds=config.audit_digest_seconds,
             roll_seconds=config.audit_roll_seconds,
+            callers=self._caller,
         )
+
+    def _caller(self, access_key_id: str) -> Caller | None:
+        """Who signs with ``access_key_id`` (for records reconciled after a crash)."""
+        from shoal.audit.records import Caller
+
+        found = self.identities.signing_identity(access_key_id)
+        if found is None:
+            return None
+        account = self.config.account_id
+        return Caller(found.user_name, access_key_id, user_arn(account, found.user_name), account)
 
     @cached_property
     def usage(self) -> UsageMeter:

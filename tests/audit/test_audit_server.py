@@ -14,33 +14,17 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from clients.server import ROOT_SECRET, ShoalServer, start_server, stop_server
+from clients.server import ROOT_SECRET, ShoalServer
 
 BODY_SECRET = "BODYSECRET-1b6f0c"
 META_SECRET = "METASECRET-7d21aa"
 GLUE_SECRET = "GLUESECRET-90ce4e"
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShoalServer]:
-    """A server of this test's own, so every audit record in it is this test's."""
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    running = start_server(tmp_path / "data")
-    try:
-        yield running
-    finally:
-        if running.proc.poll() is None:
-            stop_server(running)
 
 
 def shoal_cli(server: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:

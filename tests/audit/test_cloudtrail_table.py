@@ -19,7 +19,7 @@ import pytest
 
 from clients.server import ShoalServer
 
-from .test_audit_server import delivered, server, shoal_cli  # noqa: F401 (fixture)
+from .test_audit_server import delivered, shoal_cli
 
 ACCOUNT = "123456789012"
 AUDIT_BUCKET = "shoal-audit"
@@ -178,7 +178,7 @@ def sql_usage(server: ShoalServer, table: str) -> dict[str | None, tuple[int, in
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("variant", SERDES)
 def test_documented_ddl_reads_shoals_trail_and_usage_agrees(
-    server: ShoalServer,  # noqa: F811
+    server: ShoalServer,
     variant: str,
 ) -> None:
     make_usage(server)

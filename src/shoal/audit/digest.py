@@ -196,6 +196,8 @@ class DigestState:
     previous: dict[str, Any] | None = None
     sequence: int = 0
     last_digest_time: float = field(default_factory=time.time)
+    # Intents of live processes still waiting for their record (audit/intents.py).
+    open_intents: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> DigestState:

@@ -479,6 +479,8 @@ def _s3_resources(call: ApiCall) -> list[dict[str, Any]] | None:
 
 def _extra(extra: Mapping[str, Any]) -> dict[str, Any]:
     data = {name: extra.get(name) for name in EXTRA_FIELDS}
+    if extra.get("reconciled"):  # recorded after a crash, from its intent (audit.intents)
+        data["reconciled"] = True
     bytes_scanned = data["bytesScanned"]
     data["bytesScanned"] = int(bytes_scanned) if bytes_scanned is not None else None
     return {k: _cap(str(v)) if isinstance(v, str) else v for k, v in data.items()}

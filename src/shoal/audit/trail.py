@@ -31,12 +31,14 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.audit import digest as digests
+from shoal.audit import intents
 from shoal.audit.catalog import add_day_partitions, ensure_audit_table
 from shoal.audit.journal import (
     SEGMENT_PREFIX,
@@ -45,6 +47,7 @@ from shoal.audit.journal import (
     flock,
     read_journal_lines,
 )
+from shoal.audit.records import ApiCall, Caller, build_record
 from shoal.errors import NoSuchBucketError, NoSuchKeyError
 
 if TYPE_CHECKING:
@@ -134,6 +137,8 @@ class AuditTrail:
         digest_every: Write a digest once this many log files await one.
         digest_seconds: … or once the oldest awaits this long.
         roll_seconds: Interval of the background roll (``start``).
+        callers: Who signs with an access key id, for the records of requests
+            reconciled after a crash (``audit.intents``); unknown without it.
     """
 
     def __init__(
@@ -145,8 +150,10 @@ class AuditTrail:
         digest_every: int = 12,
         digest_seconds: float = 3600,
         roll_seconds: float = 300,
+        callers: Callable[[str], Caller | None] | None = None,
     ) -> None:
         self.storage = storage
+        self.callers = callers or (lambda _key: None)
         self.catalog = catalog
         self.layout = layout
         self.folder = data_path / "audit"
@@ -163,13 +170,20 @@ class AuditTrail:
 
     # -- appending
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any], done: str | None = None) -> None:
         """Append ``record``: written (safe from a process kill) when this returns, on
-        disk within the journal's ``sync_seconds``. Raises AuditError.
+        disk within the journal's ``sync_seconds``. ``done`` names the intent the
+        record settles (in the same write). Raises AuditError.
 
         Cheap enough (one ``write``) to call from the event loop.
         """
-        self.journal.append(encode_record(record))
+        line = encode_record(record)
+        self.journal.append(line + intents.done_line(done) if done else line)
+
+    def begin(self, intent: intents.Intent) -> None:
+        """Journal ``intent`` before the write it announces (see ``audit.intents``).
+        Raises AuditError."""
+        self.journal.append(intents.intent_line(intent))
 
     def sync(self) -> None:
         """Return once every record appended so far is on disk."""
@@ -183,13 +197,57 @@ class AuditTrail:
         with flock(self.folder / "roll.lock"):
             state = digests.DigestState.load(self.state_path)
             self._recover_digest(state)
-            for segment in self.journal.rotate():
+            segments = self.journal.rotate()
+            if self._reconcile(segments, state):
+                segments = self.journal.rotate()  # with the records owed
+            for segment in segments:
                 self._roll_segment(segment, state, summary)
             state.rolled = [t for t in state.rolled if self._segment_exists(t)]
             if state.due(self.digest_every, self.digest_seconds, force_digest):
                 summary.digest = self._write_digest(state)
             state.save(self.state_path)
         return summary
+
+    def _reconcile(self, segments: list[Path], state: digests.DigestState) -> int:
+        """Journal the records owed for intents a dead process left unsettled (see
+        ``audit.intents``); keep live processes' open intents. How many were owed."""
+        opened = {i["id"]: intents.from_dict(i) for i in state.open_intents}
+        settled: set[str] = set()
+        for segment in segments:
+            found, done = intents.read_intents(segment)
+            if segment.stem[len(SEGMENT_PREFIX) :] not in state.rolled:
+                opened.update(found)
+            settled |= done
+        waiting, owed = [], 0
+        for intent in (i for key, i in opened.items() if key not in settled):
+            if intents.owner_alive(intent.owner):
+                waiting.append(asdict(intent))
+            elif intents.took_effect(intent, self.storage):
+                self.append(self._reconciled(intent), done=intent.id)
+                owed += 1
+            else:
+                log.info("audit: %s %s never took effect; no record", intent.operation, intent.id)
+        state.open_intents = waiting
+        return owed
+
+    def _reconciled(self, intent: intents.Intent) -> dict[str, Any]:
+        """The record of a request that completed but was never answered."""
+        caller = self.callers(intent.access_key_id) if intent.access_key_id else None
+        call = ApiCall(
+            protocol="s3",
+            method=intent.method,
+            path=intent.path,
+            query=intent.query,
+            operation=intent.operation,
+            request_id=intent.id,
+            event_time=intent.moment,
+            region=self.layout.region,
+            account_id=self.layout.account_id,
+            caller=caller,
+            claimed_key_id=None if caller else intent.access_key_id,
+            extra={"reconciled": True},
+        )
+        return build_record(call)
 
     def _segment_exists(self, token: str) -> bool:
         return (self.journal.folder / f"{SEGMENT_PREFIX}{token}.jsonl").exists()
