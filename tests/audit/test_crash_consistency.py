@@ -444,7 +444,16 @@ def test_a_put_completed_but_unanswered_at_a_kill_is_reconciled(
     its intent; an intent whose object never arrived gets no record."""
     server = restarted()
     server.client("s3").create_bucket(Bucket=PUT_BUCKET)
+    server.client("s3").put_object(Bucket=PUT_BUCKET, Key="answered.csv", Body=b"a\n")
     stop_server(server)
+    # The answered PUT journaled its intent first, then its record settling it.
+    lines = [json.loads(x) for x in (data_dir / "audit" / "journal").glob("*.jsonl")
+             for x in x.read_bytes().splitlines()]  # fmt: skip
+    opened = [x["shoalIntent"] for x in lines if "shoalIntent" in x]
+    assert [(i["operation"], i["path"]) for i in opened] == [
+        ("PutObject", f"/{PUT_BUCKET}/answered.csv")
+    ]
+    assert [x["shoalIntentDone"] for x in lines if "shoalIntentDone" in x] == [opened[0]["id"]]
     dead = f"{socket.gethostname()}:999999999"  # no such pid
 
     def intent(request_id: str, key: str) -> bytes:
