@@ -15,7 +15,9 @@ from shoal.config import Config, load_config
 from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
-    from shoal.audit.quotas import QuotaService
+    from datetime import datetime
+
+    from shoal.audit.quotas import Quota, QuotaService, Threshold
     from shoal.audit.records import Caller
     from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
@@ -146,7 +148,21 @@ class Shoal:
         """Quotas on bytes scanned: definitions, admission, threshold notifications."""
         from shoal.audit.quotas import QuotaService
 
-        return QuotaService(self.state)
+        return QuotaService(self.state, on_crossing=self._record_crossing)
+
+    def _record_crossing(
+        self, quota: Quota, threshold: Threshold, used: int, moment: datetime
+    ) -> None:
+        """A quota threshold crossed, in the audit trail (once: see ``QuotaService``)."""
+        import uuid
+
+        from shoal.audit.quotas import crossing_record
+
+        config = self.config
+        record = crossing_record(
+            quota, threshold, used, moment, config.account_id, config.region, str(uuid.uuid4())
+        )
+        self.audit.append(record)
 
     def close(self) -> None:
         """Stop the services that were started; sync the audit journal."""
