@@ -7,7 +7,7 @@ from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from shoal.auth.keys import IdentityStore
+from shoal.auth.keys import IdentityStore, user_arn
 from shoal.auth.store import GovernanceStore
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
@@ -15,7 +15,11 @@ from shoal.config import Config, load_config
 from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
-    from shoal.audit.quotas import QuotaService
+    from datetime import datetime
+
+    from shoal.audit.quotas import Quota, QuotaService, Threshold
+    from shoal.audit.records import Caller
+    from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
     from shoal.engine.duckdb import DuckDBEngine
     from shoal.queries.service import FinishedListener, QueryService
@@ -52,7 +56,7 @@ class Shoal:
         # Users and access keys (auth/): who may sign API requests.
         self.identities = IdentityStore(self.state, config.data_path, config.account_id)
         self.governance = GovernanceStore(self.state)  # groups, roles, policies, mappings
-        # Called with each finished execution; the API adds its audit recorder here.
+        # Called with each finished execution (quota checks, the audit record).
         self.query_listeners: list[FinishedListener] = []
 
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
@@ -75,11 +79,15 @@ class Shoal:
     @cached_property
     def queries(self) -> QueryService:
         """Query executions, workgroups, named queries and prepared statements."""
+        from shoal.audit.usage import audit_recorder
         from shoal.queries.runner import StatementRunner
         from shoal.queries.service import QueryService
 
         runner = StatementRunner(self.catalog, self.storage, self.engine)
         self.query_listeners.append(self.quotas.after_query)
+        # Each finished query is one record, whoever ran it (API, CLI, Python API).
+        config = self.config
+        self.query_listeners.append(audit_recorder(self.audit, config.account_id, config.region))
         return QueryService(
             self.state,
             self.catalog,
@@ -97,7 +105,36 @@ class Shoal:
         service: QueryService | None = self.__dict__.get("queries")  # cached_property's slot
         return service
 
-    # --- usage metering and quotas (audit/usage.py, audit/quotas.py) ---
+    # --- the audit trail, usage metering and quotas (audit/) ---
+
+    @cached_property
+    def audit(self) -> AuditTrail:
+        """The audit trail every request is recorded in, whichever door it came by
+        (the API server, the CLI, the Python API). Records are journaled at once;
+        the server (``start``) or ``shoal audit flush`` rolls them into the lake."""
+        from shoal.audit.trail import AuditTrail, TrailLayout
+
+        config = self.config
+        return AuditTrail(
+            self.storage,
+            self.catalog,
+            config.data_path,
+            TrailLayout(config.audit_bucket, config.account_id, config.region),
+            digest_every=config.audit_digest_every,
+            digest_seconds=config.audit_digest_seconds,
+            roll_seconds=config.audit_roll_seconds,
+            callers=self._caller,
+        )
+
+    def _caller(self, access_key_id: str) -> Caller | None:
+        """Who signs with ``access_key_id`` (for records reconciled after a crash)."""
+        from shoal.audit.records import Caller
+
+        found = self.identities.signing_identity(access_key_id)
+        if found is None:
+            return None
+        account = self.config.account_id
+        return Caller(found.user_name, access_key_id, user_arn(account, found.user_name), account)
 
     @cached_property
     def usage(self) -> UsageMeter:
@@ -111,13 +148,30 @@ class Shoal:
         """Quotas on bytes scanned: definitions, admission, threshold notifications."""
         from shoal.audit.quotas import QuotaService
 
-        return QuotaService(self.state)
+        return QuotaService(self.state, on_crossing=self._record_crossing)
+
+    def _record_crossing(
+        self, quota: Quota, threshold: Threshold, used: int, moment: datetime
+    ) -> None:
+        """A quota threshold crossed, in the audit trail (once: see ``QuotaService``)."""
+        import uuid
+
+        from shoal.audit.quotas import crossing_record
+
+        config = self.config
+        record = crossing_record(
+            quota, threshold, used, moment, config.account_id, config.region, str(uuid.uuid4())
+        )
+        self.audit.append(record)
 
     def close(self) -> None:
+        """Stop the services that were started; sync the audit journal."""
         if "queries" in self.__dict__:
             self.queries.close()
         if "engine" in self.__dict__:
             self.engine.close()
+        if "audit" in self.__dict__:
+            self.audit.close()
         self.state.close()
 
     def __enter__(self) -> Shoal:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from clients.server import ShoalServer, start_server, stop_server
 from shoal.audit.records import ApiCall, Caller, build_record
 from shoal.audit.trail import AuditTrail, TrailLayout
 from shoal.catalog.store import CatalogStore
@@ -44,9 +45,25 @@ class TrailEnv:
         """Every record in the lake's log files."""
         records = []
         for key in self.log_keys():
-            text = gzip.decompress(self.storage.read(BUCKET, key))
-            records += [json.loads(line) for line in text.splitlines()]
+            document = json.loads(gzip.decompress(self.storage.read(BUCKET, key)))
+            assert set(document) == {"Records"}, "a CloudTrail log file holds Records only"
+            records += document["Records"]
         return records
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShoalServer]:
+    """A server of this test's own, so every audit record in it is this test's."""
+    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    running = start_server(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            stop_server(running)
 
 
 @pytest.fixture

@@ -14,33 +14,17 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from clients.server import ROOT_SECRET, ShoalServer, start_server, stop_server
+from clients.server import ROOT_SECRET, ShoalServer
 
 BODY_SECRET = "BODYSECRET-1b6f0c"
 META_SECRET = "METASECRET-7d21aa"
 GLUE_SECRET = "GLUESECRET-90ce4e"
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ShoalServer]:
-    """A server of this test's own, so every audit record in it is this test's."""
-    for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
-    running = start_server(tmp_path / "data")
-    try:
-        yield running
-    finally:
-        if running.proc.poll() is None:
-            stop_server(running)
 
 
 def shoal_cli(server: ShoalServer, *args: str) -> subprocess.CompletedProcess[str]:
@@ -51,10 +35,11 @@ def shoal_cli(server: ShoalServer, *args: str) -> subprocess.CompletedProcess[st
 def delivered(server: ShoalServer) -> tuple[list[dict[str, Any]], str]:
     """Flush the trail with the CLI; every delivered record and the raw text."""
     assert shoal_cli(server, "audit", "flush").returncode == 0
-    text = ""
-    for path in sorted((server.lake / "shoal-audit").rglob("*.json.gz")):
-        text += gzip.decompress(path.read_bytes()).decode()
-    logs = [json.loads(line) for line in text.splitlines() if '"eventversion"' in line]
+    text, logs = "", []
+    for path in sorted((server.lake / "shoal-audit").rglob("*_CloudTrail_*.json.gz")):
+        content = gzip.decompress(path.read_bytes()).decode()
+        logs += json.loads(content)["Records"]  # CloudTrail's log file document
+        text += content
     return logs, text
 
 
@@ -110,10 +95,10 @@ def test_one_record_per_request_named_and_without_secrets(server: ShoalServer) -
             ("iam.amazonaws.com", "ListUsers", None): 1,
         }
     )
-    assert Counter((r["eventsource"], r["eventname"], r["errorcode"]) for r in records) == made
-    signed = [r for r in records if r["errorcode"] not in ("AccessDenied", "SignatureDoesNotMatch")]
-    assert {r["useridentity"]["type"] for r in signed} == {"Root"}
-    assert len({r["requestid"] for r in records}) == len(records)
+    assert Counter((r["eventSource"], r["eventName"], r["errorCode"]) for r in records) == made
+    signed = [r for r in records if r["errorCode"] not in ("AccessDenied", "SignatureDoesNotMatch")]
+    assert {r["userIdentity"]["type"] for r in signed} == {"Root"}
+    assert len({r["requestID"] for r in records}) == len(records)
     for secret in (ROOT_SECRET, BODY_SECRET, META_SECRET, GLUE_SECRET, signature):
         assert secret not in text
     assert "AWS4-HMAC-SHA256 Credential" not in text and "X-Amz-Signature" not in text
@@ -146,6 +131,23 @@ def test_kill_9_loses_no_answered_request(server: ShoalServer) -> None:
     for thread in threads:
         thread.join()
     records, _ = delivered(server)  # the CLI recovers the dead server's journal
-    recorded = Counter(r["requestid"] for r in records)
+    recorded = Counter(r["requestID"] for r in records)
     assert set(answered) <= set(recorded)
     assert max(recorded.values()) == 1
+
+
+def test_shoal_sql_queries_are_in_the_trail(server: ShoalServer) -> None:
+    """The CLI is a door like the API: ``shoal sql`` leaves the record of the command
+    and the query's completion, each once, in the server's trail."""
+    ran = shoal_cli(server, "sql", "SELECT 42 AS answer", "--output", "json")
+    assert ran.returncode == 0, ran.stderr
+    records, _ = delivered(server)
+    commands = [r for r in records if (r["eventSource"], r["eventName"]) == ("shoal", "Sql")]
+    assert len(commands) == 1
+    assert commands[0]["requestParameters"]["query"] == "SELECT 42 AS answer"
+    assert commands[0]["userIdentity"]["type"] == "Root" and commands[0]["errorCode"] is None
+    completed = [r for r in records if r["eventName"] == "QueryExecutionCompleted"]
+    assert len(completed) == 1
+    details = completed[0]["serviceEventDetails"]
+    assert (details["state"], completed[0]["eventType"]) == ("SUCCEEDED", "AwsServiceEvent")
+    assert len({r["requestID"] for r in records}) == len(records)

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from clients.server import ShoalServer, start_server, stop_server
+from clients.server import ROOT_KEY_ID, ShoalServer, start_server, stop_server
 from shoal.queries.model import RESTARTED_REASON
 
 from .test_audit_server import delivered, shoal_cli
@@ -248,7 +248,7 @@ def all_executions(server: ShoalServer) -> dict[str, dict[str, Any]]:
 
 def assert_audited_once(server: ShoalServer, answered: Answered) -> None:
     records, _ = delivered(server)  # flushes what the dead process journaled
-    recorded = Counter(r["requestid"] for r in records)
+    recorded = Counter(r["requestID"] for r in records)
     missing = [rid for rid in answered.request_ids if recorded[rid] == 0]
     assert not missing, f"{len(missing)} answered requests have no audit record"
     assert max(recorded.values()) == 1, recorded.most_common(3)
@@ -359,10 +359,133 @@ def test_queries_finished_just_before_a_kill_are_recorded_once(
     server = restarted()
     records, _ = delivered(server)
     completed = Counter(
-        r["requestid"] for r in records if r["eventname"] == "QueryExecutionCompleted"
+        r["requestID"] for r in records if r["eventName"] == "QueryExecutionCompleted"
     )
     assert (completed[lost], completed[journaled]) == (1, 1)
     db = sqlite3.connect(data_dir / "catalog.db")
     pending = db.execute("SELECT count(*) FROM query_executions WHERE listeners_pending").fetchone()
     db.close()
     assert pending == (0,)
+
+
+PUT_BUCKET = "crash-puts"
+
+
+def object_writer(
+    server: ShoalServer, tag: str, answered: list[str], stop: threading.Event
+) -> None:
+    """PutObject after PutObject (distinct keys) until the server dies."""
+    s3 = server.client("s3")
+    body = os.urandom(256 * 1024)  # big enough that a kill often lands mid-request
+    for i in range(100_000):
+        if stop.is_set():
+            return
+        key = f"{tag}/{i:06d}"
+        try:
+            s3.put_object(Bucket=PUT_BUCKET, Key=key, Body=body)
+        except Exception:  # the server is gone: the burst is over
+            return
+        answered.append(key)
+
+
+def put_records(records: list[dict[str, Any]]) -> Counter[str]:
+    """How many successful PutObject records each key of PUT_BUCKET has."""
+    return Counter(
+        r["requestParameters"]["key"]
+        for r in records
+        if r["eventName"] == "PutObject"
+        and r["errorCode"] is None
+        and r["requestParameters"]["bucketName"] == PUT_BUCKET
+    )
+
+
+def test_every_stored_object_has_its_put_record_across_kill_9(
+    data_dir: Path, restarted: Callable[[], ShoalServer]
+) -> None:
+    """Whatever a kill -9 cut off: every object in the bucket afterwards (answered or
+    not) has exactly one PutObject record, and so has every answered PutObject."""
+    server = restarted()
+    server.client("s3").create_bucket(Bucket=PUT_BUCKET)
+    answered: list[str] = []
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=object_writer, args=(server, tag, answered, stop))
+        for tag in ("a", "b", "c", "d")
+    ]
+    for thread in threads:
+        thread.start()
+    while len(answered) < 40:
+        time.sleep(0.01)
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    server = restarted()
+    stored = {
+        o["Key"]
+        for page in server.client("s3").get_paginator("list_objects_v2").paginate(Bucket=PUT_BUCKET)
+        for o in page.get("Contents", [])
+    }
+    records, _ = delivered(server)
+    recorded = put_records(records)
+    assert set(answered) <= stored
+    assert set(recorded) == stored, set(recorded) ^ stored
+    assert max(recorded.values()) == 1
+
+
+def test_a_put_completed_but_unanswered_at_a_kill_is_reconciled(
+    data_dir: Path, restarted: Callable[[], ShoalServer]
+) -> None:
+    """What a kill -9 between storing an object and journaling its record leaves
+    behind: the object, and the intent the request journaled before it ran (intent
+    lines as ``audit.intents`` writes them). The next start records the request, from
+    its intent; an intent whose object never arrived gets no record."""
+    server = restarted()
+    server.client("s3").create_bucket(Bucket=PUT_BUCKET)
+    server.client("s3").put_object(Bucket=PUT_BUCKET, Key="answered.csv", Body=b"a\n")
+    stop_server(server)
+    # The answered PUT journaled its intent first, then its record settling it.
+    lines = [json.loads(x) for x in (data_dir / "audit" / "journal").glob("*.jsonl")
+             for x in x.read_bytes().splitlines()]  # fmt: skip
+    opened = [x["shoalIntent"] for x in lines if "shoalIntent" in x]
+    assert [(i["operation"], i["path"]) for i in opened] == [
+        ("PutObject", f"/{PUT_BUCKET}/answered.csv")
+    ]
+    assert [x["shoalIntentDone"] for x in lines if "shoalIntentDone" in x] == [opened[0]["id"]]
+    dead = f"{socket.gethostname()}:999999999"  # no such pid
+
+    def intent(request_id: str, key: str) -> bytes:
+        line = {
+            "shoalIntent": {
+                "id": request_id,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime(time.time() - 5)),
+                "owner": dead,
+                "operation": "PutObject",
+                "method": "PUT",
+                "path": f"/{PUT_BUCKET}/{key}",
+                "query": [],
+                "access_key_id": ROOT_KEY_ID,
+            }
+        }
+        return json.dumps(line).encode() + b"\n"
+
+    completed, never = str(uuid.uuid4()), str(uuid.uuid4())
+    journal = data_dir / "audit" / "journal" / "active.jsonl"
+    with journal.open("ab") as out:
+        out.write(intent(completed, "stored.csv") + intent(never, "never.csv"))
+    (server.lake / PUT_BUCKET / "stored.csv").write_bytes(b"x\n")  # the write took effect
+
+    server = restarted()
+    records, _ = delivered(server)
+    mine = {r["requestID"]: r for r in records if r["requestID"] in (completed, never)}
+    assert list(mine) == [completed]
+    record = mine[completed]
+    assert (record["eventName"], record["errorCode"]) == ("PutObject", None)
+    assert record["requestParameters"] == {"bucketName": PUT_BUCKET, "key": "stored.csv"}
+    assert record["userIdentity"]["type"] == "Root"
+    assert record["additionalEventData"]["reconciled"] is True
+    # Once: a later roll does not record it again.
+    again, _ = delivered(server)
+    assert sum(r["requestID"] == completed for r in again) == 1

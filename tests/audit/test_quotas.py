@@ -3,6 +3,7 @@ notifications with retries, and the ``shoal quotas`` commands."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import threading
@@ -208,3 +209,31 @@ def test_quotas_commands(tmp_path: Path) -> None:
     assert "not a number of bytes" in cli("create", "x", "--user", "a", "--limit", "ten", code=1)
     cli("delete", "team")
     assert "not found" in cli("delete", "team", code=1)
+
+
+def test_each_crossing_is_one_audit_record(app: Shoal) -> None:
+    per_query = one_query_bytes(app, "bob")
+    limit = per_query * 3
+    app.quotas.create("alice-hourly", "user", "alice", "hour", limit, "50:warn,100:block")
+    refused = None
+    for _ in range(10):
+        try:
+            query_id = app.queries.start(SQL, "sample", user="alice")
+        except QuotaExceededError as err:
+            refused = err
+            break
+        app.queries.wait(query_id, timeout=30)
+    assert refused is not None
+    app.audit.roll()
+    records = []
+    layout = app.audit.layout
+    for info in app.storage.walk(layout.bucket, layout.log_prefix):
+        records += json.loads(gzip.decompress(app.storage.read(info.bucket, info.key)))["Records"]
+    crossed = [r for r in records if r["eventName"] == "QuotaThresholdCrossed"]
+    details = sorted((r["serviceEventDetails"] for r in crossed), key=lambda d: d["usageBytes"])
+    assert [(d["thresholdPercent"], d["action"]) for d in details] == [(50, "warn"), (100, "block")]
+    # Usage when crossed: a whole number of alice's queries, at or past the level.
+    assert [d["usageBytes"] for d in details] == [2 * per_query, 3 * per_query]
+    assert {d["limitBytes"] for d in details} == {limit}
+    assert {(r["eventSource"], r["eventType"]) for r in crossed} == {("shoal", "AwsServiceEvent")}
+    assert {r["userIdentity"]["userName"] for r in crossed} == {"alice"}

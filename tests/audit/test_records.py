@@ -8,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from shoal.audit.records import ApiCall, Caller, annotate, build_record, collecting_annotations
+from shoal.audit.records import (
+    ApiCall,
+    Caller,
+    annotate,
+    build_record,
+    cli_record,
+    collecting_annotations,
+    service_event,
+)
 
 CLOUDTRAIL_FIELDS = {
     "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion",
@@ -223,3 +231,68 @@ def test_scrub_caps_nesting_depth() -> None:
     for _ in range(MAX_SCRUB_DEPTH // 2):
         scrubbed = scrubbed["a"][0]
     assert scrubbed == TRUNCATED_NESTING
+
+
+def test_s3_object_calls_are_data_events_with_resources() -> None:
+    record = build_record(call(method="PUT", operation="PutObject", path="/bucket/a%20b.csv"))
+    assert (record["eventCategory"], record["managementEvent"]) == ("Data", False)
+    assert record["resources"] == [
+        {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::bucket/a b.csv"},
+        {"accountId": "123456789012", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::bucket"},
+    ]
+    bucket = build_record(call(method="PUT", operation="CreateBucket", path="/bucket"))
+    assert (bucket["eventCategory"], bucket["managementEvent"]) == ("Management", True)
+    glue = build_record(call(protocol="json", service="glue", operation="GetTables", path="/"))
+    assert glue["eventCategory"] == "Management" and glue["resources"] is None
+
+
+def test_cli_commands_are_records_without_secrets() -> None:
+    record = cli_record(
+        command=["users", "create-key"],
+        arguments={"name": "alice", "secret_access_key": SECRET, "output": "json", "tag": ()},
+        os_user="ops",
+        event_time=datetime(2024, 5, 6, tzinfo=UTC),
+        region="us-east-1",
+        account_id="123456789012",
+        request_id="r-1",
+        error=("NoSuchEntity", "user alice not found"),
+    )
+    assert (record["eventSource"], record["eventName"]) == ("shoal", "UsersCreateKey")
+    assert record["userIdentity"]["type"] == "Root" and record["userIdentity"]["userName"] == "ops"
+    assert record["requestParameters"] == {
+        "name": "alice",
+        "secret_access_key": "HIDDEN_DUE_TO_SECURITY_REASONS",
+        "output": "json",
+    }
+    assert (record["errorCode"], record["errorMessage"]) == ("NoSuchEntity", "user alice not found")
+    assert SECRET not in json.dumps(record)
+    listing = cli_record(
+        command=["quotas", "list"],
+        arguments={},
+        os_user="ops",
+        event_time=datetime(2024, 5, 6, tzinfo=UTC),
+        region="us-east-1",
+        account_id="123456789012",
+        request_id="r-2",
+    )
+    assert listing["readOnly"] is True and record["readOnly"] is False
+
+
+def test_service_events_keep_their_facts_in_service_event_details() -> None:
+    record = service_event(
+        source="athena.amazonaws.com",
+        name="QueryExecutionCompleted",
+        event_time=datetime(2024, 5, 6, tzinfo=UTC),
+        region="us-east-1",
+        account_id="123456789012",
+        request_id="q-1",
+        details={"dataScannedInBytes": 10, "password": "x"},
+    )
+    assert record["eventType"] == "AwsServiceEvent"
+    assert record["serviceEventDetails"] == {
+        "dataScannedInBytes": 10,
+        "password": "HIDDEN_DUE_TO_SECURITY_REASONS",
+    }
+    assert record["userIdentity"]["type"] == "AWSService"
+    assert record["userIdentity"]["invokedBy"] == "athena.amazonaws.com"
+    assert "serviceEventDetails" not in build_record(call())  # API calls have none

@@ -73,7 +73,7 @@ def test_acknowledged_records_survive_kill_9(env: TrailEnv) -> None:
     # What the child printed after our last read was acknowledged too; never lost.
     acked += [line.strip() for line in proc.stdout if line.strip()]
     summary = env.trail().roll()
-    delivered = Counter(r["requestid"] for r in env.delivered())
+    delivered = Counter(r["requestID"] for r in env.delivered())
     assert set(acked) <= set(delivered)
     assert max(delivered.values()) == 1  # no record delivered twice
     assert summary.records == len(delivered)
@@ -118,7 +118,7 @@ def test_append_writes_at_once_and_syncs_later(
     assert len(read_journal_lines(journal.path)) == 2
 
 
-def test_roll_writes_gzipped_json_lines_at_cloudtrail_keys(env: TrailEnv) -> None:
+def test_roll_writes_cloudtrail_log_files_at_cloudtrail_keys(env: TrailEnv) -> None:
     trail = env.trail()
     today = datetime(2024, 5, 6, 23, 59, tzinfo=UTC)
     for user, when in [("alice", today), ("bob", today), ("alice", today + timedelta(minutes=2))]:
@@ -132,11 +132,14 @@ def test_roll_writes_gzipped_json_lines_at_cloudtrail_keys(env: TrailEnv) -> Non
         ("2024", "05", "06"),
         ("2024", "05", "07"),
     ]
-    first = gzip.decompress(env.storage.read(BUCKET, keys[0])).decode().splitlines()
-    assert len(first) == 2
-    line = json.loads(first[0])
-    assert line["eventname"] == "GetObject" and line["useridentity"]["username"] == "alice"
-    assert line["requestparameters"] == {"bucketName": "data", "key": "k"}  # values untouched
+    # As CloudTrail writes them: one gzipped JSON document, {"Records": [...]}.
+    first = json.loads(gzip.decompress(env.storage.read(BUCKET, keys[0])))
+    assert list(first) == ["Records"] and len(first["Records"]) == 2
+    record = first["Records"][0]
+    assert record["eventName"] == "GetObject" and record["userIdentity"]["userName"] == "alice"
+    assert record["requestParameters"] == {"bucketName": "data", "key": "k"}
+    assert (record["eventCategory"], record["managementEvent"]) == ("Data", False)
+    assert record["resources"][0] == {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/k"}
     assert trail.pending_records() == []
     assert not list((env.data / "audit" / "journal").glob("segment-*"))
 
@@ -150,7 +153,7 @@ def test_torn_last_line_is_skipped_and_appends_continue(env: TrailEnv) -> None:
     trail.append(s3_record("bob"))
     trail.roll()
     trail.close()
-    users = sorted(r["useridentity"]["username"] for r in env.delivered())
+    users = sorted(r["userIdentity"]["userName"] for r in env.delivered())
     assert users == ["alice", "bob"]
 
 
@@ -169,7 +172,29 @@ def test_reroll_after_a_crash_rewrites_the_same_objects(env: TrailEnv) -> None:
     assert {k: env.storage.read(BUCKET, k) for k in env.log_keys()} == first
 
 
-def test_audit_table_is_catalogued_and_answers_sql(env: TrailEnv, tmp_path: Path) -> None:
+def test_audit_table_is_catalogued_as_aws_documents_it(env: TrailEnv) -> None:
+    trail = env.trail()
+    day1 = datetime(2024, 5, 6, 12, tzinfo=UTC)
+    trail.append(s3_record("alice", day1))
+    trail.append(s3_record("bob", day1 + timedelta(days=1)))
+    trail.roll()
+    trail.close()
+    table = env.catalog.get_table(AUDIT_DATABASE, AUDIT_TABLE)
+    assert [c.name for c in table.partition_keys] == ["region", "year", "month", "day"]
+    assert table.storage.location == f"s3://{BUCKET}/AWSLogs/{ACCOUNT}"
+    assert table.storage.serde.serialization_library == "org.apache.hive.hcatalog.data.JsonSerDe"
+    assert table.storage.input_format == "com.amazon.emr.cloudtrail.CloudTrailInputFormat"
+    parts = env.catalog.list_partitions(AUDIT_DATABASE, AUDIT_TABLE)
+    assert [p.values for p in parts] == [
+        (REGION, "2024", "05", "06"),
+        (REGION, "2024", "05", "07"),
+    ]
+    assert parts[0].storage.location.endswith(f"/AWSLogs/{ACCOUNT}/CloudTrail/{REGION}/2024/05/06/")
+
+
+def test_audit_table_answers_sql(env: TrailEnv, tmp_path: Path) -> None:
+    """Reads the catalogued table through its CloudTrailInputFormat (needs the
+    CloudTrail reading of the serdes branch)."""
     trail = env.trail()
     day1 = datetime(2024, 5, 6, 12, tzinfo=UTC)
     day2 = day1 + timedelta(days=1)
@@ -178,21 +203,16 @@ def test_audit_table_is_catalogued_and_answers_sql(env: TrailEnv, tmp_path: Path
         trail.append(s3_record(user, when))
     trail.roll()
     trail.close()
-    table = env.catalog.get_table(AUDIT_DATABASE, AUDIT_TABLE)
-    assert [c.name for c in table.partition_keys] == ["dt"]
-    parts = env.catalog.list_partitions(AUDIT_DATABASE, AUDIT_TABLE)
-    assert [p.values for p in parts] == [("2024-05-06",), ("2024-05-07",)]
-    assert parts[0].storage.location.endswith(f"/CloudTrail/{REGION}/2024/05/06/")
     engine = DuckDBEngine([str(env.data / "lake")], str(tmp_path / "spill"), "1GB", 1)
     try:
         runner = StatementRunner(env.catalog, env.storage, engine)
         outcome = runner.run(
-            "SELECT useridentity.username AS u, dt, count(*) AS n "
-            "FROM shoal_audit.cloudtrail GROUP BY 1, 2 ORDER BY 1, 2",
+            "SELECT useridentity.username AS u, year || '-' || month || '-' || day AS d, "
+            "count(*) AS n FROM shoal_audit.cloudtrail GROUP BY 1, 2 ORDER BY 1, 2",
             StatementContext(query_id="q1", output_location="s3://results/"),
         )
         rows = outcome.rows.to_pylist()
     finally:
         engine.close()
     expected = Counter((u, w.strftime("%Y-%m-%d")) for u, w in events)
-    assert {(r["u"], r["dt"]): r["n"] for r in rows} == expected
+    assert {(r["u"], r["d"]): r["n"] for r in rows} == expected

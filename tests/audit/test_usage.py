@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 import shoal as shoal_api
 from shoal.app import Shoal
 from shoal.audit.trail import AuditTrail
-from shoal.audit.usage import COMPLETED_EVENT, audit_recorder, completed_record
+from shoal.audit.usage import COMPLETED_EVENT, completed_record
 from shoal.cli import main
 from shoal.crawler.runner import crawl_path
 from shoal.errors import InvalidInputError
@@ -31,10 +32,14 @@ QUERIES = [
     (None, "primary", "SELECT count(*) FROM zones"),
 ]
 
+# Usage per user and day over the catalogued CloudTrail table (as AWS documents it).
 USAGE_SQL = f"""
-SELECT useridentity.username AS user, dt, count(*) AS queries,
-       sum(additionaleventdata.bytesscanned) AS bytes
-FROM shoal_audit.cloudtrail WHERE eventname = '{COMPLETED_EVENT}'
+SELECT useridentity.username AS user, year || '-' || month || '-' || day AS day,
+       count(*) AS queries,
+       sum(CAST(json_extract_scalar(serviceeventdetails, '$.dataScannedInBytes') AS bigint))
+         AS bytes
+FROM shoal_audit.cloudtrail
+WHERE eventsource = 'athena.amazonaws.com' AND eventname = '{COMPLETED_EVENT}'
 GROUP BY 1, 2
 """
 
@@ -51,10 +56,7 @@ def lake(tmp_path: Path) -> Iterator[tuple[Shoal, AuditTrail]]:
             app.governance.create_group(group)
             for member in members:
                 app.governance.add_user_to_group(group, member)
-        trail = AuditTrail.for_app(app)
-        app.query_listeners.append(audit_recorder(trail, app.config.account_id, "us-east-1"))
-        yield app, trail
-        trail.close()
+        yield app, app.audit  # Shoal records each finished query in its own trail
 
 
 def run_all(app: Shoal) -> list[Any]:
@@ -86,7 +88,9 @@ def test_audit_sql_equals_shoal_usage_equals_executions(lake: tuple[Shoal, Audit
     data = app.config.data_dir
     by_user_day = cli_usage(data, "--by", "user", "--daily")
     by_user = cli_usage(data, "--by", "user")
-    assert trail.roll().records == len(QUERIES)
+    trail.roll()
+    completed = [r for r in delivered(app) if r["eventName"] == COMPLETED_EVENT]
+    assert len(completed) == len(QUERIES)
 
     from_sql = {(u, d, int(n or 0), int(b or 0)) for u, d, n, b in sql_rows(app, USAGE_SQL)}
     from_cli = {(r["key"], r["day"], r["queries"], r["bytes_scanned"]) for r in by_user_day}
@@ -127,13 +131,35 @@ def test_completed_record_is_a_cloudtrail_service_event(lake: tuple[Shoal, Audit
     app, _ = lake
     execution = run_all(app)[0]
     record = completed_record(execution, "123456789012", "us-east-1")
-    assert record["eventType"] == "AwsServiceEvent"
+    assert (record["eventType"], record["eventSource"]) == (
+        "AwsServiceEvent",
+        "athena.amazonaws.com",
+    )
     assert record["userIdentity"]["userName"] == "alice"
-    extra = record["additionalEventData"]
-    assert extra["bytesScanned"] == execution.statistics.data_scanned_in_bytes
-    assert extra["queryExecutionId"] == execution.query_execution_id
-    assert (extra["workgroup"], extra["database"], extra["state"]) == (
+    details = record["serviceEventDetails"]
+    assert details["dataScannedInBytes"] == execution.statistics.data_scanned_in_bytes
+    assert details["queryExecutionId"] == execution.query_execution_id
+    assert (details["workGroup"], details["database"], details["state"]) == (
         "primary",
         "sample",
         "SUCCEEDED",
     )
+
+
+def test_python_api_queries_are_recorded_once(lake: tuple[Shoal, AuditTrail]) -> None:
+    app, trail = lake
+    query_id = app.queries.start("SELECT 1")
+    app.queries.wait(query_id, timeout=30)
+    trail.roll()
+    found = [r["requestID"] for r in delivered(app) if r["eventName"] == COMPLETED_EVENT]
+    assert found == [query_id]
+
+
+def delivered(app: Shoal) -> list[dict[str, Any]]:
+    """Every record in the lake's CloudTrail log files."""
+    records: list[dict[str, Any]] = []
+    layout = app.audit.layout
+    for info in app.storage.walk(layout.bucket, layout.log_prefix):
+        stored = app.storage.read(info.bucket, info.key)
+        records += json.loads(gzip.decompress(stored))["Records"]
+    return records

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +14,7 @@ import pytest
 from shoal.audit import digest as digests
 from shoal.audit.verify import VerifyReport, verify_trail
 
-from .conftest import BUCKET, TrailEnv, s3_record
+from .conftest import ACCOUNT, BUCKET, REGION, TrailEnv, s3_record
 
 
 @pytest.fixture
@@ -95,8 +97,15 @@ def edit_digest(env: TrailEnv) -> str:
     key = env.digest_keys()[0]
     document = json.loads(gzip.decompress(env.storage.read(BUCKET, key)))
     document["logFiles"][0]["hashValue"] = "0" * 64  # hide an edit of its log file
-    env.storage.put(BUCKET, key, gzip.compress(json.dumps(document).encode()))
+    _, meta = env.storage.head(BUCKET, key)  # the signature kept, as a copy would
+    env.storage.put(BUCKET, key, gzip.compress(json.dumps(document).encode()), meta)
     return f"digest signature invalid: {key}"
+
+
+def strip_signature(env: TrailEnv) -> str:
+    key = env.digest_keys()[1]
+    env.storage.put(BUCKET, key, env.storage.read(BUCKET, key))  # metadata gone
+    return f"digest signature missing: {key}"
 
 
 TAMPERING: dict[str, Callable[[TrailEnv], str]] = {
@@ -107,6 +116,7 @@ TAMPERING: dict[str, Callable[[TrailEnv], str]] = {
     "delete a digest": delete_middle_digest,
     "delete the last digest": delete_last_digest,
     "edit a digest": edit_digest,
+    "strip a digest's signature": strip_signature,
 }
 
 
@@ -131,3 +141,102 @@ def test_the_chain_continues_across_trails(trail_env: TrailEnv) -> None:
     trail.close()
     report = check(trail_env)
     assert report.problems == [] and report.digests == 5 and report.not_yet_digested == []
+
+
+DIGEST_KEY = re.compile(
+    rf"^AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/\d{{4}}/\d{{2}}/\d{{2}}/"
+    rf"{ACCOUNT}_CloudTrail-Digest_{REGION}_shoal_{REGION}_\d{{8}}T\d{{6}}Z\.json\.gz$"
+)
+DIGEST_FIELDS = {
+    "awsAccountId", "digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object",
+    "digestPublicKeyFingerprint", "digestSignatureAlgorithm", "newestEventTime",
+    "oldestEventTime", "previousDigestS3Bucket", "previousDigestS3Object",
+    "previousDigestHashValue", "previousDigestHashAlgorithm", "previousDigestSignature",
+    "logFiles",
+}  # fmt: skip
+LOG_FILE_FIELDS = {
+    "s3Bucket", "s3Object", "hashValue", "hashAlgorithm", "newestEventTime", "oldestEventTime"
+}  # fmt: skip
+
+
+def test_digests_are_cloudtrail_digests_signed_as_cloudtrail_signs(trail_env: TrailEnv) -> None:
+    """Checked by the rules of AWS's "custom implementation of log file integrity
+    validation", written out here rather than taken from shoal's verifier."""
+    public = digests.load_public_key(trail_env.data / digests.PUBLIC_KEY_FILE)
+    previous: tuple[str, str, str] | None = None  # key, SHA-256 of content, signature
+    for key in trail_env.digest_keys():  # names sort by end time
+        assert DIGEST_KEY.match(key), key
+        content = gzip.decompress(trail_env.storage.read(BUCKET, key))
+        document = json.loads(content)
+        assert set(document) == DIGEST_FIELDS
+        assert document["digestS3Object"] == key and document["awsAccountId"] == ACCOUNT
+        stamp = key.rsplit("_", 1)[1][: -len(".json.gz")]
+        assert stamp == document["digestEndTime"].replace("-", "").replace(":", "")
+        for entry in document["logFiles"]:
+            assert set(entry) == LOG_FILE_FIELDS
+            stored = trail_env.storage.read(BUCKET, entry["s3Object"])
+            assert entry["hashValue"] == hashlib.sha256(gzip.decompress(stored)).hexdigest()
+        signature = trail_env.storage.head(BUCKET, key)[1].user["signature"]
+        if previous is None:
+            assert document["previousDigestSignature"] is None
+        else:
+            assert document["previousDigestS3Object"] == previous[0]
+            assert document["previousDigestHashValue"] == previous[1]
+            assert document["previousDigestSignature"] == previous[2]
+        signed = "\n".join(
+            [
+                document["digestEndTime"],
+                f"{BUCKET}/{key}",
+                hashlib.sha256(content).hexdigest(),
+                document["previousDigestSignature"] or "null",
+            ]
+        )
+        public.verify(bytes.fromhex(signature), signed.encode())  # raises if not
+        previous = (key, hashlib.sha256(content).hexdigest(), signature)
+    assert previous is not None
+
+
+def test_a_legacy_trail_still_verifies_and_its_chain_goes_on(env: TrailEnv) -> None:
+    """A digest of shoal before CloudTrail's format (signature inside the document,
+    hashes of the gzipped bytes) keeps verifying; the next digest chains to it."""
+    key = digests.load_signing_key(env.data)
+    log_key = f"{env.layout.day_folder('2024-05-06')}{ACCOUNT}_CloudTrail_{REGION}_20240506T1200Z_"
+    log_key += "00000000000000aa.json.gz"
+    stored = gzip.compress(json.dumps({"eventversion": "1.08"}).encode() + b"\n", mtime=0)
+    env.storage.create_bucket(BUCKET)
+    env.storage.put(BUCKET, log_key, stored)
+    legacy_key = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{REGION}/2024/05/06/legacy_00000001.json.gz"
+    document = {
+        "awsAccountId": ACCOUNT,
+        "digestStartTime": "2024-05-06T12:00:00Z",
+        "digestEndTime": "2024-05-06T12:00:00Z",
+        "digestS3Bucket": BUCKET,
+        "digestS3Object": legacy_key,
+        "digestSequence": 1,
+        "digestPublicKeyFingerprint": digests.fingerprint(key.public_key()),
+        "previousDigestS3Object": None,
+        "logFiles": [{"s3Object": log_key, "hashValue": hashlib.sha256(stored).hexdigest()}],
+    }
+    document["digestSignature"] = key.sign(digests.canonical(document)).hex()
+    legacy_stored = gzip.compress(json.dumps(document).encode())
+    env.storage.put(BUCKET, legacy_key, legacy_stored)
+    state = digests.DigestState(
+        previous={
+            "s3Object": legacy_key,
+            "hashValue": hashlib.sha256(legacy_stored).hexdigest(),
+            "signature": document["digestSignature"],
+            "digestEndTime": "2024-05-06T12:00:00Z",
+        },
+        sequence=1,
+    )
+    (env.data / "audit").mkdir(exist_ok=True)
+    state.save(env.data / "audit" / "state.json")
+    trail = env.trail()
+    trail.append(s3_record("bob", datetime(2024, 5, 6, 12, tzinfo=UTC)))  # same second
+    assert trail.roll(force_digest=True).digest is not None
+    trail.close()
+    report = check(env)
+    assert report.problems == [] and report.digests == 2
+    newest = json.loads(gzip.decompress(env.storage.read(BUCKET, env.digest_keys()[0])))
+    assert newest["previousDigestS3Object"] == legacy_key
+    assert newest["digestEndTime"] == "2024-05-06T12:00:01Z"  # a second past the legacy end

@@ -139,14 +139,16 @@ def test_a_query_refused_in_sql_records_access_denied_and_the_table(
     )
     completed = _record(sample_server, lambda r: r["requestID"] == query_id)
     assert completed["eventName"] == "QueryExecutionCompleted"
-    for record in (started, completed):
+    # An API call's facts are in additionalEventData, a service event's (the completion)
+    # in serviceEventDetails.
+    for record, facts in ((started, "additionalEventData"), (completed, "serviceEventDetails")):
         assert record["errorCode"] == "AccessDenied"
         assert "glue:GetTable" in record["errorMessage"]
-        extra = record["additionalEventData"]
+        extra = record[facts]
         assert extra["deniedTable"] == "sample.trips"
         assert extra["deniedAction"] == "glue:GetTable"
         assert extra["role"] == ROLE and extra["roleMapping"].endswith(f"(user {ERIN})")
-    assert completed["additionalEventData"]["state"] == "FAILED"
+    assert completed["serviceEventDetails"]["state"] == "FAILED"
 
 
 def test_a_syntax_error_is_told_apart_from_a_refusal(
@@ -164,7 +166,7 @@ def test_a_syntax_error_is_told_apart_from_a_refusal(
     assert started["errorCode"] is None  # accepted; the statement failed later
     completed = _record(sample_server, lambda r: r["requestID"] == query_id)
     assert completed["errorCode"] not in (None, "AccessDenied")
-    assert completed["additionalEventData"]["deniedTable"] is None
+    assert completed["serviceEventDetails"]["deniedTable"] is None
 
 
 def test_a_write_refused_when_it_runs_is_in_the_completion_record(
@@ -177,6 +179,6 @@ def test_a_write_refused_when_it_runs_is_in_the_completion_record(
     assert status["State"] == "FAILED"
     completed = _record(sample_server, lambda r: r["requestID"] == query_id)
     assert completed["errorCode"] == "AccessDenied"
-    extra = completed["additionalEventData"]
+    extra = completed["serviceEventDetails"]
     assert extra["deniedAction"] == "glue:CreateTable"
     assert extra["deniedTable"] == f"sample.audit_{SUFFIX}"

@@ -105,6 +105,7 @@ def test_completion_records_tell_a_refusal_from_other_failures(app: Shoal) -> No
         "deniedTable": "sample.trips",
         "state": FAILED,
     }
-    assert named.items() <= records[0]["additionalEventData"].items()
-    assert records[1]["additionalEventData"]["deniedTable"] is None
+    # A completion is a service event: its facts are in serviceEventDetails.
+    assert named.items() <= records[0]["serviceEventDetails"].items()
+    assert records[1]["serviceEventDetails"]["deniedTable"] is None
     assert records[2]["errorMessage"] is None

@@ -18,14 +18,14 @@ from starlette.routing import Route
 
 from shoal.api.authorize import refusal_facts
 from shoal.api.context import JsonHandler
-from shoal.api.errors import error_code
-from shoal.api.router import Router
+from shoal.api.errors import error_code, new_request_id
+from shoal.api.router import Router, http_request
 from shoal.api.routing import render_error
 from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
+from shoal.audit.intents import Intent, new_intent
 from shoal.audit.records import ApiCall, Caller, build_record, collecting_annotations
 from shoal.audit.trail import AuditTrail
-from shoal.audit.usage import audit_recorder
 from shoal.auth.enforce import ADMIN_REASON, Verdict
 from shoal.errors import AuditError, NotAuthorizedError, ShoalError
 
@@ -48,18 +48,17 @@ def create_app(
         json_handlers: Override the JSON-protocol handlers, by X-Amz-Target prefix
             (``{"AWSGlue": {"GetTables": fn}}``); by default they come from
             ``shoal.api.athena`` and ``shoal.api.glue``.
-        audit: Record every API request in the audit trail (``app.state.audit``).
+        audit: Record every API request in the trail of ``shoal`` (``app.state.audit``)
+            and roll it into the lake in the background.
     """
     router = Router(shoal, json_handlers)
     endpoint: Endpoint = router.handle
     trail = None
     if audit:
-        trail = AuditTrail.for_app(shoal)
+        trail = shoal.audit
         endpoint = audited(endpoint, trail, shoal)
-        # Each finished query is one more record: usage by SQL over the audit table.
-        config = shoal.config
-        shoal.query_listeners.append(audit_recorder(trail, config.account_id, config.region))
-        # Crashes included: the records a killed server owed are written now. Before the
+        # Each finished query is one more record (``Shoal.queries`` wires it), crashes
+        # included: the records a killed server owed are written now. Before the
         # trail starts, so the recorder still sees what that server journaled.
         caught_up = shoal.queries.make_listeners_durable()
         if caught_up:
@@ -86,6 +85,13 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
 
     async def endpoint(request: Request) -> Response:
         started = datetime.now(UTC)
+        intent = object_write_intent(request)
+        if intent is not None:
+            try:
+                trail.begin(intent)
+            except AuditError as exc:
+                log.error("audit: intent of %s not journaled: %s", intent.id, exc)
+                intent = None  # the record itself will fail to journal and say so
         with collecting_annotations() as extra:
             response = await handle(request)
         for name, value in role_facts(request.state).items():
@@ -93,13 +99,44 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
         call = api_call(request, response, started, extra, shoal)
         if call is None:
             return response
-        try:
-            trail.append(build_record(call))  # one write(): cheap enough for the loop
+        try:  # one write(): cheap enough for the loop
+            trail.append(build_record(call), done=intent.id if intent else None)
         except AuditError as exc:
             return _audit_failure(request, exc)
         return response
 
     return endpoint
+
+
+# Query parameters that make a PUT or DELETE something else than an object write.
+_NOT_OBJECT_WRITES = frozenset(
+    {"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold", "uploads"}
+)
+
+
+def object_write_intent(request: Request) -> Intent | None:
+    """The intent of a path-style S3 PutObject, CopyObject or DeleteObject (see
+    ``audit.intents``), before it runs; None for any other request."""
+    if request.method not in ("PUT", "DELETE"):
+        return None
+    http = http_request(request)
+    try:
+        claim = parse_claim(http)
+    except ShoalError:
+        return None  # unsigned: refused before it could change anything
+    bucket, _, key = http.raw_path.lstrip("/").partition("/")
+    query = [(k, v) for k, v in http.query_pairs() if not k.lower().startswith("x-amz-")]
+    if claim.service != "s3" or not bucket or not key:
+        return None
+    if _NOT_OBJECT_WRITES & {name for name, _ in query}:
+        return None
+    if request.method == "DELETE":
+        operation = "DeleteObject"
+    else:
+        operation = "CopyObject" if http.header("x-amz-copy-source") else "PutObject"
+    return new_intent(
+        new_request_id(), operation, request.method, http.raw_path, query, claim.access_key_id
+    )
 
 
 def role_facts(state: Any) -> dict[str, str | None]:

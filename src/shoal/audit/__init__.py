@@ -2,9 +2,9 @@
 
 - ``records``: building a record from the facts of a request (``build_record``), and
   ``annotate`` for handlers to add shoal's own facts (role, bytes scanned …);
-- ``trail``: ``AuditTrail``, the durable journal and its roll-over into gzipped
-  JSON-lines log files at CloudTrail's keys in the audit bucket;
-- ``catalog``: the ``shoal_audit.cloudtrail`` table and its day partitions;
+- ``trail``: ``AuditTrail``, the durable journal and its roll-over into CloudTrail
+  log files (gzipped ``{"Records": [...]}``) at CloudTrail's keys in the audit bucket;
+- ``catalog``: the ``shoal_audit.cloudtrail`` table, declared as AWS documents it;
 - ``digest`` / ``verify``: signed digest files and the check of the chain.
 """
 

@@ -1,20 +1,34 @@
 """Digest files: what makes the audit trail tamper-evident, as CloudTrail does it.
 
-Each digest lists the log files delivered since the previous digest with the SHA-256
-of each, names the previous digest and its SHA-256 (a chain), and is signed with an
-Ed25519 key the service keeps in ``DATA/audit-signing.key`` (0600). Anyone holding
-the public key (``DATA/audit-signing.pub``) can check the chain.
+Each digest is CloudTrail's digest document (``awsAccountId``, ``digestStartTime``,
+``digestEndTime``, ``digestS3Bucket``/``digestS3Object``, ``newestEventTime`` /
+``oldestEventTime``, ``previousDigestS3Bucket``/``…S3Object``/``…HashValue``/
+``…HashAlgorithm``/``…Signature`` and ``logFiles`` with each file's ``hashValue``),
+gzipped at CloudTrail's key (``…/CloudTrail-Digest/REGION/YYYY/MM/DD/ACCOUNT_
+CloudTrail-Digest_REGION_TRAIL_REGION_YYYYMMDDTHHMMSSZ.json.gz``). As in CloudTrail,
+hashes are SHA-256 of the uncompressed content, and the signature is kept in the
+digest object's metadata (``x-amz-meta-signature``, hex) over CloudTrail's data
+signing string::
 
-Differences from CloudTrail, on purpose:
+    digestEndTime \n digestS3Bucket/digestS3Object \n hex(SHA-256(digest content))
+    \n previousDigestSignature ("null" for the first digest)
 
-- Hashes are of the stored objects (the gzipped bytes), so any changed byte of a
-  stored file is caught, header included.
-- The signature is a field of the digest (``digestSignature``, hex) over the
-  canonical JSON of every other field, because shoal's storage has no object
-  metadata to keep it in (CloudTrail uses ``x-amz-meta-signature``).
-- ``digestSequence`` numbers digests from 1, and the start and end times come from
-  the events listed rather than the clock. A digest is therefore a pure function of
-  the trail state: rewritten after a crash, it is byte-for-byte the same object.
+How shoal's signature differs from AWS's: CloudTrail signs with a regional RSA key
+(``SHA256withRSA``) whose public halves AWS publishes (``ListPublicKeys``); shoal
+signs with the service's own Ed25519 key (``DATA/audit-signing.key``, 0600;
+``digestSignatureAlgorithm`` is ``Ed25519``, and ``digestPublicKeyFingerprint`` is the
+SHA-256 of the raw public key rather than AWS's MD5-style fingerprint). Anyone
+holding ``DATA/audit-signing.pub`` can check the chain; AWS's own validator
+(``aws cloudtrail validate-logs``) cannot, as it fetches AWS's keys.
+
+A digest is a pure function of the trail state: its end time is the newest event it
+lists, moved one second past the previous digest's end if need be (so every digest
+has its own name), and Ed25519 signatures are deterministic. Rewritten after a
+crash, a digest is byte-for-byte the same object.
+
+Digests written before shoal wrote CloudTrail's format (``LEGACY_SIGNATURE_FIELD`` in
+the document: the signature inside it, hashes of the gzipped bytes) still verify
+(``verify.py``); new digests continue their chain.
 
 ``DigestState`` (``DATA/audit/state.json``) remembers what awaits a digest and the
 last digest written, so rolls in any process continue one chain.
@@ -29,6 +43,7 @@ import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +52,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from shoal.errors import AuditError
+from shoal.storage.meta import ObjectMeta
 
 HASH_ALGORITHM = "SHA-256"
 SIGNATURE_ALGORITHM = "Ed25519"
+SIGNATURE_META = "signature"  # x-amz-meta-signature, as CloudTrail stores it
+SIGNATURE_ALGORITHM_META = "signature-algorithm"
+LEGACY_SIGNATURE_FIELD = "digestSignature"  # digests of shoal before CloudTrail's format
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 KEY_FILE = "audit-signing.key"
 PUBLIC_KEY_FILE = "audit-signing.pub"
 
@@ -53,9 +73,33 @@ def gzip_bytes(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=6, mtime=0)
 
 
+def content_hash(stored: bytes) -> str:
+    """CloudTrail's ``hashValue`` of a stored (gzipped) file: SHA-256 of its content.
+
+    Raises AuditError when the file is not gzip.
+    """
+    try:
+        return sha256_hex(gzip.decompress(stored))
+    except (OSError, EOFError, ValueError) as exc:
+        raise AuditError(f"not a gzipped file: {exc}") from None
+
+
 def canonical(document: dict[str, Any]) -> bytes:
-    """The bytes a digest signature covers: sorted keys, no whitespace."""
+    """The bytes a legacy digest's in-document signature covers: sorted keys."""
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+
+def signing_string(document: dict[str, Any], content: bytes) -> bytes:
+    """CloudTrail's data signing string of a digest whose uncompressed bytes are
+    ``content``."""
+    previous = document.get("previousDigestSignature") or "null"
+    lines = (
+        str(document.get("digestEndTime")),
+        f"{document.get('digestS3Bucket')}/{document.get('digestS3Object')}",
+        sha256_hex(content),
+        str(previous),
+    )
+    return "\n".join(lines).encode()
 
 
 # --- the signing key -------------------------------------------------------------
@@ -118,17 +162,21 @@ def fingerprint(key: Ed25519PublicKey) -> str:
     return sha256_hex(raw)
 
 
-def signature_valid(key: Ed25519PublicKey, document: dict[str, Any]) -> bool:
-    """Whether ``document['digestSignature']`` signs the rest of ``document``."""
-    signature = document.get("digestSignature")
+def signature_valid(key: Ed25519PublicKey, signature: str | None, signed: bytes) -> bool:
+    """Whether hex ``signature`` is ``key``'s signature of ``signed``."""
     if not isinstance(signature, str):
         return False
-    unsigned = {k: v for k, v in document.items() if k != "digestSignature"}
     try:
-        key.verify(bytes.fromhex(signature), canonical(unsigned))
+        key.verify(bytes.fromhex(signature), signed)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def legacy_signature_valid(key: Ed25519PublicKey, document: dict[str, Any]) -> bool:
+    """Whether a legacy digest's in-document signature signs the rest of it."""
+    unsigned = {k: v for k, v in document.items() if k != LEGACY_SIGNATURE_FIELD}
+    return signature_valid(key, document.get(LEGACY_SIGNATURE_FIELD), canonical(unsigned))
 
 
 # --- state: what awaits a digest --------------------------------------------------
@@ -148,6 +196,8 @@ class DigestState:
     previous: dict[str, Any] | None = None
     sequence: int = 0
     last_digest_time: float = field(default_factory=time.time)
+    # Intents of live processes still waiting for their record (audit/intents.py).
+    open_intents: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> DigestState:
@@ -200,29 +250,41 @@ def fsync_dir(path: Path) -> None:
 
 def digest_times(state: DigestState) -> tuple[str, str]:
     """(start, end) of the next digest: from the previous digest's end (or the oldest
-    event listed) to the newest event listed."""
+    event listed) to the newest event listed, at least a second past the previous
+    end, so each digest's name (which carries its end) is its own."""
     oldest = min(p["oldestEventTime"] for p in state.pending)
     newest = max(p["newestEventTime"] for p in state.pending)
-    start = state.previous["digestEndTime"] if state.previous else oldest
-    return start, newest
+    if state.previous is None:
+        return oldest, newest
+    start = state.previous["digestEndTime"]
+    after = _parse(start) + timedelta(seconds=1)
+    return start, max(newest, after.strftime(TIME_FORMAT))
+
+
+def _parse(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
 
 
 def build_digest(
-    state: DigestState, key: Ed25519PrivateKey, bucket: str, digest_key: str, account_id: str
+    state: DigestState,
+    fingerprint_hex: str,
+    bucket: str,
+    digest_key: str,
+    account_id: str,
 ) -> dict[str, Any]:
-    """The signed digest document listing ``state.pending``."""
+    """The digest document listing ``state.pending`` (its signature goes in the
+    object's metadata, see ``sign_digest``)."""
     start, end = digest_times(state)
     previous = state.previous or {}
-    document: dict[str, Any] = {
+    return {
         "awsAccountId": account_id,
         "digestStartTime": start,
         "digestEndTime": end,
         "digestS3Bucket": bucket,
         "digestS3Object": digest_key,
-        "digestSequence": state.sequence + 1,
-        "digestPublicKeyFingerprint": fingerprint(key.public_key()),
+        "digestPublicKeyFingerprint": fingerprint_hex,
         "digestSignatureAlgorithm": SIGNATURE_ALGORITHM,
-        "newestEventTime": end,
+        "newestEventTime": max(p["newestEventTime"] for p in state.pending),
         "oldestEventTime": min(p["oldestEventTime"] for p in state.pending),
         "previousDigestS3Bucket": bucket if previous else None,
         "previousDigestS3Object": previous.get("s3Object"),
@@ -231,22 +293,36 @@ def build_digest(
         "previousDigestSignature": previous.get("signature"),
         "logFiles": list(state.pending),
     }
-    document["digestSignature"] = key.sign(canonical(document)).hex()
-    return document
 
 
-def encode_digest(document: dict[str, Any]) -> bytes:
-    return gzip_bytes(json.dumps(document, indent=1).encode())
+def encode_digest(document: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(uncompressed content, stored gzipped bytes) of a digest document."""
+    content = json.dumps(document, indent=1).encode()
+    return content, gzip_bytes(content)
 
 
-def record_digest(state: DigestState, document: dict[str, Any], stored: bytes) -> None:
-    """Advance ``state`` past the digest ``document`` (stored as ``stored``)."""
+def sign_digest(key: Ed25519PrivateKey, document: dict[str, Any], content: bytes) -> str:
+    """The hex signature of a digest, for its ``x-amz-meta-signature``."""
+    return key.sign(signing_string(document, content)).hex()
+
+
+def digest_meta(signature: str) -> ObjectMeta:
+    """The object metadata a digest is stored with, as CloudTrail stores it."""
+    return ObjectMeta(
+        user={SIGNATURE_META: signature, SIGNATURE_ALGORITHM_META: SIGNATURE_ALGORITHM}
+    )
+
+
+def record_digest(
+    state: DigestState, document: dict[str, Any], content: bytes, signature: str
+) -> None:
+    """Advance ``state`` past the digest ``document`` (uncompressed ``content``)."""
     state.previous = {
         "s3Object": document["digestS3Object"],
-        "hashValue": sha256_hex(stored),
-        "signature": document["digestSignature"],
+        "hashValue": sha256_hex(content),
+        "signature": signature,
         "digestEndTime": document["digestEndTime"],
     }
-    state.sequence = document["digestSequence"]
+    state.sequence += 1
     state.pending = []
     state.last_digest_time = time.time()

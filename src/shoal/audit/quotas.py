@@ -17,8 +17,10 @@ better without refusing queries that would have fitted.
 Notifications (``after_query``, a ``QueryService`` listener): when a finished query
 brings usage past a threshold, a row in ``quota_crossings`` (primary key quota,
 period, percent) records it, so each threshold fires once per period across
-threads and processes; then the webhook, if any, gets a JSON POST from a
-background thread, retried with exponential backoff, each attempt logged.
+threads and processes; then the crossing is heard by ``on_crossing`` (``Shoal``
+records it in the audit trail: ``crossing_record``), and the webhook, if any, gets a
+JSON POST from a background thread, retried with exponential backoff, each attempt
+logged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +39,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from shoal.audit.records import SOURCE_SHOAL, format_time, service_event
 from shoal.audit.schema import quota_crossings, quotas
 from shoal.audit.usage import scanned_since
 from shoal.catalog.connection import StateDatabase
@@ -175,17 +179,28 @@ class Notifier:
             thread.join(timeout)
 
 
+CrossingListener = Callable[["Quota", "Threshold", int, datetime], None]
+
+
 class QuotaService:
     """Quota definitions, admission of new queries and threshold notifications.
 
     Args:
         state: the state database (quotas, crossings and executions live there).
         notifier: delivers webhooks (default: a ``Notifier`` with default backoff).
+        on_crossing: told of each threshold crossed, once (quota, threshold, usage
+            in bytes, when).
     """
 
-    def __init__(self, state: StateDatabase, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        state: StateDatabase,
+        notifier: Notifier | None = None,
+        on_crossing: CrossingListener | None = None,
+    ) -> None:
         self.state = state
         self.notifier = notifier or Notifier()
+        self.on_crossing = on_crossing
 
     # -- definitions
 
@@ -311,6 +326,8 @@ class QuotaService:
             quota.limit_bytes,
             quota.period,
         )
+        if self.on_crossing is not None:
+            self.on_crossing(quota, threshold, used, moment)
         if quota.webhook_url:
             self.notifier.send(quota.webhook_url, notification(quota, threshold, used, moment))
 
@@ -328,6 +345,42 @@ def notification(quota: Quota, threshold: Threshold, used: int, moment: datetime
         "limit_bytes": quota.limit_bytes,
         "time": moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
+
+
+CROSSED_EVENT = "QuotaThresholdCrossed"
+
+
+def crossing_record(
+    quota: Quota,
+    threshold: Threshold,
+    used: int,
+    moment: datetime,
+    account_id: str,
+    region: str,
+    request_id: str,
+) -> dict[str, Any]:
+    """The CloudTrail record of ``quota`` crossing ``threshold`` (a service event of
+    eventSource ``shoal``), on behalf of the user the quota limits, if it limits one."""
+    return service_event(
+        source=SOURCE_SHOAL,
+        name=CROSSED_EVENT,
+        event_time=moment,
+        region=region,
+        account_id=account_id,
+        request_id=request_id,
+        user_name=quota.principal if quota.scope == "user" else None,
+        details={
+            "quotaName": quota.name,
+            "scope": quota.scope,
+            "principal": quota.principal,
+            "period": quota.period,
+            "periodStart": format_time(period_start(quota.period, moment)),
+            "thresholdPercent": threshold.percent,
+            "action": threshold.action,
+            "usageBytes": used,
+            "limitBytes": quota.limit_bytes,
+        },
+    )
 
 
 def _refusal(quota: Quota, used: int, threshold: Threshold) -> str:

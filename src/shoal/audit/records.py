@@ -7,8 +7,12 @@ user agent, signatures and credentials from presigned query strings, the body of
 S3 request, and any request field whose name says it is a secret. What is kept is
 capped in size, so a huge request cannot make a huge record.
 
-shoal's own facts (the role a request acted as, the mapping that chose it, bytes a
-query scanned) go in ``additionalEventData``; handlers add them with ``annotate``.
+shoal's own facts about an API call (the role a request acted as, the mapping that
+chose it) go in ``additionalEventData``, where CloudTrail puts a service's extra data;
+handlers add them with ``annotate``. Events shoal causes itself (a query finishing, a
+quota threshold crossed, a crawler run ending) are ``service_event`` records with
+their facts in ``serviceEventDetails``. Both come through ``envelope``, the one place
+that names a record's fields.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ SOURCE_S3 = "s3.amazonaws.com"
 SOURCE_STS = "sts.amazonaws.com"
 SOURCE_IAM = "iam.amazonaws.com"
 SOURCE_SHOAL = "shoal"
+CLI_USER_AGENT = "shoal-cli"
 # The JSON-shaped services' event sources, by SigV4 signing name.
 JSON_SOURCES = {"athena": "athena.amazonaws.com", "glue": "glue.amazonaws.com"}
 READ_PREFIXES = ("Get", "List", "Describe", "BatchGet", "Search", "Head")
@@ -53,6 +58,33 @@ EXTRA_FIELDS = (
 # statement refused in SQL) says so in the record's own errorCode and errorMessage.
 OUTCOME_FIELDS = ("errorCode", "errorMessage")
 SQL_REFUSED = "AccessDenied"  # errorCode of the records of a statement refused in SQL
+API_CALL = "AwsApiCall"
+SERVICE_EVENT = "AwsServiceEvent"  # CloudTrail's eventType for events no caller sent
+CATEGORY_MANAGEMENT = "Management"
+CATEGORY_DATA = "Data"
+# S3 object-level operations: CloudTrail's data events (eventCategory Data).
+S3_DATA_EVENTS = frozenset(
+    {
+        "GetObject",
+        "HeadObject",
+        "PutObject",
+        "CopyObject",
+        "DeleteObject",
+        "DeleteObjects",
+        "GetObjectAttributes",
+        "GetObjectAcl",
+        "PutObjectAcl",
+        "GetObjectTagging",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+        "ListParts",
+        "RestoreObject",
+        "SelectObjectContent",
+    }
+)
 
 # A request field is dropped when its name says it holds a credential.
 _SECRET_NAME = re.compile(
@@ -153,26 +185,162 @@ def build_record(call: ApiCall) -> dict[str, Any]:
     code, message = call.error_code, call.error_message
     if code is None:  # answered, yet refused what it asked (a statement refused in SQL)
         code, message = call.extra.get("errorCode"), call.extra.get("errorMessage")
-    return {
+    data_event = source == SOURCE_S3 and name in S3_DATA_EVENTS
+    return envelope(
+        identity=user_identity(call),
+        event_time=call.event_time,
+        source=source,
+        name=name,
+        region=call.region,
+        account_id=call.account_id,
+        request_id=call.request_id,
+        read_only=read_only,
+        source_ip=call.source_ip,
+        user_agent=_cap(call.user_agent) if call.user_agent else None,
+        error_code=code,
+        error_message=_message(message),
+        request_parameters=request_parameters(call),
+        response_elements=None if read_only else response_elements(call),
+        additional=_extra(call.extra),
+        resources=_s3_resources(call) if source == SOURCE_S3 else None,
+        category=CATEGORY_DATA if data_event else CATEGORY_MANAGEMENT,
+    )
+
+
+def service_event(
+    *,
+    source: str,
+    name: str,
+    event_time: datetime,
+    region: str,
+    account_id: str,
+    request_id: str,
+    details: Mapping[str, Any],
+    user_name: str | None = None,
+    read_only: bool = False,
+    error_code: str | None = None,
+    error_message: str | None = None,
+) -> dict[str, Any]:
+    """The CloudTrail record of an event shoal itself caused (a query finishing, a
+    quota threshold crossed, a crawler run ending): eventType ``AwsServiceEvent``,
+    its facts in ``serviceEventDetails``, where CloudTrail puts a service event's.
+
+    ``user_name`` is the user on whose behalf it happened (the query's user), so
+    ``useridentity.username`` groups service events and API calls alike; without one
+    the identity is the service itself (``AWSService``, ``invokedBy`` the source).
+    """
+    identity = _named_user(user_name, account_id) if user_name else _service_identity(source)
+    return envelope(
+        identity=identity,
+        event_time=event_time,
+        source=source,
+        name=name,
+        region=region,
+        account_id=account_id,
+        request_id=request_id,
+        read_only=read_only,
+        error_code=error_code,
+        error_message=_message(error_message),
+        event_type=SERVICE_EVENT,
+        service_details=_bounded(scrub(dict(details))),
+    )
+
+
+CLI_READ_VERBS = frozenset({"list", "show", "get", "describe", "tail", "verify", "usage"})
+
+
+def cli_record(
+    *,
+    command: Sequence[str],
+    arguments: Mapping[str, Any],
+    os_user: str,
+    event_time: datetime,
+    region: str,
+    account_id: str,
+    request_id: str,
+    error: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """The record of one ``shoal`` CLI command (``("quotas", "create")``): eventSource
+    ``shoal``, eventName the command in CamelCase (``QuotasCreate``), its options in
+    ``requestParameters`` (secrets scrubbed by name), and who ran it: the operating
+    system user, acting with the data folder's full rights (``Root``)."""
+    name = _operation("".join(word.title().replace("-", "") for word in command))
+    identity = {
+        "type": "Root",
+        "principalId": f"cli:{os_user}",
+        "arn": f"arn:aws:iam::{account_id}:root",
+        "accountId": account_id,
+        "accessKeyId": None,
+        "userName": _cap(os_user, 128),
+    }
+    params = {k: v for k, v in arguments.items() if v is not None and v != ()}
+    return envelope(
+        identity=identity,
+        event_time=event_time,
+        source=SOURCE_SHOAL,
+        name=name,
+        region=region,
+        account_id=account_id,
+        request_id=request_id,
+        read_only=bool(command) and command[-1] in CLI_READ_VERBS,
+        source_ip="localhost",
+        user_agent=CLI_USER_AGENT,
+        error_code=error[0] if error else None,
+        error_message=_message(error[1]) if error else None,
+        request_parameters=_bounded(scrub(params)) if params else None,
+    )
+
+
+def envelope(
+    *,
+    identity: dict[str, Any],
+    event_time: datetime,
+    source: str,
+    name: str,
+    region: str,
+    account_id: str,
+    request_id: str,
+    read_only: bool,
+    source_ip: str | None = None,
+    user_agent: str | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    request_parameters: dict[str, Any] | None = None,
+    response_elements: dict[str, Any] | None = None,
+    additional: dict[str, Any] | None = None,
+    resources: list[dict[str, Any]] | None = None,
+    event_type: str = API_CALL,
+    category: str = CATEGORY_MANAGEMENT,
+    service_details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every record's fields, in CloudTrail's order and spelling (the one place that
+    names them: API calls and shoal's own events both come through here)."""
+    record: dict[str, Any] = {
         "eventVersion": EVENT_VERSION,
-        "userIdentity": user_identity(call),
-        "eventTime": format_time(call.event_time),
+        "userIdentity": identity,
+        "eventTime": format_time(event_time),
         "eventSource": source,
         "eventName": name,
-        "awsRegion": call.region,
-        "sourceIPAddress": call.source_ip,
-        "userAgent": _cap(call.user_agent) if call.user_agent else None,
-        "requestParameters": request_parameters(call),
-        "responseElements": None if read_only else response_elements(call),
-        "additionalEventData": _extra(call.extra),
-        "errorCode": code,
-        "errorMessage": _message(message),
-        "requestID": call.request_id,
+        "awsRegion": region,
+        "sourceIPAddress": source_ip,
+        "userAgent": user_agent,
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "requestParameters": request_parameters,
+        "responseElements": response_elements,
+        "additionalEventData": additional,
+        "requestID": request_id,
         "eventID": str(uuid.uuid4()),
         "readOnly": read_only,
-        "eventType": "AwsApiCall",
-        "recipientAccountId": call.account_id,
+        "resources": resources,
+        "eventType": event_type,
+        "managementEvent": category == CATEGORY_MANAGEMENT,
+        "recipientAccountId": account_id,
+        "eventCategory": category,
     }
+    if event_type == SERVICE_EVENT:
+        record["serviceEventDetails"] = service_details
+    return record
 
 
 def format_time(moment: datetime) -> str:
@@ -208,6 +376,31 @@ def user_identity(call: ApiCall) -> dict[str, Any]:
         "accountId": caller.account_id,
         "accessKeyId": caller.access_key_id,
         "userName": caller.user_name,
+    }
+
+
+def _named_user(user_name: str, account_id: str) -> dict[str, Any]:
+    """An IAM user known by name only (service events on a user's behalf)."""
+    return {
+        "type": "IAMUser",
+        "principalId": None,
+        "arn": f"arn:aws:iam::{account_id}:user/{user_name}",
+        "accountId": account_id,
+        "accessKeyId": None,
+        "userName": user_name,
+    }
+
+
+def _service_identity(source: str) -> dict[str, Any]:
+    """CloudTrail's identity of a service acting on its own (``AWSService``)."""
+    return {
+        "type": "AWSService",
+        "principalId": None,
+        "arn": None,
+        "accountId": None,
+        "accessKeyId": None,
+        "userName": None,
+        "invokedBy": source,
     }
 
 
@@ -287,8 +480,25 @@ def _s3_parameters(call: ApiCall) -> dict[str, Any]:
     return params
 
 
+def _s3_resources(call: ApiCall) -> list[dict[str, Any]] | None:
+    """CloudTrail's ``resources`` of an S3 request: the object (if any), then the bucket."""
+    bucket, _, key = call.path.lstrip("/").partition("/")
+    if not bucket:
+        return None
+    bucket = _unquote(bucket)
+    found = []
+    if key:
+        found.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{_unquote(key)}"})
+    found.append(
+        {"accountId": call.account_id, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}
+    )
+    return found
+
+
 def _extra(extra: Mapping[str, Any]) -> dict[str, Any]:
     data = {name: extra.get(name) for name in EXTRA_FIELDS}
+    if extra.get("reconciled"):  # recorded after a crash, from its intent (audit.intents)
+        data["reconciled"] = True
     bytes_scanned = data["bytesScanned"]
     data["bytesScanned"] = int(bytes_scanned) if bytes_scanned is not None else None
     return {k: _cap(str(v)) if isinstance(v, str) else v for k, v in data.items()}

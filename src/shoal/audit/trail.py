@@ -7,16 +7,15 @@ every record of that moment shares one sync), which is what an OS crash can lose
 
 Roll-over: every ``audit_roll_seconds`` (and on ``shoal audit flush``, and when a
 trail starts, so records a crash left behind are delivered) the active journal is
-renamed to a segment and each segment becomes gzipped JSON-lines log files, one per
-event day, at CloudTrail's keys::
+renamed to a segment and each segment becomes log files as CloudTrail writes them,
+one per event day: a gzipped ``{"Records": [...]}`` document of CloudTrail records,
+at CloudTrail's keys::
 
     s3://BUCKET/AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/
         ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz
 
-Unlike CloudTrail's ``{"Records": [...]}`` documents, a file holds one record per
-line, the layout Athena's JSON SerDe (and DuckDB) read as rows; and keys are
-written in lowercase, the spelling of the table's columns, because DuckDB matches
-JSON keys exactly where Athena's SerDe ignores case. Values are unchanged.
+so the CloudTrail table AWS documents for Athena, and any tool that reads CloudTrail
+logs, reads shoal's trail.
 
 A segment is deleted only after its log files are stored, its days catalogued and
 the digest state records it, so a crash at any point loses nothing, and re-rolling
@@ -32,12 +31,14 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoal.audit import digest as digests
+from shoal.audit import intents
 from shoal.audit.catalog import add_day_partitions, ensure_audit_table
 from shoal.audit.journal import (
     SEGMENT_PREFIX,
@@ -46,18 +47,18 @@ from shoal.audit.journal import (
     flock,
     read_journal_lines,
 )
+from shoal.audit.records import ApiCall, Caller, build_record
 from shoal.errors import NoSuchBucketError, NoSuchKeyError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from shoal.app import Shoal
     from shoal.catalog.store import CatalogStore
     from shoal.storage.base import Storage
 
 log = logging.getLogger("shoal.audit")
 
-LOWERCASED = ("userIdentity", "additionalEventData")  # CloudTrail structs the table declares
+TRAIL_NAME = "shoal"  # the trail name in digest file names
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ class TrailLayout:
     bucket: str
     account_id: str
     region: str
+    trail_name: str = TRAIL_NAME
+
+    @property
+    def account_prefix(self) -> str:
+        """The table's location in AWS's documented DDL: ``AWSLogs/ACCOUNT/``."""
+        return f"AWSLogs/{self.account_id}/"
 
     @property
     def log_prefix(self) -> str:
@@ -84,26 +91,30 @@ class TrailLayout:
         name = f"{self.account_id}_CloudTrail_{self.region}_{stamp}_{unique}.json.gz"
         return self.day_folder(day) + name
 
-    def digest_key(self, end_time: str, sequence: int) -> str:
-        """``…/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_shoal_REGION_TIME_SEQ.json.gz``."""
+    def digest_key(self, end_time: str) -> str:
+        """``…/YYYY/MM/DD/ACCOUNT_CloudTrail-Digest_REGION_TRAIL_REGION_TIME.json.gz``."""
         moment = datetime.strptime(end_time, "%Y-%m-%dT%H:%M:%SZ")
         folder = self.digest_prefix + moment.strftime("%Y/%m/%d/")
         stamp = moment.strftime("%Y%m%dT%H%M%SZ")
-        name = f"{self.account_id}_CloudTrail-Digest_{self.region}_shoal_{self.region}"
-        return f"{folder}{name}_{stamp}_{sequence:08d}.json.gz"
+        name = f"{self.account_id}_CloudTrail-Digest_{self.region}_{self.trail_name}_{self.region}"
+        return f"{folder}{name}_{stamp}.json.gz"
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
 
-def lake_form(record: dict[str, Any]) -> dict[str, Any]:
-    """A record as a log file line: CloudTrail's keys in lowercase (see module doc)."""
-    lowered: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in LOWERCASED and isinstance(value, dict):
-            value = {k.lower(): v for k, v in value.items()}
-        lowered[key.lower()] = value
-    return lowered
+def log_document(records: list[dict[str, Any]]) -> bytes:
+    """A log file's content as CloudTrail writes it: ``{"Records": [...]}``."""
+    return json.dumps({"Records": records}, separators=(",", ":"), default=str).encode()
+
+
+def read_log_records(stored: bytes) -> list[dict[str, Any]]:
+    """The records of a stored (gzipped) log file; raises ValueError if it is none."""
+    document = json.loads(gzip.decompress(stored))
+    records = document.get("Records") if isinstance(document, dict) else None
+    if not isinstance(records, list):
+        raise ValueError("not a CloudTrail log file (no Records array)")
+    return [r for r in records if isinstance(r, dict)]
 
 
 @dataclass
@@ -126,6 +137,8 @@ class AuditTrail:
         digest_every: Write a digest once this many log files await one.
         digest_seconds: … or once the oldest awaits this long.
         roll_seconds: Interval of the background roll (``start``).
+        callers: Who signs with an access key id, for the records of requests
+            reconciled after a crash (``audit.intents``); unknown without it.
     """
 
     def __init__(
@@ -137,8 +150,10 @@ class AuditTrail:
         digest_every: int = 12,
         digest_seconds: float = 3600,
         roll_seconds: float = 300,
+        callers: Callable[[str], Caller | None] | None = None,
     ) -> None:
         self.storage = storage
+        self.callers = callers or (lambda _key: None)
         self.catalog = catalog
         self.layout = layout
         self.folder = data_path / "audit"
@@ -153,29 +168,22 @@ class AuditTrail:
         self._stop = threading.Event()
         self._roller: threading.Thread | None = None
 
-    @classmethod
-    def for_app(cls, app: Shoal) -> AuditTrail:
-        """The trail of ``app``, configured from its settings."""
-        config = app.config
-        return cls(
-            app.storage,
-            app.catalog,
-            config.data_path,
-            TrailLayout(config.audit_bucket, config.account_id, config.region),
-            digest_every=config.audit_digest_every,
-            digest_seconds=config.audit_digest_seconds,
-            roll_seconds=config.audit_roll_seconds,
-        )
-
     # -- appending
 
-    def append(self, record: dict[str, Any]) -> None:
+    def append(self, record: dict[str, Any], done: str | None = None) -> None:
         """Append ``record``: written (safe from a process kill) when this returns, on
-        disk within the journal's ``sync_seconds``. Raises AuditError.
+        disk within the journal's ``sync_seconds``. ``done`` names the intent the
+        record settles (in the same write). Raises AuditError.
 
         Cheap enough (one ``write``) to call from the event loop.
         """
-        self.journal.append(encode_record(record))
+        line = encode_record(record)
+        self.journal.append(line + intents.done_line(done) if done else line)
+
+    def begin(self, intent: intents.Intent) -> None:
+        """Journal ``intent`` before the write it announces (see ``audit.intents``).
+        Raises AuditError."""
+        self.journal.append(intents.intent_line(intent))
 
     def sync(self) -> None:
         """Return once every record appended so far is on disk."""
@@ -189,13 +197,57 @@ class AuditTrail:
         with flock(self.folder / "roll.lock"):
             state = digests.DigestState.load(self.state_path)
             self._recover_digest(state)
-            for segment in self.journal.rotate():
+            segments = self.journal.rotate()
+            if self._reconcile(segments, state):
+                segments = self.journal.rotate()  # with the records owed
+            for segment in segments:
                 self._roll_segment(segment, state, summary)
             state.rolled = [t for t in state.rolled if self._segment_exists(t)]
             if state.due(self.digest_every, self.digest_seconds, force_digest):
                 summary.digest = self._write_digest(state)
             state.save(self.state_path)
         return summary
+
+    def _reconcile(self, segments: list[Path], state: digests.DigestState) -> int:
+        """Journal the records owed for intents a dead process left unsettled (see
+        ``audit.intents``); keep live processes' open intents. How many were owed."""
+        opened = {i["id"]: intents.from_dict(i) for i in state.open_intents}
+        settled: set[str] = set()
+        for segment in segments:
+            found, done = intents.read_intents(segment)
+            if segment.stem[len(SEGMENT_PREFIX) :] not in state.rolled:
+                opened.update(found)
+            settled |= done
+        waiting, owed = [], 0
+        for intent in (i for key, i in opened.items() if key not in settled):
+            if intents.owner_alive(intent.owner):
+                waiting.append(asdict(intent))
+            elif intents.took_effect(intent, self.storage):
+                self.append(self._reconciled(intent), done=intent.id)
+                owed += 1
+            else:
+                log.info("audit: %s %s never took effect; no record", intent.operation, intent.id)
+        state.open_intents = waiting
+        return owed
+
+    def _reconciled(self, intent: intents.Intent) -> dict[str, Any]:
+        """The record of a request that completed but was never answered."""
+        caller = self.callers(intent.access_key_id) if intent.access_key_id else None
+        call = ApiCall(
+            protocol="s3",
+            method=intent.method,
+            path=intent.path,
+            query=intent.query,
+            operation=intent.operation,
+            request_id=intent.id,
+            event_time=intent.moment,
+            region=self.layout.region,
+            account_id=self.layout.account_id,
+            caller=caller,
+            claimed_key_id=None if caller else intent.access_key_id,
+            extra={"reconciled": True},
+        )
+        return build_record(call)
 
     def _segment_exists(self, token: str) -> bool:
         return (self.journal.folder / f"{SEGMENT_PREFIX}{token}.jsonl").exists()
@@ -227,11 +279,11 @@ class AuditTrail:
         for day, day_records in sorted(by_day.items()):
             unique = hashlib.sha256(f"{token}/{day}".encode()).hexdigest()[:16]
             key = self.layout.log_key(day, stamp, unique)
-            body = b"".join(encode_record(lake_form(r)) for r in day_records)
-            stored = digests.gzip_bytes(body)
+            content = log_document(day_records)
+            stored = digests.gzip_bytes(content)
             self.storage.put(self.layout.bucket, key, stored)
             times = [r["eventTime"] for r in day_records]
-            entries.append(_log_entry(self.layout.bucket, key, stored, times))
+            entries.append(_log_entry(self.layout.bucket, key, content, times))
         self._catalog_days(sorted(by_day))
         return entries
 
@@ -239,9 +291,10 @@ class AuditTrail:
         days = [d for d in days if d not in self._catalogued]
         if not days:
             return
-        ensure_audit_table(self.catalog, self.layout.uri(self.layout.log_prefix))
+        ensure_audit_table(self.catalog, self.layout.uri(self.layout.account_prefix))
+        region = self.layout.region
         add_day_partitions(
-            self.catalog, [(d, self.layout.uri(self.layout.day_folder(d))) for d in days]
+            self.catalog, [(region, d, self.layout.uri(self.layout.day_folder(d))) for d in days]
         )
         self._catalogued.update(days)
 
@@ -251,26 +304,32 @@ class AuditTrail:
         if not state.pending:
             return
         _, end = digests.digest_times(state)
-        key = self.layout.digest_key(end, state.sequence + 1)
+        key = self.layout.digest_key(end)
         try:
             stored = self.storage.read(self.layout.bucket, key)
+            _, meta = self.storage.head(self.layout.bucket, key)
         except (NoSuchKeyError, NoSuchBucketError):
             return
-        document = json.loads(gzip.decompress(stored))
-        digests.record_digest(state, document, stored)
+        signature = meta.user.get(digests.SIGNATURE_META)
+        if signature is None:
+            return  # stored without its signature: written again
+        content = gzip.decompress(stored)
+        digests.record_digest(state, json.loads(content), content, signature)
         state.save(self.state_path)
 
     def _write_digest(self, state: digests.DigestState) -> str:
         if self._key is None:
             self._key = digests.load_signing_key(self.data_path)
         _, end = digests.digest_times(state)
-        key = self.layout.digest_key(end, state.sequence + 1)
+        key = self.layout.digest_key(end)
+        fingerprint = digests.fingerprint(self._key.public_key())
         document = digests.build_digest(
-            state, self._key, self.layout.bucket, key, self.layout.account_id
+            state, fingerprint, self.layout.bucket, key, self.layout.account_id
         )
-        stored = digests.encode_digest(document)
-        self.storage.put(self.layout.bucket, key, stored)
-        digests.record_digest(state, document, stored)
+        content, stored = digests.encode_digest(document)
+        signature = digests.sign_digest(self._key, document, content)
+        self.storage.put(self.layout.bucket, key, stored, digests.digest_meta(signature))
+        digests.record_digest(state, document, content, signature)
         return key
 
     # -- background rolling
@@ -307,11 +366,12 @@ class AuditTrail:
         return [r for path in files for r in read_journal_lines(path)]
 
 
-def _log_entry(bucket: str, key: str, stored: bytes, times: list[str]) -> dict[str, Any]:
+def _log_entry(bucket: str, key: str, content: bytes, times: list[str]) -> dict[str, Any]:
+    """A digest's ``logFiles`` entry (hash of the uncompressed content, as CloudTrail)."""
     return {
         "s3Bucket": bucket,
         "s3Object": key,
-        "hashValue": digests.sha256_hex(stored),
+        "hashValue": digests.sha256_hex(content),
         "hashAlgorithm": digests.HASH_ALGORITHM,
         "oldestEventTime": min(times),
         "newestEventTime": max(times),

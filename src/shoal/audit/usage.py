@@ -7,12 +7,15 @@ query scanned (``DataScannedInBytes`` is what the engine read), so ``shoal usage
 once it has finished (succeeded, failed or cancelled), on the UTC day it finished.
 
 The same facts reach the audit trail: ``audit_recorder`` turns each finished
-execution into one CloudTrail record (eventName ``QueryExecutionCompleted``), so the
-answer is also SQL over ``shoal_audit.cloudtrail``::
+execution into one CloudTrail service event (eventName ``QueryExecutionCompleted``,
+figures in ``serviceEventDetails``), so the answer is also SQL over the documented
+CloudTrail table ``shoal_audit.cloudtrail``::
 
-    SELECT useridentity.username, dt, count(*), sum(additionaleventdata.bytesscanned)
+    SELECT useridentity.username, count(*),
+           sum(CAST(json_extract_scalar(serviceeventdetails, '$.dataScannedInBytes')
+                    AS bigint))
     FROM shoal_audit.cloudtrail WHERE eventname = 'QueryExecutionCompleted'
-    GROUP BY 1, 2
+    GROUP BY 1
 
 Executions failed by a restart (``RESTARTED_REASON``) never finished on a worker,
 get no audit record and are not metered either; they scanned nothing measurable.
@@ -21,7 +24,6 @@ get no audit record and are not metered either; they scanned nothing measurable.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from shoal.audit.records import EVENT_VERSION, MAX_ERROR_MESSAGE, SQL_REFUSED, format_time
+from shoal.audit.records import SQL_REFUSED, format_time, service_event
 from shoal.catalog.connection import StateDatabase
 from shoal.errors import InvalidInputError
 from shoal.queries.model import (
@@ -49,7 +51,6 @@ log = logging.getLogger("shoal.usage")
 DIMENSIONS = ("user", "group", "workgroup", "database")
 COMPLETED_EVENT = "QueryExecutionCompleted"
 EVENT_SOURCE = "athena.amazonaws.com"
-SERVICE_EVENT = "AwsServiceEvent"  # CloudTrail's eventType for events no caller sent
 
 GroupsOf = Callable[[str], list[str]]
 _METERED_COLUMNS = [
@@ -201,41 +202,43 @@ def _bytes(statistics: dict[str, Any] | None) -> int:
 def completed_record(execution: QueryExecution, account_id: str, region: str) -> dict[str, Any]:
     """The CloudTrail record of a finished execution, on behalf of its user.
 
-    Its ``eventTime`` is the completion time, so the record falls on the same day
-    (``dt``) as ``UsageMeter`` counts the execution.
+    Its ``eventTime`` is the completion time, so the record falls on the same day as
+    ``UsageMeter`` counts the execution; its figures are in ``serviceEventDetails``
+    under the names of Athena's ``QueryExecution`` (camelCase, as CloudTrail spells).
     """
     statistics = execution.statistics
     finished = execution.completion_date_time or datetime.now(UTC)
     error = execution.athena_error
-    refusal = error.refusal if error else None
-    return {
-        "eventVersion": EVENT_VERSION,
-        "userIdentity": _identity(execution.user, account_id),
-        "eventTime": format_time(finished),
-        "eventSource": EVENT_SOURCE,
-        "eventName": COMPLETED_EVENT,
-        "awsRegion": region,
-        "sourceIPAddress": None,
-        "userAgent": None,
-        "requestParameters": None,
-        "responseElements": None,
-        "additionalEventData": {
+    return service_event(
+        source=EVENT_SOURCE,
+        name=COMPLETED_EVENT,
+        event_time=finished,
+        region=region,
+        account_id=account_id,
+        request_id=execution.query_execution_id,
+        user_name=execution.user,
+        read_only=True,
+        error_code=_error_code(error),
+        error_message=error.error_message if error else None,
+        details={
             "queryExecutionId": execution.query_execution_id,
-            "bytesScanned": statistics.data_scanned_in_bytes,
-            "engineTimeMs": statistics.engine_execution_time_in_millis,
-            "workgroup": execution.workgroup,
-            "database": execution.database,
             "state": execution.state,
-            **_refusal_facts(refusal),
+            "stateChangeReason": execution.state_change_reason,
+            "workGroup": execution.workgroup,
+            "database": execution.database,
+            "statementType": execution.statement_type,
+            "dataScannedInBytes": statistics.data_scanned_in_bytes,
+            "engineExecutionTimeInMillis": statistics.engine_execution_time_in_millis,
+            "totalExecutionTimeInMillis": statistics.total_execution_time_in_millis,
+            "submissionDateTime": _time(execution.submission_date_time),
+            "completionDateTime": format_time(finished),
+            **_refusal_facts(error.refusal if error else None),
         },
-        "errorCode": _error_code(error),
-        "errorMessage": error.error_message[:MAX_ERROR_MESSAGE] if error else None,
-        "requestID": execution.query_execution_id,
-        "eventID": str(uuid.uuid4()),
-        "readOnly": True,
-        "eventType": SERVICE_EVENT,
-        "recipientAccountId": account_id,
-    }
+    )
+
+
+def _time(moment: datetime | None) -> str | None:
+    return format_time(moment) if moment is not None else None
 
 
 def _error_code(error: AthenaError | None) -> str | None:
@@ -256,26 +259,6 @@ def _refusal_facts(refusal: Refusal | None) -> dict[str, str | None]:
         return dict.fromkeys(_REFUSAL_KEYS)
     values = (refusal.role, refusal.role_mapping, refusal.action, refusal.resource, refusal.table)
     return dict(zip(_REFUSAL_KEYS, values, strict=True))
-
-
-def _identity(user: str | None, account_id: str) -> dict[str, Any]:
-    if user is None:  # started through the library or CLI, not by a signed request
-        return {
-            "type": "Unknown",
-            "principalId": None,
-            "arn": None,
-            "accountId": None,
-            "accessKeyId": None,
-            "userName": None,
-        }
-    return {
-        "type": "IAMUser",
-        "principalId": None,
-        "arn": f"arn:aws:iam::{account_id}:user/{user}",
-        "accountId": account_id,
-        "accessKeyId": None,
-        "userName": user,
-    }
 
 
 def audit_recorder(

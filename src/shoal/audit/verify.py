@@ -14,13 +14,17 @@ It reports, one line each, every problem it finds:
 
 With the trail's local state it also notices that the newest digest was deleted,
 which the chain alone cannot show.
+
+Digests in CloudTrail's format carry their signature in the object's metadata and
+hash uncompressed content; digests shoal wrote before it used CloudTrail's format
+(the signature inside the document) are checked by their own rule, and the chain
+runs on from the last of them.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shoal.audit import digest as digests
 from shoal.audit.trail import TrailLayout
-from shoal.errors import NoSuchBucketError
+from shoal.errors import AuditError, NoSuchBucketError
 from shoal.storage.base import ObjectInfo, Storage
 
 
@@ -49,13 +53,21 @@ class VerifyReport:
 @dataclass(frozen=True)
 class _Digest:
     key: str
-    sha256: str
     document: dict[str, Any]
+    chain_hash: str  # what the next digest's previousDigestHashValue must be
+    signature: str | None  # x-amz-meta-signature, or the legacy in-document field
+    signed: bytes  # what the signature covers
 
     @property
-    def sequence(self) -> int:
-        value = self.document.get("digestSequence")
-        return value if isinstance(value, int) else 0
+    def legacy(self) -> bool:
+        return digests.LEGACY_SIGNATURE_FIELD in self.document
+
+    @property
+    def order(self) -> tuple[bool, int, str, str]:
+        """Legacy digests first, by their sequence; then by end time (each its own)."""
+        sequence = self.document.get("digestSequence")  # legacy digests only
+        number = sequence if isinstance(sequence, int) and self.legacy else 0
+        return (not self.legacy, number, str(self.document.get("digestEndTime")), self.key)
 
 
 def verify_trail(
@@ -100,14 +112,27 @@ def _load_digests(storage: Storage, layout: TrailLayout, report: VerifyReport) -
     for info in _objects(storage, layout.bucket, layout.digest_prefix):
         stored = storage.read(info.bucket, info.key)
         try:
-            document = json.loads(gzip.decompress(stored))
+            content = gzip.decompress(stored)
+            document = json.loads(content)
             if not isinstance(document, dict):
                 raise ValueError("not an object")
         except (OSError, ValueError, EOFError):
             report.problems.append(f"digest unreadable: {info.key} (edited)")
             continue
-        chain.append(_Digest(info.key, digests.sha256_hex(stored), document))
-    return sorted(chain, key=lambda d: (d.sequence, d.key))
+        chain.append(_digest(storage, info, stored, content, document))
+    return sorted(chain, key=lambda d: d.order)
+
+
+def _digest(
+    storage: Storage, info: ObjectInfo, stored: bytes, content: bytes, document: dict[str, Any]
+) -> _Digest:
+    if digests.LEGACY_SIGNATURE_FIELD in document:
+        signature = document[digests.LEGACY_SIGNATURE_FIELD]
+        return _Digest(info.key, document, digests.sha256_hex(stored), signature, b"")
+    _, meta = storage.head(info.bucket, info.key)
+    signed = digests.signing_string(document, content)
+    signature = meta.user.get(digests.SIGNATURE_META)
+    return _Digest(info.key, document, digests.sha256_hex(content), signature, signed)
 
 
 def _check_signatures(
@@ -118,7 +143,9 @@ def _check_signatures(
         doc = digest.document
         if key is None or doc.get("digestPublicKeyFingerprint") != expected:
             report.problems.append(f"digest signed with an unknown key: {digest.key}")
-        elif not digests.signature_valid(key, doc):
+        elif digest.signature is None:
+            report.problems.append(f"digest signature missing: {digest.key} (edited)")
+        elif not _signed(key, digest):
             report.problems.append(f"digest signature invalid: {digest.key} (edited)")
         if doc.get("digestS3Object") != digest.key:
             report.problems.append(
@@ -126,11 +153,14 @@ def _check_signatures(
             )
 
 
+def _signed(key: Ed25519PublicKey, digest: _Digest) -> bool:
+    if digest.legacy:
+        return digests.legacy_signature_valid(key, digest.document)
+    return digests.signature_valid(key, digest.signature, digest.signed)
+
+
 def _check_chain(chain: list[_Digest], report: VerifyReport) -> None:
     keys = {d.key for d in chain}
-    counts = Counter(d.sequence for d in chain)
-    for sequence in sorted(s for s, n in counts.items() if n > 1):
-        report.problems.append(f"digest sequence {sequence} appears {counts[sequence]} times")
     for index, digest in enumerate(chain):
         previous_key = digest.document.get("previousDigestS3Object")
         before = chain[index - 1] if index else None
@@ -142,16 +172,26 @@ def _check_chain(chain: list[_Digest], report: VerifyReport) -> None:
             report.problems.append(f"digest missing: {previous_key} (previous of {digest.key})")
         elif before is None or previous_key != before.key:
             report.problems.append(f"digests out of order: {digest.key} follows {previous_key}")
-        elif digest.document.get("previousDigestHashValue") != before.sha256:
+        elif digest.document.get("previousDigestHashValue") != before.chain_hash:
             report.problems.append(
                 f"digest changed: {before.key} no longer matches the hash in {digest.key}"
             )
+        elif not digest.legacy and digest.document.get("previousDigestSignature") != (
+            before.signature
+        ):
+            report.problems.append(
+                f"digest changed: {before.key} no longer matches the signature in {digest.key}"
+            )
 
 
-def _check_listed_order(chain: list[_Digest], report: VerifyReport) -> dict[str, tuple[str, str]]:
-    """Every listed log file -> (its SHA-256, the digest listing it); flags files
-    listed out of delivery order (names carry the delivery time)."""
-    listed: dict[str, tuple[str, str]] = {}
+Listed = dict[str, tuple[str, str, bool]]  # log file -> (hash, digest, legacy)
+
+
+def _check_listed_order(chain: list[_Digest], report: VerifyReport) -> Listed:
+    """Every listed log file -> (its SHA-256, the digest listing it, whether that
+    digest is legacy); flags files listed out of delivery order (names carry the
+    delivery time)."""
+    listed: Listed = {}
     last_stamp = ""
     for digest in chain:
         for entry in digest.document.get("logFiles") or []:
@@ -160,26 +200,26 @@ def _check_listed_order(chain: list[_Digest], report: VerifyReport) -> dict[str,
             if stamp < last_stamp:
                 report.problems.append(f"log files out of order: {key} listed after {last_stamp}")
             last_stamp = max(last_stamp, stamp)
-            listed[key] = (str(entry.get("hashValue")), digest.key)
+            listed[key] = (str(entry.get("hashValue")), digest.key, digest.legacy)
     return listed
 
 
 def _check_log_files(
     storage: Storage,
     layout: TrailLayout,
-    listed: dict[str, tuple[str, str]],
+    listed: Listed,
     chain: list[_Digest],
     state: digests.DigestState | None,
     report: VerifyReport,
 ) -> None:
     found = {o.key: o for o in _objects(storage, layout.bucket, layout.log_prefix)}
     report.log_files = len(found)
-    owner_of_hash = {sha: key for key, (sha, _) in listed.items()}
-    for key, (expected, digest_key) in listed.items():
+    owner_of_hash = {sha: key for key, (sha, _, _) in listed.items()}
+    for key, (expected, digest_key, legacy) in listed.items():
         if key not in found:
             report.problems.append(f"log file deleted: {key} (listed in {digest_key})")
             continue
-        actual = digests.sha256_hex(storage.read(layout.bucket, key))
+        actual = _log_hash(storage.read(layout.bucket, key), legacy)
         if actual == expected:
             continue
         other = owner_of_hash.get(actual)
@@ -196,6 +236,17 @@ def _check_log_files(
             report.not_yet_digested.append(key)
         else:
             report.problems.append(f"log file inserted: {key} (listed in no digest)")
+
+
+def _log_hash(stored: bytes, legacy: bool) -> str:
+    """A log file's hash as its digest computed it: of the gzipped bytes (legacy) or,
+    as CloudTrail, of the content; a file that is no longer gzip hashes to nothing."""
+    if legacy:
+        return digests.sha256_hex(stored)
+    try:
+        return digests.content_hash(stored)
+    except AuditError:
+        return "(not gzip)"
 
 
 def _stamp(key: str) -> str:

@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 
-from shoal.cli.context import AppContext, GroupWithErrors, accept_global_options, global_options
+from shoal.cli.context import (
+    AppContext,
+    GroupWithErrors,
+    accept_global_options,
+    audit_command,
+    global_options,
+)
 
 
 @click.group(cls=GroupWithErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,6 +58,7 @@ def _register() -> None:
     )
     for command in (c for module in modules for c in module.COMMANDS):
         accept_global_options(command)
+        audit_command(command)
         main.add_command(command)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from shoal.audit import digest as digests
-from shoal.audit.trail import AuditTrail
+from shoal.audit.trail import AuditTrail, read_log_records
 from shoal.audit.verify import verify_trail
 from shoal.cli.context import AppContext, output_option, pass_app
 from shoal.cli.output import emit, emit_object
@@ -30,11 +30,7 @@ def flush(ctx: AppContext, output: str) -> None:
 
     Safe while `shoal serve` runs on the same data folder.
     """
-    trail = AuditTrail.for_app(ctx.app)
-    try:
-        summary = trail.roll(force_digest=True)
-    finally:
-        trail.close()
+    summary = ctx.app.audit.roll(force_digest=True)
     emit_object(
         {"records": summary.records, "log_files": summary.log_files, "digest": summary.digest},
         output,
@@ -52,7 +48,7 @@ def flush(ctx: AppContext, output: str) -> None:
 def verify(ctx: AppContext, public_key: Path | None, output: str) -> None:
     """Check log files against the signed digest chain; exit 1 on any problem."""
     app = ctx.app
-    trail = AuditTrail.for_app(app)
+    trail = app.audit
     key_path = public_key or app.config.data_path / digests.KEY_FILE
     key = digests.load_public_key(key_path) if key_path.exists() else None
     state = digests.DigestState.load(trail.state_path) if trail.state_path.exists() else None
@@ -87,7 +83,7 @@ def verify(ctx: AppContext, public_key: Path | None, output: str) -> None:
 @pass_app
 def tail(ctx: AppContext, lines: int, output: str) -> None:
     """Show the newest audit records (journaled and delivered)."""
-    trail = AuditTrail.for_app(ctx.app)
+    trail = ctx.app.audit
     records = trail.pending_records()
     if len(records) < lines:
         records = _delivered(ctx, trail, lines - len(records)) + records
@@ -106,15 +102,24 @@ def _delivered(ctx: AppContext, trail: AuditTrail, count: int) -> list[dict[str,
     infos.sort(key=lambda o: (o.key.rsplit("_", 2)[-2], o.key))  # delivery time in the name
     found: list[dict[str, Any]] = []
     for info in reversed(infos):
-        text = gzip.decompress(storage.read(info.bucket, info.key))
-        found = [json.loads(line) for line in text.splitlines() if line.strip()] + found
+        found = _log_records(storage.read(info.bucket, info.key)) + found
         if len(found) >= count:
             break
     return found[-count:]
 
 
+def _log_records(stored: bytes) -> list[dict[str, Any]]:
+    """A log file's records: CloudTrail's ``{"Records": [...]}``, or the JSON lines
+    (lowercase keys) shoal wrote before it used CloudTrail's format."""
+    try:
+        return read_log_records(stored)
+    except ValueError:
+        text = gzip.decompress(stored)
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
 def _row(record: dict[str, Any]) -> dict[str, Any]:
-    # Delivered records spell keys in lowercase; journaled ones as CloudTrail does.
+    # Keys compared in lowercase: log files of older shoal spelled them so.
     lowered = {k.lower(): v for k, v in record.items()}
     identity = {k.lower(): v for k, v in (lowered.get("useridentity") or {}).items()}
     return {

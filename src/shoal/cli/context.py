@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import getpass
+import os
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import click
 
 from shoal.app import Shoal
+from shoal.audit.records import cli_record
 from shoal.config import Config, load_config
 from shoal.errors import ShoalError
 
@@ -78,9 +84,80 @@ class AppContext:
             self._app = Shoal(self.config())
         return self._app
 
+    @property
+    def opened(self) -> Shoal | None:
+        """The app, if a command opened it; None otherwise (never opens it)."""
+        return self._app
+
     def close(self) -> None:
         if self._app is not None:
             self._app.close()
+
+
+def audit_command(command: click.Command) -> None:
+    """Record each run of ``command`` (or of every command under a group) in the audit
+    trail, once, after it ran: the CLI is a door into shoal like the API. ``serve``
+    is not recorded as such; the server records each request it answers."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            audit_command(sub)
+        return
+    callback = command.callback
+    if callback is None or command.name == "serve":
+        return
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        started = datetime.now(UTC)
+        error: ShoalError | None = None
+        try:
+            return callback(*args, **kwargs)
+        except ShoalError as exc:
+            error = exc
+            raise
+        finally:
+            _record(ctx, started, kwargs, error)
+
+    command.callback = run
+
+
+def _record(
+    ctx: click.Context, started: datetime, arguments: dict[str, Any], error: ShoalError | None
+) -> None:
+    opened = ctx.find_object(AppContext)
+    if opened is None or opened.opened is None:
+        return  # the command never opened shoal (settings, --help): nothing happened in it
+    app = opened.opened
+    path = _command_words(ctx)
+    app.audit.append(
+        cli_record(
+            command=path,
+            arguments=arguments,
+            os_user=_os_user(),
+            event_time=started,
+            region=app.config.region,
+            account_id=app.config.account_id,
+            request_id=str(uuid.uuid4()),
+            error=(error.code, error.message) if error is not None else None,
+        )
+    )
+
+
+def _command_words(ctx: click.Context) -> list[str]:
+    """``["quotas", "create"]``: the command's names under the program's own."""
+    words: list[str] = []
+    while ctx.parent is not None:
+        words.insert(0, ctx.info_name or "")
+        ctx = ctx.parent
+    return words
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return str(os.getuid())
 
 
 class GroupWithErrors(click.Group):
