@@ -459,6 +459,8 @@ _CLASSIFICATION_BY_SERDE = {
     "org.apache.hive.hcatalog.data.JsonSerDe": "json",
     formats.LAZY_SIMPLE_SERDE: "csv",
     formats.OPEN_CSV_SERDE: "csv",
+    formats.ORC_SERDE: "orc",
+    formats.AVRO_SERDE: "avro",
 }
 
 
