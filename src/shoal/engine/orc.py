@@ -66,7 +66,7 @@ def _read_file(handle: Any, names: Sequence[str], path: str) -> pa.Table:
         in_file = {n.lower(): n for n in reader.schema.names}
         wanted = [in_file[n.lower()] for n in names if n.lower() in in_file]
         table = reader.read(columns=wanted)
-    except (pa.ArrowException, ValueError) as err:
+    except (pa.ArrowException, OSError, ValueError) as err:  # a bad file: a plain OSError
         raise QueryFailedError(f"cannot read ORC file {path}: {err}") from None
     found = {n.lower(): table.column(n) for n in table.column_names}
     columns = [found.get(n.lower(), pa.nulls(table.num_rows)) for n in names]
