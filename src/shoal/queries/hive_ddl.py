@@ -542,10 +542,10 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         raise InvalidInputError(
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"
         )
-    parameters = _table_parameters(stmt.properties, classification)
+    parameters = _squashed_literal(_table_parameters(stmt.properties, classification))
     if serde == JSON_SERDE and stmt.stored_as is None and stmt.input_format is None:
         output_format = JSON_OUTPUT  # what Athena records for the OpenX SerDe alone
-    serde_parameters = _serde_parameters(serde, stmt.serde_parameters)
+    serde_parameters = _squashed_literal(_serde_parameters(serde, stmt.serde_parameters))
     storage = StorageDescriptor(
         location=location,
         columns=tuple(_columns(stmt, serde, serde_parameters, parameters)),
@@ -587,6 +587,14 @@ def _columns(
             "columns from avro.schema.literal)"
         )
     return stmt.columns
+
+
+def _squashed_literal(params: dict[str, str]) -> dict[str, str]:
+    """An ``avro.schema.literal`` as Athena stores it: each run of spaces one space, line
+    breaks kept (PyAthena's suite reads an indented literal back so from Athena)."""
+    if AVRO_SCHEMA_LITERAL in params:
+        params[AVRO_SCHEMA_LITERAL] = re.sub(r"[ \t]+", " ", params[AVRO_SCHEMA_LITERAL])
+    return params
 
 
 def _squashed(comment: str | None) -> str | None:
