@@ -213,13 +213,13 @@ def test_table_round_trip(glue: Call) -> None:
             "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
             "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
             "Compressed": True,
-            "NumberOfBuckets": -1,
+            "NumberOfBuckets": 8,
             "SerdeInfo": {
                 "SerializationLibrary": PARQUET_SERDE,
                 "Parameters": {"serialization.format": "1"},
             },
-            "BucketColumns": [],
-            "SortColumns": [],
+            "BucketColumns": ["id"],
+            "SortColumns": [{"Column": "price", "SortOrder": 0}],
             "Parameters": {"p": "q"},
             "StoredAsSubDirectories": False,
         },
@@ -267,13 +267,28 @@ def test_view_round_trip(glue: Call) -> None:
         ({"Name": "t", "StorageDescriptor": _sd("s3://l/t/", "a", "no_such_type")}, "type"),
         ({"Name": "t", "StorageDescriptor": _sd("s3://l/t/", "a", "int", "A", "int")}, "more than"),
         ({"Name": "t", "StorageDescriptor": {"Columns": [{"Name": "a"}]}}, "no Type"),
-        ({"Name": "t", "StorageDescriptor": _sd("s3://l/", NumberOfBuckets=4)}, "bucketed"),
+        (
+            {
+                "Name": "t",
+                "StorageDescriptor": _sd(
+                    "s3://l/", "a", "int", NumberOfBuckets=4, BucketColumns=["b"]
+                ),
+            },
+            "'b' is not a column",
+        ),
+        (
+            {
+                "Name": "t",
+                "StorageDescriptor": _sd("s3://l/", "a", "int", BucketColumns=["a"]),
+            },
+            "number of buckets",
+        ),
         (
             {
                 "Name": "t",
                 "StorageDescriptor": _sd("s3://l/", SortColumns=[{"Column": "a", "SortOrder": 1}]),
             },
-            "SortColumns",
+            "'a' is not a column",
         ),  # noqa: E501
         (
             {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,9 +24,11 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from tests.clients.server import ShoalServer, start_server, stop_server
 
 from . import built, expected
@@ -173,8 +176,35 @@ def _check(glue: object, server: ShoalServer, tables: dict[str, pa.Table]) -> No
             got = _snapshot_rows(got)
         found += built.differences(name, want, got, KEYS[name])
         print(f"   {name}: {got.num_rows} rows, expected {want.num_rows}")
+    found += _bucket_problems(glue, server, "zone_trips", "zone", 4)
     if found:
         raise Failed("\n".join(found[:50]))
+
+
+def _bucket_problems(
+    glue: Any, server: ShoalServer, name: str, column: str, count: int
+) -> list[str]:
+    """A bucketed model (models/marts/zone_trips.sql): Glue says so, each partition's
+    files are named as Trino names bucket files, and a value lives in one bucket only."""
+    table = glue.get_table(DatabaseName=SCHEMA, Name=name)["Table"]
+    sd = table["StorageDescriptor"]
+    if sd["BucketColumns"] != [column] or sd["NumberOfBuckets"] != count:
+        got = f"BucketColumns {sd['BucketColumns']}, NumberOfBuckets {sd['NumberOfBuckets']}"
+        return [f"{name}: {got}, expected [{column!r}], {count}"]
+    found = []
+    pages = glue.get_paginator("get_partitions").paginate(DatabaseName=SCHEMA, TableName=name)
+    for partition in (p for page in pages for p in page["Partitions"]):
+        folder = server.lake / partition["StorageDescriptor"]["Location"].removeprefix("s3://")
+        buckets: dict[object, str] = {}
+        for file in sorted(folder.iterdir()):
+            match = re.fullmatch(r"0(\d{5})_0_.+\.parquet", file.name)
+            if match is None or int(match[1]) >= count:
+                found.append(f"{name}: {file} is not named as a bucket file")
+                continue
+            for value in pq.read_table(file, columns=[column]).column(column).to_pylist():
+                if buckets.setdefault(value, file.name) != file.name:
+                    found.append(f"{name}: {value!r} in two buckets of {folder}")
+    return found
 
 
 def _snapshot_rows(table: pa.Table) -> pa.Table:

@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import fastavro
 import pyarrow as pa
+import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import pytest
 
@@ -23,6 +25,11 @@ from shoal.queries.runner import StatementContext, StatementRunner
 from shoal.storage.s3 import S3Storage
 
 DAYS = {"2024-01-01": range(0, 400), "2024-01-02": range(400, 1000)}
+AVRO_SCHEMA = {
+    "type": "record",
+    "name": "sale",
+    "fields": [{"name": "id", "type": "long"}, {"name": "amount", "type": "double"}],
+}
 
 
 @pytest.fixture
@@ -34,6 +41,12 @@ def bucket(moto_storage: S3Storage) -> str:
         sink = io.BytesIO()
         pq.write_table(rows, sink, row_group_size=250)
         moto_storage.put(name, f"sales/dt={day}/part-0.parquet", sink.getvalue())
+        sink = io.BytesIO()
+        orc.write_table(rows, sink)
+        moto_storage.put(name, f"orcsales/dt={day}/part-0.orc", sink.getvalue())
+        sink = io.BytesIO()
+        fastavro.writer(sink, AVRO_SCHEMA, rows.to_pylist())
+        moto_storage.put(name, f"avro/sales/dt={day}/part-0.avro", sink.getvalue())
         lines = "".join(f"{i},item-{i % 7}\n" for i in ids)
         moto_storage.put(name, f"items/dt={day}/part-0.csv", ("id,name\n" + lines).encode())
     return name
@@ -92,3 +105,25 @@ def test_remote_files_need_storage(tmp_path: Path, moto_storage: S3Storage, buck
     finally:
         engine.close()
         catalog.close()
+
+
+def test_orc_and_avro_partitions_on_s3(runner: StatementRunner, moto_storage: S3Storage) -> None:
+    expected = [
+        {"dt": day, "n": len(ids), "total": sum(i * 0.5 for i in ids)} for day, ids in DAYS.items()
+    ]
+    sql = "SELECT dt, count(*) AS n, sum(amount) AS total FROM {} GROUP BY dt ORDER BY dt"
+    rows, scanned = _run(runner, sql.format("orcsales"))
+    assert rows == expected
+    bucket = runner.catalog.get_table("remote", "orcsales").storage.location.split("/")[2]
+    sizes = [o.size for o in moto_storage.list(bucket, "orcsales/").objects]
+    assert scanned == sum(sizes)  # each ORC file read whole, once
+    location = f"s3://{bucket}/avro/sales/"
+    runner.run(
+        f"CREATE EXTERNAL TABLE avro_sales (id bigint, amount double) PARTITIONED BY (dt string) "
+        f"STORED AS AVRO LOCATION '{location}'",
+        StatementContext(query_id="q0", database="remote"),
+    )
+    runner.run("MSCK REPAIR TABLE avro_sales", StatementContext(query_id="q2", database="remote"))
+    rows, scanned = _run(runner, sql.format("avro_sales"))
+    assert rows == expected
+    assert scanned > 0

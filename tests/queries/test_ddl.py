@@ -420,19 +420,40 @@ def test_if_not_exists_keeps_the_existing_table(lake: Lake) -> None:
             "CREATE EXTERNAL TABLE",
         ),
         (
-            "CREATE EXTERNAL TABLE t (a int) STORED AS ORC LOCATION 's3://lake/t/'",
+            "CREATE EXTERNAL TABLE t (a int) STORED AS RCFILE LOCATION 's3://lake/t/'",
             UnsupportedSqlError,
-            "ORC",
+            "RCFILE",
         ),
         (
-            "CREATE EXTERNAL TABLE t (a int) STORED AS AVRO LOCATION 's3://lake/t/'",
+            "CREATE EXTERNAL TABLE t (a int) STORED AS AVRO LOCATION 's3://lake/t/' "
+            "TBLPROPERTIES ('avro.schema.url'='s3://lake/schema.avsc')",
             UnsupportedSqlError,
-            "AVRO",
+            "avro.schema.literal",
         ),
         (
-            "CREATE EXTERNAL TABLE t (a int) CLUSTERED BY (a) INTO 4 BUCKETS LOCATION 's3://lake/t/'",
-            UnsupportedSqlError,
-            "CLUSTERED BY",
+            "CREATE EXTERNAL TABLE t ROW FORMAT SERDE "
+            "'org.apache.hadoop.hive.serde2.avro.AvroSerDe' WITH SERDEPROPERTIES "
+            "('avro.schema.literal'='{\"type\": \"record\"') "
+            "STORED AS AVRO LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "not valid JSON",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) PARTITIONED BY (p int) CLUSTERED BY (p) "
+            "INTO 4 BUCKETS LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "'p' is not a column",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) CLUSTERED BY (a) INTO 0 BUCKETS LOCATION 's3://lake/t/'",
+            SqlSyntaxError,
+            "number of buckets",
+        ),
+        (
+            "CREATE EXTERNAL TABLE t (a int) CLUSTERED BY (a) SORTED BY (b) INTO 2 BUCKETS "
+            "LOCATION 's3://lake/t/'",
+            InvalidInputError,
+            "'b' is not a column",
         ),
         (
             "CREATE EXTERNAL TABLE t (a int) SKEWED BY (a) ON (1) LOCATION 's3://lake/t/'",
@@ -452,10 +473,10 @@ def test_if_not_exists_keeps_the_existing_table(lake: Lake) -> None:
         ),
         (
             "CREATE EXTERNAL TABLE t (a int) STORED AS INPUTFORMAT "
-            "'org.apache.hadoop.hive.ql.io.orc.OrcInputFormat' OUTPUTFORMAT 'x' "
+            "'org.apache.hadoop.hive.ql.io.RCFileInputFormat' OUTPUTFORMAT 'x' "
             "LOCATION 's3://lake/t/'",
             UnsupportedSqlError,
-            "OrcInputFormat",
+            "RCFileInputFormat",
         ),
         (
             "CREATE EXTERNAL TABLE t (a int) ROW FORMAT DELIMITED FIELDS TERMINATED BY '::' "
@@ -555,7 +576,7 @@ def test_if_not_exists_keeps_the_existing_table(lake: Lake) -> None:
             SqlSyntaxError,
             "unterminated",
         ),
-        ("CREATE EXTERNAL TABLE t LOCATION 's3://lake/t/'", SqlSyntaxError, "column list"),
+        ("CREATE EXTERNAL TABLE t LOCATION 's3://lake/t/'", InvalidInputError, "column list"),
         (
             "CREATE EXTERNAL TABLE other.x.t (a int) LOCATION 's3://lake/t/'",
             SqlSyntaxError,

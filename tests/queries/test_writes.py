@@ -57,8 +57,10 @@ def test_ctas_refuses_a_non_empty_location_and_unknown_formats(fresh_lake: Lake)
     lake.storage.put("results", "taken/file.csv", b"x\n")
     with pytest.raises(TargetNotEmptyError, match="HIVE_PATH_ALREADY_EXISTS"):
         lake.run("CREATE TABLE t WITH (external_location = 's3://results/taken/') AS SELECT 1 AS a")
-    with pytest.raises(UnsupportedSqlError, match="ORC"):
-        lake.run("CREATE TABLE t WITH (format = 'ORC') AS SELECT 1 AS a")
+    with pytest.raises(UnsupportedSqlError, match="ION"):
+        lake.run("CREATE TABLE t WITH (format = 'ION') AS SELECT 1 AS a")
+    with pytest.raises(UnsupportedSqlError, match="property 'bucket_columns'"):
+        lake.run("CREATE TABLE t WITH (bucket_columns = ARRAY['a']) AS SELECT 1 AS a")
     with pytest.raises(InvalidInputError, match="last columns"):
         lake.run("CREATE TABLE t WITH (partitioned_by = ARRAY['a']) AS SELECT 1 AS a, 2 AS b")
     assert [t.name for t in lake.catalog.list_tables("sample") if t.name == "t"] == []

@@ -2,7 +2,7 @@
 
 Inputs arrive already validated against the botocore model, so these functions only
 decide meaning: what maps onto the catalog, and what shoal refuses because it
-cannot honour it (bucketing, sort and skew information, schema registry
+cannot honour it (skew information, schema registry
 references, Lake Formation, custom classifiers, non-S3 crawl targets…) — those
 raise ``InvalidInputError`` naming the field. Fields that are labels only and that
 the catalog does not keep (``SerdeInfo.Name``, ``LastAccessTime``,
@@ -37,6 +37,7 @@ from shoal.catalog.model import (
     Partition,
     SchemaChangePolicy,
     SerDeInfo,
+    SortColumn,
     StorageDescriptor,
     Table,
 )
@@ -53,8 +54,6 @@ IAM_ONLY_PERMISSIONS = [
 ]
 _STORAGE_REFUSED = (
     "AdditionalLocations",
-    "BucketColumns",
-    "SortColumns",
     "SkewedInfo",
     "SchemaReference",
 )
@@ -161,11 +160,10 @@ def column_to_wire(column: Column) -> Wire:
 
 
 def storage_from_input(data: Mapping[str, Any] | None, where: str) -> StorageDescriptor:
-    """A StorageDescriptor from Glue's; bucketing, sorting and skew are refused."""
+    """A StorageDescriptor from Glue's; skew and other locations are refused. Bucketing
+    is kept (the catalog checks its columns)."""
     data = data or {}
     refuse(data, _STORAGE_REFUSED, where)
-    if (data.get("NumberOfBuckets") or 0) > 0:
-        raise InvalidInputError(f"{where}.NumberOfBuckets: bucketed tables are not supported")
     if data.get("StoredAsSubDirectories"):
         raise InvalidInputError(f"{where}.StoredAsSubDirectories is not supported")
     serde = data.get("SerdeInfo") or {}
@@ -183,11 +181,17 @@ def storage_from_input(data: Mapping[str, Any] | None, where: str) -> StorageDes
             parameters=dict(serde.get("Parameters") or {}),
         ),
         parameters=dict(data.get("Parameters") or {}),
+        bucket_columns=tuple(data.get("BucketColumns") or ()),
+        number_of_buckets=int(data.get("NumberOfBuckets") or -1),
+        sort_columns=tuple(
+            SortColumn(c["Column"], int(c.get("SortOrder", 1)))
+            for c in data.get("SortColumns") or ()
+        ),
     )
 
 
 def storage_to_wire(storage: StorageDescriptor, *, columns: bool = True) -> Wire:
-    """Glue's ``StorageDescriptor``, with the unbucketed defaults Glue reports."""
+    """Glue's ``StorageDescriptor`` (NumberOfBuckets -1 when not bucketed, as Glue says)."""
     wire: Wire = {}
     if columns:
         wire["Columns"] = [column_to_wire(c) for c in storage.columns]
@@ -195,13 +199,13 @@ def storage_to_wire(storage: StorageDescriptor, *, columns: bool = True) -> Wire
     _put(wire, "InputFormat", storage.input_format)
     _put(wire, "OutputFormat", storage.output_format)
     wire["Compressed"] = storage.compressed
-    wire["NumberOfBuckets"] = -1
+    wire["NumberOfBuckets"] = storage.number_of_buckets
     serde: Wire = {}
     _put(serde, "SerializationLibrary", storage.serde.serialization_library)
     serde["Parameters"] = dict(storage.serde.parameters)
     wire["SerdeInfo"] = serde
-    wire["BucketColumns"] = []
-    wire["SortColumns"] = []
+    wire["BucketColumns"] = list(storage.bucket_columns)
+    wire["SortColumns"] = [{"Column": c.name, "SortOrder": c.order} for c in storage.sort_columns]
     wire["Parameters"] = dict(storage.parameters)
     wire["StoredAsSubDirectories"] = False
     return wire

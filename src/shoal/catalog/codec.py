@@ -19,6 +19,7 @@ from shoal.catalog.model import (
     CrawlTarget,
     SchemaChangePolicy,
     SerDeInfo,
+    SortColumn,
     StorageDescriptor,
     Table,
 )
@@ -90,6 +91,9 @@ def storage_to_json(storage: StorageDescriptor) -> JsonDict:
         "compressed": storage.compressed,
         "serde": serde_to_json(storage.serde),
         "parameters": params_to_json(storage.parameters),
+        "bucket_columns": list(storage.bucket_columns),
+        "number_of_buckets": storage.number_of_buckets,
+        "sort_columns": [{"name": c.name, "order": c.order} for c in storage.sort_columns],
     }
 
 
@@ -103,6 +107,11 @@ def storage_from_json(data: Mapping[str, Any]) -> StorageDescriptor:
         compressed=bool(data.get("compressed", False)),
         serde=serde_from_json(data.get("serde") or {}),
         parameters=frozen_map(data.get("parameters")),
+        bucket_columns=tuple(data.get("bucket_columns") or ()),
+        number_of_buckets=int(data.get("number_of_buckets", -1)),
+        sort_columns=tuple(
+            SortColumn(c["name"], int(c.get("order", 1))) for c in data.get("sort_columns") or ()
+        ),
     )
 
 

@@ -1,7 +1,7 @@
 """Storage facts per data format, as a table of differences.
 
 Glue describes a table's layout with a classification (``csv``, ``json``,
-``parquet``), a SerDe, input/output formats and a handful of table parameters.
+``parquet``, ``orc``, ``avro``), a SerDe, input/output formats and a handful of table parameters.
 Those facts differ per format in a few small ways, so they live here as one
 declarative table (``FORMATS``) instead of ``if`` chains scattered through the
 crawler, the API and the engines.
@@ -24,10 +24,18 @@ TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
 JSON_OUTPUT = "org.apache.hadoop.hive.ql.io.IgnoreKeyTextOutputFormat"
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+ORC_INPUT = "org.apache.hadoop.hive.ql.io.orc.OrcInputFormat"
+ORC_OUTPUT = "org.apache.hadoop.hive.ql.io.orc.OrcOutputFormat"
+AVRO_INPUT = "org.apache.hadoop.hive.ql.io.avro.AvroContainerInputFormat"
+AVRO_OUTPUT = "org.apache.hadoop.hive.ql.io.avro.AvroContainerOutputFormat"
 LAZY_SIMPLE_SERDE = "org.apache.hadoop.hive.serde2.lazy.LazySimpleSerDe"
 OPEN_CSV_SERDE = "org.apache.hadoop.hive.serde2.OpenCSVSerde"
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+ORC_SERDE = "org.apache.hadoop.hive.ql.io.orc.OrcSerde"
+AVRO_SERDE = "org.apache.hadoop.hive.serde2.avro.AvroSerDe"
+# The Avro SerDe's schema, in SERDEPROPERTIES or TBLPROPERTIES (Athena documents both).
+AVRO_SCHEMA_LITERAL = "avro.schema.literal"
 
 # Glue's spelling of each compression codec in the ``compressionType`` parameter.
 COMPRESSION_TYPES = ("none", "gzip", "bzip2", "zstd")
@@ -56,6 +64,14 @@ FORMATS: dict[str, FormatSpec] = {
         PARQUET_OUTPUT,
         fixed_serde_parameters={"serialization.format": "1"},
     ),
+    "orc": FormatSpec(
+        "orc",
+        ORC_SERDE,
+        ORC_INPUT,
+        ORC_OUTPUT,
+        fixed_serde_parameters={"serialization.format": "1"},
+    ),
+    "avro": FormatSpec("avro", AVRO_SERDE, AVRO_INPUT, AVRO_OUTPUT),
 }
 
 

@@ -37,8 +37,22 @@ class SerDeInfo:
 
 
 @dataclass(frozen=True)
+class SortColumn:
+    """A column a bucketed table's files are sorted by: ``order`` 1 ascending, 0 descending
+    (Glue's ``Order``)."""
+
+    name: str
+    order: int = 1
+
+
+@dataclass(frozen=True)
 class StorageDescriptor:
-    """Where a table's or partition's data lives and how it is laid out."""
+    """Where a table's or partition's data lives and how it is laid out.
+
+    ``bucket_columns`` / ``number_of_buckets`` / ``sort_columns`` are Hive bucketing
+    (``CLUSTERED BY (…) SORTED BY (…) INTO n BUCKETS``); ``number_of_buckets`` is -1
+    for a table that is not bucketed, as Glue reports it.
+    """
 
     location: str
     columns: tuple[Column, ...] = ()
@@ -47,6 +61,14 @@ class StorageDescriptor:
     compressed: bool = False
     serde: SerDeInfo = field(default_factory=SerDeInfo)
     parameters: Mapping[str, str] = field(default_factory=_frozen)
+    bucket_columns: tuple[str, ...] = ()
+    number_of_buckets: int = -1
+    sort_columns: tuple[SortColumn, ...] = ()
+
+    @property
+    def bucketed(self) -> bool:
+        """Whether rows are spread over ``number_of_buckets`` files by ``bucket_columns``."""
+        return bool(self.bucket_columns) and self.number_of_buckets > 0
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ _RECRAWL_BEHAVIORS = frozenset({CRAWL_EVERYTHING, CRAWL_NEW_FOLDERS_ONLY})
 MAX_VALUE_BYTES = 1024  # Glue's limit for one partition value
 # The unique index on partitions.values_key must fit a PostgreSQL B-tree entry (~2.7 kB).
 MAX_VALUES_KEY_BYTES = 2048
+MAX_BUCKETS = 100_000  # a bound on NumberOfBuckets: every bucket may become a file
 _Named = TypeVar("_Named", Database, Table, Crawler)
 # Bound parameters per IN (...) list; far below SQLite's and PostgreSQL's limits.
 _CHUNK = 500
@@ -741,6 +742,30 @@ def _normalize_storage(storage: StorageDescriptor) -> StorageDescriptor:
     return replace(storage, columns=_normalize_columns(storage.columns, "column name"))
 
 
+def _normalize_buckets(storage: StorageDescriptor) -> StorageDescriptor:
+    """Bucket and sort columns in their catalog spelling, each naming a data column
+    (Hive buckets and sorts by data columns, never by partition keys)."""
+    if not storage.bucket_columns and not storage.sort_columns:
+        return storage
+    known = {c.name.lower() for c in storage.columns}
+    buckets = tuple(c.lower() for c in storage.bucket_columns)
+    sorts = tuple(replace(c, name=c.name.lower()) for c in storage.sort_columns)
+    for name in (*buckets, *(c.name for c in sorts)):
+        if name not in known:
+            raise InvalidInputError(
+                f"bucket or sort column {name!r} is not a column of the table "
+                "(partition keys cannot be bucketed)"
+            )
+    if buckets and not 0 < storage.number_of_buckets <= MAX_BUCKETS:
+        raise InvalidInputError(
+            f"the number of buckets must be between 1 and {MAX_BUCKETS}, "
+            f"not {storage.number_of_buckets}"
+        )
+    if any(c.order not in (0, 1) for c in sorts):
+        raise InvalidInputError("a sort column's order must be 1 (ascending) or 0 (descending)")
+    return replace(storage, bucket_columns=buckets, sort_columns=sorts)
+
+
 def _normalize_table(table: Table) -> Table:
     """Validated names and types in their catalog spelling; no column named twice."""
     storage = _normalize_storage(table.storage)
@@ -748,6 +773,7 @@ def _normalize_table(table: Table) -> Table:
     names = [c.name for c in storage.columns + keys]
     if duplicates := sorted({n for n in names if names.count(n) > 1}):
         raise InvalidInputError(f"columns named more than once: {', '.join(duplicates)}")
+    storage = _normalize_buckets(storage)
     return replace(
         table,
         database=validate_name(table.database, "database name"),

@@ -1,8 +1,9 @@
 """Classification: which format a file's sample is in, and its schema.
 
-Classifiers are tried in a fixed order — Parquet (by its ``PAR1`` magic), JSON
-lines, then CSV/TSV — and the first that accepts the sample wins. A sample no
-classifier accepts raises ``FileSkipped`` with the reasons; nothing is guessed.
+Classifiers are tried in a fixed order — Parquet (by its ``PAR1`` magic), ORC (by
+its ``ORC`` magic; Glue's classification ``orc``), JSON lines, then CSV/TSV — and
+the first that accepts the sample wins. A sample no classifier accepts raises
+``FileSkipped`` with the reasons; nothing is guessed.
 
 CSV rules:
 
@@ -92,12 +93,24 @@ def _complete_lines(sample: Sample) -> list[str]:
 
 
 def _parquet(sample: Sample, size: int) -> FileSchema:
-    if sample.schema is None:
+    if sample.schema is None or sample.container != "parquet":
         raise NotThisFormat("no PAR1 magic")
+    return _binary(sample, "parquet")
+
+
+def _orc(sample: Sample, size: int) -> FileSchema:
+    if sample.schema is None or sample.container != "orc":
+        raise NotThisFormat("no ORC magic")
+    return _binary(sample, "orc")
+
+
+def _binary(sample: Sample, classification: str) -> FileSchema:
+    """A file that carries its own schema (Parquet, ORC): columns from it."""
+    assert sample.schema is not None
     columns = _parquet_columns(sample.schema)
     if not columns:
         raise NotThisFormat("schema has no columns")
-    fmt = DiscoveredFormat("parquet")
+    fmt = DiscoveredFormat(classification)
     return FileSchema(fmt, columns, sample.num_rows, sample.num_rows)
 
 
@@ -189,6 +202,7 @@ def _csv(sample: Sample, size: int) -> FileSchema:
 
 _CLASSIFIERS: tuple[tuple[str, Callable[[Sample, int], FileSchema]], ...] = (
     ("parquet", _parquet),
+    ("orc", _orc),
     ("json", _json),
     ("csv", _csv),
 )

@@ -1,7 +1,7 @@
-"""Reading a file's sample: the first bytes of text files, the footer of Parquet.
+"""Reading a file's sample: the first bytes of text files, the footer of Parquet/ORC.
 
 Glue reads the first 1 MB of each CSV/JSON file and only the metadata of Parquet
-files; so does this module. Compressed files are recognised by magic bytes (not
+and ORC files; so does this module. Compressed files are recognised by magic bytes (not
 by name) and only the prefix is decompressed, so a truncated stream is normal
 here — except when the *whole* file was read and its stream still ends early:
 that file is truncated and is skipped.
@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import zstandard
 
@@ -27,7 +28,9 @@ from shoal.storage.base import ObjectInfo, Storage
 
 SAMPLE_BYTES = 1 << 20  # Glue's 1 MB per CSV/JSON file
 PARQUET_MAGIC = b"PAR1"
+ORC_MAGIC = b"ORC"
 _PARQUET_SUFFIXES = (".parquet", ".parq", ".pqt")
+_ORC_SUFFIX = ".orc"
 _UTF8_BOM = b"\xef\xbb\xbf"
 _OTHER_BOMS = {
     b"\xff\xfe\x00\x00": "UTF-32",
@@ -53,8 +56,8 @@ class Sample:
 
     ``text`` is the decoded (decompressed) prefix for text formats; ``complete``
     says it is the whole file. ``consumed`` is how many stored bytes produced
-    ``text`` — the basis of record-count estimates. Parquet files carry their
-    ``schema`` and exact ``num_rows`` instead.
+    ``text`` — the basis of record-count estimates. Parquet and ORC files carry
+    their ``schema`` and exact ``num_rows`` instead (``container`` says which).
 
     Treat it as read-only. It is not frozen only because a crawl builds one per file
     and a frozen dataclass takes a microsecond longer to build.
@@ -67,6 +70,7 @@ class Sample:
     consumed: int = 0
     schema: pa.Schema | None = None
     num_rows: int = 0
+    container: str = "parquet"  # the binary format ``schema`` came from: parquet | orc
 
 
 def read_sample(storage: Storage, obj: ObjectInfo, limit: int = SAMPLE_BYTES) -> Sample:
@@ -83,6 +87,8 @@ def prefix_length(obj: ObjectInfo, limit: int = SAMPLE_BYTES) -> int:
     """
     if _named_parquet(obj.key):
         return min(4, obj.size)
+    if obj.key.lower().endswith(_ORC_SUFFIX):
+        return min(3, obj.size)
     return min(obj.size, limit)
 
 
@@ -99,6 +105,10 @@ def sample_of(
         raise FileSkipped("named like Parquet but does not start with PAR1", len(prefix))
     if prefix[:4] == PARQUET_MAGIC:
         return _read_parquet(storage, obj, len(prefix))
+    if prefix[:3] == ORC_MAGIC:
+        return _read_orc(storage, obj, len(prefix))
+    if obj.key.lower().endswith(_ORC_SUFFIX):
+        raise FileSkipped("named like ORC but does not start with ORC", len(prefix))
     whole = len(prefix) >= obj.size
     codec = _codec_of(prefix)
     if codec == "none":  # the common case, without the decompression bookkeeping
@@ -235,3 +245,50 @@ def _read_parquet(storage: Storage, obj: ObjectInfo, already_read: int) -> Sampl
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise FileSkipped(f"corrupt Parquet footer: {exc}", read) from exc
     return Sample(read, schema=schema, num_rows=meta.num_rows, consumed=size)
+
+
+# --- ORC ------------------------------------------------------------------------------
+
+
+class _RangedFile(io.RawIOBase):
+    """An object read by ranged reads as pyarrow asks for them, counting the bytes:
+    reading an ORC file's schema touches only its tail (postscript and footer)."""
+
+    def __init__(self, storage: Storage, obj: ObjectInfo) -> None:
+        self._storage, self._obj, self._pos = storage, obj, 0
+        self.bytes_read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._obj.size}[whence]
+        self._pos = base + offset
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._obj.size if size < 0 else min(self._obj.size, self._pos + size)
+        if end <= self._pos:
+            return b""
+        data = self._storage.read(self._obj.bucket, self._obj.key, self._pos, end)
+        self._pos += len(data)
+        self.bytes_read += len(data)
+        return data
+
+
+def _read_orc(storage: Storage, obj: ObjectInfo, already_read: int) -> Sample:
+    """Read only what pyarrow needs for the schema and row count: the file's tail."""
+    ranged = _RangedFile(storage, obj)
+    try:
+        reader = orc.ORCFile(pa.PythonFile(ranged, mode="r"))
+        schema, rows = reader.schema, reader.nrows
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise FileSkipped(f"corrupt ORC file: {exc}", already_read + ranged.bytes_read) from exc
+    read = already_read + ranged.bytes_read
+    return Sample(read, schema=schema, num_rows=rows, consumed=obj.size, container="orc")

@@ -148,7 +148,7 @@ def format_of(table: Table) -> DiscoveredFormat | None:
     """The discovered format recorded on a crawled table (for incremental crawls)."""
     params = table.parameters
     classification = params.get("classification")
-    if classification not in ("csv", "json", "parquet"):
+    if classification not in ("csv", "json", "parquet", "orc"):
         return None
     mapping = {
         k[len("mapping.") :]: v

@@ -18,7 +18,8 @@ Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
   only a single SELECT through, with no file-reading table function. Direct reads
   off (``engine_direct_reads = false``), DuckDB itself cannot open a lake file,
   a third wall, for 10–15% of TPC-H time (measured in docs/benchmarks.md).
-* Built-in extensions (parquet, json, icu) are loaded before locking; install,
+* Built-in extensions (parquet, json, icu) and avro (from the pip package
+  ``duckdb-extension-avro``, loaded from its file) are loaded before locking; install,
   autoload and community extensions are off; ``lock_configuration=true`` makes
   ``SET``/``RESET``/``PRAGMA`` of any option fail.
 * Second wall, in this engine (``statement.inspect``): the statement is parsed once
@@ -49,6 +50,7 @@ DuckDB's time, docs/benchmarks.md, "Where the rest goes").
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
@@ -64,7 +66,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine import scans, statement, trino_functions
+from shoal.engine import orc, scans, statement, trino_functions
 from shoal.engine.base import (
     EXECUTING,
     FETCHING,
@@ -79,7 +81,13 @@ from shoal.engine.base import (
 from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
 from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache
-from shoal.engine.scanfs import PROTOCOL, ScanCounter, ScanFileSystem
+from shoal.engine.scanfs import (
+    PROTOCOL,
+    BytesLimitReached,
+    ScanCounter,
+    ScanFileSystem,
+    url_for,
+)
 from shoal.engine.serdes import udfs as serde_functions
 from shoal.errors import (
     AccessDeniedError,
@@ -93,6 +101,8 @@ from shoal.storage.base import Storage
 log = logging.getLogger(__name__)
 
 BUILTIN_EXTENSIONS = ("parquet", "json", "icu")
+# Extensions shipped in pip packages ``duckdb-extension-<name>`` as a file of their own.
+PACKAGED_EXTENSIONS = ("avro",)
 _POLL_SECONDS = 0.02
 _LOG_POLL_SECONDS = 0.1  # a read-log query scans the whole log; poll it less often
 # Rows per Arrow batch of a result. DuckDB's default (10^6) overflows a string array's
@@ -143,6 +153,8 @@ class DuckDBEngine(Engine):
         )
         for extension in BUILTIN_EXTENSIONS:
             self._con.execute(f"LOAD {extension}")
+        for path in _packaged_extensions():
+            self._con.execute(f"LOAD {exp.Literal.string(path).sql(dialect='duckdb')}")
         for macro in trino_functions.MACROS:
             self._con.execute(macro)
         self._con.register_filesystem(self._fs)
@@ -206,6 +218,7 @@ class DuckDBEngine(Engine):
         sql = self._bind_scans(watched, query, scanned)
         cursor = watched.cursor
         scanned.start(cursor)  # schema probes are not part of the query's scan
+        self._register_orc(cursor, query, scanned, cancel)
         if cancel.cancelled:
             raise QueryCancelledError(f"query {cancel.reason}")
         cancel.enter(EXECUTING)
@@ -222,6 +235,32 @@ class DuckDBEngine(Engine):
         """Close the database; running queries fail."""
         self._close()
 
+    def _register_orc(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        query: ResolvedQuery,
+        scanned: _ScanBytes,
+        cancel: CancelToken,
+    ) -> None:
+        """Read the ORC scans' files with pyarrow (DuckDB has no ORC reader) through the
+        query's counting filesystem, and register their rows for the scan SQL."""
+        counter = scanned.counter
+        for scan in query.scans:
+            if scan.format.classification.lower() != orc.CLASSIFICATION or not scan.files:
+                continue
+            try:
+                rows = orc.read_scan(
+                    scan,
+                    lambda path: self._fs.open(url_for(counter.token, path)),
+                    counter.url,
+                    cancel,
+                )
+            except (BytesLimitReached, QueryFailedError):
+                if counter.exceeded:
+                    raise _cutoff(query, scanned.so_far()) from None
+                raise
+            cursor.register(scans.orc_relation(scan), rows)
+
     def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes) -> str:
         """Check the statement once and splice each scan's subquery where it is named."""
         by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
@@ -232,6 +271,22 @@ class DuckDBEngine(Engine):
             for key in {r.key for r in references}
         }
         return statement.point_at_scans(query.sql, references, scan_sql)
+
+
+def _packaged_extensions() -> list[str]:
+    """The files of ``PACKAGED_EXTENSIONS`` for this DuckDB version, from their packages."""
+    paths = []
+    for name in PACKAGED_EXTENSIONS:
+        try:
+            package = importlib.import_module(f"duckdb_extension_{name}")
+        except ImportError:
+            log.warning(
+                "DuckDB extension %s not installed: pip install duckdb-extension-%s", name, name
+            )
+            continue
+        folder = Path(package.__file__ or "").parent / "extensions" / f"v{duckdb.__version__}"
+        paths.append(str(folder / f"{name}.duckdb_extension"))
+    return paths
 
 
 def _close_engine(watcher: _Watcher, reads: ReadLog | None, con: duckdb.DuckDBPyConnection) -> None:

@@ -63,7 +63,7 @@ class ScanSqlCache:
     def _build(self, scan: TableScan, probe: Probe) -> str:
         if not scan.files:
             return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
-        present = probe(scan) if scan.format.classification.lower() == "parquet" else None
+        present = probe(scan) if scan.format.classification.lower() in scans.PROBED else None
         query = scans.scan_query(scan, partial(self._url, self._token), present)
         return query.sql(dialect="duckdb", identify=True)
 

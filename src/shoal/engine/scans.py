@@ -1,7 +1,8 @@
 """Turn a ``TableScan`` into the DuckDB query that reads exactly its planned files.
 
-Each scan becomes one SELECT over ``read_parquet`` / ``read_csv`` / ``read_json``
-with the catalog's column names and types (Hive types mapped by ``duckdb_type``),
+Each scan becomes one SELECT over ``read_parquet`` / ``read_csv`` / ``read_json`` /
+``read_avro`` (the avro extension) or, for ORC, the Arrow rows ``engine/orc.py``
+registers, with the catalog's column names and types (Hive types mapped by ``duckdb_type``),
 plus the partition columns. Partition values come from the plan, not from paths:
 one reader reads every planned file, and each row's partition values are picked
 from a constant list by the reader's ``file_index`` (its position in the file list).
@@ -17,6 +18,7 @@ paths and partition values are string literals that sqlglot escapes.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from sqlglot import exp
@@ -61,7 +63,7 @@ def scan_query(
     Args:
         scan: the resolved table and its planned files.
         url: maps a file path to the URL DuckDB reads it through.
-        present: lower-cased column names found in the files (Parquet only); other
+        present: lower-cased column names found in the files (``PROBED`` formats); other
             catalog columns read as NULL, as Athena does on schema drift.
     """
     urls = [url(f.path) for f in scan.files]
@@ -240,6 +242,23 @@ def _parquet(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     return _call("read_parquet", urls, [_option("union_by_name", exp.true())])
 
 
+def _avro(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
+    # The avro extension has no union_by_name: files are read by the first one's schema.
+    return _call("read_avro", urls, [])
+
+
+def orc_relation(scan: TableScan) -> str:
+    """The name an ORC scan's rows are registered under on the query's cursor (DuckDB
+    has no ORC reader: ``engine/orc.py`` reads them). Fixed per table, so the scan's
+    cached SQL stays valid; the query's own cursor is its only reader."""
+    digest = hashlib.sha256(f"{scan.database}\0{scan.table}".encode()).hexdigest()[:20]
+    return f"__shoal_orc_{digest}"
+
+
+def _orc(urls: Sequence[str], scan: TableScan) -> exp.Expr:
+    return _id(orc_relation(scan))
+
+
 def _json(urls: Sequence[str], scan: TableScan) -> exp.Anonymous:
     options = [
         _option("format", exp.Literal.string("newline_delimited")),
@@ -341,8 +360,12 @@ def _compression(fmt: TableFormat, auto: str = "auto") -> str:
     return known.get((fmt.compression or "").lower(), auto)
 
 
-_READERS: Mapping[str, Callable[[Sequence[str], TableScan], exp.Anonymous]] = {
+_READERS: Mapping[str, Callable[[Sequence[str], TableScan], exp.Expr]] = {
     "parquet": _parquet,
     "json": _json,
     "csv": _csv,
+    "avro": _avro,
+    "orc": _orc,
 }
+# Formats whose files may lack catalog columns, found by a probe (see ``probe_query``).
+PROBED = frozenset({"parquet", "avro"})

@@ -1,23 +1,29 @@
 """Rows to data files: Hive column types from Arrow, partition folders escaped as
-Hive escapes them, and the Parquet, JSON-lines and TEXTFILE serialisers."""
+Hive escapes them, bucket files (``bucketing.py``), and the Parquet, ORC, Avro,
+JSON-lines and TEXTFILE serialisers."""
 
 from __future__ import annotations
 
 import base64
 import gzip
+import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import fastavro
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.orc as orc
 import pyarrow.parquet as pq
 import zstandard
 
+from shoal.catalog import avro_schema
 from shoal.catalog.model import Column, Table
 from shoal.engine.base import CancelToken
 from shoal.engine.scans import HIVE_NULL_PARTITION
 from shoal.errors import InvalidInputError, QueryCancelledError
+from shoal.queries import bucketing
 from shoal.queries.write_options import WriteOptions, folder_of
 from shoal.storage.base import Storage, parse_uri
 
@@ -186,25 +192,31 @@ def write(
     folders: dict[tuple[str, ...], str] | None = None,
     cancel: CancelToken | None = None,
 ) -> Written:
-    """Write one file per partition (or one for all rows); on failure, delete them all.
+    """Write one file per partition (or one for all rows), or per bucket holding rows
+    of each; on failure, delete them all.
 
     ``folders`` names existing partitions' folders (INSERT appends into them). A stop
     (``cancel``) is heard between files and after the last: QueryCancelledError, and
     none of them is left.
     """
+    if options.bucketed_by:
+        bucketing.check_columns(data.columns, options.bucketed_by)
     groups = _partition_groups(data)
+    if options.bucketed_by:
+        _check_bucketed_append(data, groups, folders)
     files: list[str] = []
     written: dict[tuple[str, ...], str] = {}
     try:
         for index, (values, rows) in enumerate(groups):
-            _unless_stopped(cancel)
             folder = (folders or {}).get(values) or folder_of(location) + _partition_path(
                 data.partition_keys, values
             )
-            uri = f"{folder}{query_id}_{index}{options.file_suffix}"
-            bucket, key = parse_uri(uri)
-            storage.put(bucket, key, serialize(rows, options))
-            files.append(uri)
+            for name, part in _files_of(rows, data, options, f"{query_id}_{index}", query_id):
+                _unless_stopped(cancel)
+                uri = f"{folder}{name}{options.file_suffix}"
+                bucket, key = parse_uri(uri)
+                storage.put(bucket, key, serialize(part, options))
+                files.append(uri)
             if data.partition_keys:
                 written[values] = folder
         _unless_stopped(cancel)
@@ -217,6 +229,41 @@ def write(
 def _unless_stopped(cancel: CancelToken | None) -> None:
     if cancel is not None and cancel.cancelled:
         raise QueryCancelledError(f"query {cancel.reason}")
+
+
+def _check_bucketed_append(
+    data: PreparedData,
+    groups: Sequence[tuple[tuple[str, ...], pa.Table]],
+    folders: dict[tuple[str, ...], str] | None,
+) -> None:
+    """INSERT adds files to a bucketed table only in new partitions (Trino's rule: a
+    bucket is one file, which an append cannot extend)."""
+    if folders is None:
+        return  # CTAS: a new table
+    if not data.partition_keys:
+        raise InvalidInputError("Cannot insert into bucketed unpartitioned Hive table")
+    for values, _ in groups:
+        if values in folders:
+            raise InvalidInputError(
+                f"Cannot insert into existing partition of bucketed Hive table: {list(values)}"
+            )
+
+
+def _files_of(
+    rows: pa.Table, data: PreparedData, options: WriteOptions, name: str, query_id: str
+) -> list[tuple[str, pa.Table]]:
+    """The files one partition's rows go to: ``[(name, rows)]``, one per bucket with rows
+    when the table is bucketed."""
+    if not options.bucketed_by:
+        return [(name, rows)]
+    numbers = pa.array(
+        bucketing.bucket_numbers(rows, data.columns, options.bucketed_by, options.bucket_count),
+        pa.int32(),
+    )
+    return [
+        (bucketing.file_name(number, query_id), rows.filter(pc.equal(numbers, number)))
+        for number in sorted(set(numbers.to_pylist()))
+    ]
 
 
 def delete(storage: Storage, files: Sequence[str]) -> None:
@@ -283,8 +330,32 @@ def serialize(table: pa.Table, options: WriteOptions) -> bytes:
         codec = None if options.compression == "none" else options.compression
         pq.write_table(table, sink, compression=codec)
         return bytes(sink.getvalue().to_pybytes())
+    if options.format == "orc":
+        sink = pa.BufferOutputStream()
+        orc.write_table(table, sink, compression=_ORC_CODECS[options.compression])
+        return bytes(sink.getvalue().to_pybytes())
+    if options.format == "avro":
+        return _avro_file(table, options.compression)
     text = _json_lines(table) if options.format == "json" else _text_lines(table, options)
     return _compress(text.encode("utf-8"), options.compression)
+
+
+_ORC_CODECS = {
+    "zlib": "zlib",
+    "snappy": "snappy",
+    "zstd": "zstd",
+    "lz4": "lz4",
+    "none": "uncompressed",
+}
+_AVRO_CODECS = {"deflate": "deflate", "zstd": "zstandard", "none": "null"}
+
+
+def _avro_file(table: pa.Table, compression: str) -> bytes:
+    """An Avro container file: each column a nullable field (``avro_schema``)."""
+    schema = avro_schema.avro_schema(hive_columns(table.schema), "row")
+    sink = io.BytesIO()
+    fastavro.writer(sink, schema, table.to_pylist(), codec=_AVRO_CODECS[compression])
+    return sink.getvalue()
 
 
 def _json_lines(table: pa.Table) -> str:

@@ -17,19 +17,35 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from shoal.catalog import avro_schema
 from shoal.catalog.formats import (
+    AVRO_INPUT,
+    AVRO_OUTPUT,
+    AVRO_SCHEMA_LITERAL,
+    AVRO_SERDE,
     JSON_OUTPUT,
     JSON_SERDE,
     LAZY_SIMPLE_SERDE,
     OPEN_CSV_SERDE,
+    ORC_INPUT,
+    ORC_OUTPUT,
+    ORC_SERDE,
     PARQUET_INPUT,
     PARQUET_OUTPUT,
     PARQUET_SERDE,
     TEXT_INPUT,
     TEXT_OUTPUT,
 )
-from shoal.catalog.model import TABLE_TYPE_EXTERNAL, Column, SerDeInfo, StorageDescriptor, Table
+from shoal.catalog.model import (
+    TABLE_TYPE_EXTERNAL,
+    Column,
+    SerDeInfo,
+    SortColumn,
+    StorageDescriptor,
+    Table,
+)
 from shoal.catalog.names import validate_name
 from shoal.catalog.types import HiveType, parse_type
 from shoal.engine import serdes
@@ -302,6 +318,9 @@ class CreateTable:
     output_format: str | None = None
     location: str | None = None
     properties: dict[str, str] = field(default_factory=dict)
+    bucket_columns: list[str] = field(default_factory=list)
+    sort_columns: list[SortColumn] = field(default_factory=list)
+    number_of_buckets: int = -1
 
 
 # ROW FORMAT DELIMITED sub-clauses and the LazySimpleSerDe parameter each sets.
@@ -315,9 +334,7 @@ _DELIMITED: dict[tuple[str, ...], str] = {
 }
 # Clauses shoal refuses by name rather than misread.
 _REFUSED: dict[tuple[str, ...], str] = {
-    ("CLUSTERED", "BY"): "CLUSTERED BY (bucketed tables)",
     ("SKEWED", "BY"): "SKEWED BY",
-    ("SORTED", "BY"): "SORTED BY",
     ("STORED", "BY"): "STORED BY (storage handlers)",
     ("WITH",): "WITH (…) table properties (Iceberg or CREATE TABLE AS)",
     ("LIKE",): "CREATE TABLE … LIKE",
@@ -343,9 +360,9 @@ def parse_create_table(sql: str) -> CreateTable:
     check_new_name(name.name, "table name")
     if name.database is not None:
         validate_name(name.database, "database name")
-    if p.peek().value != "(":
-        raise p.error(f"expected the column list '(', found {describe(p.peek())}")
-    stmt = CreateTable(name, if_not_exists, column_list(p))
+    # No column list: only an Avro table, whose columns its avro.schema.literal gives.
+    columns = column_list(p) if p.peek().value == "(" else []
+    stmt = CreateTable(name, if_not_exists, columns)
     _clauses(p, stmt)
     p.end()
     return stmt
@@ -385,6 +402,7 @@ def _clause(p: Parser, stmt: CreateTable) -> str:
         ("PARTITIONED", "BY"): lambda p, s: setattr(
             s, "partition_keys", column_list(p, "partition key")
         ),
+        ("CLUSTERED", "BY"): _clustered_by,
         ("ROW", "FORMAT"): _row_format,
         ("STORED", "AS"): _stored_as,
         ("LOCATION",): lambda p, s: setattr(s, "location", p.string("a location")),
@@ -395,6 +413,38 @@ def _clause(p: Parser, stmt: CreateTable) -> str:
             handler(p, stmt)
             return " ".join(words)
     raise p.error(f"unexpected {describe(p.peek())}")
+
+
+def _clustered_by(p: Parser, stmt: CreateTable) -> None:
+    """``CLUSTERED BY (c, …) [SORTED BY (c [ASC|DESC], …)] INTO n BUCKETS``."""
+    stmt.bucket_columns = _name_list(p, "a bucket column", lambda name: name)
+    if p.accept("SORTED", "BY"):
+        stmt.sort_columns = _name_list(p, "a sort column", lambda name: _sort_column(p, name))
+    p.expect("INTO")
+    token = p.advance()
+    if token.kind != "word" or not token.value.isdigit() or int(token.value) < 1:
+        raise p.error(f"expected the number of buckets, found {describe(token)}", token)
+    stmt.number_of_buckets = int(token.value)
+    p.expect("BUCKETS")
+
+
+def _sort_column(p: Parser, name: str) -> SortColumn:
+    if p.accept("DESC"):
+        return SortColumn(name, 0)
+    p.accept("ASC")
+    return SortColumn(name, 1)
+
+
+_Item = TypeVar("_Item")
+
+
+def _name_list(p: Parser, what: str, item: Callable[[str], _Item]) -> list[_Item]:
+    p.expect_symbol("(")
+    items = [item(p.identifier(what).lower())]
+    while p.accept_symbol(","):
+        items.append(item(p.identifier(what).lower()))
+    p.expect_symbol(")")
+    return items
 
 
 def _row_format(p: Parser, stmt: CreateTable) -> None:
@@ -437,13 +487,17 @@ _STORED_AS: dict[str, tuple[str, str, str]] = {
     "PARQUETFILE": (*_PARQUET, PARQUET_SERDE),
     "JSON": (*_TEXT, JSON_SERDE),
     "JSONFILE": (*_TEXT, JSON_SERDE),
+    "ORC": (ORC_INPUT, ORC_OUTPUT, ORC_SERDE),
+    "AVRO": (AVRO_INPUT, AVRO_OUTPUT, AVRO_SERDE),
 }
-_UNREADABLE = ("ORC", "AVRO", "RCFILE", "SEQUENCEFILE", "ION")
+_UNREADABLE = ("RCFILE", "SEQUENCEFILE", "ION")
 # Input format class -> the SerDe used when ROW FORMAT is absent.
 _INPUT_FORMATS: dict[str, str] = {
     TEXT_INPUT: LAZY_SIMPLE_SERDE,
     PARQUET_INPUT: PARQUET_SERDE,
     serdes.CLOUDTRAIL_INPUT: serdes.CLOUDTRAIL,
+    ORC_INPUT: ORC_SERDE,
+    AVRO_INPUT: AVRO_SERDE,
 }
 # SerDe class -> (classification, input format whose files it reads)
 _SERDES: dict[str, tuple[str, str]] = {
@@ -457,6 +511,8 @@ _SERDES: dict[str, tuple[str, str]] = {
     serdes.REGEX: ("regex", TEXT_INPUT),
     serdes.REGEX_CONTRIB: ("regex", TEXT_INPUT),
     serdes.GROK: ("grok", TEXT_INPUT),
+    ORC_SERDE: ("orc", ORC_INPUT),
+    AVRO_SERDE: ("avro", AVRO_INPUT),
 }
 # Classifications of tables read as lines of text (skip.header.line.count applies).
 _TEXT_TABLES = frozenset({"csv", "json", "regex", "grok"})
@@ -498,16 +554,20 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         raise InvalidInputError(
             f"SerDe {serde!r} cannot read files of input format {input_format!r}"
         )
-    parameters = _table_parameters(stmt.properties, classification)
+    parameters = _squashed_literal(_table_parameters(stmt.properties, classification))
     if serde == JSON_SERDE and stmt.stored_as is None and stmt.input_format is None:
         output_format = JSON_OUTPUT  # what Athena records for the OpenX SerDe alone
+    serde_parameters = _squashed_literal(_serde_parameters(serde, stmt.serde_parameters))
     storage = StorageDescriptor(
         location=location,
-        columns=tuple(stmt.columns),
+        columns=tuple(_columns(stmt, serde, serde_parameters, parameters)),
         input_format=input_format,
         output_format=output_format,
         compressed=parameters.get("compressionType", "none").lower() not in ("", "none"),
-        serde=SerDeInfo(serde, _serde_parameters(serde, stmt.serde_parameters)),
+        serde=SerDeInfo(serde, serde_parameters),
+        bucket_columns=tuple(stmt.bucket_columns),
+        number_of_buckets=stmt.number_of_buckets,
+        sort_columns=tuple(stmt.sort_columns),
     )
     return Table(
         database=database,
@@ -518,6 +578,35 @@ def table_from_create(stmt: CreateTable, database: str) -> Table:
         parameters=parameters,
         description=_squashed(stmt.comment),
     )
+
+
+def _columns(
+    stmt: CreateTable, serde: str, serde_params: dict[str, str], table_params: dict[str, str]
+) -> list[Column]:
+    """The declared columns; an Avro table without them takes its schema literal's."""
+    literal = serde_params.get(AVRO_SCHEMA_LITERAL) or table_params.get(AVRO_SCHEMA_LITERAL)
+    if serde == AVRO_SERDE:
+        if "avro.schema.url" in serde_params or "avro.schema.url" in table_params:
+            raise UnsupportedSqlError(
+                "avro.schema.url is not supported by shoal: give the schema as avro.schema.literal"
+            )
+        if literal is not None:
+            derived = avro_schema.hive_columns(literal)
+            return stmt.columns or derived
+    if not stmt.columns:
+        raise InvalidInputError(
+            "CREATE EXTERNAL TABLE needs a column list (only an Avro table may take its "
+            "columns from avro.schema.literal)"
+        )
+    return stmt.columns
+
+
+def _squashed_literal(params: dict[str, str]) -> dict[str, str]:
+    """An ``avro.schema.literal`` as Athena stores it: each run of spaces one space, line
+    breaks kept (PyAthena's suite reads an indented literal back so from Athena)."""
+    if AVRO_SCHEMA_LITERAL in params:
+        params[AVRO_SCHEMA_LITERAL] = re.sub(r"[ \t]+", " ", params[AVRO_SCHEMA_LITERAL])
+    return params
 
 
 def _squashed(comment: str | None) -> str | None:
@@ -565,7 +654,7 @@ def _serde_parameters(serde: str, given: dict[str, str]) -> dict[str, str]:
     elif serde == OPEN_CSV_SERDE:
         params.setdefault("separatorChar", ",")
         params.setdefault("quoteChar", '"')
-    elif serde == PARQUET_SERDE:
+    elif serde in (PARQUET_SERDE, ORC_SERDE):
         params.setdefault("serialization.format", "1")
     check_serde_parameters(serde, params)
     for key in _ONE_CHAR.get(serde, ()):

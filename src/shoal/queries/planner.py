@@ -461,6 +461,8 @@ _CLASSIFICATION_BY_SERDE = {
     formats.LAZY_SIMPLE_SERDE: "csv",
     formats.OPEN_CSV_SERDE: "csv",
     **serdes.CLASSIFICATIONS,
+    formats.ORC_SERDE: "orc",
+    formats.AVRO_SERDE: "avro",
 }
 
 

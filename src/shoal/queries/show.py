@@ -13,7 +13,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
-from shoal.catalog.model import TABLE_TYPE_VIEW, Column, Partition, Table
+from shoal.catalog.model import (
+    TABLE_TYPE_VIEW,
+    Column,
+    Partition,
+    SortColumn,
+    StorageDescriptor,
+    Table,
+)
 from shoal.catalog.names import validate_name
 from shoal.errors import EntityNotFoundError, InvalidInputError
 from shoal.queries.classify import STATEMENT_TYPES
@@ -289,10 +296,17 @@ def _formatted(table: Table) -> list[tuple[str, str, str]]:
         ("InputFormat:", sd.input_format or "", ""),
         ("OutputFormat:", sd.output_format or "", ""),
         ("Compressed:", "Yes" if sd.compressed else "No", ""),
+        ("Num Buckets:", str(sd.number_of_buckets), ""),
+        ("Bucket Columns:", f"[{', '.join(sd.bucket_columns)}]", ""),
+        ("Sort Columns:", f"[{', '.join(_sort_text(c) for c in sd.sort_columns)}]", ""),
         ("Storage Desc Params:", "", ""),
     ]
     rows += [("", k, v) for k, v in sorted(sd.serde.parameters.items())]
     return rows
+
+
+def _sort_text(column: SortColumn) -> str:
+    return f"Order(col:{column.name}, order:{column.order})"
 
 
 def _extended(table: Table) -> list[tuple[str, str, str]]:
@@ -366,6 +380,7 @@ def create_table_lines(table: Table) -> list[str]:
     if table.partition_keys:
         lines.append("PARTITIONED BY (")
         lines += _column_lines(table.partition_keys)
+    lines += _bucket_lines(sd)
     lines += ["ROW FORMAT SERDE", f"  {hive_string(sd.serde.serialization_library or '')}"]
     if sd.serde.parameters:
         lines.append("WITH SERDEPROPERTIES (")
@@ -377,6 +392,21 @@ def create_table_lines(table: Table) -> list[str]:
         lines.append("TBLPROPERTIES (")
         lines += _property_lines(table.parameters)
     return lines
+
+
+def _bucket_lines(sd: StorageDescriptor) -> list[str]:
+    """``CLUSTERED BY (…) [SORTED BY (…)] INTO n BUCKETS``, laid out as Hive prints it."""
+    if not sd.bucketed:
+        return []
+    lines = ["CLUSTERED BY ( ", *_listed([quote_name(c) for c in sd.bucket_columns])]
+    if sd.sort_columns:
+        sorts = [f"{quote_name(c.name)} {'ASC' if c.order else 'DESC'}" for c in sd.sort_columns]
+        lines += ["SORTED BY ( ", *_listed(sorts)]
+    return [*lines, f"INTO {sd.number_of_buckets} BUCKETS"]
+
+
+def _listed(items: Sequence[str]) -> list[str]:
+    return [f"  {item}" + (")" if i == len(items) - 1 else ", ") for i, item in enumerate(items)]
 
 
 def _column_lines(columns: Sequence[Column]) -> list[str]:

@@ -1,5 +1,5 @@
 """The WITH properties of CTAS and UNLOAD (format, compression, location,
-partitioning, delimiter), validated into ``WriteOptions``."""
+partitioning, bucketing, delimiter), validated into ``WriteOptions``."""
 
 from __future__ import annotations
 
@@ -23,18 +23,23 @@ from shoal.storage.base import parse_uri
 
 @dataclass(frozen=True)
 class _OutputFormat:
-    """One writable format: its catalog classification, file extension, codecs."""
+    """One writable format: its catalog classification, file extension, codecs (the
+    first is Athena's default), and whether it compresses inside the file."""
 
     classification: str
     extension: str
-    compressions: frozenset[str]
+    compressions: tuple[str, ...]
+    internal: bool = False
 
 
 _FORMATS: dict[str, _OutputFormat] = {
-    "parquet": _OutputFormat("parquet", "parquet", frozenset({"gzip", "snappy", "zstd", "none"})),
-    "json": _OutputFormat("json", "json", frozenset({"gzip", "zstd", "none"})),
-    "textfile": _OutputFormat("csv", "txt", frozenset({"gzip", "zstd", "none"})),
+    "parquet": _OutputFormat("parquet", "parquet", ("gzip", "snappy", "zstd", "none"), True),
+    "orc": _OutputFormat("orc", "orc", ("zlib", "snappy", "zstd", "lz4", "none"), True),
+    "avro": _OutputFormat("avro", "avro", ("deflate", "zstd", "none"), True),
+    "json": _OutputFormat("json", "json", ("gzip", "zstd", "none")),
+    "textfile": _OutputFormat("csv", "txt", ("gzip", "zstd", "none")),
 }
+MAX_BUCKETS = 100_000  # the catalog's bound (catalog/store.py)
 _CODEC_EXTENSIONS = {"gzip": ".gz", "zstd": ".zst"}
 _PROPERTY_ALIASES = {
     "compression": "write_compression",
@@ -55,6 +60,8 @@ class WriteOptions:
     quote_char: str | None = None  # a character TEXTFILE values may not contain
     location: str | None = None
     with_data: bool = True
+    bucketed_by: tuple[str, ...] = ()
+    bucket_count: int = -1
 
     @classmethod
     def from_properties(cls, properties: exp.Expr | None, unload: bool = False) -> WriteOptions:
@@ -63,9 +70,9 @@ class WriteOptions:
         fmt = str(values.pop("format", "parquet")).lower()
         if fmt not in _FORMATS:
             raise UnsupportedSqlError(
-                f"not supported: format {fmt.upper()!r} (use PARQUET, JSON or TEXTFILE)"
+                f"not supported: format {fmt.upper()!r} (use PARQUET, ORC, AVRO, JSON or TEXTFILE)"
             )
-        compression = str(values.pop("write_compression", "gzip")).lower()
+        compression = str(values.pop("write_compression", _FORMATS[fmt].compressions[0])).lower()
         if compression not in _FORMATS[fmt].compressions:
             raise UnsupportedSqlError(
                 f"not supported: compression {compression.upper()!r} for {fmt}"
@@ -82,6 +89,7 @@ class WriteOptions:
                 "shoal writes Hive tables, which are external)"
             )
         with_data = not values.pop("with_no_data", False)
+        bucketed_by, bucket_count = _bucketing(values)
         if values:
             raise UnsupportedSqlError(f"not supported: property {sorted(values)[0]!r}")
         if location is not None:
@@ -93,28 +101,33 @@ class WriteOptions:
             field_delimiter=delimiter,
             location=None if location is None else folder_of(str(location)),
             with_data=with_data or unload,
+            bucketed_by=bucketed_by,
+            bucket_count=bucket_count,
         )
 
     @classmethod
     def for_table(cls, table: Table, fmt: TableFormat) -> WriteOptions:
         """Options that write more files of an existing table (INSERT INTO)."""
-        name = {"parquet": "parquet", "json": "json", "csv": "textfile"}.get(fmt.classification)
-        if name is None:
+        name = {"csv": "textfile"}.get(fmt.classification, fmt.classification)
+        if name not in _FORMATS:
             raise UnsupportedSqlError(f"not supported: INSERT into {fmt.classification} tables")
-        default = "gzip" if name == "parquet" else "none"
-        compression = fmt.compression if fmt.compression in ("gzip", "zstd") else default
+        spec = _FORMATS[name]
+        default = spec.compressions[0] if spec.internal else "none"
+        compression = fmt.compression if fmt.compression in spec.compressions else default
         return cls(
             format=name,
             compression=compression,
             field_delimiter=fmt.delimiter,
             quote_char=fmt.quote_char,
+            bucketed_by=table.storage.bucket_columns if table.storage.bucketed else (),
+            bucket_count=table.storage.number_of_buckets if table.storage.bucketed else -1,
         )
 
     @property
     def file_suffix(self) -> str:
         """``.parquet``, ``.json.gz``, ``.txt`` …"""
         suffix = "." + _FORMATS[self.format].extension
-        if self.format != "parquet":  # Parquet compresses inside the file
+        if not _FORMATS[self.format].internal:  # Parquet, ORC, Avro compress inside
             suffix += _CODEC_EXTENSIONS.get(self.compression, "")
         return suffix
 
@@ -122,13 +135,15 @@ class WriteOptions:
         text = self.format == "textfile"
         return formats.DiscoveredFormat(
             classification=_FORMATS[self.format].classification,
-            compression="none" if self.format == "parquet" else self.compression,
+            compression="none" if _FORMATS[self.format].internal else self.compression,
             delimiter=self.field_delimiter if text else None,
         )
 
     def storage_descriptor(self, location: str, columns: Sequence[Column]) -> StorageDescriptor:
         """The table's StorageDescriptor, with the SerDe Athena gives this format."""
         sd = formats.storage_descriptor(self._discovered(), location, columns)
+        if self.bucketed_by:
+            sd = replace(sd, bucket_columns=self.bucketed_by, number_of_buckets=self.bucket_count)
         if self.format == "textfile":  # NULL is written as \N, Hive's default
             params = {**sd.serde.parameters, "serialization.null.format": "\\N"}
             sd = replace(sd, serde=replace(sd.serde, parameters=params))
@@ -139,6 +154,20 @@ class WriteOptions:
         params = formats.format_parameters(self._discovered())
         params["write.compression"] = self.compression.upper()
         return params
+
+
+def _bucketing(values: dict[str, object]) -> tuple[tuple[str, ...], int]:
+    """``bucketed_by`` and ``bucket_count``, taken out of ``values``: both or neither."""
+    columns = cast(list[str], values.pop("bucketed_by", []))
+    count_text = values.pop("bucket_count", None)
+    if not columns and count_text is None:
+        return (), -1
+    if not columns or count_text is None:
+        raise InvalidInputError("bucketed_by and bucket_count must be given together")
+    count = str(count_text)
+    if not count.isdigit() or not 0 < int(count) <= MAX_BUCKETS:
+        raise InvalidInputError(f"bucket_count must be between 1 and {MAX_BUCKETS}, not {count}")
+    return tuple(str(c).lower() for c in columns), int(count)
 
 
 def _property_values(properties: exp.Expr | None) -> dict[str, object]:

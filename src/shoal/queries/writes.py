@@ -4,9 +4,13 @@ The query runs on the locked-down engine like any SELECT (DuckDB never writes);
 shoal writes the Arrow result with pyarrow through ``Storage.put``, so the same
 code writes local folders and S3. Athena's rules, kept here:
 
-* ``format`` PARQUET (default), JSON or TEXTFILE; ``write_compression`` GZIP
-  (default), SNAPPY (Parquet), ZSTD or NONE; ``field_delimiter`` for TEXTFILE
+* ``format`` PARQUET (default), ORC, AVRO, JSON or TEXTFILE; ``write_compression``
+  GZIP (default), SNAPPY (Parquet), ZSTD or NONE; for ORC ZLIB (default), SNAPPY,
+  ZSTD, LZ4 or NONE; for Avro DEFLATE (default), ZSTD or NONE; ``field_delimiter`` for TEXTFILE
   (default ``\\001``, NULL written as ``\\N``).
+* ``bucketed_by`` / ``bucket_count``: per partition, one file per bucket with rows,
+  by Hive's hash (``bucketing.py``); INSERT adds to a bucketed table only new
+  partitions, as Trino does.
 * ``partitioned_by`` columns are the last columns of the SELECT, in order; one
   folder ``col=value/`` per partition (values escaped as Hive escapes them, so no
   value can leave the location); at most 100 partitions per statement.

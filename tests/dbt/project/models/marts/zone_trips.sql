@@ -1,5 +1,6 @@
--- A partitioned table (CTAS with partitioned_by, zstd Parquet) over an ephemeral model.
-{{ config(partitioned_by=['year'], write_compression='zstd') }}
+-- A partitioned, bucketed table (CTAS with partitioned_by, bucketed_by/bucket_count, zstd
+-- Parquet) over an ephemeral model.
+{{ config(partitioned_by=['year'], bucketed_by=['zone'], bucket_count=4, write_compression='zstd') }}
 
 select
     z.borough,
