@@ -183,3 +183,20 @@ def test_an_unsupported_format_names_the_engine_and_the_gap() -> None:
 def test_table_names_become_the_views() -> None:
     sql = to_spark('SELECT s.a FROM "lake"."sales" AS s', {("lake", "sales"): "v_1"})
     assert sql == "SELECT s.a FROM v_1 AS s"
+
+
+def test_execution_parameters_are_bound_by_spark(spark_runner: StatementRunner) -> None:
+    outcome = run(
+        spark_runner,
+        "SELECT count(*) AS n FROM sales WHERE id < ? AND item = ?",
+        parameters=[100, "item-1"],  # values, as the service parses them
+    )
+    expected = sum(1 for r in SALES.values() for x in r if x[0] < 100 and x[1] == "item-1")
+    assert rows(outcome.rows) == [(expected,)]
+
+
+def test_explain_shows_sparks_plan(spark_runner: StatementRunner) -> None:
+    outcome = run(spark_runner, "EXPLAIN SELECT count(*) FROM sales WHERE dt = '2024-01-03'")
+    text = "\n".join(str(v) for v in outcome.rows.column(0).to_pylist())
+    assert "Physical Plan" in text
+    assert "dt=2024-01-03" in text and "dt=2024-01-01" not in text  # shoal's pruning

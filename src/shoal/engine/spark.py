@@ -3,12 +3,14 @@
 shoal keeps the catalog, permissions, partition pruning, audit and result files; Spark
 only runs the statement. Per query:
 
-* each planned table becomes a temporary view over exactly the files shoal planned
+* each planned table becomes a DataFrame over exactly the files shoal planned
   (``DataFile.path``: local paths as ``file:``, ``s3://`` as ``s3a://``), read with
   the catalog's schema and format options; partition columns are the planned
   partition values, one literal per partition (Spark never lists a folder);
-* the statement's table names become those views' names and sqlglot writes it as
-  Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
+* the statement's table names become those DataFrames, passed with it in one
+  ``SparkSession.sql`` command (Spark Connect sends them as subquery aliases of the
+  statement: no temporary views to create and drop, one round trip), and sqlglot
+  writes it as Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
 * the answer comes back as Arrow (``DataFrame.toArrow``).
 
 Bytes scanned are Spark's own: the ``filesSize`` metric of its file scans, reported
@@ -28,8 +30,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -134,12 +135,13 @@ class SparkEngine(Engine):
         if query.max_bytes_scanned is not None and planned > query.max_bytes_scanned:
             raise BytesScannedCutoffError(query.max_bytes_scanned, planned)
         tag = f"shoal-{uuid.uuid4().hex}"
-        with self._views(query.scans, tag) as names:
-            sql = to_spark(query.sql, names)
-            if query.explain:
-                sql = f"EXPLAIN FORMATTED {sql}"
-            frame = self._spark.sql(sql, args=list(query.parameters) or None)
-            table = self._collect(frame, tag, cancel)
+        views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
+        names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
+        sql = to_spark(query.sql, names)
+        if query.explain:
+            sql = f"EXPLAIN FORMATTED {sql}"
+        frames = {name: self._frame(scan) for name, scan in views.items()}
+        table, frame = self._run(with_placeholders(sql, frames), frames, query, tag, cancel)
         if query.explain:
             lines = "\n".join(str(v) for v in table.column(0).to_pylist()).splitlines()
             return QueryResult(pa.table({"plan": lines}), 0)
@@ -147,19 +149,6 @@ class SparkEngine(Engine):
 
     def close(self) -> None:
         self._spark.stop()
-
-    @contextmanager
-    def _views(self, scans: Sequence[TableScan], tag: str) -> Iterator[dict[tuple[str, str], str]]:
-        names: dict[tuple[str, str], str] = {}
-        try:
-            for number, scan in enumerate(scans):
-                name = f"{tag.replace('-', '_')}_{number}"
-                self._frame(scan).createOrReplaceTempView(name)
-                names[(scan.database.lower(), scan.table.lower())] = name
-            yield names
-        finally:
-            for name in names.values():
-                self._spark.catalog.dropTempView(name)
 
     def _frame(self, scan: TableScan) -> DataFrame:
         """``scan``'s rows: its planned files read as the catalog says, with partitions."""
@@ -207,8 +196,16 @@ class SparkEngine(Engine):
             )
         )
 
-    def _collect(self, frame: DataFrame, tag: str, cancel: CancelToken | None) -> pa.Table:
-        """The frame's rows as Arrow; a cancel interrupts the jobs tagged ``tag``."""
+    def _run(
+        self,
+        sql: str,
+        frames: Mapping[str, DataFrame],
+        query: ResolvedQuery,
+        tag: str,
+        cancel: CancelToken | None,
+    ) -> tuple[pa.Table, DataFrame]:
+        """The statement's rows as Arrow, in one Spark command whose tables are ``frames``
+        (no temporary views to create and drop); a cancel interrupts jobs tagged ``tag``."""
         from pyspark.errors import PySparkException
 
         done = threading.Event()
@@ -218,7 +215,8 @@ class SparkEngine(Engine):
             watcher.start()
         self._spark.addTag(tag)
         try:
-            return frame.toArrow()
+            frame = self._spark.sql(sql, args=list(query.parameters) or None, **frames)
+            return frame.toArrow(), frame
         except PySparkException as err:
             if cancel is not None and cancel.cancelled:
                 raise QueryCancelledError(f"Query {cancel.reason}") from err
@@ -270,6 +268,15 @@ def to_spark(sql: str, views: Mapping[tuple[str, str], str]) -> str:
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
         table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
     return tree.sql(dialect="spark")
+
+
+def with_placeholders(sql: str, frames: Mapping[str, object]) -> str:
+    """``sql`` as ``SparkSession.sql`` formats it: braces doubled, each frame's name
+    (a unique ``shoal_scan_<hex>``) turned into its ``{placeholder}``."""
+    text = sql.replace("{", "{{").replace("}", "}}")
+    for name in frames:
+        text = re.sub(rf"\b{name}\b", "{" + name + "}", text)
+    return text
 
 
 def spark_path(path: str) -> str:
