@@ -261,6 +261,10 @@ def check_supported(scan: TableScan) -> None:
 def to_spark(sql: str, views: Mapping[tuple[str, str], str]) -> str:
     """``sql`` (``SOURCE_DIALECT``) as Spark SQL, its planned tables named by ``views``."""
     tree = parse_one(sql, read=SOURCE_DIALECT)
+    for call in list(tree.find_all(exp.Anonymous)):
+        # shoal's division-by-zero guard raises with DuckDB's error(); Spark's is raise_error.
+        if call.name.lower() == "error":
+            call.replace(exp.Anonymous(this="raise_error", expressions=call.expressions))
     for table in tree.find_all(exp.Table):
         name = views.get((table.db.lower(), table.name.lower()))
         if name is None:
