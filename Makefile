@@ -44,11 +44,12 @@ dbt: $(VENV)/.runtime
 conformance: $(VENV)/.runtime
 	PYTHON=$(PYTHON) SHOAL_PYTHON=$(VENV)/bin/python scripts/pyathena-conformance
 
-## spark: the Spark engine's tests (tests/spark): hadoop-aws fetched once into .spark-jars/,
-## Spark Connect servers started from the pip-installed pyspark (needs Java 17+)
+## spark: the Spark engine's tests (tests/spark, the behaviour suite on Spark): hadoop-aws
+## fetched once into .spark-jars/, Spark Connect servers started from the pip-installed
+## pyspark (needs Java 17+)
 spark: $(VENV)/.dev
 	PYTHON=$(VENV)/bin/python scripts/spark-jars
-	$(VENV)/bin/pytest -m spark tests/spark
+	$(VENV)/bin/pytest -m spark tests/spark tests/behaviour
 
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:
