@@ -46,6 +46,7 @@ GAPS: dict[str, dict[str, str]] = {
         "doc_zip": f"{_DUCK}zip is DuckDB's (Spark: arrays_zip)",
         "doc_json_extract_scalar": f"{_DUCK}json_type is DuckDB's",
         "doc_chr_codepoint": f"{_DUCK}codepoint is a DuckDB macro",
+        "doc_format_datetime": f"{_DUCK}strftime's pattern reaches Spark's date_format as is",
     },
 }
 # TPC-H queries whose reference answers assume semantics Athena does not share.

@@ -39,6 +39,7 @@ from sqlglot import exp, parse_one
 
 from shoal.catalog.model import Column
 from shoal.engine.base import (
+    EXECUTING,
     CancelToken,
     DataFile,
     Engine,
@@ -214,6 +215,8 @@ class SparkEngine(Engine):
             watcher = threading.Thread(target=self._watch, args=(tag, cancel, done), daemon=True)
             watcher.start()
         self._spark.addTag(tag)
+        if cancel is not None:
+            cancel.enter(EXECUTING)  # Spark runs and hands over the rows in one call
         try:
             frame = self._spark.sql(sql, args=list(query.parameters) or None, **frames)
             return frame.toArrow(), frame
