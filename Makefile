@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test clients dbt conformance lock lint bench clean
+.PHONY: start test clients dbt conformance spark lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ dbt: $(VENV)/.runtime
 ## conformance: PyAthena's own test suite against a real shoal serve (docs/conformance.md)
 conformance: $(VENV)/.runtime
 	PYTHON=$(PYTHON) SHOAL_PYTHON=$(VENV)/bin/python scripts/pyathena-conformance
+
+## spark: the Spark engine's tests (tests/spark, the behaviour suite on Spark): hadoop-aws
+## fetched once into .spark-jars/, Spark Connect servers started from the pip-installed
+## pyspark (needs Java 17+)
+spark: $(VENV)/.dev
+	PYTHON=$(VENV)/bin/python scripts/spark-jars
+	$(VENV)/bin/pytest -m spark tests/spark tests/behaviour
 
 ## lock: re-resolve the dev dependencies to today's newest allowed; rewrites $(LOCK)
 lock:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -12,8 +15,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from shoal.config import ENV_PREFIX, SETTINGS
+from spark.spark_server import SparkProcesses, start_cluster, start_local
 
 POSTGRES_ENV = "SHOAL_TEST_POSTGRES_URL"
+ROOT = Path(__file__).resolve().parents[1]
+SPARK_JARS_ENV = "SHOAL_SPARK_JARS"
+SPARK_URL_ENV = "SHOAL_SPARK_URL"
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +61,44 @@ def _postgres_base_url() -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"{message}; CI must run the PostgreSQL tests", pytrace=False)
     pytest.skip(message)
+
+
+# Spark Connect servers (tests marked spark: `make spark`), started once per session on
+# first use from the pip-installed pyspark (tests/spark/spark_server.py).
+
+
+@pytest.fixture(scope="session")
+def spark_jars() -> Path:
+    """The folder of hadoop-aws and its AWS SDK bundle (``SHOAL_SPARK_JARS`` or fetched)."""
+    if os.environ.get(SPARK_JARS_ENV):
+        return Path(os.environ[SPARK_JARS_ENV])
+    script = ROOT / "scripts" / "spark-jars"
+    env = dict(os.environ, PYTHON=sys.executable)
+    out = subprocess.run([str(script)], check=True, capture_output=True, text=True, env=env)
+    return ROOT / out.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def spark_local(
+    tmp_path_factory: pytest.TempPathFactory, spark_jars: Path
+) -> Iterator[SparkProcesses]:
+    workdir = tmp_path_factory.mktemp("spark-local")
+    if os.environ.get(SPARK_URL_ENV):
+        yield SparkProcesses(os.environ[SPARK_URL_ENV], workdir, "given")
+        return
+    server = start_local(workdir, jars=spark_jars)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(
+    tmp_path_factory: pytest.TempPathFactory, spark_jars: Path
+) -> Iterator[SparkProcesses]:
+    server = start_cluster(tmp_path_factory.mktemp("spark-cluster"), jars=spark_jars)
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -18,13 +18,15 @@ import pytest
 from shoal.catalog.model import Database
 from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
+from shoal.engine.base import Engine
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.queries.runner import StatementContext, StatementRunner
 from shoal.storage.local import LocalStorage
 
 from . import dataset
 
-ENGINES = ["duckdb"]
+# Spark runs only under `make spark` (its marker is deselected from the main suite).
+ENGINES = ["duckdb", pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.timeout(900)])]
 TPCH_SCALE = 0.01
 TPCH_TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 
@@ -70,10 +72,14 @@ def _write_tpch(storage: LocalStorage, root: Path) -> tuple[dict[int, str], dict
     return answers, queries
 
 
-def _engine(name: str, root: Path, spill: Path) -> DuckDBEngine:
-    if name == "duckdb":
+def _engine(request: pytest.FixtureRequest, root: Path, spill: Path) -> Engine:
+    if request.param == "duckdb":
         return DuckDBEngine([str(root)], str(spill), memory_limit="1GB", threads=2)
-    raise AssertionError(f"unknown engine {name}")
+    if request.param == "spark":
+        from shoal.engine.spark import SparkEngine
+
+        return SparkEngine(request.getfixturevalue("spark_local").url)
+    raise AssertionError(f"unknown engine {request.param}")
 
 
 @pytest.fixture(scope="module", params=ENGINES)
@@ -89,7 +95,7 @@ def lake(
     catalog = CatalogStore(f"sqlite:///{tmp / 'catalog.db'}")
     catalog.create_database(Database(dataset.DATABASE))
     crawl_path(catalog, storage, "s3://tpch/", "tpch")
-    engine = _engine(request.param, root, tmp / "spill")
+    engine = _engine(request, root, tmp / "spill")
     runner = StatementRunner(catalog, storage, engine)
     for sql in statements:
         runner.run(sql, StatementContext(query_id="ddl", database=dataset.DATABASE))

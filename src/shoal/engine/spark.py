@@ -1,0 +1,375 @@
+"""The distributed engine: Apache Spark, reached through Spark Connect (``sc://host:port``).
+
+shoal keeps the catalog, permissions, partition pruning, audit and result files; Spark
+only runs the statement. Per query:
+
+* each planned table becomes a DataFrame over exactly the files shoal planned
+  (``DataFile.path``: local paths as ``file:``, ``s3://`` as ``s3a://``), read with
+  the catalog's schema and format options; partition columns are the planned
+  partition values, one literal per partition (Spark never lists a folder);
+* the statement's table names become those DataFrames, passed with it in one
+  ``SparkSession.sql`` command (Spark Connect sends them as subquery aliases of the
+  statement: no temporary views to create and drop, one round trip), and sqlglot
+  writes it as Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
+* the answer comes back as Arrow (``DataFrame.toArrow``).
+
+Bytes scanned are Spark's own: the ``filesSize`` metric of its file scans, reported
+through Spark Connect's execution info. Spark reads whole planned files' worth of
+that metric (it counts the files it opened, not the column chunks), so it equals the
+planned files' sizes; where the metric is absent (an empty table), the planned sizes
+count. Because the figure is known before running, the bytes cutoff refuses a query
+up front instead of stopping it halfway.
+
+What this engine cannot run fails with ``UnsupportedSqlError`` naming Spark and the
+gap (``CAPABILITIES``): table formats other than Parquet, JSON and CSV, CSV tables
+skipping more than one header line, and complex-typed columns in text tables.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from sqlglot import exp, parse_one
+
+from shoal.catalog.model import Column
+from shoal.engine.base import (
+    EXECUTING,
+    CancelToken,
+    DataFile,
+    Engine,
+    QueryResult,
+    ResolvedQuery,
+    TableScan,
+)
+from shoal.errors import (
+    BytesScannedCutoffError,
+    QueryCancelledError,
+    QueryFailedError,
+    UnsupportedSqlError,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.connect.session import SparkSession
+
+ENGINE_NAME = "Spark"
+HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+SOURCE_DIALECT = "duckdb"  # what ResolvedQuery.sql holds until plans are engine-neutral
+_POLL_SECONDS = 0.05
+
+# Session settings every shoal session starts with: Athena's answers are in UTC, and
+# like Trino, Spark's ANSI mode fails on overflow and bad casts instead of NULLs.
+SESSION_SETTINGS: Mapping[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "true",
+}
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can run; anything else fails naming the engine and the gap."""
+
+    formats: frozenset[str]
+    text_header_lines: int  # the most header lines a text table may skip
+    complex_types_in_text: bool
+
+
+CAPABILITIES = Capabilities(
+    formats=frozenset({"parquet", "json", "csv"}),
+    text_header_lines=1,
+    complex_types_in_text=False,
+)
+
+
+def s3a_settings(
+    endpoint: str | None,
+    access_key_id: str | None,
+    secret_access_key: str | None,
+    region: str | None = None,
+) -> dict[str, str]:
+    """Hadoop S3A options for an S3-compatible endpoint (path-style, as shoal's own)."""
+    settings = {"fs.s3a.path.style.access": "true", "fs.s3a.impl.disable.cache": "true"}
+    if endpoint:
+        settings["fs.s3a.endpoint"] = endpoint
+        settings["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https")).lower()
+    if region:
+        settings["fs.s3a.endpoint.region"] = region
+    if access_key_id and secret_access_key:
+        settings["fs.s3a.access.key"] = access_key_id
+        settings["fs.s3a.secret.key"] = secret_access_key
+        settings["fs.s3a.aws.credentials.provider"] = (
+            "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        )
+    return settings
+
+
+class SparkEngine(Engine):
+    """Runs resolved queries on a Spark Connect server, many at a time.
+
+    Args:
+        url: the Spark Connect address, ``sc://host:port``.
+        settings: Spark session settings on top of ``SESSION_SETTINGS`` (S3A options
+            from ``s3a_settings`` among them).
+    """
+
+    name = ENGINE_NAME
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: str, settings: Mapping[str, str] | None = None) -> None:
+        from pyspark.sql.connect.session import SparkSession
+
+        builder = SparkSession.builder.remote(url)
+        for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
+            builder = builder.config(key, value)
+        self._spark: SparkSession = builder.create()
+
+    def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
+        for scan in query.scans:
+            check_supported(scan)
+        planned = sum(f.size for scan in query.scans for f in scan.files)
+        if query.max_bytes_scanned is not None and planned > query.max_bytes_scanned:
+            raise BytesScannedCutoffError(query.max_bytes_scanned, planned)
+        tag = f"shoal-{uuid.uuid4().hex}"
+        views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
+        names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
+        sql = to_spark(query.sql, names)
+        if query.explain:
+            sql = f"EXPLAIN FORMATTED {sql}"
+        frames = {name: self._frame(scan) for name, scan in views.items()}
+        table, frame = self._run(with_placeholders(sql, frames), frames, query, tag, cancel)
+        if query.explain:
+            lines = "\n".join(str(v) for v in table.column(0).to_pylist()).splitlines()
+            return QueryResult(pa.table({"plan": lines}), 0)
+        return QueryResult(normalize(table), scanned_bytes(frame, planned))
+
+    def close(self) -> None:
+        self._spark.stop()
+
+    def _frame(self, scan: TableScan) -> DataFrame:
+        """``scan``'s rows: its planned files read as the catalog says, with partitions."""
+        by_partition: dict[tuple[str, ...], list[DataFile]] = {}
+        for file in scan.files:
+            by_partition.setdefault(file.partition_values, []).append(file)
+        if not by_partition:
+            return self._spark.sql(empty_select(scan))
+        frames = []
+        for values, files in by_partition.items():
+            frame = self._read(scan, [spark_path(f.path) for f in files])
+            if scan.partition_keys:
+                frame = frame.selectExpr("*", *partition_columns(scan.partition_keys, values))
+            frames.append(frame)
+        result = frames[0]
+        for frame in frames[1:]:
+            result = result.unionByName(frame)
+        return result
+
+    def _read(self, scan: TableScan, paths: list[str]) -> DataFrame:
+        fmt = scan.format
+        kind = fmt.classification.lower()
+        reader = self._spark.read.format(kind)
+        if kind == "parquet":
+            return reader.schema(ddl_schema(scan.columns)).load(paths)
+        if kind == "json":
+            return reader.schema(ddl_schema(scan.columns)).load(paths)
+        # Text: every field read as text, then cast the way Hive reads a field (a value
+        # that does not parse is NULL, never an error).
+        text = {column.name: "string" for column in scan.columns}
+        options = {
+            "sep": fmt.delimiter,
+            "quote": fmt.quote_char or "",  # empty: no quoting (LazySimpleSerDe)
+            "header": str(fmt.skip_header_lines == 1).lower(),
+            "mode": "PERMISSIVE",
+            "nullValue": fmt.null_format if fmt.null_format is not None else "",
+        }
+        if fmt.escape_char:
+            options["escape"] = fmt.escape_char
+        frame = reader.options(**options).schema(ddl_schema_of(text)).load(paths)
+        return frame.selectExpr(
+            *(
+                f"try_cast({quote(c.name)} AS {spark_type(c.type)}) AS {quote(c.name)}"
+                for c in scan.columns
+            )
+        )
+
+    def _run(
+        self,
+        sql: str,
+        frames: Mapping[str, DataFrame],
+        query: ResolvedQuery,
+        tag: str,
+        cancel: CancelToken | None,
+    ) -> tuple[pa.Table, DataFrame]:
+        """The statement's rows as Arrow, in one Spark command whose tables are ``frames``
+        (no temporary views to create and drop); a cancel interrupts jobs tagged ``tag``."""
+        from pyspark.errors import PySparkException
+
+        done = threading.Event()
+        watcher = None
+        if cancel is not None:
+            watcher = threading.Thread(target=self._watch, args=(tag, cancel, done), daemon=True)
+            watcher.start()
+        self._spark.addTag(tag)
+        if cancel is not None:
+            cancel.enter(EXECUTING)  # Spark runs and hands over the rows in one call
+        try:
+            frame = self._spark.sql(sql, args=list(query.parameters) or None, **frames)
+            return frame.toArrow(), frame
+        except PySparkException as err:
+            if cancel is not None and cancel.cancelled:
+                raise QueryCancelledError(f"Query {cancel.reason}") from err
+            raise QueryFailedError(spark_message(err)) from err
+        finally:
+            self._spark.removeTag(tag)
+            done.set()
+            if watcher is not None:
+                watcher.join()
+
+    def _watch(self, tag: str, cancel: CancelToken, done: threading.Event) -> None:
+        while not done.wait(_POLL_SECONDS):
+            if cancel.cancelled:
+                self._spark.interruptTag(tag)
+                return
+
+
+def check_supported(scan: TableScan) -> None:
+    """Refuse a table this engine cannot read as the catalog describes it."""
+    fmt = scan.format
+    where = f"table {scan.database}.{scan.table}"
+    if fmt.classification.lower() not in CAPABILITIES.formats:
+        raise UnsupportedSqlError(
+            f"the {ENGINE_NAME} engine cannot read {where}: format {fmt.classification!r}"
+            f" (it reads {', '.join(sorted(CAPABILITIES.formats))})"
+        )
+    if fmt.classification.lower() != "csv":
+        return
+    if fmt.skip_header_lines > CAPABILITIES.text_header_lines:
+        raise UnsupportedSqlError(
+            f"the {ENGINE_NAME} engine cannot read {where}: it skips"
+            f" {fmt.skip_header_lines} header lines (Spark skips at most one)"
+        )
+    for column in scan.columns:
+        if _is_complex(column.type):
+            raise UnsupportedSqlError(
+                f"the {ENGINE_NAME} engine cannot read {where}: column {column.name} is"
+                f" {column.type} in a text table"
+            )
+
+
+def to_spark(sql: str, views: Mapping[tuple[str, str], str]) -> str:
+    """``sql`` (``SOURCE_DIALECT``) as Spark SQL, its planned tables named by ``views``."""
+    tree = parse_one(sql, read=SOURCE_DIALECT)
+    for call in list(tree.find_all(exp.Anonymous)):
+        # shoal's division-by-zero guard raises with DuckDB's error(); Spark's is raise_error.
+        if call.name.lower() == "error":
+            call.replace(exp.Anonymous(this="raise_error", expressions=call.expressions))
+    for table in tree.find_all(exp.Table):
+        name = views.get((table.db.lower(), table.name.lower()))
+        if name is None:
+            continue
+        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
+        table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
+    return tree.sql(dialect="spark")
+
+
+def with_placeholders(sql: str, frames: Mapping[str, object]) -> str:
+    """``sql`` as ``SparkSession.sql`` formats it: braces doubled, each frame's name
+    (a unique ``shoal_scan_<hex>``) turned into its ``{placeholder}``."""
+    text = sql.replace("{", "{{").replace("}", "}}")
+    for name in frames:
+        text = re.sub(rf"\b{name}\b", "{" + name + "}", text)
+    return text
+
+
+def spark_path(path: str) -> str:
+    """A planned file as Spark names it: ``s3a://`` for S3, ``file:`` for local paths."""
+    if path.startswith("s3://"):
+        return "s3a://" + path[len("s3://") :]
+    if "://" in path:
+        return path
+    return "file://" + path
+
+
+_VARCHAR = re.compile(r"\b(?:var)?char\s*\(\s*\d+\s*\)", re.IGNORECASE)
+
+
+def spark_type(hive: str) -> str:
+    """A catalog (Hive) type as Spark DDL: the same text, less lengths on text types."""
+    return _VARCHAR.sub("string", hive)
+
+
+def _is_complex(hive: str) -> bool:
+    return hive.strip().lower().startswith(("array", "map", "struct"))
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def ddl_schema(columns: Sequence[Column]) -> str:
+    return ddl_schema_of({c.name: spark_type(c.type) for c in columns})
+
+
+def ddl_schema_of(types: Mapping[str, str]) -> str:
+    return ", ".join(f"{quote(name)} {type_}" for name, type_ in types.items())
+
+
+def partition_columns(keys: Sequence[Column], values: Sequence[str]) -> list[str]:
+    """The partition values of a file, as Spark SQL expressions typed as the catalog says."""
+    return [
+        f"CAST({'NULL' if value == HIVE_NULL_PARTITION else string_literal(value)}"
+        f" AS {spark_type(key.type)}) AS {quote(key.name)}"
+        for key, value in zip(keys, values, strict=True)
+    ]
+
+
+def string_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def empty_select(scan: TableScan) -> str:
+    """A query of no rows with ``scan``'s columns (a table with no planned files)."""
+    columns = [*scan.columns, *scan.partition_keys]
+    fields = ", ".join(f"CAST(NULL AS {spark_type(c.type)}) AS {quote(c.name)}" for c in columns)
+    return f"SELECT {fields} WHERE false"
+
+
+def scanned_bytes(frame: DataFrame, planned: int) -> int:
+    """Spark's ``filesSize`` over its file scans; ``planned`` where it reported none."""
+    info = frame.executionInfo
+    metrics = info.metrics if info is not None else None
+    if metrics is None:
+        return planned
+    sizes = [
+        value.value
+        for plan in metrics._metrics  # noqa: SLF001 - the public API only renders text
+        if plan.name.startswith("Scan ")
+        for value in plan.metrics
+        if value.name == "filesSize"
+    ]
+    return int(sum(sizes)) if sizes else planned
+
+
+def normalize(table: pa.Table) -> pa.Table:
+    """Spark's timestamps come as UTC instants; Athena's are zone-less (session is UTC)."""
+    fields = []
+    for field in table.schema:
+        if pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            field = field.with_type(pa.timestamp(field.type.unit))
+        fields.append(field)
+    schema = pa.schema(fields, metadata=table.schema.metadata)
+    return table if schema == table.schema else table.cast(schema)
+
+
+def spark_message(err: Exception) -> str:
+    """Spark's error without its JVM stack trace."""
+    text = str(err).split("\n\nJVM stacktrace:", 1)[0].strip()
+    return f"{ENGINE_NAME}: {text}"
+
+
+__all__ = ["CAPABILITIES", "SparkEngine", "s3a_settings", "to_spark"]
