@@ -18,81 +18,13 @@ from typing import Any
 import pytest
 
 from clients.server import ShoalServer
+from cloudtrail_ddl import COLUMNS
 
 from .test_audit_server import delivered, shoal_cli
 
 ACCOUNT = "123456789012"
 AUDIT_BUCKET = "shoal-audit"
 
-IDENTITY = """STRUCT<
-               type:STRING,
-               principalid:STRING,
-               arn:STRING,
-               accountid:STRING,
-               invokedby:STRING,
-               accesskeyid:STRING,
-               username:STRING,
-               onbehalfof: STRUCT<
-                    userid: STRING,
-                    identitystorearn: STRING>,
-  sessioncontext:STRUCT<
-    attributes:STRUCT<
-               mfaauthenticated:STRING,
-               creationdate:STRING>,
-    sessionissuer:STRUCT<
-               type:STRING,
-               principalid:STRING,
-               arn:STRING,
-               accountid:STRING,
-               username:STRING>,
-    ec2roledelivery:string,
-    webidfederationdata: STRUCT<
-               federatedprovider: STRING,
-               attributes: map<string,string>>
-  >
->"""
-
-COLUMNS = f"""(
-eventversion STRING,
-useridentity {IDENTITY},
-eventtime STRING,
-eventsource STRING,
-eventname STRING,
-awsregion STRING,
-sourceipaddress STRING,
-useragent STRING,
-errorcode STRING,
-errormessage STRING,
-requestparameters STRING,
-responseelements STRING,
-additionaleventdata STRING,
-requestid STRING,
-eventid STRING,
-resources ARRAY<STRUCT<
-               arn:STRING,
-               accountid:STRING,
-               type:STRING>>,
-eventtype STRING,
-apiversion STRING,
-readonly STRING,
-recipientaccountid STRING,
-serviceeventdetails STRING,
-sharedeventid STRING,
-vpcendpointid STRING,
-vpcendpointaccountid STRING,
-eventcategory STRING,
-addendum STRUCT<
-  reason:STRING,
-  updatedfields:STRING,
-  originalrequestid:STRING,
-  originaleventid:STRING>,
-sessioncredentialfromconsole STRING,
-edgedevicedetails STRING,
-tlsdetails STRUCT<
-  tlsversion:STRING,
-  ciphersuite:STRING,
-  clientprovidedhostheader:STRING>
-)"""
 
 TAIL = """
 PARTITIONED BY (region string, year string, month string, day string)

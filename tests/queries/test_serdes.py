@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from cloudtrail_ddl import COLUMNS
 from shoal.catalog.store import CatalogStore
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.errors import InvalidInputError, ShoalError
@@ -369,73 +370,7 @@ def test_cloudtrail_serde_reads_one_row_per_record(lake: Lake) -> None:
 # AWS's current manual-partitioning DDL for CloudTrail ("Create a table for CloudTrail
 # logs in Athena using manual partitioning"): the Hive JSON SerDe over CloudTrail's
 # input format, classification cloudtrail.
-CURRENT_CLOUDTRAIL_DDL = """CREATE EXTERNAL TABLE cloudtrail_logs (
-eventversion STRING,
-useridentity STRUCT<
-               type:STRING,
-               principalid:STRING,
-               arn:STRING,
-               accountid:STRING,
-               invokedby:STRING,
-               accesskeyid:STRING,
-               username:STRING,
-               onbehalfof: STRUCT<
-                    userid: STRING,
-                    identitystorearn: STRING>,
-  sessioncontext:STRUCT<
-    attributes:STRUCT<
-               mfaauthenticated:STRING,
-               creationdate:STRING>,
-    sessionissuer:STRUCT<
-               type:STRING,
-               principalid:STRING,
-               arn:STRING,
-               accountid:STRING,
-               username:STRING>,
-    ec2roledelivery:string,
-    webidfederationdata: STRUCT<
-               federatedprovider: STRING,
-               attributes: map<string,string>>
-  >
->,
-eventtime STRING,
-eventsource STRING,
-eventname STRING,
-awsregion STRING,
-sourceipaddress STRING,
-useragent STRING,
-errorcode STRING,
-errormessage STRING,
-requestparameters STRING,
-responseelements STRING,
-additionaleventdata STRING,
-requestid STRING,
-eventid STRING,
-resources ARRAY<STRUCT<
-               arn:STRING,
-               accountid:STRING,
-               type:STRING>>,
-eventtype STRING,
-apiversion STRING,
-readonly STRING,
-recipientaccountid STRING,
-serviceeventdetails STRING,
-sharedeventid STRING,
-vpcendpointid STRING,
-vpcendpointaccountid STRING,
-eventcategory STRING,
-addendum STRUCT<
-  reason:STRING,
-  updatedfields:STRING,
-  originalrequestid:STRING,
-  originaleventid:STRING>,
-sessioncredentialfromconsole STRING,
-edgedevicedetails STRING,
-tlsdetails STRUCT<
-  tlsversion:STRING,
-  ciphersuite:STRING,
-  clientprovidedhostheader:STRING>
-)
+CURRENT_CLOUDTRAIL_DDL = f"""CREATE EXTERNAL TABLE cloudtrail_logs {COLUMNS}
 COMMENT 'CloudTrail table for amzn-s3-demo-bucket bucket'
 ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'
 STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'
