@@ -20,7 +20,7 @@ from shoal.api.authorize import refusal_facts
 from shoal.api.context import JsonHandler
 from shoal.api.errors import error_code, new_request_id
 from shoal.api.router import Router, http_request
-from shoal.api.routing import render_error
+from shoal.api.routing import classify, render_error, signature_claim
 from shoal.api.sigv4 import parse_claim
 from shoal.app import Shoal
 from shoal.audit.intents import Intent, new_intent
@@ -108,32 +108,24 @@ def audited(handle: Endpoint, trail: AuditTrail, shoal: Shoal) -> Endpoint:
     return endpoint
 
 
-# Query parameters that make a PUT or DELETE something else than an object write.
-_NOT_OBJECT_WRITES = frozenset(
-    {"uploadId", "partNumber", "tagging", "acl", "retention", "legal-hold", "uploads"}
-)
+# The S3 operations whose effect a kill -9 could leave without its record.
+_OBJECT_WRITES = frozenset({"PutObject", "CopyObject", "DeleteObject"})
 
 
 def object_write_intent(request: Request) -> Intent | None:
     """The intent of a path-style S3 PutObject, CopyObject or DeleteObject (see
-    ``audit.intents``), before it runs; None for any other request."""
+    ``audit.intents``), before it runs; None for any other request. The operation is
+    named as the router names it (from S3's model)."""
     if request.method not in ("PUT", "DELETE"):
         return None
     http = http_request(request)
-    try:
-        claim = parse_claim(http)
-    except ShoalError:
+    claim = signature_claim(http)
+    if claim is None or claim.service != "s3":
         return None  # unsigned: refused before it could change anything
-    bucket, _, key = http.raw_path.lstrip("/").partition("/")
+    operation = classify(http, claim).operation
+    if operation not in _OBJECT_WRITES:
+        return None
     query = [(k, v) for k, v in http.query_pairs() if not k.lower().startswith("x-amz-")]
-    if claim.service != "s3" or not bucket or not key:
-        return None
-    if _NOT_OBJECT_WRITES & {name for name, _ in query}:
-        return None
-    if request.method == "DELETE":
-        operation = "DeleteObject"
-    else:
-        operation = "CopyObject" if http.header("x-amz-copy-source") else "PutObject"
     return new_intent(
         new_request_id(), operation, request.method, http.raw_path, query, claim.access_key_id
     )
