@@ -178,3 +178,30 @@ def _keeps(where: str, partition: str) -> bool:
     if "<" in where:
         return partition < "20"
     return partition in ("03", "04", "20")
+
+
+def test_a_date_partition_key_is_pruned_by_date_literals(fresh_lake: Lake) -> None:
+    """``dt = DATE '…'`` prunes a ``date`` partition key; a partition whose value is not
+    an ISO date (``2024-1-3``) is never pruned, since only the engine reads it as a date."""
+    lake = fresh_lake
+    days = {"2024-01-01": 1, "2024-01-02": 2, "2024-1-3": 3}
+    for day, value in days.items():
+        sink = pa.BufferOutputStream()
+        pq.write_table(pa.table({"v": [value]}), sink)
+        lake.storage.put("samples", f"daily/dt={day}/part.parquet", sink.getvalue().to_pybytes())
+    lake.run(
+        "CREATE EXTERNAL TABLE daily (v bigint) PARTITIONED BY (dt date) "
+        "STORED AS PARQUET LOCATION 's3://samples/daily/'"
+    )
+    adds = " ".join(f"PARTITION (dt = '{d}') LOCATION 's3://samples/daily/dt={d}/'" for d in days)
+    lake.run(f"ALTER TABLE daily ADD {adds}")
+
+    def plan(where: str) -> str:
+        rows = lake.rows(f"EXPLAIN SELECT v FROM daily WHERE {where}")
+        return "\n".join(str(value) for row in rows for value in row.values())
+
+    assert "2 of 3 partitions" in plan("dt = DATE '2024-01-02'")
+    assert "1 of 3 partitions" in plan("dt > DATE '2024-02-01'")  # only the unsure one
+    assert lake.rows("SELECT v FROM daily WHERE dt = DATE '2024-01-02'") == [{"v": 2}]
+    assert lake.rows("SELECT v FROM daily WHERE dt = DATE '2024-01-03'") == [{"v": 3}]
+    assert "3 of 3 partitions" in plan("dt = DATE '2024-01-01' OR v > 0")  # not prunable

@@ -28,13 +28,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
 
 from shoal.catalog import formats
-from shoal.catalog.expression import compile_partition_filter, is_numeric_type
+from shoal.catalog.expression import HIVE_NULL, compile_partition_filter, is_numeric_type
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, PartitionLocation, Table
 from shoal.catalog.store import CatalogStore
 from shoal.catalog.types import parse_type
@@ -602,6 +603,7 @@ def _partition_condition(
     others: set[str] | None,
 ) -> exp.Expr | None:
     """``conjunct`` with bare key names when it provably tests only partition keys."""
+    conjunct = _dates_as_text(conjunct)
     nodes = list(conjunct.walk())
     if not all(isinstance(node, _ALLOWED) for node in nodes):
         return None
@@ -638,13 +640,38 @@ _ALLOWED = (
 )
 
 
+def _dates_as_text(conjunct: exp.Expr) -> exp.Expr:
+    """``DATE '2024-03-05'`` as the text ``'2024-03-05'``: a date partition key's values
+    are ISO dates, which compare as text as they do as dates (values that are not
+    are never pruned: ``_compile_filters``)."""
+
+    def plain(node: exp.Expr) -> exp.Expr:
+        if (
+            isinstance(node, exp.Cast)
+            and node.to.is_type(exp.DataType.Type.DATE)
+            and isinstance(node.this, exp.Literal)
+            and node.this.is_string
+            and _ISO_DATE.fullmatch(node.this.this)
+        ):
+            return exp.Literal.string(node.this.this)
+        return node
+
+    return conjunct.transform(plain)
+
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _same_kind(leaf: exp.Expr, keys: Mapping[str, Column]) -> bool:
-    """Operands all text (string keys, string literals) or all numbers."""
+    """Operands all text (string keys, string literals) or all numbers; a date key
+    compares as text with ISO-date literals only."""
     kinds = set()
     for node in leaf.walk():
         if isinstance(node, exp.Column):
             key_type = parse_type(keys[node.name.lower()].type).name
-            if key_type in _TEXT_TYPES:
+            if key_type == "date" and _iso_date_literals_only(leaf):
+                kinds.add("text")
+            elif key_type in _TEXT_TYPES:
                 kinds.add("text")
             elif is_numeric_type(key_type):
                 kinds.add("number")
@@ -657,10 +684,18 @@ def _same_kind(leaf: exp.Expr, keys: Mapping[str, Column]) -> bool:
     return len(kinds) == 1
 
 
+def _iso_date_literals_only(leaf: exp.Expr) -> bool:
+    literals = [n for n in leaf.walk() if isinstance(n, exp.Literal)]
+    return bool(literals) and all(n.is_string and _ISO_DATE.fullmatch(n.this) for n in literals)
+
+
 def _compile_filters(
     filters: Sequence[exp.Expr], partition_keys: Sequence[Column], ref: str
 ) -> tuple[Callable[[Sequence[str]], bool], str | None]:
-    """One test over partition values: any reference's conditions (OR), each an AND."""
+    """One test over partition values: any reference's conditions (OR), each an AND.
+
+    A partition whose date key holds something other than an ISO date (the text
+    comparison would not order it as a date) is always kept: the engine decides."""
     if not filters:
         return (lambda values: True), None
     tests = []
@@ -670,7 +705,12 @@ def _compile_filters(
         except ShoalError:  # longer than Glue's limit or outside its subset: do not prune
             return (lambda values: True), None
     text = " OR ".join(f"({c.sql(dialect='trino')})" for c in filters)
-    return (lambda values: any(test(values) for test in tests)), text
+    dates = [i for i, k in enumerate(partition_keys) if parse_type(k.type).name == "date"]
+
+    def unsure(values: Sequence[str]) -> bool:
+        return any(values[i] != HIVE_NULL and not _ISO_DATE.fullmatch(values[i]) for i in dates)
+
+    return (lambda values: unsure(values) or any(test(values) for test in tests)), text
 
 
 __all__ = [
