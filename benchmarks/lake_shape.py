@@ -16,6 +16,10 @@ crawls it into a catalog, then times, best of ``--repeat`` in rotating order:
 Targets (issue 15): full scan ≤ 1.25x raw DuckDB; one-partition query ≤ trivial query
 + 10 ms + 1.2 × (full scan / partitions) — a pruned query should cost what its share
 of the data costs, not a walk over every partition.
+
+``--breakdown`` then times (process CPU, best of ``--repeat``) the full scan over the
+list of files on plain DuckDB connections with shoal's settings added one at a time:
+what each costs at this shape.
 """
 
 from __future__ import annotations
@@ -78,6 +82,44 @@ def best_of(runs: dict[str, Callable[[], object]], repeat: int) -> dict[str, flo
     return best
 
 
+_READ_SETTINGS = (
+    "SET GLOBAL prefetch_all_parquet_files = true",
+    "SET GLOBAL enable_external_file_cache = false",
+)
+
+
+def breakdown(folder: Path, threads: int, repeat: int) -> None:
+    """The full scan over the file list, on DuckDB with shoal's settings step by step."""
+    files = sorted(str(f) for f in folder.glob("*/*.parquet"))
+    listed = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+    sql = "SELECT count(*), sum(value), max(kind) FROM read_parquet({}{})"
+    lockdown = (
+        f"SET GLOBAL allowed_directories = ['{folder}']",
+        "SET GLOBAL enable_external_access = false",
+    )
+    steps = {
+        "DuckDB's defaults": ((), ", union_by_name = true"),
+        "shoal's read settings": (_READ_SETTINGS, ", union_by_name = true"),
+        "+ lock-down": ((*_READ_SETTINGS, *lockdown), ", union_by_name = true"),
+        "+ lock-down, no union_by_name": ((*_READ_SETTINGS, *lockdown), ""),
+        "+ lock-down + read log": (
+            (*_READ_SETTINGS, *lockdown, "CALL enable_logging('FileSystem')"),
+            ", union_by_name = true",
+        ),
+    }
+    for name, (settings, options) in steps.items():
+        con = duckdb.connect(config={"threads": threads})
+        for statement in settings:
+            con.execute(statement)
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.process_time()
+            con.execute(sql.format(listed, options)).fetchall()
+            best = min(best, time.process_time() - start)
+        con.close()
+        print(f"breakdown: {name:32} {best * 1000:8.1f} ms CPU")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, default=1000)
@@ -85,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs per query; best counts")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory", default="4GB")
+    parser.add_argument("--breakdown", action="store_true", help="time shoal's settings")
     args = parser.parse_args(argv)
     root = DATA / f"lake-{args.partitions}x{args.rows}"
     folder = generate(root, args.partitions, args.rows)
@@ -137,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         f"one partition {best['shoal one partition'] * 1000:.2f} ms, "
         f"budget {budget * 1000:.2f} ms (trivial + 10 ms + 1.2 x full / {args.partitions})"
     )
+    if args.breakdown:
+        breakdown(folder, args.threads, args.repeat)
     return 0
 
 
