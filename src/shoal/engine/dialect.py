@@ -49,6 +49,7 @@ from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
 from shoal.engine import joda, trino_functions
+from shoal.engine.base import function_name
 from shoal.engine.lru import LruCache
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
@@ -173,8 +174,8 @@ def _check_query(tree: exp.Expr) -> None:
     for node in tree.walk():
         if isinstance(node, _DENIED_NODES):
             _unsupported(node, _construct(node))
-        if isinstance(node, exp.Func) and _function_name(node) in DENIED_FUNCTIONS:
-            _unsupported(node, f"function {_function_name(node)}")
+        if isinstance(node, exp.Func) and function_name(node) in DENIED_FUNCTIONS:
+            _unsupported(node, f"function {function_name(node)}")
         if isinstance(node, exp.Table):
             _check_source(node)
         if isinstance(node, _TIME_UNIT_FUNCTIONS):
@@ -201,17 +202,11 @@ def _check_source(table: exp.Table) -> None:
         _unsupported(catalog, f"catalog {catalog.name!r} (only {DATA_CATALOG} exists)")
 
 
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    return node.sql_name().lower()
-
-
 def _construct(node: exp.Expr | None) -> str:
     if node is None:
         return "empty"
     if isinstance(node, exp.Func):
-        return _function_name(node)
+        return function_name(node)
     if isinstance(node, exp.Command):
         return str(node.this).upper()
     return node.key.upper()
