@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import parse
 from shoal.engine.base import DataFile, ResolvedQuery, TableFormat, TableScan
-from shoal.engine.dialect import parse
 
 
 def columns(spec: str) -> tuple[Column, ...]:

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from shoal.engine.athena import parse
 from shoal.engine.base import TableFormat
-from shoal.engine.dialect import parse
 from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
 from shoal.errors import AccessDeniedError, QueryFailedError, ShoalError, SqlSyntaxError
 

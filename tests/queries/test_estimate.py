@@ -11,8 +11,8 @@ from click.testing import CliRunner
 import shoal as shoal_api
 from shoal.cli import main
 from shoal.crawler import crawl_path
+from shoal.engine.athena import parse
 from shoal.engine.base import DataFile
-from shoal.engine.dialect import parse
 from shoal.errors import InvalidRequestError
 from shoal.queries.context import StatementContext, TableAccess
 from shoal.queries.estimate import estimate_plan, read_footer, referenced_columns

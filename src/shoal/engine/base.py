@@ -33,6 +33,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import function_name
 from shoal.errors import UnsupportedSqlError
 
 
@@ -84,7 +85,7 @@ class ResolvedQuery:
     """One query, planned and engine-neutral: what every engine is given to run.
 
     ``tree`` is the query in Athena's (Trino's) dialect as sqlglot parsed and checked
-    it (``dialect.parse``: a single read-only query), views inlined, every catalog
+    it (``athena.parse``: a single read-only query), views inlined, every catalog
     table qualified as ``"database"."table"`` -- the name of its scan in ``scans``.
     Names left unqualified (CTEs) belong to ``database``. Shared between runs of the
     same text: engines read it, never change it (copy first).
@@ -130,7 +131,7 @@ class Capabilities:
     their classification (DuckDB reads the lines of JSON, CloudTrail, Regex and Grok
     SerDe tables itself).
     ``missing_functions``: Athena functions (lower-case names) it cannot run, each
-    with a short reason; every other function the dialect parses is expected to work.
+    with a short reason; every other function ``athena.parse`` accepts is expected to work.
     """
 
     statements: frozenset[str]
@@ -155,13 +156,6 @@ class Capabilities:
                 if reason is not None:
                     found.append(f"the function {name}() ({reason})")
         return found
-
-
-def function_name(node: exp.Func) -> str:
-    """A function call's name as written in Athena SQL, lower-cased."""
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    return node.sql_name().lower()
 
 
 class EngineGapError(UnsupportedSqlError):

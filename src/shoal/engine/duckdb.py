@@ -28,7 +28,7 @@ Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
   ``SET``/``RESET``/``PRAGMA`` of any option fail.
 * Second wall, in this engine (``statement.inspect``): the statement is parsed once
   by DuckDB itself (``json_serialize_sql``, which only serializes SELECT); table
-  functions other than ``unnest``, the functions in ``dialect.DENIED_FUNCTIONS`` and
+  functions other than ``unnest``, the functions in ``athena.DENIED_FUNCTIONS`` and
   SHOW/DESCRIBE/SUMMARIZE subqueries are refused, and every table must be a planned
   scan or a CTE in scope. The same parse gives the byte offsets of the planned
   tables, where the scans' subqueries are spliced in (``statement.point_at_scans``),
@@ -73,6 +73,7 @@ from sqlglot import exp
 
 from shoal.catalog.model import Column
 from shoal.engine import orc, scans, serdes, statement, trino_functions
+from shoal.engine.athena import TableRef
 from shoal.engine.base import (
     EXECUTING,
     FETCHING,
@@ -86,7 +87,7 @@ from shoal.engine.base import (
     ResolvedQuery,
     TableScan,
 )
-from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS, TableRef, to_duckdb
+from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS, to_duckdb
 from shoal.engine.lru import LruCache
 from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache

@@ -43,6 +43,7 @@ import pyarrow as pa
 from sqlglot import exp, parse_one
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import TableRef
 from shoal.engine.base import (
     EXECUTING,
     QUERY_STATEMENTS,
@@ -54,7 +55,7 @@ from shoal.engine.base import (
     TableScan,
 )
 from shoal.engine.base import Capabilities as EngineCapabilities
-from shoal.engine.dialect import TableRef, to_duckdb
+from shoal.engine.dialect import to_duckdb
 from shoal.errors import (
     BytesScannedCutoffError,
     QueryCancelledError,

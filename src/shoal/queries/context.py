@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from shoal.catalog.model import Database, Table
+from shoal.engine.athena import TableRef
 from shoal.engine.base import CancelToken
-from shoal.engine.dialect import TableRef
 from shoal.queries.classify import STATEMENT_TYPES
 
 

@@ -43,8 +43,8 @@ from shoal.catalog.model import TABLE_TYPE_VIEW, Column, PartitionLocation, Tabl
 from shoal.catalog.store import CatalogStore
 from shoal.catalog.types import parse_type
 from shoal.engine import serdes
+from shoal.engine.athena import DATA_CATALOG, TableRef, parse, table_nodes
 from shoal.engine.base import DataFile, TableFormat, TableScan
-from shoal.engine.dialect import DATA_CATALOG, TableRef, is_cte_name, parse
 from shoal.engine.lru import LruCache
 from shoal.errors import EntityNotFoundError, InvalidInputError, ShoalError, TableNotFoundError
 from shoal.storage.base import ObjectInfo, Storage, parse_uri
@@ -410,17 +410,6 @@ def _where(node: exp.Expr | None) -> str:
         if "line" in meta:
             return f"line {meta['line']}:{meta['col'] - (meta['end'] - meta['start'])}: "
     return ""
-
-
-def table_nodes(tree: exp.Expr, database: str) -> Iterable[tuple[exp.Table, TableRef]]:
-    """Every catalog table node of ``tree`` with the table it names (CTEs excluded)."""
-    for node in list(tree.find_all(exp.Table)):
-        if not isinstance(node.this, exp.Identifier):
-            continue
-        if not node.args.get("db") and is_cte_name(node, node.name):
-            continue
-        db = node.args["db"].name if node.args.get("db") else database
-        yield node, TableRef(db.lower(), node.name.lower())
 
 
 def _shorten_column_qualifiers(tree: exp.Expr, refs: Iterable[TableRef]) -> None:

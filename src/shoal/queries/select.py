@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine.dialect import parse
+from shoal.engine.athena import parse
 from shoal.errors import InvalidInputError, UnsupportedSqlError
 from shoal.queries import information_schema
 from shoal.queries.context import StatementContext, StatementOutcome, elapsed_ms, outcome

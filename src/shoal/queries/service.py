@@ -34,8 +34,8 @@ from typing import Any
 
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
+from shoal.engine.athena import parse
 from shoal.engine.base import CancelToken
-from shoal.engine.dialect import parse
 from shoal.errors import (
     IdempotentParameterMismatchError,
     InvalidRequestError,

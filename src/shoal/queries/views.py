@@ -16,7 +16,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, StorageDescriptor, Table
-from shoal.engine.dialect import TableRef, check_query
+from shoal.engine.athena import TableRef, check_query
 from shoal.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
 from shoal.queries.context import (
     Access,

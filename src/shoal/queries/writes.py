@@ -34,7 +34,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from shoal.catalog.model import Partition, StorageDescriptor, Table
-from shoal.engine.dialect import DATA_CATALOG, TableRef, check_query, parse
+from shoal.engine.athena import DATA_CATALOG, TableRef, check_query, parse
 from shoal.errors import (
     AlreadyExistsError,
     EntityNotFoundError,
