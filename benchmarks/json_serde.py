@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from shoal.catalog.model import Column
-from shoal.engine.base import DataFile, ResolvedQuery, TableFormat, TableScan
-from shoal.engine.duckdb import DuckDBEngine
+from shoal.engine.base import DataFile, TableFormat, TableScan
+from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
 from shoal.engine.serdes import OPENX_JSON
 
 COLUMNS = (
@@ -67,7 +67,7 @@ def best(engine: DuckDBEngine, table: TableScan, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        engine.execute(ResolvedQuery(SQL, (table,)))
+        engine.run(DuckDBQuery(SQL, (table,)))
         times.append(time.perf_counter() - start)
     return min(times)
 

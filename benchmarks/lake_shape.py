@@ -39,7 +39,8 @@ import pyarrow.parquet as pq
 from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
 
 DATA = Path(__file__).parent / ".data"

@@ -31,7 +31,8 @@ import sqlglot
 from tpch import DATA, Lake, Timing, generate, open_lake, queries
 
 from shoal.engine.spark import SESSION_SETTINGS, SparkEngine
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from spark.spark_server import start_local  # noqa: E402

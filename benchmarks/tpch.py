@@ -37,7 +37,8 @@ from shoal.catalog.types import parse_type
 from shoal.crawler.runner import crawl_path
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.engine.duckdb_types import duckdb_type
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
 
 DATA = Path(__file__).parent / ".data"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from shoal.audit.records import Caller
     from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
-    from shoal.engine.duckdb import DuckDBEngine
+    from shoal.engine.base import Engine
     from shoal.queries.service import FinishedListener, QueryService
 
 
@@ -62,8 +62,9 @@ class Shoal:
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
     # query workers (the query service recovers orphaned executions when it starts).
     @cached_property
-    def engine(self) -> DuckDBEngine:
-        """The embedded engine; it spills to DATA/tmp when a query outgrows memory."""
+    def engine(self) -> Engine:
+        """The engine queries run on: the embedded DuckDB, which spills to DATA/tmp
+        when a query outgrows memory."""
         from shoal.engine.duckdb import DuckDBEngine
 
         roots = [] if self.config.storage_endpoint_url else [str(self.config.lake_path)]

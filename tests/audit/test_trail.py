@@ -21,7 +21,8 @@ from shoal.audit import journal as journal_module
 from shoal.audit.catalog import AUDIT_DATABASE, AUDIT_TABLE
 from shoal.audit.journal import read_journal_lines
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 
 from .conftest import ACCOUNT, BUCKET, REGION, TrailEnv, s3_record
 

@@ -21,7 +21,7 @@ from shoal.auth.resources import (
     statement_requests,
 )
 from shoal.errors import InvalidInputError, MalformedPolicyDocumentError
-from shoal.queries.runner import LocationAccess, TableAccess
+from shoal.queries.context import LocationAccess, TableAccess
 
 ACCOUNT = "123456789012"
 ARNS = Arns("us-east-1", ACCOUNT)

@@ -20,7 +20,8 @@ from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
 from shoal.engine.base import Engine
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
 
 from . import dataset

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import parse
 from shoal.engine.base import DataFile, ResolvedQuery, TableFormat, TableScan
-from shoal.engine.dialect import parse, to_duckdb
 
 
 def columns(spec: str) -> tuple[Column, ...]:
@@ -40,7 +40,8 @@ def scan(
 def query(
     sql: str, *scans: TableScan, parameters: Sequence[object] = (), db: str = "db"
 ) -> ResolvedQuery:
-    return ResolvedQuery(to_duckdb(parse(sql), db), scans, parameters)
+    """The engine-neutral plan of ``sql`` (Athena SQL) over ``scans``."""
+    return ResolvedQuery(parse(sql), db, scans, parameters)
 
 
 def chunk_bytes(path: Path, column: str) -> int:

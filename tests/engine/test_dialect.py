@@ -11,14 +11,8 @@ import duckdb
 import pytest
 
 from shoal.catalog.model import Column
-from shoal.engine.dialect import (
-    DUCKDB_SESSION_SETTINGS,
-    TableRef,
-    parse,
-    referenced_tables,
-    to_duckdb,
-    translate,
-)
+from shoal.engine.athena import TableRef, parse, referenced_tables
+from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS, to_duckdb, translate
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
 

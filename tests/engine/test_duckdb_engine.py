@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from shoal.engine.base import CancelToken, ResolvedQuery, TableFormat
-from shoal.engine.duckdb import DuckDBEngine
+from shoal.engine.base import CancelToken, TableFormat
+from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
 from shoal.errors import QueryCancelledError, QueryFailedError
 
 from .helpers import chunk_bytes, query, scan
@@ -167,7 +167,7 @@ def test_integer_sums_are_bigint_in_arrow(engine: DuckDBEngine, root: Path) -> N
 
 def test_unknown_table_is_refused(engine: DuckDBEngine) -> None:
     with pytest.raises(QueryFailedError, match="not in the query plan"):
-        engine.execute(ResolvedQuery('SELECT * FROM "db"."missing"'))
+        engine.run(DuckDBQuery('SELECT * FROM "db"."missing"'))
 
 
 def test_bytes_scanned_follow_projection(engine: DuckDBEngine, wide: Path) -> None:
@@ -204,14 +204,14 @@ def test_empty_plan_returns_no_rows(engine: DuckDBEngine) -> None:
     assert result.table.num_rows == 0 and result.bytes_scanned == 0
 
 
-def _slow_query() -> ResolvedQuery:
+def _slow_query() -> DuckDBQuery:
     # A 4e10-pair nested loop join: streams, so interrupts land between chunks.
     # (A single huge list, e.g. unnest(range(1e8)), is built in one uninterruptible step.)
     pairs = (
         "SELECT count(*) AS n FROM (SELECT unnest(range(0, 200000)) AS x) a, "
         "(SELECT unnest(range(0, 200000)) AS y) b WHERE (a.x * b.y) % 7 = 3"
     )
-    return ResolvedQuery(pairs)
+    return DuckDBQuery(pairs)
 
 
 def test_cancel_stops_a_long_query(engine: DuckDBEngine) -> None:
@@ -219,9 +219,9 @@ def test_cancel_stops_a_long_query(engine: DuckDBEngine) -> None:
     threading.Timer(0.3, token.cancel).start()
     started = time.monotonic()
     with pytest.raises(QueryCancelledError):
-        engine.execute(_slow_query(), token)
+        engine.run(_slow_query(), token)
     assert time.monotonic() - started < 3
-    assert engine.execute(ResolvedQuery("SELECT 1 AS x")).table.to_pylist() == [{"x": 1}]
+    assert engine.run(DuckDBQuery("SELECT 1 AS x")).table.to_pylist() == [{"x": 1}]
 
 
 def test_a_result_past_what_one_arrow_string_array_holds_comes_in_batches(
@@ -231,7 +231,7 @@ def test_a_result_past_what_one_arrow_string_array_holds_comes_in_batches(
     # batch of a million rows it failed ("Arrow Appender: The maximum total string size").
     rows, width = 760_000, 3_000
     sql = f"SELECT repeat('x', {width}) || CAST(n AS VARCHAR) AS s FROM unnest(range({rows})) t(n)"
-    column = engine.execute(ResolvedQuery(sql)).table.column("s")
+    column = engine.run(DuckDBQuery(sql)).table.column("s")
     assert len(column) == rows and column.num_chunks > 1
     expected = rows * width + sum(len(str(n)) for n in range(rows))
     assert pc.sum(pc.binary_length(column)).as_py() == expected > 2**31
@@ -241,7 +241,7 @@ def test_a_result_past_what_one_arrow_string_array_holds_comes_in_batches(
 def test_time_limit_cancels(engine: DuckDBEngine) -> None:
     started = time.monotonic()
     with pytest.raises(QueryCancelledError, match="timed out"):
-        engine.execute(_slow_query(), CancelToken(timeout=0.3))
+        engine.run(_slow_query(), CancelToken(timeout=0.3))
     assert time.monotonic() - started < 3
 
 
@@ -251,7 +251,7 @@ def test_close_interrupts_running_queries(root: Path, tmp_path: Path) -> None:
 
     def run() -> None:
         try:
-            engine.execute(_slow_query())
+            engine.run(_slow_query())
         except Exception as err:
             failed.append(err)
 
@@ -264,7 +264,7 @@ def test_close_interrupts_running_queries(root: Path, tmp_path: Path) -> None:
     assert time.monotonic() - started < 3
     assert [type(err) for err in failed] == [QueryCancelledError]
     with pytest.raises(QueryCancelledError, match="the engine is closed"):
-        engine.execute(ResolvedQuery("SELECT 1"))
+        engine.run(DuckDBQuery("SELECT 1"))
 
 
 # The engine's own threads (the read log's truncation after each local read, the
@@ -285,7 +285,7 @@ print(engine.execute(query("SELECT sum(a) AS t FROM w", table)).bytes_scanned > 
 
 def run():
     try:
-        engine.execute(_slow_query())
+        engine.run(_slow_query())
     except Exception as err:
         print(type(err).__name__)
 
@@ -327,5 +327,5 @@ def test_queries_run_in_parallel_threads(engine: DuckDBEngine, wide: Path) -> No
 def test_settings_reach_every_query_cursor(engine: DuckDBEngine) -> None:
     # Each query runs on a cursor of its own; session-scoped settings set on the
     # engine's connection would not reach it, so the engine sets them GLOBAL.
-    result = engine.execute(ResolvedQuery("SELECT 5 / 2 AS x"))  # integer_division
+    result = engine.run(DuckDBQuery("SELECT 5 / 2 AS x"))  # integer_division
     assert result.table.to_pylist() == [{"x": 2}]

@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from shoal.engine.base import ResolvedQuery, TableFormat
-from shoal.engine.dialect import parse
-from shoal.engine.duckdb import DuckDBEngine
+from shoal.engine.athena import parse
+from shoal.engine.base import TableFormat
+from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
 from shoal.errors import AccessDeniedError, QueryFailedError, ShoalError, SqlSyntaxError
 
 from .helpers import query, scan
@@ -79,7 +79,7 @@ def test_engine_refuses_escapes_without_the_dialect_layer(
 ) -> None:
     sql = escape_attempts(target)[index]
     with pytest.raises((AccessDeniedError, QueryFailedError)) as info:
-        engine.execute(ResolvedQuery(sql))
+        engine.run(DuckDBQuery(sql))
     if not sql.startswith("SELECT current_setting"):
         assert isinstance(info.value, AccessDeniedError), info.value
     _nothing_written(target)
@@ -138,9 +138,9 @@ def test_files_outside_the_plan_are_refused(engine: DuckDBEngine, target: Path) 
     (target / "secret.parquet").write_bytes((target / "data.parquet").read_bytes())
     sql = 'SELECT * FROM "db"."t", read_parquet(\'' + str(target / "secret.parquet") + "')"
     with pytest.raises(AccessDeniedError):
-        engine.execute(ResolvedQuery(sql, (planned,)))
+        engine.run(DuckDBQuery(sql, (planned,)))
 
 
 def test_errors_are_shoal_errors(engine: DuckDBEngine) -> None:
     with pytest.raises(ShoalError):
-        engine.execute(ResolvedQuery("SELECT no_such_column FROM (SELECT 1 AS x)"))
+        engine.run(DuckDBQuery("SELECT no_such_column FROM (SELECT 1 AS x)"))

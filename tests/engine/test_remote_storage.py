@@ -21,7 +21,8 @@ from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.errors import AccessDeniedError, QueryFailedError
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage.s3 import S3Storage
 
 DAYS = {"2024-01-01": range(0, 400), "2024-01-02": range(400, 1000)}

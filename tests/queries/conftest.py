@@ -13,7 +13,8 @@ import pytest
 from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.queries.runner import StatementContext, StatementOutcome, StatementRunner
+from shoal.queries.context import StatementContext, StatementOutcome
+from shoal.queries.runner import StatementRunner
 from shoal.samples import write_sample_data
 from shoal.storage.local import LocalStorage
 

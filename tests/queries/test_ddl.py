@@ -51,14 +51,9 @@ from shoal.errors import (
     UnsupportedSqlError,
 )
 from shoal.queries.classify import classify
+from shoal.queries.context import LocationAccess, StatementContext, StatementOutcome, TableAccess
 from shoal.queries.ddl import HANDLERS
-from shoal.queries.runner import (
-    LocationAccess,
-    StatementContext,
-    StatementOutcome,
-    StatementRunner,
-    TableAccess,
-)
+from shoal.queries.runner import StatementRunner
 from shoal.storage import LocalStorage
 
 TRIPS = "CREATE EXTERNAL TABLE trips (id int, city string) LOCATION 's3://lake/trips/'"

@@ -11,12 +11,12 @@ from click.testing import CliRunner
 import shoal as shoal_api
 from shoal.cli import main
 from shoal.crawler import crawl_path
+from shoal.engine.athena import parse
 from shoal.engine.base import DataFile
-from shoal.engine.dialect import parse
 from shoal.errors import InvalidRequestError
+from shoal.queries.context import StatementContext, TableAccess
 from shoal.queries.estimate import estimate_plan, read_footer, referenced_columns
 from shoal.queries.planner import QueryPlan
-from shoal.queries.runner import StatementContext, TableAccess
 from shoal.samples import write_sample_data
 
 from .conftest import Lake
@@ -114,11 +114,13 @@ def test_api_and_cli(data: Path, lake: Lake) -> None:
         assert app.queries.estimate(ONE_COLUMN, database="sample") == expected
         seen: list[tuple[str, list[object]]] = []
         app.queries.estimate(
-            ONE_COLUMN, database="sample", authorize=lambda sql, a: seen.append((sql, list(a)))
+            ONE_COLUMN,
+            database="sample",
+            authorize=lambda statement, a: seen.append((statement.sql, list(a))),
         )
         assert seen == [(ONE_COLUMN, [TableAccess("sample", "trips", "read")])]
 
-        def refuse(sql: str, accesses: object) -> None:
+        def refuse(statement: object, accesses: object) -> None:
             raise PermissionError("no")
 
         with pytest.raises(PermissionError):

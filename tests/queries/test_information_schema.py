@@ -9,7 +9,7 @@ import pytest
 
 from shoal.catalog.model import Database, Table
 from shoal.errors import TableNotFoundError
-from shoal.queries.runner import Visibility
+from shoal.queries.context import Visibility
 
 from .conftest import Lake
 

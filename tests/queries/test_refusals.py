@@ -13,8 +13,9 @@ from shoal.app import Shoal
 from shoal.audit.usage import completed_record
 from shoal.crawler import crawl_path
 from shoal.errors import NotAuthorizedError
+from shoal.queries.classify import Statement
+from shoal.queries.context import LocationAccess, TableAccess
 from shoal.queries.model import FAILED, SUCCEEDED, Refusal
-from shoal.queries.runner import LocationAccess, TableAccess
 from shoal.queries.store import ExecutionStore
 from shoal.samples import write_sample_data
 
@@ -35,7 +36,9 @@ class NoTrips:
     def __init__(self) -> None:
         self.calls: list[tuple[str, ...]] = []
 
-    def __call__(self, sql: str, accesses: Sequence[TableAccess | LocationAccess]) -> None:
+    def __call__(
+        self, statement: Statement, accesses: Sequence[TableAccess | LocationAccess]
+    ) -> None:
         tables = tuple(f"{a.database}.{a.table}" for a in accesses if isinstance(a, TableAccess))
         self.calls.append(tables)
         if "sample.trips" in tables:

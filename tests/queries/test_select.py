@@ -23,7 +23,8 @@ from shoal.errors import (
     ShoalError,
     TableNotFoundError,
 )
-from shoal.queries.runner import TableAccess, parse_parameter
+from shoal.queries.context import TableAccess
+from shoal.queries.parameters import parse_parameter
 
 from .conftest import Lake
 

@@ -23,7 +23,8 @@ from cloudtrail_ddl import COLUMNS
 from shoal.catalog.store import CatalogStore
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.errors import InvalidInputError, ShoalError
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage import LocalStorage
 
 

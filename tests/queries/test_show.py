@@ -20,9 +20,10 @@ from shoal.catalog.store import CatalogStore
 from shoal.engine.base import Engine
 from shoal.errors import EntityNotFoundError, InvalidInputError, UnsupportedSqlError
 from shoal.queries.classify import classify
+from shoal.queries.context import StatementContext, StatementOutcome, TableAccess
 from shoal.queries.ddl import HANDLERS
 from shoal.queries.planner import encode_view
-from shoal.queries.runner import StatementContext, StatementOutcome, StatementRunner, TableAccess
+from shoal.queries.runner import StatementRunner
 from shoal.queries.show import create_table_lines, hive_pattern
 from shoal.storage import LocalStorage
 

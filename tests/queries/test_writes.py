@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shoal.errors import InvalidInputError, TargetNotEmptyError, UnsupportedSqlError
-from shoal.queries.runner import LocationAccess, TableAccess
+from shoal.queries.context import LocationAccess, TableAccess
 
 from .conftest import Lake
 

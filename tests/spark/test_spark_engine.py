@@ -26,7 +26,8 @@ from shoal.engine.base import CancelToken, TableFormat, TableScan
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.engine.spark import SparkEngine, check_supported, to_spark
 from shoal.errors import QueryCancelledError, QueryFailedError, UnsupportedSqlError
-from shoal.queries.runner import StatementContext, StatementRunner
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
 
 from .spark_server import SparkProcesses

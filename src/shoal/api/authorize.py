@@ -36,10 +36,10 @@ from shoal.auth.enforce import Authorizer, Caller, Check, Verdict
 from shoal.auth.resources import Arns, bucket_arn, location_arn, object_arn, statement_requests
 from shoal.catalog.model import Database, Table
 from shoal.errors import NotAuthorizedError, ShoalError
-from shoal.queries.classify import classify
+from shoal.queries.classify import Statement
+from shoal.queries.context import LocationAccess, TableAccess, Visibility
+from shoal.queries.live import StatementAuthorizer
 from shoal.queries.model import PRIMARY, QueryExecution
-from shoal.queries.runner import LocationAccess, TableAccess, Visibility
-from shoal.queries.service import StatementAuthorizer
 from shoal.storage.base import parse_uri
 
 __all__ = [
@@ -411,7 +411,7 @@ def _iam_checks(ctx: RequestContext, params: dict[str, str]) -> list[Check]:
 
 
 def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
-    """``(sql, accesses) -> None`` for ``QueryService.start``: raises to refuse a statement.
+    """``(statement, accesses) -> None`` for ``QueryService.start``: raises to refuse a statement.
 
     Every table read needs ``glue:GetTable`` and ``s3:GetObject`` on its data folder,
     every write its Glue action and ``s3:PutObject`` on the written folder
@@ -422,7 +422,7 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
     if who is None:
         return None
 
-    def authorize(sql: str, accesses: Sequence[TableAccess | LocationAccess]) -> None:
+    def authorize(statement: Statement, accesses: Sequence[TableAccess | LocationAccess]) -> None:
         places: dict[str, str | None] = {}
         tables: dict[str, str] = {}  # resource ARN -> the table it belongs to, for audit
         for access in accesses:
@@ -436,7 +436,7 @@ def sql_authorizer(ctx: RequestContext) -> StatementAuthorizer | None:
                     tables.setdefault(_folder_arn(location), tables[table_arn])
             else:
                 places[_folder_arn(access.location)] = access.location
-        requests = statement_requests(accesses, arns, classify(sql), places_location(places))
+        requests = statement_requests(accesses, arns, statement.kind, places_location(places))
         checks = [Check(r.action, r.resource, places.get(r.resource)) for r in requests]
         try:
             Authorizer(governance).authorize(who, checks)

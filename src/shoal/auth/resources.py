@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from shoal.queries.runner import LocationAccess, TableAccess
+from shoal.queries.context import LocationAccess, TableAccess
 from shoal.queries.show import ALL_TABLES
 from shoal.storage.base import parse_uri
 
@@ -250,7 +250,7 @@ def statement_requests(
         accesses: The statement's ``TableAccess`` / ``LocationAccess`` values
             (``StatementContext.authorize`` receives them).
         arns: ARN builders of this shoal.
-        statement_kind: ``queries.classify.classify(sql)``; picks the Glue write action.
+        statement_kind: ``queries.classify.Statement.kind``; picks the Glue write action.
         table_location: ``(database, table) -> s3 location`` (None for a view), to
             check ``s3:GetObject`` on the data of every table read; None skips it.
 

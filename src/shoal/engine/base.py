@@ -1,9 +1,22 @@
-"""The engine seam: run a resolved query, return Arrow data plus what was read.
+"""The engine seam: run an engine-neutral plan, return Arrow data plus what was read.
 
-Engines never see the catalog or users. The query service resolves every table a
-statement names into a ``TableScan`` (location, format, schema, and the files left
-after partition pruning) and hands the engine a ``ResolvedQuery``. DuckDB is the
-embedded default; a Spark engine will implement the same interface later.
+Engines never see the catalog or users. The query service parses Athena SQL,
+resolves every table a statement names in the catalog, authorizes the statement and
+plans it -- once, whatever engine runs it -- into a ``ResolvedQuery``: a sqlglot tree
+in Athena's (Trino's) dialect whose catalog tables are named ``"database"."table"``,
+and one ``TableScan`` per table (its schema, format, SerDe properties and the files
+left after partition pruning). An engine turns that into its own SQL, runs it, and
+returns a ``QueryResult``: an Arrow table and the bytes it read.
+
+Each engine declares what it can run (``Capabilities``: statement kinds, table
+formats, functions it lacks); the runner refuses a statement outside them with
+``EngineGapError``, naming the engine and the gap, before the engine sees it.
+
+Implementing an engine (see docs/engines.md): subclass ``Engine``; set ``name`` and
+``capabilities``; implement ``execute`` (translate ``query.tree`` with
+``query.schemas``, expose each scan under its qualified name reading exactly
+``scan.files``, bind ``query.parameters`` to the ``?`` placeholders in order, honour
+``max_bytes_scanned``, ``explain`` and the cancel token) and ``close``.
 """
 
 from __future__ import annotations
@@ -17,8 +30,11 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+from sqlglot import exp
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import function_name
+from shoal.errors import UnsupportedSqlError
 
 
 @dataclass(frozen=True)
@@ -66,18 +82,89 @@ class TableScan:
 
 @dataclass(frozen=True)
 class ResolvedQuery:
-    """Engine-dialect SQL whose table references are the scans' qualified names.
+    """One query, planned and engine-neutral: what every engine is given to run.
 
-    ``max_bytes_scanned``: the engine stops the query with BytesScannedCutoffError
-    once it has read more than this many bytes. ``explain``: return the engine's
-    plan for the query (one row per line) instead of running it.
+    ``tree`` is the query in Athena's (Trino's) dialect as sqlglot parsed and checked
+    it (``athena.parse``: a single read-only query), views inlined, every catalog
+    table qualified as ``"database"."table"`` -- the name of its scan in ``scans``.
+    Names left unqualified (CTEs) belong to ``database``. Shared between runs of the
+    same text: engines read it, never change it (copy first).
+
+    ``parameters`` are bound to the ``?`` placeholders in order, never spliced into
+    SQL text. ``max_bytes_scanned``: the engine stops the query with
+    BytesScannedCutoffError once it has read more than this many bytes. ``explain``:
+    return the engine's plan for the query (one row per line) instead of running it.
     """
 
-    sql: str
+    tree: exp.Expr
+    database: str = "default"
     scans: tuple[TableScan, ...] = ()
     parameters: Sequence[Any] = ()
     max_bytes_scanned: int | None = None
     explain: bool = False
+
+    @property
+    def schemas(self) -> dict[tuple[str, str], tuple[Column, ...]]:
+        """Each scan's columns, partition keys last, by lower-cased (database, table)."""
+        return {
+            (s.database.lower(), s.table.lower()): (*s.columns, *s.partition_keys)
+            for s in self.scans
+        }
+
+
+# Statement kinds whose query runs on an engine; every other kind (DDL, SHOW,
+# DESCRIBE) is answered from the catalog alone.
+QUERY_STATEMENTS = frozenset(
+    {"SELECT", "EXPLAIN", "CREATE_TABLE_AS_SELECT", "INSERT", "UNLOAD", "CREATE_VIEW"}
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an engine can run; anything outside it is refused before the engine runs.
+
+    ``statements``: the statement kinds (Athena SubstatementType names, a subset of
+    ``QUERY_STATEMENTS``) whose query the engine runs; DDL and SHOW statements never
+    reach an engine.
+    ``formats``: the ``TableFormat.classification`` values it reads.
+    ``serdes``: SerDe libraries (``TableFormat.serde``) whose tables it reads whatever
+    their classification (DuckDB reads the lines of JSON, CloudTrail, Regex and Grok
+    SerDe tables itself).
+    ``missing_functions``: Athena functions (lower-case names) it cannot run, each
+    with a short reason; every other function ``athena.parse`` accepts is expected to work.
+    """
+
+    statements: frozenset[str]
+    formats: frozenset[str]
+    serdes: frozenset[str] = frozenset()
+    missing_functions: Mapping[str, str] = field(default_factory=dict)
+
+    def reads(self, fmt: TableFormat) -> bool:
+        """Whether tables of format ``fmt`` are readable."""
+        return fmt.classification.lower() in self.formats or fmt.serde in self.serdes
+
+    def gaps(self, query: ResolvedQuery) -> list[str]:
+        """What ``query`` needs that these capabilities lack, one phrase each."""
+        found = [
+            f"reading {s.format.classification!r} tables ({s.database}.{s.table})"
+            for s in query.scans
+            if not self.reads(s.format)
+        ]
+        if self.missing_functions:
+            for name in sorted({function_name(f) for f in query.tree.find_all(exp.Func)}):
+                reason = self.missing_functions.get(name)
+                if reason is not None:
+                    found.append(f"the function {name}() ({reason})")
+        return found
+
+
+class EngineGapError(UnsupportedSqlError):
+    """The statement needs something the engine running it does not declare."""
+
+    def __init__(self, engine: str, gaps: Sequence[str]) -> None:
+        super().__init__(f"the {engine} engine cannot run this statement: {'; '.join(gaps)}")
+        self.engine = engine
+        self.gaps = tuple(gaps)
 
 
 # Arrow has no type for some SQL types (JSON is text to Arrow): an engine names them in
@@ -147,12 +234,45 @@ class CancelToken:
 
 
 class Engine(ABC):
-    """Runs resolved queries. Implementations must be safe to call from many threads."""
+    """Runs engine-neutral plans. Implementations must be safe to call from many threads.
+
+    Class attributes every engine sets: ``name`` (shown in errors and EXPLAIN) and
+    ``capabilities`` (what it can run; ``check_statement`` and ``check`` refuse the
+    rest, called by the runner before ``execute``).
+    """
+
+    name: str
+    capabilities: Capabilities
+
+    def check_statement(self, kind: str) -> None:
+        """Refuse a statement of ``kind`` (one of ``QUERY_STATEMENTS``) this engine
+        cannot run; EngineGapError names the engine and the kind."""
+        if kind not in self.capabilities.statements:
+            raise EngineGapError(self.name, [f"{kind} statements"])
+
+    def check(self, query: ResolvedQuery) -> None:
+        """Refuse a query needing formats or functions this engine lacks;
+        EngineGapError names the engine and every gap found."""
+        gaps = self.capabilities.gaps(query)
+        if gaps:
+            raise EngineGapError(self.name, gaps)
 
     @abstractmethod
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
-        """Run ``query`` to completion, or raise QueryCancelledError once ``cancel`` is set."""
+        """Run ``query``: its SQL translated for this engine, each scan exposed under its
+        qualified name and reading only ``scan.files``, ``query.parameters`` bound.
+
+        Returns:
+            The rows as Arrow (column names as the query names them; a JSON column's
+            field marked with ``SQL_TYPE_KEY``) and the bytes the engine read.
+
+        Raises:
+            QueryCancelledError: once ``cancel`` is set (or its time limit passes).
+            BytesScannedCutoffError: more than ``query.max_bytes_scanned`` was read.
+            ShoalError: any other failure, with a message for the user (never a raw
+                engine exception).
+        """
 
     @abstractmethod
     def close(self) -> None:
-        """Release every resource the engine holds."""
+        """Release every resource the engine holds; running queries fail."""

@@ -1,17 +1,12 @@
 """Athena (Trino) SQL in, DuckDB SQL out — with Athena's answers, or a clear error.
 
-The query service calls three functions, in this order:
-
-1. ``parse(sql)`` parses Athena SQL with sqlglot and checks it is a read-only query
-   (allow-list of statement shapes, no table functions, no file-reading functions).
-   Syntax errors become ``SqlSyntaxError`` with sqlglot's line and column.
-2. ``referenced_tables(tree, default_database)`` lists every catalog table the
-   statement reads, through CTEs and subqueries, for resolution and authorization.
-3. ``to_duckdb(tree, default_database, schemas)`` qualifies every table as
-   ``"database"."table"`` (the name the engine exposes scans under), rewrites the
-   constructs where sqlglot's DuckDB output would answer differently from Athena,
-   and generates SQL with every identifier quoted. A construct sqlglot cannot
-   translate raises ``UnsupportedSqlError`` naming it and its position.
+The DuckDB engine's half of the seam: it receives a tree that ``athena.parse``
+checked and the planner resolved, and ``to_duckdb(tree, default_database, schemas)``
+qualifies every table as ``"database"."table"`` (the name the engine exposes scans
+under), rewrites the constructs where sqlglot's DuckDB output would answer
+differently from Athena, and generates SQL with every identifier quoted. A
+construct sqlglot cannot translate raises ``UnsupportedSqlError`` naming it and its
+position.
 
 Fixes over plain ``sqlglot.transpile(read="athena", write="duckdb")`` (each checked
 by running both on DuckDB 1.5.5 against Trino's documented results):
@@ -37,231 +32,35 @@ divisor is an integer zero; ``ARRAY[1][5]`` is NULL here where Trino fails.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
+from sqlglot.errors import ErrorLevel, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
-from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
 from shoal.engine import joda, trino_functions
+from shoal.engine.athena import (
+    READ_DIALECT,
+    TableRef,
+    name_projections,
+    parse,
+    qualify_tables,
+    typed_copy,
+    unsupported,
+)
 from shoal.engine.lru import LruCache
-from shoal.errors import SqlSyntaxError, UnsupportedSqlError
 
-READ_DIALECT = "athena"
 WRITE_DIALECT = "duckdb"
-DATA_CATALOG = "awsdatacatalog"  # the only catalog Athena clients name; stripped
 
 # DuckDB session settings the translated SQL relies on for Athena's results.
 DUCKDB_SESSION_SETTINGS: Mapping[str, str | bool] = {"integer_division": True, "TimeZone": "UTC"}
 
-# Functions that read files, settings or the environment. Table functions are
-# refused wholesale (see _check_sources); these catch them in any other position.
-DENIED_FUNCTIONS = frozenset(
-    {
-        "read_csv",
-        "read_csv_auto",
-        "read_parquet",
-        "parquet_scan",
-        "parquet_metadata",
-        "parquet_schema",
-        "parquet_file_metadata",
-        "parquet_kv_metadata",
-        "read_json",
-        "read_json_auto",
-        "read_json_objects",
-        "read_ndjson",
-        "read_ndjson_auto",
-        "read_ndjson_objects",
-        "read_text",
-        "read_blob",
-        "sniff_csv",
-        "glob",
-        "query",
-        "query_table",
-        "current_setting",
-        "getenv",
-        "duckdb_settings",
-        "duckdb_secrets",
-        "duckdb_extensions",
-        "which_secret",
-        "write_log",  # the read log counts bytes scanned (engine/read_log.py)
-        # SerDe line readers (engine/serdes/udfs.py): for scans only, as a regex or
-        # grok expression given here would run where a query cannot interrupt it
-        "__shoal_json_rows",
-        "__shoal_text_fields",
-    }
-)
-# sqlglot node types that never belong in a read-only query.
-_DENIED_NODES: tuple[type[exp.Expr], ...] = (
-    exp.DML,
-    exp.DDL,
-    exp.Command,
-    exp.Set,
-    exp.Pragma,
-    exp.Use,
-    exp.Copy,
-    exp.Into,
-)
-# Statements seen recently: parsed trees by text, DuckDB SQL by tree (see parse, to_duckdb).
-_PARSED: LruCache[exp.Expr] = LruCache(256)
+# Translations seen recently: DuckDB SQL by tree (see to_duckdb).
 _TRANSLATED: LruCache[str] = LruCache(256)
-_TOKEN_RE = re.compile(r"<Token token_type: [^,]+, text: (.*?), line: .*?>")
 # Trino units whose date_add/date_trunc on a DATE stay a DATE.
 _DATE_UNITS = frozenset({"DAY", "WEEK", "MONTH", "QUARTER", "YEAR"})
-
-
-@dataclass(frozen=True, order=True)
-class TableRef:
-    """A catalog table a statement reads."""
-
-    database: str
-    table: str
-
-
-# ---------------------------------------------------------------- parse and check
-
-
-def parse(sql: str) -> exp.Expr:
-    """Parse one Athena statement and check it is a read-only query.
-
-    The same text parses to the same tree, so checked trees are remembered by text
-    (a copy of one costs a third of parsing); callers get a copy they may change.
-
-    Raises:
-        SqlSyntaxError: the text does not parse (message has line and column).
-        UnsupportedSqlError: it parses but is not a query shoal may run.
-    """
-    return _PARSED.get_or_make(sql, lambda: _parse(sql)).copy()
-
-
-def _parse(sql: str) -> exp.Expr:
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=READ_DIALECT) if s is not None]
-    except ParseError as err:
-        first = err.errors[0] if err.errors else {}
-        line, col = first.get("line"), first.get("col")
-        if col is not None:  # sqlglot points at the token's last character
-            col = max(1, col - len(first.get("highlight") or "x") + 1)
-        detail = _TOKEN_RE.sub(r"'\1'", first.get("description", str(err)))
-        raise SqlSyntaxError(
-            f"line {line}:{col}: {detail}" if line else detail, line, col
-        ) from None
-    except TokenError as err:
-        raise SqlSyntaxError(f"cannot read the statement: {err}") from None
-    if len(statements) != 1:
-        raise SqlSyntaxError(f"expected one statement, got {len(statements)}")
-    tree = statements[0]
-    _check_query(tree)
-    return tree
-
-
-def check_query(tree: exp.Expr) -> exp.Expr:
-    """Check an already parsed tree as ``parse`` does: the query inside a CTAS,
-    INSERT, UNLOAD or view. Returns it; raises UnsupportedSqlError."""
-    _check_query(tree)
-    return tree
-
-
-def _check_query(tree: exp.Expr) -> None:
-    if not isinstance(tree, exp.Query):
-        _unsupported(tree, f"{_construct(tree)} statements (only queries run here)")
-    for node in tree.walk():
-        if isinstance(node, _DENIED_NODES):
-            _unsupported(node, _construct(node))
-        if isinstance(node, exp.Func) and _function_name(node) in DENIED_FUNCTIONS:
-            _unsupported(node, f"function {_function_name(node)}")
-        if isinstance(node, exp.Table):
-            _check_source(node)
-        if isinstance(node, _TIME_UNIT_FUNCTIONS):
-            _check_time_unit(node)
-
-
-# Trino's units for date_add, date_diff and date_trunc; DuckDB knows more (decade,
-# century, …) and would answer where Athena fails.
-TIME_UNITS = ("millisecond", "second", "minute", "hour", "day", "week", "month", "quarter", "year")
-_TIME_UNIT_FUNCTIONS = (exp.DateAdd, exp.DateDiff, exp.TimestampTrunc, exp.DateTrunc)
-
-
-def _check_time_unit(node: exp.Expr) -> None:
-    unit = node.args.get("unit")
-    if isinstance(unit, (exp.Var, exp.Literal)) and unit.name.lower() not in TIME_UNITS:
-        _unsupported(node, f"time unit {unit.name.lower()!r} (one of {', '.join(TIME_UNITS)})")
-
-
-def _check_source(table: exp.Table) -> None:
-    if not isinstance(table.this, exp.Identifier):
-        _unsupported(table, f"table function {_construct(table.this)}")
-    catalog = table.args.get("catalog")
-    if catalog is not None and catalog.name.lower() != DATA_CATALOG:
-        _unsupported(catalog, f"catalog {catalog.name!r} (only {DATA_CATALOG} exists)")
-
-
-def _function_name(node: exp.Func) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    return node.sql_name().lower()
-
-
-def _construct(node: exp.Expr | None) -> str:
-    if node is None:
-        return "empty"
-    if isinstance(node, exp.Func):
-        return _function_name(node)
-    if isinstance(node, exp.Command):
-        return str(node.this).upper()
-    return node.key.upper()
-
-
-def _position(node: exp.Expr) -> tuple[int | None, int | None]:
-    """The line and column of ``node``: its own, or its first positioned descendant's."""
-    for candidate in node.walk():
-        meta = candidate.meta
-        if "line" in meta:  # sqlglot's col is the token's last character
-            return meta["line"], meta["col"] - (meta["end"] - meta["start"])
-    return None, None
-
-
-def _unsupported(node: exp.Expr, what: str) -> None:
-    line, col = _position(node)
-    where = f"line {line}:{col}: " if line is not None else ""
-    raise UnsupportedSqlError(f"{where}not supported: {what}", line, col)
-
-
-# ---------------------------------------------------------------- referenced tables
-
-
-def referenced_tables(tree: exp.Expr, default_database: str) -> list[TableRef]:
-    """Every catalog table ``tree`` reads, sorted, without duplicates; CTE names excluded."""
-    return sorted({ref for _, ref in _table_nodes(tree, default_database)})
-
-
-def _table_nodes(tree: exp.Expr, default_database: str) -> Iterator[tuple[exp.Table, TableRef]]:
-    for table in tree.find_all(exp.Table):
-        if not isinstance(table.this, exp.Identifier):
-            continue
-        if not table.args.get("db") and is_cte_name(table, table.name):
-            continue
-        database = table.args["db"].name if table.args.get("db") else default_database
-        yield table, TableRef(database.lower(), table.name.lower())
-
-
-def is_cte_name(node: exp.Expr, name: str) -> bool:
-    """True when an enclosing WITH defines ``name`` (CTE names shadow tables)."""
-    lowered = name.lower()
-    parent = node.parent
-    while parent is not None:
-        with_ = parent.args.get("with_") if isinstance(parent, exp.Query) else None
-        if isinstance(with_, exp.With) and any(
-            cte.alias_or_name.lower() == lowered for cte in with_.expressions
-        ):
-            return True
-        parent = parent.parent
-    return False
 
 
 # ---------------------------------------------------------------- translate
@@ -300,9 +99,9 @@ def _translate(
     tree: exp.Expr, default_database: str, schemas: Mapping[TableRef, Sequence[Column]] | None
 ) -> str:
     tree = tree.copy()
-    _name_projections(tree)
+    name_projections(tree)
     _unwrap_parenthesized_tables(tree)
-    _qualify_tables(tree, default_database)
+    qualify_tables(tree, default_database)
     # Typing costs ~5-15 ms; most queries skip it.
     casts = list(tree.find_all(exp.Cast))
     if any(tree.find_all(*_NEEDS_TYPES)) or any(_needs_operand_type(c) for c in casts):
@@ -313,26 +112,13 @@ def _translate(
     try:
         return tree.sql(dialect=WRITE_DIALECT, identify=True, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:
-        _unsupported(_first_unsupported(tree) or tree, str(err).strip())
-        raise  # unreachable: _unsupported always raises
+        unsupported(_firstunsupported(tree) or tree, str(err).strip())
+        raise  # unreachable: unsupported always raises
 
 
 def translate(sql: str, default_database: str) -> str:
     """Parse, check and translate in one step (for callers without schemas)."""
     return to_duckdb(parse(sql), default_database)
-
-
-def _name_projections(tree: exp.Expr) -> None:
-    """Give unnamed output columns Athena's names: ``_col0``, ``_col1`` …"""
-    select = tree
-    while isinstance(select, (exp.SetOperation, exp.Subquery)):
-        select = select.this if isinstance(select, exp.Subquery) else select.left
-    if not isinstance(select, exp.Select):
-        return
-    for index, projection in enumerate(select.expressions):
-        if isinstance(projection, (exp.Alias, exp.Column, exp.Star, exp.Dot)):
-            continue
-        projection.replace(exp.alias_(projection.copy(), f"_col{index}", quoted=True))
 
 
 def _unwrap_parenthesized_tables(tree: exp.Expr) -> None:
@@ -350,51 +136,6 @@ def _unwrap_parenthesized_tables(tree: exp.Expr) -> None:
         subquery.replace(table)
 
 
-def _qualify_tables(tree: exp.Expr, default_database: str) -> None:
-    """Name every catalog table ``"database"."table"``, lowercase, catalog part dropped."""
-    for table, ref in list(_table_nodes(tree, default_database)):
-        table.set("catalog", None)
-        table.set("db", exp.to_identifier(ref.database, quoted=True))
-        table.set("this", exp.to_identifier(ref.table, quoted=True))
-
-
-def _typed_copy(
-    tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]], expand_stars: bool
-) -> exp.Expr:
-    """A qualified copy of ``tree`` whose nodes carry sqlglot types (columns their
-    tables' types); raises what sqlglot raises on a query it cannot qualify."""
-    mapping: dict[str, Any] = {}
-    for ref, columns in schemas.items():
-        mapping.setdefault(ref.database, {})[ref.table] = {c.name.lower(): c.type for c in columns}
-    typed = qualify(
-        tree.copy(),
-        schema=mapping or None,
-        dialect=READ_DIALECT,
-        validate_qualify_columns=False,
-        expand_stars=expand_stars,
-        quote_identifiers=False,
-        identify=False,
-    )
-    return annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
-
-
-def result_types(
-    tree: exp.Expr, default_database: str, schemas: Mapping[TableRef, Sequence[Column]]
-) -> tuple[exp.DataType, ...] | None:
-    """The SQL type of each result column of a parsed query (``*`` expanded), as far
-    as sqlglot can tell from the tables' columns; None when it cannot tell."""
-    tree = tree.copy()
-    _qualify_tables(tree, default_database)
-    try:
-        typed = _typed_copy(tree, schemas, expand_stars=True)
-    except Exception:  # sqlglot cannot qualify every query
-        return None
-    if not isinstance(typed, exp.Query):
-        return None
-    types = [select.type for select in typed.selects]
-    return None if any(t is None for t in types) else tuple(t for t in types if t is not None)
-
-
 def _annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> None:
     """Attach sqlglot types to nodes; with schemas, columns get their table's types.
 
@@ -402,7 +143,7 @@ def _annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> N
     types are computed there and copied back by node position in a parallel walk.
     """
     try:
-        typed = _typed_copy(tree, schemas, expand_stars=False)
+        typed = typed_copy(tree, schemas, expand_stars=False)
         by_position = {_path(node): node.type for node in typed.walk() if _is_typed(node)}
     except Exception:  # sqlglot cannot qualify every query; literals still get typed
         by_position = {}
@@ -510,7 +251,7 @@ _MATCHES = {
 def _match(node: exp.Anonymous) -> exp.Expr:
     name = node.name.lower()
     if len(node.expressions) != 2:
-        _unsupported(node, f"{name} takes an array and a lambda")
+        unsupported(node, f"{name} takes an array and a lambda")
     combine, empty = _MATCHES[name]
     mapped = exp.Anonymous(this="list_transform", expressions=[e.copy() for e in node.expressions])
     found: exp.Expr = exp.Coalesce(
@@ -525,11 +266,11 @@ def _format_datetime(node: exp.Anonymous) -> exp.Expr:
     (it is translated once, here)."""
     args = node.expressions
     if len(args) != 2 or not (isinstance(args[1], exp.Literal) and args[1].is_string):
-        _unsupported(node, "format_datetime with a pattern that is not a string literal")
+        unsupported(node, "format_datetime with a pattern that is not a string literal")
     try:
         pattern = joda.to_strftime(args[1].this)
     except ValueError as err:
-        _unsupported(node, str(err))
+        unsupported(node, str(err))
     return exp.Anonymous(this="strftime", expressions=[args[0].copy(), exp.Literal.string(pattern)])
 
 
@@ -778,7 +519,7 @@ def _keep_date_arithmetic(tree: exp.Expr) -> None:
             node.replace(exp.cast(node.copy(), exp.DataType.build("DATE")))
 
 
-def _first_unsupported(tree: exp.Expr) -> exp.Expr | None:
+def _firstunsupported(tree: exp.Expr) -> exp.Expr | None:
     """The innermost node whose own translation fails, to point the user at it."""
     culprit: exp.Expr | None = None
     for node in tree.walk():

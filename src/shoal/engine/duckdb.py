@@ -1,5 +1,9 @@
 """The embedded engine: one locked-down DuckDB database, one cursor per query.
 
+A plan (``ResolvedQuery``) becomes DuckDB SQL through ``dialect.to_duckdb`` (the
+Athena-to-DuckDB translation, remembered per plan tree) and runs as a
+``DuckDBQuery``; tests of the engine's walls send DuckDB SQL directly (``run``).
+
 Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
 
 * ``allowed_directories`` must be set *before* ``enable_external_access=false``
@@ -24,7 +28,7 @@ Lock-down, as checked on DuckDB 1.5.5 (tests/engine/test_lockdown.py):
   ``SET``/``RESET``/``PRAGMA`` of any option fail.
 * Second wall, in this engine (``statement.inspect``): the statement is parsed once
   by DuckDB itself (``json_serialize_sql``, which only serializes SELECT); table
-  functions other than ``unnest``, the functions in ``dialect.DENIED_FUNCTIONS`` and
+  functions other than ``unnest``, the functions in ``athena.DENIED_FUNCTIONS`` and
   SHOW/DESCRIBE/SUMMARIZE subqueries are refused, and every table must be a planned
   scan or a CTE in scope. The same parse gives the byte offsets of the planned
   tables, where the scans' subqueries are spliced in (``statement.point_at_scans``),
@@ -56,8 +60,9 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -66,19 +71,24 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine import orc, scans, statement, trino_functions
+from shoal.catalog.model import Column
+from shoal.engine import orc, scans, serdes, statement, trino_functions
+from shoal.engine.athena import TableRef
 from shoal.engine.base import (
     EXECUTING,
     FETCHING,
+    QUERY_STATEMENTS,
     SQL_JSON,
     SQL_TYPE_KEY,
     CancelToken,
+    Capabilities,
     Engine,
     QueryResult,
     ResolvedQuery,
     TableScan,
 )
-from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS
+from shoal.engine.dialect import DUCKDB_SESSION_SETTINGS, to_duckdb
+from shoal.engine.lru import LruCache
 from shoal.engine.read_log import ReadLog, Ticket
 from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import (
@@ -109,10 +119,41 @@ _LOG_POLL_SECONDS = 0.1  # a read-log query scans the whole log; poll it less of
 # 2 GiB once values average 2 KB ("Arrow Appender: The maximum total string size ...");
 # this takes 32 KB values, and costs nothing measurable (5M rows, 3 columns).
 FETCH_BATCH_ROWS = 65_536
+_TRANSLATIONS = 256  # plan trees whose DuckDB SQL is remembered (as the planner's texts)
+
+
+@dataclass(frozen=True)
+class DuckDBQuery:
+    """A query in DuckDB's SQL whose table references are the scans' qualified names.
+
+    What ``DuckDBEngine.execute`` makes of a plan; the fields other than ``sql`` are
+    the plan's (see ``ResolvedQuery``).
+    """
+
+    sql: str
+    scans: tuple[TableScan, ...] = ()
+    parameters: Sequence[Any] = ()
+    max_bytes_scanned: int | None = None
+    explain: bool = False
+
+
+@dataclass(frozen=True)
+class _Translation:
+    """A plan tree's DuckDB SQL, and what it was translated with."""
+
+    tree: exp.Expr
+    database: str
+    schemas: Mapping[tuple[str, str], tuple[Column, ...]]
+    sql: str
+
+    def answers(self, query: ResolvedQuery, schemas: Mapping[Any, Any]) -> bool:
+        """Whether this is ``query``'s translation: its very tree, database and schemas."""
+        same_tree = self.tree is query.tree
+        return same_tree and self.database == query.database and self.schemas == schemas
 
 
 class DuckDBEngine(Engine):
-    """A locked-down embedded DuckDB running resolved queries, many at a time.
+    """A locked-down embedded DuckDB running planned queries, many at a time.
 
     Args:
         allowed_directories: storage roots; planned files must lie under one of them.
@@ -126,6 +167,13 @@ class DuckDBEngine(Engine):
             are then in ``allowed_directories``) and count their bytes from its read
             log; off, they go through the counting filesystem like remote files.
     """
+
+    name = "DuckDB"
+    capabilities = Capabilities(
+        statements=QUERY_STATEMENTS,
+        formats=scans.FORMATS,
+        serdes=frozenset(serdes.LINE_READERS),  # lines read by shoal's own readers
+    )
 
     def __init__(
         self,
@@ -143,6 +191,8 @@ class DuckDBEngine(Engine):
         self._fs = ScanFileSystem(allowed_directories, storage, direct_local=direct_reads)
         self._scans = ScanSqlCache(self._fs.url)
         self._watcher = _Watcher()
+        # Plan trees are shared by every run of a prepared text: known by identity.
+        self._translations: LruCache[_Translation] = LruCache(_TRANSLATIONS)
         self._con = duckdb.connect(
             ":memory:",
             config={
@@ -187,6 +237,37 @@ class DuckDBEngine(Engine):
 
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         """Run ``query``; see ``Engine.execute``. Raises ShoalError subclasses only."""
+        translated = DuckDBQuery(
+            self.translate(query),
+            query.scans,
+            query.parameters,
+            query.max_bytes_scanned,
+            query.explain,
+        )
+        return self.run(translated, cancel)
+
+    def translate(self, query: ResolvedQuery) -> str:
+        """The plan's query in DuckDB SQL (``dialect.to_duckdb``).
+
+        Remembered by the plan's tree object: the planner hands every run of a
+        prepared text the same tree, and a changed table gets a new one.
+
+        Raises:
+            UnsupportedSqlError: a construct has no faithful DuckDB translation.
+        """
+        schemas = query.schemas
+        known = self._translations.get(id(query.tree))
+        if known is not None and known.answers(query, schemas):
+            return known.sql
+        refs = {TableRef(*key): columns for key, columns in schemas.items()}
+        sql = to_duckdb(query.tree, query.database, refs)
+        self._translations.put(
+            id(query.tree), _Translation(query.tree, query.database, schemas, sql)
+        )
+        return sql
+
+    def run(self, query: DuckDBQuery, cancel: CancelToken | None = None) -> QueryResult:
+        """Run DuckDB SQL behind both walls; ``execute`` without the translation."""
         cancel = cancel or CancelToken()
         if not self._close.alive:  # as the queries it interrupted when it closed
             raise QueryCancelledError("query cancelled: the engine is closed")
@@ -213,7 +294,7 @@ class DuckDBEngine(Engine):
             return QueryResult(table=table, bytes_scanned=total)
 
     def _run(
-        self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes, cancel: CancelToken
+        self, watched: _Cursor, query: DuckDBQuery, scanned: _ScanBytes, cancel: CancelToken
     ) -> pa.Table:
         sql = self._bind_scans(watched, query, scanned)
         cursor = watched.cursor
@@ -238,7 +319,7 @@ class DuckDBEngine(Engine):
     def _register_orc(
         self,
         cursor: duckdb.DuckDBPyConnection,
-        query: ResolvedQuery,
+        query: DuckDBQuery,
         scanned: _ScanBytes,
         cancel: CancelToken,
     ) -> None:
@@ -261,7 +342,7 @@ class DuckDBEngine(Engine):
                 raise
             cursor.register(scans.orc_relation(scan), rows)
 
-    def _bind_scans(self, watched: _Cursor, query: ResolvedQuery, scanned: _ScanBytes) -> str:
+    def _bind_scans(self, watched: _Cursor, query: DuckDBQuery, scanned: _ScanBytes) -> str:
         """Check the statement once and splice each scan's subquery where it is named."""
         by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
         references = statement.inspect(watched.cursor, query.sql, by_key)
@@ -297,7 +378,7 @@ def _close_engine(watcher: _Watcher, reads: ReadLog | None, con: duckdb.DuckDBPy
     con.close()
 
 
-def _parameters(query: ResolvedQuery) -> list[object] | None:
+def _parameters(query: DuckDBQuery) -> list[object] | None:
     # None, not []: an empty list still sends the statement through prepare + execute.
     return list(query.parameters) or None
 
@@ -346,7 +427,7 @@ def _normalize(table: pa.Table, description: Any) -> pa.Table:
     return table
 
 
-def _cutoff(query: ResolvedQuery, scanned: int) -> BytesScannedCutoffError:
+def _cutoff(query: DuckDBQuery, scanned: int) -> BytesScannedCutoffError:
     return BytesScannedCutoffError(query.max_bytes_scanned or 0, scanned)
 
 

@@ -369,3 +369,5 @@ _READERS: Mapping[str, Callable[[Sequence[str], TableScan], exp.Expr]] = {
 }
 # Formats whose files may lack catalog columns, found by a probe (see ``probe_query``).
 PROBED = frozenset({"parquet", "avro"})
+# The table classifications DuckDB reads: its declared formats (``Capabilities``).
+FORMATS = frozenset(_READERS)

@@ -21,8 +21,13 @@ count. Because the figure is known before running, the bytes cutoff refuses a qu
 up front instead of stopping it halfway.
 
 What this engine cannot run fails with ``UnsupportedSqlError`` naming Spark and the
-gap (``CAPABILITIES``): table formats other than Parquet, JSON and CSV, CSV tables
-skipping more than one header line, and complex-typed columns in text tables.
+gap: table formats other than Parquet, JSON and CSV (``capabilities``, checked by the
+runner), CSV tables skipping more than one header line, and complex-typed columns in
+text tables (``CAPABILITIES``, checked here).
+
+The plan's Athena tree goes through the DuckDB translation first (its Athena fixes,
+``dialect.to_duckdb``) and that SQL to Spark's dialect: a direct Athena-to-Spark
+translation is still to come.
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ import pyarrow as pa
 from sqlglot import exp, parse_one
 
 from shoal.catalog.model import Column
+from shoal.engine.athena import TableRef
 from shoal.engine.base import (
     EXECUTING,
+    QUERY_STATEMENTS,
     CancelToken,
     DataFile,
     Engine,
@@ -47,6 +54,8 @@ from shoal.engine.base import (
     ResolvedQuery,
     TableScan,
 )
+from shoal.engine.base import Capabilities as EngineCapabilities
+from shoal.engine.dialect import to_duckdb
 from shoal.errors import (
     BytesScannedCutoffError,
     QueryCancelledError,
@@ -60,7 +69,7 @@ if TYPE_CHECKING:
 
 ENGINE_NAME = "Spark"
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-SOURCE_DIALECT = "duckdb"  # what ResolvedQuery.sql holds until plans are engine-neutral
+SOURCE_DIALECT = "duckdb"  # what to_spark reads: the plan's DuckDB translation
 _POLL_SECONDS = 0.05
 
 # Session settings every shoal session starts with: Athena's answers are in UTC, and
@@ -73,7 +82,7 @@ SESSION_SETTINGS: Mapping[str, str] = {
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What an engine can run; anything else fails naming the engine and the gap."""
+    """What Spark reads of the catalog's tables; anything else fails naming the gap."""
 
     formats: frozenset[str]
     text_header_lines: int  # the most header lines a text table may skip
@@ -119,7 +128,7 @@ class SparkEngine(Engine):
     """
 
     name = ENGINE_NAME
-    capabilities = CAPABILITIES
+    capabilities = EngineCapabilities(statements=QUERY_STATEMENTS, formats=CAPABILITIES.formats)
 
     def __init__(self, url: str, settings: Mapping[str, str] | None = None) -> None:
         from pyspark.sql.connect.session import SparkSession
@@ -138,7 +147,7 @@ class SparkEngine(Engine):
         tag = f"shoal-{uuid.uuid4().hex}"
         views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
         names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
-        sql = to_spark(query.sql, names)
+        sql = to_spark(source_sql(query), names)
         if query.explain:
             sql = f"EXPLAIN FORMATTED {sql}"
         frames = {name: self._frame(scan) for name, scan in views.items()}
@@ -259,6 +268,12 @@ def check_supported(scan: TableScan) -> None:
                 f"the {ENGINE_NAME} engine cannot read {where}: column {column.name} is"
                 f" {column.type} in a text table"
             )
+
+
+def source_sql(query: ResolvedQuery) -> str:
+    """The plan's query in ``SOURCE_DIALECT``, as ``to_spark`` reads it."""
+    schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
+    return to_duckdb(query.tree, query.database, schemas)
 
 
 def to_spark(sql: str, views: Mapping[tuple[str, str], str]) -> str:

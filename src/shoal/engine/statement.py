@@ -5,7 +5,7 @@ from its tree ``inspect`` proves, independently of the sqlglot dialect layer, th
 
 * there is exactly one statement, and it is a query;
 * its only table function is ``unnest`` and it calls none of
-  ``dialect.DENIED_FUNCTIONS`` (file readers, settings, environment);
+  ``athena.DENIED_FUNCTIONS`` (file readers, settings, environment);
 * every qualified table is one of the query's planned scans and every unqualified
   one names a CTE in scope — nothing else in DuckDB's catalog can be reached.
 
@@ -26,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from shoal.engine.dialect import DENIED_FUNCTIONS
+from shoal.engine.athena import DENIED_FUNCTIONS
 from shoal.engine.lru import LruCache
 from shoal.errors import AccessDeniedError, QueryFailedError
 

@@ -19,15 +19,16 @@ from dataclasses import replace
 
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, Table
 from shoal.errors import InvalidInputError
+from shoal.queries.context import StatementContext, StatementOutcome, TableAccess
 from shoal.queries.hive_ddl import Parser, check_new_name, column_list, hive_location
-from shoal.queries.runner import StatementContext, StatementOutcome, StatementRunner, TableAccess
 from shoal.queries.show import authorize, outcome
+from shoal.queries.tools import StatementTools
 
 Change = Callable[[Table], Table]
 
 
 def _alter(
-    runner: StatementRunner,
+    runner: StatementTools,
     sql: str,
     context: StatementContext,
     kind: str,
@@ -48,9 +49,7 @@ def _alter(
     return outcome(kind, None, accesses)
 
 
-def set_properties(
-    runner: StatementRunner, sql: str, context: StatementContext
-) -> StatementOutcome:
+def set_properties(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``ALTER TABLE t SET TBLPROPERTIES ('k' = 'v', …)``."""
 
     def clause(p: Parser) -> Change:
@@ -63,7 +62,7 @@ def set_properties(
     return _alter(runner, sql, context, "ALTER_TABLE_SET_TBLPROPERTIES", clause)
 
 
-def set_location(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def set_location(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``ALTER TABLE t SET LOCATION 's3://bucket/folder/'``."""
 
     def clause(p: Parser) -> Change:
@@ -74,7 +73,7 @@ def set_location(runner: StatementRunner, sql: str, context: StatementContext) -
     return _alter(runner, sql, context, "ALTER_TABLE_SET_LOCATION", clause)
 
 
-def add_columns(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def add_columns(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``ALTER TABLE t ADD COLUMNS (c type [COMMENT '…'], …)``."""
 
     def clause(p: Parser) -> Change:
@@ -86,7 +85,7 @@ def add_columns(runner: StatementRunner, sql: str, context: StatementContext) ->
 
 
 def replace_columns(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``ALTER TABLE t REPLACE COLUMNS (c type, …)``: the data columns, all of them."""
 
@@ -98,7 +97,7 @@ def replace_columns(
     return _alter(runner, sql, context, "ALTER_TABLE_REPLACE_COLUMNS", clause)
 
 
-def change_column(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def change_column(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``ALTER TABLE t CHANGE [COLUMN] old new type [COMMENT '…'] [FIRST | AFTER c]``."""
 
     def clause(p: Parser) -> Change:

@@ -9,6 +9,9 @@ Kinds are Athena's SubstatementType names; ``STATEMENT_TYPES`` gives StatementTy
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from shoal.errors import InvalidInputError
 
@@ -97,3 +100,27 @@ def classify(sql: str) -> str:
             return kind
     leading = " ".join(text.split()[:3])
     raise InvalidInputError(f"unsupported statement starting with {leading!r}")
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A statement classified once: its text, its kind and its bound parameter values.
+
+    The query service makes one when a query is submitted (for ``EXECUTE``, of the
+    prepared statement's text) and carries it to the runner and the authorizer, so
+    neither classifies nor binds again.
+    """
+
+    sql: str
+    kind: str  # Athena's SubstatementType: SELECT, CREATE_TABLE, SHOW_TABLES, ...
+    parameters: tuple[Any, ...] = ()  # values bound to ``?``, in order
+
+    @classmethod
+    def of(cls, sql: str, parameters: Sequence[Any] = ()) -> Statement:
+        """Classify ``sql``; InvalidInputError when it is no statement shoal knows."""
+        return cls(sql, classify(sql), tuple(parameters))
+
+    @property
+    def statement_type(self) -> str:
+        """Athena's StatementType: DML, DDL or UTILITY."""
+        return STATEMENT_TYPES[self.kind]

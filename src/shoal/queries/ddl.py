@@ -23,19 +23,13 @@ from shoal.crawler.listing import ignore_reason, target_prefix
 from shoal.crawler.tables import folder_uri
 from shoal.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
 from shoal.queries.alter import ALTER_HANDLERS
+from shoal.queries.context import StatementContext, StatementOutcome, TableAccess
 from shoal.queries.hive_ddl import (
     Parser,
     TableName,
     check_new_name,
     parse_create_table,
     table_from_create,
-)
-from shoal.queries.runner import (
-    Handler,
-    StatementContext,
-    StatementOutcome,
-    StatementRunner,
-    TableAccess,
 )
 from shoal.queries.show import (
     ALL_TABLES,
@@ -45,9 +39,10 @@ from shoal.queries.show import (
     outcome,
     partition_name,
 )
+from shoal.queries.tools import Handler, StatementTools
 from shoal.storage.base import parse_uri
 
-__all__ = ["HANDLERS", "Handler"]
+__all__ = ["HANDLERS"]
 
 Spec = dict[str, str]
 
@@ -62,7 +57,7 @@ def _write(context: StatementContext, database: str, table: str) -> list[TableAc
 
 
 def create_database(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``CREATE DATABASE|SCHEMA [IF NOT EXISTS] db [COMMENT '…'] [LOCATION 's3://…']
     [WITH DBPROPERTIES ('k'='v', …)]``."""
@@ -87,7 +82,7 @@ def create_database(
     return outcome("CREATE_DATABASE", None, accesses)
 
 
-def drop_database(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def drop_database(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``DROP DATABASE|SCHEMA [IF EXISTS] db [RESTRICT|CASCADE]``; RESTRICT (the
     default) refuses a database that still has tables."""
     p = Parser(sql)
@@ -118,7 +113,7 @@ def drop_database(runner: StatementRunner, sql: str, context: StatementContext) 
 # --- tables ------------------------------------------------------------------------------------
 
 
-def create_table(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def create_table(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``CREATE EXTERNAL TABLE`` in Athena's Hive DDL (see ``hive_ddl``)."""
     stmt = parse_create_table(sql)
     database, name = stmt.name.resolve(context.database)
@@ -132,7 +127,7 @@ def create_table(runner: StatementRunner, sql: str, context: StatementContext) -
     return outcome("CREATE_TABLE", None, accesses)
 
 
-def drop_table(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def drop_table(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``DROP TABLE [IF EXISTS] [db.]t``: the catalog entry goes, the files stay."""
     p = Parser(sql)
     p.expect("DROP", "TABLE")
@@ -155,7 +150,7 @@ def drop_table(runner: StatementRunner, sql: str, context: StatementContext) -> 
 
 
 def _partitioned_table(
-    runner: StatementRunner, context: StatementContext, name: TableName
+    runner: StatementTools, context: StatementContext, name: TableName
 ) -> tuple[Table, list[TableAccess]]:
     database, table_name = name.resolve(context.database)
     accesses = _write(context, database, table_name)
@@ -189,9 +184,7 @@ def _partition_spec(p: Parser) -> Spec:
     return spec
 
 
-def add_partitions(
-    runner: StatementRunner, sql: str, context: StatementContext
-) -> StatementOutcome:
+def add_partitions(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``ALTER TABLE t ADD [IF NOT EXISTS] PARTITION (k='v', …) [LOCATION '…'] …``.
 
     A partition without LOCATION lives at ``<table location>/k=v/…/``; partitions
@@ -248,7 +241,7 @@ def _check_keys(table: Table, spec: Spec) -> None:
 
 
 def _absent(
-    runner: StatementRunner, table: Table, partitions: Sequence[Partition]
+    runner: StatementTools, table: Table, partitions: Sequence[Partition]
 ) -> list[Partition]:
     existing = {p.values for p in runner.catalog.list_partitions(table.database, table.name)}
     unique = {p.values: p for p in partitions if p.values not in existing}
@@ -256,7 +249,7 @@ def _absent(
 
 
 def drop_partitions(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``ALTER TABLE t DROP [IF EXISTS] PARTITION (k='v', …) [, PARTITION (…)]…``.
 
@@ -298,7 +291,7 @@ def _matches(table: Table, spec: Spec, values: Sequence[str]) -> bool:
 # --- MSCK REPAIR TABLE -------------------------------------------------------------------------
 
 
-def repair_table(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def repair_table(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``MSCK REPAIR TABLE t``: add the ``k=v`` folders under the table's location that
     the catalog lacks.
 
@@ -329,7 +322,7 @@ def repair_table(runner: StatementRunner, sql: str, context: StatementContext) -
 
 
 def _partition_folders(
-    runner: StatementRunner, table: Table
+    runner: StatementTools, table: Table
 ) -> tuple[dict[tuple[str, ...], str], set[str]]:
     """Partition values -> folder URI for every valid partition folder holding a file,
     and the folders that are not valid partition paths."""

@@ -14,8 +14,8 @@ import re
 import pyarrow as pa
 from sqlglot import exp
 
+from shoal.engine.athena import result_types
 from shoal.engine.base import SQL_TYPE_KEY
-from shoal.engine.dialect import result_types
 from shoal.queries.planner import Resolution
 
 _BOUNDED_TEXT_TYPE = re.compile(r"\b(var)?char\s*\(", re.IGNORECASE)

@@ -5,8 +5,7 @@ files) -> SUCCEEDED; errors become FAILED with Athena's AthenaError, cancellatio
 CANCELLED. Times are measured here for Athena's statistics:
 
 * QueryQueueTime: submission until a worker picks the execution up;
-* ServicePreProcessingTime: pick-up until the runner starts (prepared statement
-  lookup, reuse check);
+* ServicePreProcessingTime: pick-up until the runner starts (the reuse check);
 * EngineExecutionTime: the runner's whole run (planning included, as in Athena);
   QueryPlanningTime: the runner's planning part;
 * ServiceProcessingTime: writing result files and recording the outcome;
@@ -17,9 +16,10 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shoal.errors import (
     BytesScannedCutoffError,
@@ -27,6 +27,9 @@ from shoal.errors import (
     QueryCancelledError,
     ShoalError,
 )
+from shoal.queries.classify import Statement
+from shoal.queries.context import Authorizer, StatementContext, StatementOutcome, TableAccess
+from shoal.queries.live import Live
 from shoal.queries.model import (
     ACTIVE_STATES,
     CANCELLED,
@@ -46,7 +49,7 @@ from shoal.queries.model import (
     QueryStatistics,
     Refusal,
 )
-from shoal.queries.parameters import bind_values, parse_execute
+from shoal.queries.outputs import ResultOutputs
 from shoal.queries.results import (
     StoredResult,
     delete_result_files,
@@ -55,12 +58,12 @@ from shoal.queries.results import (
     write_result_files,
 )
 from shoal.queries.reuse import fingerprint, fingerprint_tables, read_tables
-from shoal.queries.runner import Authorizer, StatementContext, StatementOutcome, TableAccess
-from shoal.queries.store import ExecutionRecord, now
+from shoal.queries.runner import StatementRunner
+from shoal.queries.store import ExecutionRecord, ExecutionStore, now
 from shoal.storage.base import parse_uri
 
-if TYPE_CHECKING:
-    from shoal.queries.service import Live, QueryService
+# ``(query_id, expected states, **values) -> stored?``: ``QueryService.store_final``.
+StoreFinal = Callable[..., bool]
 
 WRITES_MANIFEST = ("CREATE_TABLE_AS_SELECT", "INSERT", "UNLOAD")
 TIMEOUT_REASON = "Query timeout: the query ran longer than the {minutes:g} minute limit"
@@ -79,35 +82,53 @@ class _Clock:
         return max(0, math.ceil(((end or time.perf_counter()) - start) * 1000))
 
 
-def run(service: QueryService, live: Live) -> None:
+@dataclass(frozen=True)
+class ExecutionWorker:
+    """What a worker needs to run executions: the stored executions, the statement
+    runner, the result outputs, and the worker's way of storing a final state."""
+
+    executions: ExecutionStore
+    runner: StatementRunner
+    outputs: ResultOutputs
+    store_final: StoreFinal
+    timeout_seconds: float
+
+    def run(self, live: Live) -> None:
+        """Run ``live`` to a final state; never raises."""
+        run(self, live)
+
+
+def run(worker: ExecutionWorker, live: Live) -> None:
     """Run ``live`` to a final state; never raises."""
     clock = _Clock(live.submitted, picked=time.perf_counter())
     query_id = live.query_id
-    if not service.executions.transition(query_id, (QUEUED,), state=RUNNING):  # not final
+    if not worker.executions.transition(query_id, (QUEUED,), state=RUNNING):  # not final
         return  # stopped (or failed by a shutdown) before it started
     try:
-        _run(service, live, clock)
+        _run(worker, live, clock)
     except QueryCancelledError as err:
-        _cancelled(service, live, clock, err)
+        _cancelled(worker, live, clock, err)
     except Exception as err:  # noqa: BLE001 - every failure becomes FAILED, never lost
-        _failed(service, live, clock, _athena_error(err), str(_message(err)))
+        _failed(worker, live, clock, _athena_error(err), str(_message(err)))
 
 
-def _run(service: QueryService, live: Live, clock: _Clock) -> None:
+def _run(worker: ExecutionWorker, live: Live, clock: _Clock) -> None:
     if live.refusal is not None:  # refused when it was submitted (QueryService.start)
         raise live.refusal
     execution = live.record.execution
     token = live.token
     assert token is not None  # set by the worker before this runs
     token.enter(PLANNING)
-    sql, parameters = _statement(service, live)
-    authorize = _bound_authorizer(live, sql)
-    if execution.result_reuse_max_age_minutes and _reuse(service, live, clock, authorize):
+    statement = live.statement
+    if isinstance(statement, ShoalError):  # found when it was submitted
+        raise statement
+    authorize = _bound_authorizer(live, statement)
+    if execution.result_reuse_max_age_minutes and _reuse(worker, live, clock, authorize):
         return
     context = StatementContext(
         query_id=execution.query_execution_id,
         database=execution.database or "default",
-        parameters=parameters,
+        parameters=statement.parameters,
         output_location=live.output_folder,
         cancel=token,
         bytes_scanned_cutoff=live.cutoff,
@@ -115,37 +136,28 @@ def _run(service: QueryService, live: Live, clock: _Clock) -> None:
         visible=live.visible,
     )
     # Before running: a CTAS without external_location writes its table in there.
-    service.ensure_results_bucket(live.output_folder)
+    worker.outputs.ensure_bucket(live.output_folder)
     clock.engine_start = time.perf_counter()
-    outcome = service.runner.run(sql, context)
+    outcome = worker.runner.run(statement, context)
     clock.engine_end = time.perf_counter()
     if live.cutoff is not None and outcome.bytes_scanned > live.cutoff:
         raise BytesScannedCutoffError(live.cutoff, outcome.bytes_scanned)
     if token.cancelled:
         raise QueryCancelledError(f"query {token.reason}")
-    _succeeded(service, live, clock, outcome)
+    _succeeded(worker, live, clock, outcome)
 
 
-def _bound_authorizer(live: Live, sql: str) -> Authorizer | None:
-    """The caller's check for this statement's text (it picks the Glue write action)."""
+def _bound_authorizer(live: Live, statement: Statement) -> Authorizer | None:
+    """The caller's check for this statement (its kind picks the Glue write action)."""
     check = live.authorize
     if check is None:
         return None
-    return lambda accesses: check(sql, accesses)
+    return lambda accesses: check(statement, accesses)
 
 
-def _statement(service: QueryService, live: Live) -> tuple[str, list[Any]]:
-    """The SQL to run and the values to bind (a prepared statement for EXECUTE)."""
-    execution = live.record.execution
-    texts = list(execution.execution_parameters)
-    execute = parse_execute(execution.query)
-    if execute is None:
-        return execution.query, bind_values(texts)
-    statement = service.workgroups.get_prepared_statement(execution.workgroup, execute.name)
-    return statement.query_statement, bind_values([*execute.values, *texts])
-
-
-def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: StatementOutcome) -> None:
+def _succeeded(
+    worker: ExecutionWorker, live: Live, clock: _Clock, outcome: StatementOutcome
+) -> None:
     execution = live.record.execution
     query_id = execution.query_execution_id
     header = outcome.statement_type == "DML"
@@ -160,21 +172,21 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
     assert token is not None  # set by the worker before this runs
     token.enter(WRITING)
     try:
-        service.ensure_results_bucket(live.output_folder)
+        worker.outputs.ensure_bucket(live.output_folder)
         write_result_files(
-            service.storage,
+            worker.runner.storage,
             output,
             result,
             manifest,
             outcome.data_files,
-            service.file_writers,
+            worker.outputs.file_writers,
             token,
         )
     except QueryCancelledError:
         raise
     except ShoalError as err:
         error = AthenaError(ERROR_USER, ERROR_TYPE_RESULT_WRITE, False, err.message)
-        _failed(service, live, clock, error, f"Unable to write query results: {err.message}")
+        _failed(worker, live, clock, error, f"Unable to write query results: {err.message}")
         return
     statistics = _statistics(
         clock,
@@ -188,10 +200,10 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
         tables = read_tables(outcome.accesses)
         # Anything changed since submission may or may not be in the result: no reuse.
         started = execution.submission_date_time
-        fingerprint_ = fingerprint(service.catalog, service.storage, tables, started)
-    _unless_stopped(service, live, output, manifest)
-    service.cache.put(query_id, result)
-    service.store_final(
+        fingerprint_ = fingerprint(worker.runner.catalog, worker.runner.storage, tables, started)
+    _unless_stopped(worker, live, output, manifest)
+    worker.outputs.cache.put(query_id, result)
+    worker.store_final(
         query_id,
         (RUNNING,),
         state=SUCCEEDED,
@@ -207,7 +219,7 @@ def _succeeded(service: QueryService, live: Live, clock: _Clock, outcome: Statem
 
 
 def _reuse(
-    service: QueryService, live: Live, clock: _Clock, authorize: Authorizer | None = None
+    worker: ExecutionWorker, live: Live, clock: _Clock, authorize: Authorizer | None = None
 ) -> bool:
     """Finish ``live`` with an earlier identical result if one may stand in; True if so.
 
@@ -216,27 +228,27 @@ def _reuse(
     execution = live.record.execution
     minutes = execution.result_reuse_max_age_minutes or 0
     since = execution.submission_date_time - timedelta(minutes=minutes)
-    for earlier in service.executions.reuse_candidates(live.record.reuse_key or "", since):
-        if not _still_valid(service, earlier):
+    for earlier in worker.executions.reuse_candidates(live.record.reuse_key or "", since):
+        if not _still_valid(worker, earlier):
             continue
         if authorize is not None and earlier.reuse_fingerprint is not None:
             tables = fingerprint_tables(earlier.reuse_fingerprint)
             authorize([TableAccess(d, t, "read") for d, t in tables])
-        if _copy_result(service, live, earlier, clock):
+        if _copy_result(worker, live, earlier, clock):
             return True
     return False
 
 
-def _still_valid(service: QueryService, earlier: ExecutionRecord) -> bool:
+def _still_valid(worker: ExecutionWorker, earlier: ExecutionRecord) -> bool:
     stored = earlier.reuse_fingerprint
     if stored is None:
         return False
     tables = fingerprint_tables(stored)
-    return fingerprint(service.catalog, service.storage, tables) == stored
+    return fingerprint(worker.runner.catalog, worker.runner.storage, tables) == stored
 
 
 def _copy_result(
-    service: QueryService, live: Live, earlier: ExecutionRecord, clock: _Clock
+    worker: ExecutionWorker, live: Live, earlier: ExecutionRecord, clock: _Clock
 ) -> bool:
     """Give ``live`` its own copy of the earlier result files; record SUCCEEDED."""
     source = earlier.execution
@@ -247,17 +259,17 @@ def _copy_result(
     if live.token is not None:
         live.token.enter(WRITING)
     try:
-        service.ensure_results_bucket(live.output_folder)
-        _copy(service, source.output_location, output)
+        worker.outputs.ensure_bucket(live.output_folder)
+        _copy(worker, source.output_location, output)
         if output.endswith(".csv"):
-            _copy(service, source.output_location + ".metadata", output + ".metadata")
-        result = service.result(source.query_execution_id)
+            _copy(worker, source.output_location + ".metadata", output + ".metadata")
+        result = worker.outputs.result(source.query_execution_id)
     except ShoalError:
         return False  # the earlier files are gone: run the query instead
-    _unless_stopped(service, live, output)
-    service.cache.put(query_id, result)
+    _unless_stopped(worker, live, output)
+    worker.outputs.cache.put(query_id, result)
     statistics = _statistics(clock, reused_previous_result=True)
-    return service.store_final(
+    return worker.store_final(
         query_id,
         (RUNNING,),
         state=SUCCEEDED,
@@ -272,36 +284,38 @@ def _copy_result(
 
 
 def _unless_stopped(
-    service: QueryService, live: Live, output: str, manifest: str | None = None
+    worker: ExecutionWorker, live: Live, output: str, manifest: str | None = None
 ) -> None:
     """Raise QueryCancelledError if ``live`` was stopped while its result files were
     stored, deleting them: a stop heard before SUCCEEDED is recorded wins."""
     token = live.token
     if token is not None and token.cancelled:
-        delete_result_files(service.storage, output, manifest)
+        delete_result_files(worker.runner.storage, output, manifest)
         raise QueryCancelledError(f"query {token.reason}")
 
 
-def _copy(service: QueryService, source: str, target: str) -> None:
+def _copy(worker: ExecutionWorker, source: str, target: str) -> None:
     source_bucket, source_key = parse_uri(source)
     target_bucket, target_key = parse_uri(target)
-    data = service.storage.read(source_bucket, source_key)
-    service.storage.put(target_bucket, target_key, data)
+    data = worker.runner.storage.read(source_bucket, source_key)
+    worker.runner.storage.put(target_bucket, target_key, data)
 
 
-def _cancelled(service: QueryService, live: Live, clock: _Clock, err: QueryCancelledError) -> None:
+def _cancelled(
+    worker: ExecutionWorker, live: Live, clock: _Clock, err: QueryCancelledError
+) -> None:
     token = live.token
     if token is not None and token.reason == "timed out":
-        minutes = service.timeout_seconds / 60
+        minutes = worker.timeout_seconds / 60
         reason = TIMEOUT_REASON.format(minutes=minutes)
         error = AthenaError(ERROR_USER, ERROR_TYPE_TIMEOUT, False, reason)
-        _failed(service, live, clock, error, reason)
+        _failed(worker, live, clock, error, reason)
         return
     scanned, reason = 0, token.reason if token is not None else err.message
     if isinstance(err, BytesScannedCutoffError):
         scanned, reason = err.bytes_scanned, err.message
     statistics = _statistics(clock, data_scanned_in_bytes=scanned)
-    service.store_final(
+    worker.store_final(
         live.query_id,
         ACTIVE_STATES,
         state=CANCELLED,
@@ -312,9 +326,9 @@ def _cancelled(service: QueryService, live: Live, clock: _Clock, err: QueryCance
 
 
 def _failed(
-    service: QueryService, live: Live, clock: _Clock, error: AthenaError, reason: str
+    worker: ExecutionWorker, live: Live, clock: _Clock, error: AthenaError, reason: str
 ) -> None:
-    service.store_final(
+    worker.store_final(
         live.query_id,
         ACTIVE_STATES,
         state=FAILED,
@@ -326,7 +340,7 @@ def _failed(
 
 
 def _statistics(clock: _Clock, **values: Any) -> QueryStatistics:
-    """Statistics with the service's own times measured up to now, plus ``values``."""
+    """Statistics with the worker's own times measured up to now, plus ``values``."""
     end = time.perf_counter()
     engine_start = clock.engine_start or clock.picked
     engine_end = clock.engine_end or engine_start

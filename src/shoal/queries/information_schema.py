@@ -16,9 +16,9 @@ from sqlglot import exp
 
 from shoal.catalog.model import TABLE_TYPE_VIEW, Database, Table
 from shoal.catalog.store import CatalogStore
-from shoal.engine.dialect import DATA_CATALOG
+from shoal.engine.athena import DATA_CATALOG, table_nodes
 from shoal.errors import InvalidInputError, TableNotFoundError
-from shoal.queries.planner import table_nodes, trino_type, view_definition
+from shoal.queries.planner import trino_type, view_definition
 
 SCHEMA = "information_schema"
 _MENTION = re.compile(r"\binformation_schema\b", re.IGNORECASE)

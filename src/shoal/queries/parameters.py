@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
 from shoal.errors import InvalidInputError, InvalidRequestError
-from shoal.queries.runner import parse_parameter
 
 # Only leading comments are skipped: '--' inside a USING string literal is data.
 _LEADING_RE = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.DOTALL)
@@ -59,6 +59,40 @@ def is_unicode_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def parse_parameter(text: str) -> Any:
+    """An Athena ExecutionParameter (SQL literal text) as a value to bind.
+
+    ``'it''s'`` -> ``"it's"``, ``42`` -> 42, ``1.5`` -> Decimal, ``true``, ``NULL``,
+    ``DATE '2024-01-01'`` / ``TIMESTAMP '…'`` -> their text (DuckDB casts on use).
+    Anything else (expressions, identifiers) is refused: parameters are values.
+    """
+    try:
+        tree = sqlglot.parse_one(f"SELECT {text}", read="athena")
+    except sqlglot.errors.SqlglotError:
+        raise InvalidInputError(f"execution parameter is not a literal: {text!r}") from None
+    extra = any(v for k, v in tree.args.items() if k != "expressions")
+    if not isinstance(tree, exp.Select) or len(tree.expressions) != 1 or extra:
+        raise InvalidInputError(f"execution parameter is not a literal: {text!r}")
+    node = tree.expressions[0]
+    negative = isinstance(node, exp.Neg)
+    if negative:
+        node = node.this
+    if isinstance(node, exp.Literal) and not (negative and node.is_string):
+        if node.is_string:
+            return node.this
+        number = Decimal(("-" if negative else "") + node.this)
+        return (
+            int(number) if number == number.to_integral_value() and "." not in node.this else number
+        )
+    if isinstance(node, exp.Boolean) and not negative:
+        return bool(node.this)
+    if isinstance(node, exp.Null) and not negative:
+        return None
+    if isinstance(node, exp.Cast) and isinstance(node.this, exp.Literal) and node.this.is_string:
+        return node.this.this
+    raise InvalidInputError(f"execution parameter is not a literal: {text!r}")
 
 
 def bind_values(texts: Sequence[str]) -> list[Any]:

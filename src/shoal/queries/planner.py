@@ -12,11 +12,14 @@ is touched:
    ``TableScan``s. Whatever pruning cannot prove is left to the engine: a skipped
    conjunct costs bytes, never a wrong answer.
 
-``Planner.prepare`` does step 1 and the translation to DuckDB SQL for a query text,
-and remembers the result by text and database: a query run again (dashboards,
-polling jobs, TPC-H) is checked against the catalog -- every table and view it read
-must be unchanged -- instead of being parsed, resolved and translated again
-(~2 ms of a TPC-H query). Listing and pruning always happen anew.
+The plan is engine-neutral: the resolved sqlglot tree (Athena dialect) and the
+scans; each engine translates it into its own SQL (``shoal.engine.base``).
+
+``Planner.prepare`` does step 1 for a query text and remembers the result by text
+and database: a query run again (dashboards, polling jobs, TPC-H) is checked against
+the catalog -- every table and view it read must be unchanged -- instead of being
+parsed and resolved again, and hands engines the same tree, whose translation they
+remember. Listing and pruning always happen anew.
 
 Views are stored the way Athena stores them, so Glue clients see the real thing:
 ``view_original_text`` is ``/* Presto View: <base64 JSON> */`` with the SQL, the
@@ -40,14 +43,14 @@ from shoal.catalog.model import TABLE_TYPE_VIEW, Column, PartitionLocation, Tabl
 from shoal.catalog.store import CatalogStore
 from shoal.catalog.types import parse_type
 from shoal.engine import serdes
+from shoal.engine.athena import DATA_CATALOG, TableRef, parse, table_nodes
 from shoal.engine.base import DataFile, TableFormat, TableScan
-from shoal.engine.dialect import DATA_CATALOG, TableRef, is_cte_name, parse, to_duckdb
 from shoal.engine.lru import LruCache
 from shoal.errors import EntityNotFoundError, InvalidInputError, ShoalError, TableNotFoundError
 from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_VIEW_DEPTH = 16  # views over views; deeper is almost surely a cycle
-PREPARED_QUERIES = 256  # query texts whose resolution and translation are remembered
+PREPARED_QUERIES = 256  # query texts whose resolution is remembered
 PRESTO_VIEW_PREFIX = "/* Presto View: "
 PRESTO_VIEW_SUFFIX = " */"
 
@@ -126,13 +129,12 @@ class Resolution:
 
 @dataclass(frozen=True)
 class PreparedQuery:
-    """A query text parsed, resolved and translated once (``Planner.prepare``).
+    """A query text parsed and resolved once (``Planner.prepare``).
 
     Shared by every run of the same text: read ``resolution.tree``, never change it.
     """
 
     resolution: Resolution
-    sql: str  # the DuckDB translation
     placeholders: int  # ``?`` parameters the text takes
     definitions: Mapping[TableRef, Table]  # every table and view read, as resolved
 
@@ -154,14 +156,13 @@ class PlannedTable:
 
 @dataclass(frozen=True)
 class QueryPlan:
-    """What the engine will run: DuckDB SQL and the files of every table.
+    """What an engine will run: the resolved query and the files of every table.
 
     ``total_bytes`` is the size of every planned file: an upper bound on the bytes
     the query scans (column projection and row-group statistics read less).
     """
 
     resolution: Resolution
-    sql: str
     tables: tuple[PlannedTable, ...] = field(default=())
 
     @property
@@ -191,7 +192,7 @@ class Planner:
     def prepare(
         self, sql: str, database: str, check_placeholders: Callable[[int], None]
     ) -> PreparedQuery:
-        """Parse, check, resolve and translate the query ``sql``, or reuse the result
+        """Parse, check and resolve the query ``sql``, or reuse the result
         of an earlier call with the same text and database if every table and view
         it read is unchanged in the catalog.
 
@@ -199,7 +200,7 @@ class Planner:
         is looked up (it raises to refuse them).
 
         Raises:
-            SqlSyntaxError, UnsupportedSqlError: from ``parse`` and the translation.
+            SqlSyntaxError, UnsupportedSqlError: from ``parse``.
             TableNotFoundError: a table or database does not exist.
         """
         key = (sql, database)
@@ -212,7 +213,7 @@ class Planner:
         check_placeholders(placeholders)
         definitions: dict[TableRef, Table] = {}
         resolution = self._resolve(tree, database, definitions)
-        prepared = PreparedQuery(resolution, self.translate(resolution), placeholders, definitions)
+        prepared = PreparedQuery(resolution, placeholders, definitions)
         self._prepared.put(key, prepared)
         return prepared
 
@@ -245,21 +246,13 @@ class Planner:
         definitions.update(views)
         return Resolution(expanded, database, tables, tuple(sorted(views)))
 
-    def plan(self, resolution: Resolution, sql: str | None = None) -> QueryPlan:
-        """Prune, list files and translate (unless ``sql``, the translation, is known);
-        nothing is read but listings."""
+    def plan(self, resolution: Resolution) -> QueryPlan:
+        """Prune partitions and list files; nothing is read but listings."""
         filters = partition_filters(resolution.tree, resolution.database, resolution.tables)
         planned = tuple(
             self._plan_table(table, filters.get(ref)) for ref, table in resolution.tables.items()
         )
-        return QueryPlan(resolution, sql or self.translate(resolution), planned)
-
-    @staticmethod
-    def translate(resolution: Resolution) -> str:
-        """The resolved query in DuckDB SQL."""
-        tables = resolution.tables
-        schemas = {ref: (*t.columns, *t.partition_keys) for ref, t in tables.items()}
-        return to_duckdb(resolution.tree, resolution.database, schemas)
+        return QueryPlan(resolution, planned)
 
     def get_table(self, ref: TableRef, node: exp.Expr | None = None) -> Table:
         """A catalog table, or Athena's not-found error pointing at ``node``."""
@@ -417,17 +410,6 @@ def _where(node: exp.Expr | None) -> str:
         if "line" in meta:
             return f"line {meta['line']}:{meta['col'] - (meta['end'] - meta['start'])}: "
     return ""
-
-
-def table_nodes(tree: exp.Expr, database: str) -> Iterable[tuple[exp.Table, TableRef]]:
-    """Every catalog table node of ``tree`` with the table it names (CTEs excluded)."""
-    for node in list(tree.find_all(exp.Table)):
-        if not isinstance(node.this, exp.Identifier):
-            continue
-        if not node.args.get("db") and is_cte_name(node, node.name):
-            continue
-        db = node.args["db"].name if node.args.get("db") else database
-        yield node, TableRef(db.lower(), node.name.lower())
 
 
 def _shorten_column_qualifiers(tree: exp.Expr, refs: Iterable[TableRef]) -> None:

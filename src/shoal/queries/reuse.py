@@ -26,7 +26,7 @@ from typing import Any
 from shoal.catalog.model import Partition, Table
 from shoal.catalog.store import CatalogStore
 from shoal.errors import ShoalError
-from shoal.queries.runner import TableAccess
+from shoal.queries.context import TableAccess
 from shoal.storage.base import Storage, parse_uri
 
 

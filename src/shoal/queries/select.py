@@ -13,19 +13,14 @@ from collections.abc import Callable
 import pyarrow as pa
 from sqlglot import exp
 
-from shoal.engine.dialect import parse
+from shoal.engine.athena import parse
 from shoal.errors import InvalidInputError, UnsupportedSqlError
 from shoal.queries import information_schema
+from shoal.queries.context import StatementContext, StatementOutcome, elapsed_ms, outcome
 from shoal.queries.declared_types import mark_text_lengths
 from shoal.queries.estimate import estimate_plan
 from shoal.queries.planner import QueryPlan
-from shoal.queries.runner import (
-    StatementContext,
-    StatementOutcome,
-    StatementRunner,
-    elapsed_ms,
-    outcome,
-)
+from shoal.queries.tools import StatementTools
 
 # EXPLAIN [ANALYZE] [(TYPE …, FORMAT …)] <query>
 _EXPLAIN_RE = re.compile(
@@ -53,7 +48,7 @@ def parameter_count_check(context: StatementContext) -> Callable[[int], None]:
     return check
 
 
-def run_select(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_select(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """Run a query; rows stay Arrow, bytes scanned is what the engine read."""
     start = time.perf_counter()
     if information_schema.mentioned(sql):  # rows per caller: never a cached plan
@@ -77,9 +72,9 @@ def run_select(runner: StatementRunner, sql: str, context: StatementContext) -> 
     )
 
 
-def run_explain(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_explain(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """The plan as text: tables, pruned partitions, files, bytes (the upper bound and the
-    estimate after column projection), then DuckDB's plan."""
+    estimate after column projection), then the plan of the engine that ran it."""
     start = time.perf_counter()
     match = _EXPLAIN_RE.match(sql)
     if match is None:
@@ -96,7 +91,7 @@ def run_explain(runner: StatementRunner, sql: str, context: StatementContext) ->
         *describe_plan(plan),
         estimate.describe(),
         "",
-        "Engine plan (DuckDB):",
+        f"Engine plan ({runner.engine.name}):",
         *_engine_lines(engine_plan),
     ]
     return outcome(

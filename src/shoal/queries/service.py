@@ -11,6 +11,11 @@ methods here; each maps to one Athena operation:
   BatchGetQueryExecution, ``list_executions`` ListQueryExecutions, ``stop``
   StopQueryExecution, ``get_results`` GetQueryResults;
 * ``workgroups`` (a ``WorkGroupStore``): work groups, named queries, prepared statements.
+
+A statement is classified and bound once, when it is submitted (``Statement``), and
+carried to the worker. Next to this module, each with one job: ``live`` (what an
+owned execution carries), ``execution`` (a worker's road for one execution, on an
+``ExecutionWorker``), ``outputs`` (result files, the results bucket, the cache).
 """
 
 from __future__ import annotations
@@ -23,14 +28,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
+from shoal.engine.athena import parse
 from shoal.engine.base import CancelToken
-from shoal.engine.dialect import parse
 from shoal.errors import (
     IdempotentParameterMismatchError,
     InvalidRequestError,
@@ -39,9 +44,12 @@ from shoal.errors import (
     ShoalError,
     WorkGroupDisabledError,
 )
-from shoal.queries import execution, information_schema
-from shoal.queries.classify import STATEMENT_TYPES, classify
+from shoal.queries import information_schema
+from shoal.queries.classify import Statement
+from shoal.queries.context import StatementContext, TableAccess, Visibility
 from shoal.queries.estimate import estimate_plan
+from shoal.queries.execution import ExecutionWorker
+from shoal.queries.live import Live, StatementAuthorizer
 from shoal.queries.model import (
     ACTIVE_STATES,
     CANCELLED,
@@ -54,23 +62,11 @@ from shoal.queries.model import (
     ResultSet,
     WorkGroup,
 )
+from shoal.queries.outputs import ResultOutputs
 from shoal.queries.parameters import bind_values, is_unicode_text, parse_execute
-from shoal.queries.results import (
-    DEFAULT_CACHE_BYTES,
-    MAX_PAGE,
-    ResultCache,
-    StoredResult,
-    load_result,
-    result_file_uri,
-)
+from shoal.queries.results import DEFAULT_CACHE_BYTES, MAX_PAGE, StoredResult, result_file_uri
 from shoal.queries.reuse import reuse_key
-from shoal.queries.runner import (
-    LocationAccess,
-    StatementContext,
-    StatementRunner,
-    TableAccess,
-    Visibility,
-)
+from shoal.queries.runner import StatementRunner
 from shoal.queries.store import ExecutionRecord, ExecutionStore, new_owner, now
 from shoal.queries.workgroups import WorkGroupStore
 from shoal.storage.base import Storage, parse_uri
@@ -86,10 +82,6 @@ _MONITOR_SECONDS = 0.5
 _HEARTBEAT_SECONDS = 10.0
 
 
-# ``(sql, accesses) -> None``: raises to refuse a statement touching ``accesses``; the
-# API builds one per request from the caller's roles (shoal.api.authorize).
-StatementAuthorizer = Callable[[str, Sequence[TableAccess | LocationAccess]], None]
-
 # --- usage hooks (shoal.audit.quotas, shoal.audit.usage) ---
 # ``(user, workgroup) -> None``: raises (QuotaExceededError) to refuse a new query.
 Admission = Callable[[str | None, str], None]
@@ -97,28 +89,6 @@ Admission = Callable[[str | None, str], None]
 FinishedListener = Callable[[QueryExecution], None]
 # ``(query_id, phase) -> None``: a running execution began ``phase`` (model.PLANNING …).
 PhaseListener = Callable[[str, str], None]
-
-
-@dataclass
-class Live:
-    """An execution this process owns and has not finished yet."""
-
-    record: ExecutionRecord
-    output_folder: str
-    cutoff: int | None
-    submitted: float  # perf_counter at submission
-    token: CancelToken | None = None  # set when it starts running
-    cancelled: bool = False  # stopped while still queued
-    done: threading.Event = field(default_factory=threading.Event)
-    final: threading.Event = field(default_factory=threading.Event)  # final state stored
-    on_final: list[Callable[[], None]] = field(default_factory=list)  # called once final
-    authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
-    visible: Visibility | None = None  # what the caller's listings may show
-    refusal: NotAuthorizedError | None = None  # refused at submission: fails when picked up
-
-    @property
-    def query_id(self) -> str:
-        return self.record.execution.query_execution_id
 
 
 class QueryService:
@@ -163,13 +133,17 @@ class QueryService:
         self.executions = ExecutionStore(state, new_owner())
         self.workgroups = WorkGroupStore(state, f"s3://{self.results_bucket}/")
         self.workgroups.ensure_primary()
-        self.cache = ResultCache(result_cache_bytes)
+        self.outputs = ResultOutputs(
+            storage, self.executions, self.results_bucket, result_cache_bytes, max_concurrent
+        )
+        self.cache = self.outputs.cache
+        self._worker = ExecutionWorker(
+            self.executions, runner, self.outputs, self.store_final, timeout_seconds
+        )
         self._live: dict[str, Live] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._pool = ThreadPoolExecutor(max_concurrent, thread_name_prefix="shoal-query")
-        # Store a result's files side by side, so their fsyncs overlap.
-        self.file_writers = ThreadPoolExecutor(max_concurrent, thread_name_prefix="shoal-files")
         self.recovered = self.executions.recover_orphans()
         self._monitor = threading.Thread(target=self._watch, name="shoal-query-monitor")
         self._monitor.daemon = True
@@ -234,7 +208,7 @@ class QueryService:
         )
         live.record = record
         live.authorize, live.visible = authorize, visible
-        live.refusal = self._refused_at_submission(sql, database, authorize)
+        live.refusal = self._refused_at_submission(sql, live.statement, database, authorize)
         if not self.executions.insert(record):  # the token was taken meanwhile
             earlier = self._by_token(client_request_token or "", request_hash)
             if earlier:
@@ -246,7 +220,11 @@ class QueryService:
         return live.query_id
 
     def _refused_at_submission(
-        self, sql: str, database: str | None, authorize: StatementAuthorizer | None
+        self,
+        sql: str,
+        statement: Statement | ShoalError,
+        database: str | None,
+        authorize: StatementAuthorizer | None,
     ) -> NotAuthorizedError | None:
         """A query's refusal, known before StartQueryExecution answers (so its audit
         record can say so); None when allowed, or when only the run can tell.
@@ -259,12 +237,15 @@ class QueryService:
         """
         if authorize is None or information_schema.mentioned(sql):
             return None
+        # Not a query, not a statement, or EXECUTE (its statement is the prepared one).
+        if not isinstance(statement, Statement) or statement.kind != "SELECT":
+            return None
+        if statement.sql != sql:
+            return None
         try:
-            if classify(sql) != "SELECT":
-                return None
             prepared = self.runner.planner.prepare(sql, database or "default", _any_count)
             reads = [TableAccess(r.database, r.table, "read") for r in prepared.resolution.reads]
-            authorize(sql, reads)
+            authorize(statement, reads)
         except NotAuthorizedError as refusal:
             return refusal
         except (ShoalError, RecursionError):
@@ -298,10 +279,13 @@ class QueryService:
             raise InvalidRequestError("QueryString must be Unicode text (no lone surrogates)")
         if reuse_minutes is not None and not 0 <= reuse_minutes <= 10080:
             raise InvalidRequestError("MaxAgeInMinutes must be between 0 and 10080")
-        bind_values(parameters)  # refuse non-literals now, as Athena does
+        values = bind_values(parameters)  # refuse non-literals now, as Athena does
         folder = self._output_folder(group, output_location)
         query_id = str(uuid.uuid4())
-        statement_type, substatement = self._guess_kind(sql, group.name)
+        statement = self._statement(sql, group.name, parameters, values)
+        statement_type = substatement = None
+        if isinstance(statement, Statement):
+            statement_type, substatement = statement.statement_type, statement.kind
         execution_ = QueryExecution(
             query_execution_id=query_id,
             query=sql,
@@ -318,7 +302,7 @@ class QueryService:
         key = reuse_key(sql, "awsdatacatalog", database, group.name, parameters)
         record = ExecutionRecord(execution_, reuse_key=key)
         cutoff = group.configuration.bytes_scanned_cutoff_per_query
-        return record, Live(record, folder, cutoff, time.perf_counter())
+        return record, Live(record, folder, cutoff, time.perf_counter(), statement)
 
     def _output_folder(self, group: WorkGroup, requested: str | None) -> str:
         """The request's location, else the workgroup's (always the workgroup's when it
@@ -331,18 +315,24 @@ class QueryService:
         parse_uri(folder)
         return folder
 
-    def _guess_kind(self, sql: str, workgroup: str) -> tuple[str | None, str | None]:
-        """StatementType from the leading keywords (which result file it will write);
-        the runner's outcome has the last word. Unknown statements fail when run."""
-        execute = parse_execute(sql)
+    def _statement(
+        self, sql: str, workgroup: str, texts: Sequence[str], values: Sequence[Any]
+    ) -> Statement | ShoalError:
+        """The statement to run, classified and bound once: ``sql`` with ``values``, or
+        for EXECUTE the prepared statement with the USING values then ``texts``.
+
+        An error (unknown statement, unknown prepared statement) is returned, not
+        raised: the execution is stored and fails with it when it runs, as in Athena.
+        """
         try:
-            if execute is not None:
-                prepared = self.workgroups.get_prepared_statement(workgroup, execute.name)
-                sql = prepared.query_statement
-            kind = classify(sql)
-        except ShoalError:
-            return None, None
-        return STATEMENT_TYPES[kind], kind
+            execute = parse_execute(sql)
+            if execute is None:
+                return Statement.of(sql, values)
+            prepared = self.workgroups.get_prepared_statement(workgroup, execute.name)
+            bound = bind_values([*execute.values, *texts])
+            return Statement.of(prepared.query_statement, bound)
+        except ShoalError as err:
+            return err
 
     # --- running -----------------------------------------------------------------------
 
@@ -353,7 +343,7 @@ class QueryService:
                     return
                 entered = partial(self._entered, live.query_id)
                 live.token = CancelToken(timeout=self.timeout_seconds, on_phase=entered)
-            execution.run(self, live)
+            self._worker.run(live)
         finally:
             with self._lock:  # with ``when_final``'s check: no callback is missed
                 live.final.set()
@@ -536,13 +526,14 @@ class QueryService:
         authorizer's sake. Only queries (SELECT, WITH, VALUES) can be estimated.
         """
         del user  # the authorizer is built for the caller; kept for the API's symmetry
-        if classify(sql) != "SELECT":
+        statement = Statement.of(sql)
+        if statement.kind != "SELECT":
             raise InvalidRequestError("only queries (SELECT, WITH, VALUES) can be estimated")
         check = authorize
         context = StatementContext(
             query_id="estimate",
             database=database or "default",
-            authorize=None if check is None else (lambda accesses: check(sql, accesses)),
+            authorize=None if check is None else (lambda accesses: check(statement, accesses)),
         )
         plan, _ = self.runner.plan_query(parse(sql), context)
         return estimate_plan(plan, self.storage).bytes
@@ -560,32 +551,9 @@ class QueryService:
 
     def result(self, query_id: str) -> StoredResult:
         """The whole result of a SUCCEEDED execution, from memory or its file."""
-        cached = self.cache.get(query_id)
-        if cached is not None:
-            return cached
-        record = self.executions.get(query_id)
-        found = record.execution
-        if found.state in ACTIVE_STATES:
-            raise InvalidRequestError(f"Query has not yet finished. Current state: {found.state}")
-        if found.state != "SUCCEEDED":
-            raise InvalidRequestError(
-                f"Query did not finish successfully. Final query state: {found.state}"
-            )
-        if not found.output_location or record.result_columns is None:
-            raise InvalidRequestError(f"QueryExecution {query_id} has no stored result")
-        loaded = load_result(
-            self.storage, found.output_location, record.result_columns, found.update_count
-        )
-        self.cache.put(query_id, loaded)
-        return loaded
+        return self.outputs.result(query_id)
 
     # --- housekeeping ------------------------------------------------------------------
-
-    def ensure_results_bucket(self, folder: str) -> None:
-        """Create the default results bucket on first use (other buckets must exist)."""
-        bucket, _ = parse_uri(folder)
-        if bucket == self.results_bucket and not self.storage.bucket_exists(bucket):
-            self.storage.create_bucket(bucket)
 
     def live_token(self, query_id: str) -> CancelToken | None:
         with self._lock:
@@ -638,9 +606,8 @@ class QueryService:
                 completion_time=now(),
             )
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self.file_writers.shutdown(wait=True)
         self._monitor.join(timeout=5)
-        self.cache.clear()
+        self.outputs.close()
 
     def __enter__(self) -> QueryService:
         return self

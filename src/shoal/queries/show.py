@@ -24,15 +24,10 @@ from shoal.catalog.model import (
 from shoal.catalog.names import validate_name
 from shoal.errors import EntityNotFoundError, InvalidInputError
 from shoal.queries.classify import STATEMENT_TYPES
+from shoal.queries.context import StatementContext, StatementOutcome, TableAccess
 from shoal.queries.hive_ddl import Parser, TableName
 from shoal.queries.planner import view_definition
-from shoal.queries.runner import (
-    Handler,
-    StatementContext,
-    StatementOutcome,
-    StatementRunner,
-    TableAccess,
-)
+from shoal.queries.tools import Handler, StatementTools
 
 ALL_TABLES = "*"  # the table of a TableAccess that covers a whole database
 # Hive's FileUtils.escapePathName: characters a partition folder name spells as %XX.
@@ -102,9 +97,7 @@ def _read(context: StatementContext, database: str, table: str) -> list[TableAcc
 # --- SHOW DATABASES / TABLES / VIEWS -----------------------------------------------------------
 
 
-def show_databases(
-    runner: StatementRunner, sql: str, context: StatementContext
-) -> StatementOutcome:
+def show_databases(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``SHOW DATABASES|SCHEMAS [[LIKE] 'pattern']`` -> ``database_name``."""
     p = Parser(sql)
     p.expect("SHOW")
@@ -120,18 +113,18 @@ def show_databases(
     return outcome("SHOW_DATABASES", lines_table("database_name", _matching(names, pattern)), [])
 
 
-def show_tables(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def show_tables(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``SHOW TABLES [IN db] [[LIKE] 'pattern']`` -> ``tab_name`` (views included, as Hive)."""
     return _list_tables(runner, sql, context, "TABLES", lambda t: True)
 
 
-def show_views(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def show_views(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``SHOW VIEWS [IN db] [[LIKE] 'pattern']`` -> ``tab_name``."""
     return _list_tables(runner, sql, context, "VIEWS", lambda t: t.table_type == TABLE_TYPE_VIEW)
 
 
 def _list_tables(
-    runner: StatementRunner,
+    runner: StatementTools,
     sql: str,
     context: StatementContext,
     what: str,
@@ -169,14 +162,14 @@ def _matching(names: Iterable[str], pattern: str | None) -> list[str]:
 
 
 def _one_table(
-    runner: StatementRunner, context: StatementContext, name: TableName
+    runner: StatementTools, context: StatementContext, name: TableName
 ) -> tuple[Table, list[TableAccess]]:
     database, table = _resolve(name, context)
     accesses = _read(context, database, table)
     return runner.catalog.get_table(database, table), accesses
 
 
-def show_columns(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def show_columns(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``SHOW COLUMNS {IN|FROM} t [{IN|FROM} db]`` -> ``field``, partition keys last."""
     p = Parser(sql)
     p.expect("SHOW", "COLUMNS")
@@ -195,7 +188,7 @@ def show_columns(runner: StatementRunner, sql: str, context: StatementContext) -
 
 
 def show_partitions(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``SHOW PARTITIONS t`` -> ``partition`` (``year=2024/month=01``) in value order."""
     p = Parser(sql)
@@ -213,7 +206,7 @@ def show_partitions(
 
 
 def show_tblproperties(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``SHOW TBLPROPERTIES t [('key')]`` -> ``prpt_name, prpt_value`` (or the value)."""
     p = Parser(sql)
@@ -236,7 +229,7 @@ def show_tblproperties(
     return outcome("SHOW_TBLPROPERTIES", rows, accesses)
 
 
-def describe(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def describe(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """``DESCRIBE [EXTENDED|FORMATTED] t [column]`` -> ``col_name, data_type, comment``."""
     p = Parser(sql)
     if not p.accept("DESCRIBE"):
@@ -336,7 +329,7 @@ _DETAILS: dict[str, Callable[[Table], list[tuple[str, str, str]]]] = {
 
 
 def show_create_table(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``SHOW CREATE TABLE t`` -> ``createtab_stmt``: Hive DDL recreating the table."""
     table, accesses = _show_create(runner, sql, context, "TABLE")
@@ -349,7 +342,7 @@ def show_create_table(
 
 
 def show_create_view(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """``SHOW CREATE VIEW v`` -> ``Create View``: the view's SQL as Athena shows it."""
     view, accesses = _show_create(runner, sql, context, "VIEW")
@@ -361,7 +354,7 @@ def show_create_view(
 
 
 def _show_create(
-    runner: StatementRunner, sql: str, context: StatementContext, what: str
+    runner: StatementTools, sql: str, context: StatementContext, what: str
 ) -> tuple[Table, list[TableAccess]]:
     p = Parser(sql)
     p.expect("SHOW", "CREATE", what)

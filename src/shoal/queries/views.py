@@ -16,24 +16,24 @@ import pyarrow as pa
 from sqlglot import exp
 
 from shoal.catalog.model import TABLE_TYPE_VIEW, Column, StorageDescriptor, Table
-from shoal.engine.dialect import TableRef, check_query
+from shoal.engine.athena import TableRef, check_query
 from shoal.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
-from shoal.queries.data_files import hive_columns
-from shoal.queries.planner import encode_view
-from shoal.queries.runner import (
+from shoal.queries.context import (
     Access,
     StatementContext,
     StatementOutcome,
-    StatementRunner,
     elapsed_ms,
     outcome,
     table_write,
 )
+from shoal.queries.data_files import hive_columns
+from shoal.queries.planner import encode_view
+from shoal.queries.tools import StatementTools
 from shoal.queries.writes import parse_statement, statement_sql, target_ref
 
 
 def run_create_view(
-    runner: StatementRunner, sql: str, context: StatementContext
+    runner: StatementTools, sql: str, context: StatementContext
 ) -> StatementOutcome:
     """Store a view after checking its query resolves and runs."""
     start = time.perf_counter()
@@ -59,7 +59,7 @@ def run_create_view(
     )
 
 
-def run_drop_view(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_drop_view(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """Drop a view (only a view: tables are dropped with DROP TABLE)."""
     tree = parse_statement(sql, exp.Drop)
     ref = target_ref(tree.find(exp.Table), context)
@@ -77,7 +77,7 @@ def run_drop_view(runner: StatementRunner, sql: str, context: StatementContext) 
 
 
 def _view_columns(
-    runner: StatementRunner, body: exp.Expr, ref: TableRef, context: StatementContext
+    runner: StatementTools, body: exp.Expr, ref: TableRef, context: StatementContext
 ) -> tuple[list[Column], tuple[Access, ...]]:
     """Resolve, authorize and run the query for no rows: its columns and types."""
     subquery = exp.Subquery(this=body.copy(), alias=exp.TableAlias(this=exp.to_identifier("v")))
@@ -87,7 +87,7 @@ def _view_columns(
     return hive_columns(result.table.schema), accesses
 
 
-def _store(runner: StatementRunner, view: Table, replace_existing: bool) -> None:
+def _store(runner: StatementTools, view: Table, replace_existing: bool) -> None:
     try:
         existing = runner.catalog.get_table(view.database, view.name)
     except EntityNotFoundError:

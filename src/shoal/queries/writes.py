@@ -34,7 +34,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from shoal.catalog.model import Partition, StorageDescriptor, Table
-from shoal.engine.dialect import DATA_CATALOG, TableRef, check_query, parse
+from shoal.engine.athena import DATA_CATALOG, TableRef, check_query, parse
 from shoal.errors import (
     AlreadyExistsError,
     EntityNotFoundError,
@@ -44,6 +44,15 @@ from shoal.errors import (
     UnsupportedSqlError,
 )
 from shoal.queries.classify import strip_comments
+from shoal.queries.context import (
+    Access,
+    LocationAccess,
+    StatementContext,
+    StatementOutcome,
+    elapsed_ms,
+    outcome,
+    table_write,
+)
 from shoal.queries.data_files import (
     PreparedData,
     Written,
@@ -55,17 +64,8 @@ from shoal.queries.data_files import (
 )
 from shoal.queries.model import WRITING_DATA
 from shoal.queries.planner import table_format
-from shoal.queries.runner import (
-    Access,
-    LocationAccess,
-    StatementContext,
-    StatementOutcome,
-    StatementRunner,
-    elapsed_ms,
-    outcome,
-    table_write,
-)
 from shoal.queries.select import check_parameters
+from shoal.queries.tools import StatementTools
 from shoal.queries.write_options import WriteOptions, folder_of
 from shoal.storage.base import parse_uri
 
@@ -119,7 +119,7 @@ def _query_of(node: exp.Expr) -> exp.Expr:
 # ---------------------------------------------------------------- CTAS
 
 
-def run_ctas(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_ctas(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """CREATE TABLE … WITH (…) AS SELECT: write the rows, then register the table."""
     start = time.perf_counter()
     tree = parse_statement(sql, exp.Create)
@@ -163,7 +163,7 @@ def run_ctas(runner: StatementRunner, sql: str, context: StatementContext) -> St
     )
 
 
-def _exists(runner: StatementRunner, ref: TableRef) -> bool:
+def _exists(runner: StatementTools, ref: TableRef) -> bool:
     try:
         runner.catalog.get_table(ref.database, ref.table)
     except EntityNotFoundError:
@@ -180,7 +180,7 @@ def _default_location(context: StatementContext) -> str:
     return f"{context.output_location.rstrip('/')}/tables/{context.query_id}/"
 
 
-def _require_empty(runner: StatementRunner, location: str) -> None:
+def _require_empty(runner: StatementTools, location: str) -> None:
     bucket, prefix = parse_uri(folder_of(location))
     if runner.storage.list(bucket, prefix, max_keys=1).objects:
         raise TargetNotEmptyError(
@@ -190,7 +190,7 @@ def _require_empty(runner: StatementRunner, location: str) -> None:
 
 
 def _register(
-    runner: StatementRunner,
+    runner: StatementTools,
     ref: TableRef,
     data: PreparedData,
     options: WriteOptions,
@@ -213,7 +213,7 @@ def _register(
         raise
 
 
-def _add_partitions(runner: StatementRunner, table: Table, written: Written) -> None:
+def _add_partitions(runner: StatementTools, table: Table, written: Written) -> None:
     new = [
         Partition(table.database, table.name, values, _partition_storage(table, folder))
         for values, folder in written.partitions.items()
@@ -229,7 +229,7 @@ def _partition_storage(table: Table, folder: str) -> StorageDescriptor:
 # ---------------------------------------------------------------- INSERT INTO
 
 
-def run_insert(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_insert(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """INSERT INTO db.t [(cols)] SELECT …: new files in the table's format and folders."""
     start = time.perf_counter()
     tree = parse_statement(sql, exp.Insert)
@@ -271,7 +271,7 @@ def run_insert(runner: StatementRunner, sql: str, context: StatementContext) -> 
     )
 
 
-def _existing_partitions(runner: StatementRunner, table: Table) -> dict[tuple[str, ...], str]:
+def _existing_partitions(runner: StatementTools, table: Table) -> dict[tuple[str, ...], str]:
     if not table.partition_keys:
         return {}
     return {
@@ -328,7 +328,7 @@ def _closing_paren(tokens: Sequence[Token]) -> int:
     raise SqlSyntaxError("UNLOAD: the query's parenthesis is never closed")
 
 
-def run_unload(runner: StatementRunner, sql: str, context: StatementContext) -> StatementOutcome:
+def run_unload(runner: StatementTools, sql: str, context: StatementContext) -> StatementOutcome:
     """UNLOAD: write the query's rows as files; nothing is catalogued."""
     start = time.perf_counter()
     statement = parse_unload(sql)
