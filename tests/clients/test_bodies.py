@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -247,3 +248,23 @@ def test_a_large_put_and_get_keep_memory_flat(server: ShoalServer) -> None:
         sampler.join()
     assert got == data
     assert peak[0] - baseline <= 48 * MiB, (baseline, peak[0])
+
+
+def test_an_early_answer_to_expect_continue_ends_the_connection(server: ShoalServer) -> None:
+    """A PutObject awaiting ``100 Continue`` that is answered at once (an empty body and a
+    failed If-Match: 404) closes its connection: some clients would take that early
+    answer's status for the next response on it."""
+    bucket = f"expect-{uuid.uuid4().hex[:12]}"
+    server.client("s3").create_bucket(Bucket=bucket)
+    head, _ = signed_head(
+        server,
+        "PUT",
+        f"/{bucket}/k",
+        "s3",
+        {"Expect": "100-continue", "If-Match": "*", "Content-Length": "0"},
+    )
+    with connect(server) as sock:
+        sock.sendall(head)
+        answer = read_answer(sock)
+    assert answer.status == 404
+    assert answer.headers.get("connection") == "close"

@@ -363,17 +363,17 @@ def _not_worth_draining(http: HttpRequest) -> bool:
     The server reads and drops an unread body to keep the connection (the client then
     reads the answer as it expects to). Not a body that will never come (its client
     awaits ``100 Continue``, never sent: it would be misread as the next request), nor
-    one too large to be worth reading for nothing.
+    one too large to be worth reading for nothing. A client that sent ``Expect:
+    100-continue`` and got a final answer instead ends the connection even with no
+    body: botocore 1.40 (a year old; 1.44 does not) keeps that early answer's status line for the
+    connection's next response (a 404 answered a later PutObject that succeeded).
     """
+    if http.header("expect") is not None:
+        return True
     if not _may_have_body(http):
         return False
     length = http.header("content-length")
-    return (
-        http.header("expect") is not None
-        or length is None
-        or not length.isdigit()
-        or int(length) > DRAIN_LIMIT
-    )
+    return length is None or not length.isdigit() or int(length) > DRAIN_LIMIT
 
 
 def _arrives_with_headers(http: HttpRequest) -> bool:
