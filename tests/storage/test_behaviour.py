@@ -21,6 +21,7 @@ from shoal.errors import (
     InvalidRangeError,
     NoSuchBucketError,
     NoSuchKeyError,
+    StorageError,
 )
 from shoal.storage import Listing, ObjectInfo, S3Storage, Storage, join_uri, parse_uri
 from shoal.storage.meta import ObjectMeta
@@ -647,3 +648,24 @@ def test_uri_helpers() -> None:
     assert join_uri("bucket", "a/b.csv") == "s3://bucket/a/b.csv"
     info = ObjectInfo("bucket", "k", 1, datetime.now(UTC))
     assert parse_uri(info.uri) == ("bucket", "k")
+
+
+def test_an_opened_object_answers_from_one_version(storage_case: StorageCase) -> None:
+    """What GetObject streams from: reads of an opened object never mix in the bytes of
+    a put that replaced it meanwhile -- they keep answering from the version opened
+    (a local file's inode) or fail (S3: the ETag no longer matches)."""
+    storage, bucket = storage_case.storage, storage_case.new_bucket()
+    first = bytes(range(256)) * 1024
+    storage.put(bucket, "k", first)
+    with storage.open_object(bucket, "k") as reader:
+        assert (reader.info.size, reader.info.key) == (len(first), "k")
+        head = reader.read(0, 1000)
+        storage.put(bucket, "k", b"x" * len(first))
+        if storage_case.caps.snapshot_reads:
+            assert head + reader.read(1000, len(first)) == first
+        else:
+            with pytest.raises(StorageError):
+                reader.read(1000, len(first))
+    assert storage.read(bucket, "k") == b"x" * len(first)
+    with pytest.raises(NoSuchKeyError):
+        storage.open_object(bucket, "missing")

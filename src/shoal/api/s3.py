@@ -58,11 +58,19 @@ from shoal.api.s3_multipart import MultipartUploads, check_parts, file_pieces
 from shoal.app import Shoal
 from shoal.engine.lru import LruCache
 from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
-from shoal.storage.base import MAX_KEY_BYTES, ObjectInfo, Storage, validate_key, validate_prefix
+from shoal.storage.base import (
+    MAX_KEY_BYTES,
+    ObjectInfo,
+    ObjectReader,
+    Storage,
+    validate_key,
+    validate_prefix,
+)
 from shoal.storage.meta import ObjectMeta
 
 XML = "application/xml"
 STREAM_CHUNK = 1024 * 1024  # object data moves in pieces this large, never whole
+_OPEN_ATTEMPTS = 3  # opening a version while puts keep replacing it
 MAX_PART_NUMBER = 10000
 LISTING_HASH_LIMIT = 16 * 1024 * 1024  # hash unknown objects up to this size in listings
 # Sub-resources S3 has and shoal does not: answered 501, never mistaken for a GET.
@@ -382,7 +390,34 @@ class S3Api:
             raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
 
     def get_object(self, req: S3Request) -> Response:
-        info, meta = self.storage.head(req.bucket, req.key)
+        """GetObject and HeadObject. A GET streams from one opened version of the object
+        (``Storage.open_object``): a put replacing it meanwhile never mixes into the
+        answer, whose headers describe that same version."""
+        if req.method == "HEAD":
+            info, meta = self.storage.head(req.bucket, req.key)
+            return self._object_answer(req, info, meta, None)
+        reader, meta = self._open_version(req)
+        try:
+            return self._object_answer(req, reader.info, meta, reader)
+        except BaseException:
+            reader.close()
+            raise
+
+    def _open_version(self, req: S3Request) -> tuple[ObjectReader, ObjectMeta]:
+        """The object opened, and the metadata of that same version (a put between the
+        open and the metadata read is noticed by size, time and ETag: opened again)."""
+        for _ in range(_OPEN_ATTEMPTS):
+            reader = self.storage.open_object(req.bucket, req.key)
+            info, meta = self.storage.head(req.bucket, req.key)
+            opened = reader.info
+            if (info.size, info.mtime, info.etag) == (opened.size, opened.mtime, opened.etag):
+                return reader, meta
+            reader.close()
+        raise ApiError("SlowDown", "The object changed while it was opened; retry.", 503)
+
+    def _object_answer(
+        self, req: S3Request, info: ObjectInfo, meta: ObjectMeta, reader: ObjectReader | None
+    ) -> Response:
         etag = meta.etag or self.etags.etag(info)
         headers = {
             "ETag": etag,
@@ -395,6 +430,8 @@ class S3Api:
         if status is not None:
             if status == 412:
                 raise ApiError("PreconditionFailed", "At least one precondition failed", 412)
+            if reader is not None:
+                reader.close()
             return Response(status_code=304, headers={"ETag": etag})
         span = self._span(req, meta, info.size)
         if (req.header("x-amz-checksum-mode") or "").upper() == "ENABLED" and not (
@@ -406,9 +443,9 @@ class S3Api:
             headers["Content-Range"] = f"bytes {start}-{stop - 1}/{info.size}"
         headers["Content-Length"] = str(stop - start)
         status_code = 206 if span is not None else 200
-        if req.method == "HEAD":
+        if reader is None:
             return Response(status_code=status_code, headers=headers)
-        return self._body(req, start, stop, status_code, headers)
+        return _body(reader, start, stop, status_code, headers)
 
     def object_attributes(self, req: S3Request) -> Response:
         """GetObjectAttributes."""
@@ -427,20 +464,6 @@ class S3Api:
             raise ApiError("InvalidRequest", "Cannot specify both Range header and partNumber")
         span = s3_meta.part_span(part, meta, size)
         return span if meta.part_sizes else None  # a single put is its own whole part 1
-
-    def _body(
-        self, req: S3Request, start: int, stop: int, status: int, headers: dict[str, str]
-    ) -> Response:
-        if stop - start <= STREAM_CHUNK:
-            data = self.storage.read(req.bucket, req.key, start, stop) if stop > start else b""
-            return Response(data, status_code=status, headers=headers)
-
-        def chunks() -> Iterator[bytes]:
-            for offset in range(start, stop, STREAM_CHUNK):
-                end = min(offset + STREAM_CHUNK, stop)
-                yield self.storage.read(req.bucket, req.key, offset, end)
-
-        return StreamingResponse(chunks(), status_code=status, headers=headers)
 
     def delete_object(self, req: S3Request) -> Response:
         self.storage.delete(req.bucket, req.key)
@@ -722,6 +745,24 @@ _OVERRIDES = {
     "response-content-disposition": "Content-Disposition",
     "response-content-encoding": "Content-Encoding",
 }
+
+
+def _body(
+    reader: ObjectReader, start: int, stop: int, status: int, headers: dict[str, str]
+) -> Response:
+    """The answer's bytes ``[start, stop)`` from ``reader``, which it closes: in one read
+    when small, else streamed a piece at a time (also closed when the client leaves)."""
+    if stop - start <= STREAM_CHUNK:
+        with reader:
+            data = reader.read(start, stop) if stop > start else b""
+        return Response(data, status_code=status, headers=headers)
+
+    def chunks() -> Iterator[bytes]:
+        with reader:
+            for offset in range(start, stop, STREAM_CHUNK):
+                yield reader.read(offset, min(offset + STREAM_CHUNK, stop))
+
+    return StreamingResponse(chunks(), status_code=status, headers=headers)
 
 
 def _response_overrides(query: Mapping[str, str]) -> dict[str, str]:

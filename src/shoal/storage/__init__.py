@@ -9,6 +9,7 @@ from __future__ import annotations
 from shoal.storage.base import (
     Listing,
     ObjectInfo,
+    ObjectReader,
     Storage,
     join_uri,
     parse_uri,
@@ -23,6 +24,7 @@ __all__ = [
     "Listing",
     "LocalStorage",
     "ObjectInfo",
+    "ObjectReader",
     "S3Storage",
     "Storage",
     "join_uri",

@@ -172,6 +172,34 @@ def join_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+class ObjectReader:
+    """One object opened for ranged reads (``Storage.open_object``): ``info`` describes
+    the version opened, and every ``read`` answers from that version, whatever replaces
+    the object meanwhile -- or, where the storage cannot hold a version, fails with
+    StorageError rather than mixing two versions' bytes. Close it (or use ``with``).
+
+    This base reads through ``Storage.read`` and checks nothing: storage that can do
+    better overrides ``Storage.open_object``.
+    """
+
+    def __init__(self, storage: Storage, info: ObjectInfo) -> None:
+        self.info = info
+        self._storage = storage
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of the version opened (``Storage.read``'s ranges)."""
+        return self._storage.read(self.info.bucket, self.info.key, start, end)
+
+    def close(self) -> None:
+        """Release what the reader holds open."""
+
+    def __enter__(self) -> ObjectReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 class Storage(ABC):
     """Object storage addressed by bucket and key.
 
@@ -241,6 +269,13 @@ class Storage(ABC):
         Raises:
             NoSuchBucketError, NoSuchKeyError, InvalidRangeError.
         """
+
+    def open_object(self, bucket: str, key: str) -> ObjectReader:
+        """``key`` opened for ranged reads of one version (see ``ObjectReader``): what
+        GetObject streams from, so a response never mixes two versions of an object.
+        Raises NoSuchKeyError. This default holds no version (it reads through
+        ``read``); implementations override it."""
+        return ObjectReader(self, self.stat(bucket, key))
 
     def read_prefixes(
         self, bucket: str, requests: Iterable[tuple[str, int]]

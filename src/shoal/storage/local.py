@@ -43,13 +43,13 @@ import re
 import shutil
 import stat
 import uuid
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 from pathlib import Path
 from stat import S_ISREG
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from shoal.errors import (
     DISK_FULL_MESSAGE,
@@ -68,6 +68,7 @@ from shoal.storage.base import (
     Listing,
     MetaSource,
     ObjectInfo,
+    ObjectReader,
     PrefixAnswer,
     Storage,
     resolve_meta,
@@ -111,6 +112,9 @@ _datasync = getattr(os, "fdatasync", os.fsync)
 _CAN_OPEN_AT = (
     os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
 )
+
+
+_T = TypeVar("_T")
 
 
 class _Entry(NamedTuple):
@@ -230,37 +234,36 @@ class LocalStorage(Storage):
     def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` of an object; see Storage.read for range semantics."""
         _check_range(start, end)
+        return self._at_key(
+            bucket, key, lambda path: self._read_file(path, bucket, key, start, end)
+        )
+
+    def open_object(self, bucket: str, key: str) -> ObjectReader:
+        """``key``'s file held open: reads answer from the version opened, even once a
+        put has renamed another file over it (see Storage.open_object)."""
+        return self._at_key(bucket, key, lambda path: self._open_version(path, bucket, key))
+
+    def _at_key(self, bucket: str, key: str, use: Callable[[str], _T]) -> _T:
+        """``use`` applied to the file of ``key``: its plain path, else the side area's.
+
+        The symlink check happens on the opened file (one syscall) instead of a
+        realpath walk: the crawler reads thousands of small files through here.
+        """
         if needs_side(key):
             validate_key(key)
-            return self._read_file(self._side_path(bucket, key), bucket, key, start, end)
-        # The symlink check happens on the opened file (one syscall) instead of a
-        # realpath walk: the crawler reads thousands of small files through here.
+            return use(self._side_path(bucket, key))
         path = self._object_path(bucket, key, resolve=False)
         try:
-            return self._read_file(path, bucket, key, start, end)
+            return use(path)
         except NoSuchKeyError:
             side = self._side_path(bucket, key)
             if not os.path.lexists(side):
                 raise
-            return self._read_file(side, bucket, key, start, end)
+            return use(side)
 
     def _read_file(self, path: str, bucket: str, key: str, start: int, end: int | None) -> bytes:
+        fd = self._open_checked(path, bucket, key)
         try:
-            # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
-            fd = os.open(path, OPEN_FILE)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
-            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
-            if exc.errno == errno.ENAMETOOLONG:
-                raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
-            raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
-        try:
-            if not opened_as(fd, path):
-                self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
-                raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
             if start == 0 and end:
                 # The common prefix read: no fstat unless the answer is short of ``end``
                 # (the size then decides between a short object and an empty range).
@@ -273,6 +276,37 @@ class LocalStorage(Storage):
             return read_range(fd, st.st_size, start, end)
         finally:
             os.close(fd)
+
+    def _open_version(self, path: str, bucket: str, key: str) -> ObjectReader:
+        fd = self._open_checked(path, bucket, key)
+        try:
+            st = os.fstat(fd)
+            if not _is_regular(st):  # a folder: "a" while keys "a/..." exist
+                raise NoSuchKeyError(f"no such key: {bucket}/{key}")
+        except BaseException:
+            os.close(fd)
+            raise
+        return _OpenFile(self, _info(bucket, key, st), fd)
+
+    def _open_checked(self, path: str, bucket: str, key: str) -> int:
+        """``path`` opened for reading, refused if a symlink lies on the way."""
+        try:
+            # O_NOFOLLOW: a symlink swapped in after the path check is still refused.
+            fd = os.open(path, OPEN_FILE)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            self._existing_bucket(bucket)  # NoSuchBucket when that is the reason
+            raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise InvalidKeyError(f"key is a symlink: {key!r}") from None
+            if exc.errno == errno.ENAMETOOLONG:
+                raise NoSuchKeyError(f"no such key: {bucket}/{key}") from None
+            raise StorageError(f"cannot read {bucket}/{key}: {exc}") from exc
+        if not opened_as(fd, path):
+            os.close(fd)
+            self._existing_bucket(bucket)  # a symlinked bucket folder is no bucket
+            raise InvalidKeyError(f"key {key!r} crosses a symlink in bucket {bucket!r}")
+        return fd
 
     def read_prefixes(
         self, bucket: str, requests: Iterable[tuple[str, int]]
@@ -733,6 +767,25 @@ def _is_regular(st: os.stat_result) -> bool:
 
 def _info(bucket: str, key: str, st: os.stat_result, etag: str | None = None) -> ObjectInfo:
     return ObjectInfo(bucket, key, st.st_size, datetime.fromtimestamp(st.st_mtime, UTC), etag)
+
+
+class _OpenFile(ObjectReader):
+    """A local object's file descriptor: the inode stays readable after a rename."""
+
+    def __init__(self, storage: Storage, info: ObjectInfo, fd: int) -> None:
+        super().__init__(storage, info)
+        self._fd: int | None = fd
+
+    def read(self, start: int, end: int) -> bytes:
+        _check_range(start, end)
+        if self._fd is None:
+            raise StorageError(f"{self.info.bucket}/{self.info.key}: reader closed")
+        return read_range(self._fd, self.info.size, start, end)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _entry_info(bucket: str, key: str, entry: _Entry) -> ObjectInfo | None:

@@ -38,6 +38,7 @@ from shoal.storage.base import (
     Listing,
     MetaSource,
     ObjectInfo,
+    ObjectReader,
     Storage,
     resolve_meta,
     validate_bucket_name,
@@ -161,6 +162,17 @@ class S3Storage(Storage):
 
     def read(self, bucket: str, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``[start, end)`` through a ranged GET; see Storage.read for semantics."""
+        return self._ranged_get(bucket, key, start, end)
+
+    def open_object(self, bucket: str, key: str) -> ObjectReader:
+        """``key``'s current version, by its ETag: each read is a ranged GET that must
+        still match it (If-Match), so a replaced object fails the read with
+        StorageError instead of mixing two versions' bytes."""
+        return _SameVersion(self, self.head(bucket, key)[0])
+
+    def _ranged_get(
+        self, bucket: str, key: str, start: int, end: int | None, if_match: str | None = None
+    ) -> bytes:
         _validate(bucket, key)
         if start < 0 or (end is not None and end < start):
             raise InvalidRangeError(f"invalid byte range: start={start}, end={end}")
@@ -170,6 +182,8 @@ class S3Storage(Storage):
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if start or end is not None:
             kwargs["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        if if_match is not None:
+            kwargs["IfMatch"] = if_match
         response = self._call(self._client.get_object, bucket, key, **kwargs)
         with response["Body"] as body:
             data: bytes = body.read()
@@ -313,6 +327,17 @@ class S3Storage(Storage):
         except BotoCoreError as exc:
             # Connection refused, timeouts, bad endpoint: nothing the caller can fix.
             raise StorageError(f"S3 request failed: {exc}") from exc
+
+
+class _SameVersion(ObjectReader):
+    """Reads of one version of an S3 object, held by its ETag."""
+
+    def __init__(self, storage: S3Storage, info: ObjectInfo) -> None:
+        super().__init__(storage, info)
+        self._s3 = storage
+
+    def read(self, start: int, end: int) -> bytes:
+        return self._s3._ranged_get(self.info.bucket, self.info.key, start, end, self.info.etag)
 
 
 def _parts(chunks: Iterable[bytes]) -> Iterator[bytes]:
