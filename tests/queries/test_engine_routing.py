@@ -9,6 +9,7 @@ runs pinned workgroups on a real Spark Connect server.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from click.testing import CliRunner
 import shoal
 from shoal.app import Shoal
 from shoal.cli import main
+from shoal.config import load_config
 from shoal.errors import InvalidRequestError
 from shoal.queries.model import (
     ENGINE_VERSION,
@@ -70,6 +72,25 @@ def test_a_spark_workgroup_without_a_spark_url_fails_clearly(app: Shoal) -> None
     assert shown.state == SUCCEEDED, shown.state_change_reason
     # The default workgroup is not affected.
     assert explain_engine(app, "primary") == "Engine plan (DuckDB):"
+
+
+def test_a_spark_workgroup_without_pyspark_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if the spark extra were absent
+    with shoal.open(data_dir=str(tmp_path / "data"), spark_connect_url="sc://localhost:1") as app:
+        app.queries.workgroups.create_workgroup(spark_workgroup("big"))
+        execution = app.queries.wait(app.queries.start("SELECT 1", workgroup="big"), 60)
+        assert execution.state == FAILED
+        assert "pyspark is not installed" in (execution.state_change_reason or "")
+        assert "spark_engine" not in app.__dict__
+
+
+def test_the_spark_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOAL_SPARK_CONNECT_URL", "sc://spark.example:15002")
+    assert load_config().spark_connect_url == "sc://spark.example:15002"
+    flag = load_config(overrides={"spark_connect_url": "sc://other:1"})
+    assert flag.spark_connect_url == "sc://other:1"
 
 
 def test_an_unknown_engine_version_is_refused(app: Shoal) -> None:

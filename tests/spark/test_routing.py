@@ -1,7 +1,7 @@
 """Routing on a real Spark Connect server (``local[2]``): a workgroup whose
 EngineVersion is "PySpark engine version 3" runs its queries on Spark, the default
 workgroup stays on DuckDB -- through the query service and through boto3 against a
-real ``shoal serve`` whose ``SHOAL_SPARK_CONNECT_URL`` names the server.
+real ``shoal serve --spark-connect`` naming the server.
 
 Expected answers are computed in Python from the rows the test writes.
 """
@@ -99,7 +99,8 @@ def server(
     tmp_path_factory: pytest.TempPathFactory, spark_local: SparkProcesses
 ) -> Iterator[ShoalServer]:
     data: Path = tmp_path_factory.mktemp("routing-serve") / "data"
-    started = start_server(data, settings={"SPARK_CONNECT_URL": spark_local.url})
+    command = ["--data", str(data), "serve", "--port", "0", "--spark-connect", spark_local.url]
+    started = start_server(data, cli_args=command)
     try:
         yield started
     finally:
