@@ -3,6 +3,8 @@ database, storage and services; ``shoal.open(...)`` builds it."""
 
 from __future__ import annotations
 
+import importlib.util
+import threading
 from functools import cached_property
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -12,6 +14,8 @@ from shoal.auth.store import GovernanceStore
 from shoal.catalog.connection import StateDatabase
 from shoal.catalog.store import CatalogStore
 from shoal.config import Config, load_config
+from shoal.errors import ConfigError
+from shoal.queries.model import DUCKDB, SPARK, SPARK_ENGINE_VERSION
 from shoal.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -58,6 +62,7 @@ class Shoal:
         self.governance = GovernanceStore(self.state)  # groups, roles, policies, mappings
         # Called with each finished execution (quota checks, the audit record).
         self.query_listeners: list[FinishedListener] = []
+        self._engines_lock = threading.Lock()  # query workers build Spark's session once
 
     # Built on first use, so commands that run no SQL skip starting DuckDB and the
     # query workers (the query service recovers orphaned executions when it starts).
@@ -78,13 +83,60 @@ class Shoal:
         )
 
     @cached_property
+    def spark_engine(self) -> Engine:
+        """Apache Spark through Spark Connect (``spark_connect_url``), for workgroups
+        pinned to it; built when one of their queries first needs it.
+
+        Raises:
+            ConfigError: no Spark Connect URL is configured, or pyspark is missing.
+        """
+        url = self.config.spark_connect_url
+        if not url:
+            raise ConfigError(
+                "this workgroup runs its queries on Spark (EngineVersion "
+                f"{SPARK_ENGINE_VERSION!r}), but no Spark Connect URL is configured: "
+                "set spark_connect_url (SHOAL_SPARK_CONNECT_URL=sc://host:port)"
+            )
+        if importlib.util.find_spec("pyspark") is None:  # the optional extra
+            raise ConfigError(
+                "this workgroup runs its queries on Spark, but pyspark is not installed: "
+                "pip install 'shoal[spark]'"
+            )
+        from shoal.engine.spark import SparkEngine
+
+        return SparkEngine(url, self._spark_settings())
+
+    def _spark_settings(self) -> dict[str, str]:
+        """S3A options so Spark reads the lake from the same S3 endpoint as shoal."""
+        config = self.config
+        if not config.storage_endpoint_url:
+            return {}
+        from shoal.engine.spark import s3a_settings
+
+        return s3a_settings(
+            config.storage_endpoint_url,
+            config.storage_access_key_id,
+            config.storage_secret_access_key,
+            config.region,
+        )
+
+    def engine_for(self, name: str) -> Engine:
+        """The engine called ``name`` ("duckdb" or "spark"), built on first use."""
+        if name == SPARK:
+            with self._engines_lock:
+                return self.spark_engine
+        if name == DUCKDB:
+            return self.engine
+        raise ConfigError(f"unknown engine {name!r}: use {DUCKDB} or {SPARK}")
+
+    @cached_property
     def queries(self) -> QueryService:
         """Query executions, workgroups, named queries and prepared statements."""
         from shoal.audit.usage import audit_recorder
         from shoal.queries.runner import StatementRunner
         from shoal.queries.service import QueryService
 
-        runner = StatementRunner(self.catalog, self.storage, self.engine)
+        runner = StatementRunner(self.catalog, self.storage, self.engine, self.engine_for)
         self.query_listeners.append(self.quotas.after_query)
         # Each finished query is one record, whoever ran it (API, CLI, Python API).
         config = self.config
@@ -171,6 +223,8 @@ class Shoal:
             self.queries.close()
         if "engine" in self.__dict__:
             self.engine.close()
+        if "spark_engine" in self.__dict__:
+            self.spark_engine.close()
         if "audit" in self.__dict__:
             self.audit.close()
         self.state.close()

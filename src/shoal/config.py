@@ -100,6 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
         "false routes every read through shoal's read-only filesystem (10-15% slower), "
         "so DuckDB cannot open lake files even if both statement checks were bypassed.",
     ),
+    Setting(
+        "spark_connect_url",
+        _optional,
+        None,
+        "Spark Connect address (sc://host:port) for workgroups pinned to Spark "
+        '(EngineVersion "PySpark engine version 3"); needs the spark extra (pyspark).',
+    ),
     # -- API server (shoal serve) --
     Setting("host", str, "127.0.0.1", "Address `shoal serve` listens on."),
     Setting("port", _port, 8066, "Port `shoal serve` listens on (0: any free port)."),
@@ -168,6 +175,7 @@ class Config:
     engine_threads: int = 2
     engine_memory_limit: str = "4GB"
     engine_direct_reads: bool = True
+    spark_connect_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8066
     root_access_key_id: str | None = None

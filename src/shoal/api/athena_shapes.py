@@ -34,7 +34,8 @@ from shoal.api.json_protocol import WireList
 from shoal.catalog.model import Column, Database, Table
 from shoal.errors import InvalidRequestError
 from shoal.queries.model import (
-    ENGINE_VERSION,
+    AUTO_ENGINE_VERSION,
+    ENGINE_VERSIONS,
     ColumnInfo,
     NamedQuery,
     PreparedStatement,
@@ -42,13 +43,12 @@ from shoal.queries.model import (
     ResultSet,
     WorkGroup,
     WorkGroupConfiguration,
+    effective_engine_version,
 )
 
 Wire = dict[str, Any]
 
 DATA_CATALOG = "AwsDataCatalog"
-AUTO_ENGINE = "AUTO"
-ENGINE_VERSIONS = (AUTO_ENGINE, ENGINE_VERSION)
 DEFAULT_REUSE_MINUTES = 60  # Athena's MaxAgeInMinutes when reuse is enabled without one
 
 # WorkGroupConfiguration members shoal cannot honour (Spark, KMS, Identity Center …).
@@ -147,7 +147,7 @@ def execution_to_wire(execution: QueryExecution) -> Wire:
         "WorkGroup": execution.workgroup,
         "EngineVersion": {
             "SelectedEngineVersion": execution.engine_version,
-            "EffectiveEngineVersion": ENGINE_VERSION,
+            "EffectiveEngineVersion": effective_engine_version(execution.engine_version),
         },
         "SubstatementType": execution.substatement_type,
     }
@@ -260,7 +260,7 @@ def configuration_from_input(
         bytes_scanned_cutoff_per_query=data.get("BytesScannedCutoffPerQuery"),
         publish_cloud_watch_metrics_enabled=data.get("PublishCloudWatchMetricsEnabled", False),
         requester_pays_enabled=data.get("RequesterPaysEnabled", False),
-        selected_engine_version=_engine_version(data.get("EngineVersion"), AUTO_ENGINE),
+        selected_engine_version=_engine_version(data.get("EngineVersion"), AUTO_ENGINE_VERSION),
     )
 
 

@@ -46,12 +46,14 @@ def accept_global_options(command: click.Command) -> None:
         return
     for flag, name, help_text in GLOBAL_OPTIONS:
         option = click.Option(
-            [flag, name], help=help_text, expose_value=False, callback=_override_setting
+            [flag, name], help=help_text, expose_value=False, callback=override_setting
         )
         command.params.append(option)
 
 
-def _override_setting(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+def override_setting(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """An option's callback: its value overrides the setting of its name (the app
+    opens later, when the command runs)."""
     app = ctx.find_object(AppContext)  # made by the group's callback, before this parse
     if value is not None and app is not None and param.name is not None:
         app.override(param.name, value)

@@ -13,8 +13,12 @@ from shoal.cli.context import AppContext, output_option, pass_app
 from shoal.cli.output import emit, emit_object
 from shoal.queries.model import (
     DISABLED,
+    DUCKDB,
     ENABLED,
+    ENGINE_VERSIONS_BY_ENGINE,
     PRIMARY,
+    SPARK,
+    SPARK_ENGINE_VERSION,
     SUCCEEDED,
     PreparedStatement,
     QueryExecution,
@@ -175,7 +179,7 @@ def workgroups_group() -> None:
 
 
 def _workgroup_row(group: WorkGroup) -> dict[str, Any]:
-    return {**asdict(group), **asdict(group.configuration)}
+    return {**asdict(group), **asdict(group.configuration), "engine": group.configuration.engine}
 
 
 @workgroups_group.command("list")
@@ -184,7 +188,8 @@ def _workgroup_row(group: WorkGroup) -> dict[str, Any]:
 def list_workgroups(ctx: AppContext, output: str) -> None:
     """Every workgroup."""
     rows = [_workgroup_row(g) for g in ctx.app.queries.workgroups.list_workgroups()]
-    emit(rows, output, ["name", "state", "output_location", "bytes_scanned_cutoff_per_query"])
+    columns = ["name", "state", "engine", "output_location", "bytes_scanned_cutoff_per_query"]
+    emit(rows, output, columns)
 
 
 @workgroups_group.command("show")
@@ -203,6 +208,12 @@ def _workgroup_options(func: Any) -> Any:
         click.option("--enforce/--no-enforce", default=None, help="Override clients' settings."),
         click.option("--cutoff-bytes", type=int, help="Bytes-scanned limit per query (>= 10 MB)."),
         click.option("--state", type=click.Choice([ENABLED, DISABLED])),
+        click.option(
+            "--engine",
+            type=click.Choice([DUCKDB, SPARK]),
+            help="Engine its queries run on: sets EngineVersion (spark: "
+            f"{SPARK_ENGINE_VERSION!r}, needs spark_connect_url).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -249,6 +260,8 @@ def _apply(group: WorkGroup, settings: dict[str, Any]) -> WorkGroup:
         config["enforce_work_group_configuration"] = settings["enforce"]
     if settings["cutoff_bytes"] is not None:
         config["bytes_scanned_cutoff_per_query"] = settings["cutoff_bytes"] or None
+    if settings["engine"] is not None:
+        config["selected_engine_version"] = ENGINE_VERSIONS_BY_ENGINE[settings["engine"]]
     return WorkGroup(
         name=group.name,
         state=settings["state"] or group.state,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from shoal.cli.context import AppContext, pass_app
+from shoal.cli.context import AppContext, override_setting, pass_app
 
 LISTENING = "shoal listening on {url}"
 
@@ -33,6 +33,14 @@ class PortNumber(click.IntRange):
     help="Port, 0 to 65535; 0 picks a free one ($SHOAL_PORT).",
 )
 @click.option("--log-level", default="info", show_default=True, help="uvicorn log level.")
+@click.option(
+    "--spark-connect",
+    "spark_connect_url",
+    expose_value=False,
+    callback=override_setting,
+    help="Spark Connect address, sc://host:port, for workgroups pinned to Spark "
+    "($SHOAL_SPARK_CONNECT_URL).",
+)
 @pass_app
 def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -> None:
     """Serve the AWS-compatible APIs until interrupted.

@@ -67,6 +67,9 @@ class StatementContext:
     bytes_scanned_cutoff: int | None = None
     authorize: Authorizer | None = None
     visible: Visibility | None = None  # None: listings are not filtered
+    # The engine its query runs on, by name ("duckdb", "spark": its workgroup's
+    # EngineVersion); None: the runner's default engine.
+    engine: str | None = None
 
 
 @dataclass

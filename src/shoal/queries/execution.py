@@ -33,6 +33,7 @@ from shoal.queries.live import Live
 from shoal.queries.model import (
     ACTIVE_STATES,
     CANCELLED,
+    DUCKDB,
     ERROR_SYSTEM,
     ERROR_TYPE_INTERNAL,
     ERROR_TYPE_RESULT_WRITE,
@@ -48,6 +49,7 @@ from shoal.queries.model import (
     AthenaError,
     QueryStatistics,
     Refusal,
+    engine_of,
 )
 from shoal.queries.outputs import ResultOutputs
 from shoal.queries.results import (
@@ -134,6 +136,7 @@ def _run(worker: ExecutionWorker, live: Live, clock: _Clock) -> None:
         bytes_scanned_cutoff=live.cutoff,
         authorize=authorize,
         visible=live.visible,
+        engine=_pinned_engine(execution.engine_version),
     )
     # Before running: a CTAS without external_location writes its table in there.
     worker.outputs.ensure_bucket(live.output_folder)
@@ -145,6 +148,13 @@ def _run(worker: ExecutionWorker, live: Live, clock: _Clock) -> None:
     if token.cancelled:
         raise QueryCancelledError(f"query {token.reason}")
     _succeeded(worker, live, clock, outcome)
+
+
+def _pinned_engine(engine_version: str) -> str | None:
+    """The engine a query's EngineVersion pins it to; None: the runner's default
+    engine (DuckDB in ``Shoal``; the one engine of a runner built with one)."""
+    engine = engine_of(engine_version)
+    return None if engine == DUCKDB else engine
 
 
 def _bound_authorizer(live: Live, statement: Statement) -> Authorizer | None:

@@ -46,6 +46,15 @@ ERROR_TYPE_USER = 1000
 
 PRIMARY = "primary"
 ENGINE_VERSION = "Athena engine version 3"
+AUTO_ENGINE_VERSION = "AUTO"
+# Athena's name for its Spark-enabled workgroups: a workgroup selecting it runs its
+# queries on Apache Spark (through Spark Connect); every other version on DuckDB.
+SPARK_ENGINE_VERSION = "PySpark engine version 3"
+ENGINE_VERSIONS = (AUTO_ENGINE_VERSION, ENGINE_VERSION, SPARK_ENGINE_VERSION)
+# The engines a workgroup can be pinned to, by the name ``Shoal.engine_for`` knows.
+DUCKDB = "duckdb"
+SPARK = "spark"
+ENGINE_VERSIONS_BY_ENGINE = {DUCKDB: ENGINE_VERSION, SPARK: SPARK_ENGINE_VERSION}
 # Athena's lower bound for BytesScannedCutoffPerQuery (10 MB).
 MIN_BYTES_SCANNED_CUTOFF = 10_000_000
 
@@ -150,7 +159,23 @@ class WorkGroupConfiguration:
 
     @property
     def effective_engine_version(self) -> str:
-        return ENGINE_VERSION
+        return effective_engine_version(self.selected_engine_version)
+
+    @property
+    def engine(self) -> str:
+        """The engine this workgroup's queries run on: ``SPARK`` or ``DUCKDB``."""
+        return engine_of(self.selected_engine_version)
+
+
+def engine_of(engine_version: str) -> str:
+    """The engine a selected EngineVersion runs queries on: Spark for Athena's
+    "PySpark engine version 3", the embedded DuckDB for any other."""
+    return SPARK if engine_version == SPARK_ENGINE_VERSION else DUCKDB
+
+
+def effective_engine_version(selected: str) -> str:
+    """The EffectiveEngineVersion Athena reports for ``selected``."""
+    return SPARK_ENGINE_VERSION if engine_of(selected) == SPARK else ENGINE_VERSION
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ class StatementRunner(StatementTools):
         if handler is None:
             raise InvalidInputError(f"unsupported statement: {statement.kind}")
         if statement.kind in QUERY_STATEMENTS:
-            self.engine.check_statement(statement.kind)
+            self.engine_for(context).check_statement(statement.kind)
         try:
             return handler(self, statement.sql, context)
         except RecursionError:

@@ -49,6 +49,7 @@ query_executions = Table(
     Column("client_request_token", String(128)),
     Column("request_hash", String(64)),
     Column("user_name", String(NAME_LENGTH)),
+    Column("engine_version", String(64)),  # the workgroup's, when submitted (NULL: Athena 3)
     # Which live service runs it, and when it last said so: restart recovery.
     Column("owner", String(255)),
     Column("heartbeat_time", UTCDateTime),

@@ -91,7 +91,7 @@ def run_explain(runner: StatementTools, sql: str, context: StatementContext) -> 
         *describe_plan(plan),
         estimate.describe(),
         "",
-        f"Engine plan ({runner.engine.name}):",
+        f"Engine plan ({runner.engine_for(context).name}):",
         *_engine_lines(engine_plan),
     ]
     return outcome(

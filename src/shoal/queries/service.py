@@ -298,6 +298,7 @@ class QueryService:
             output_location=result_file_uri(folder, query_id, statement_type),
             execution_parameters=tuple(parameters),
             result_reuse_max_age_minutes=reuse_minutes,
+            engine_version=group.configuration.selected_engine_version,
         )
         key = reuse_key(sql, "awsdatacatalog", database, group.name, parameters)
         record = ExecutionRecord(execution_, reuse_key=key)

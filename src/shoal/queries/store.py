@@ -46,6 +46,7 @@ from shoal.engine.lru import LruCache
 from shoal.errors import InvalidRequestError, QueryExecutionNotFoundError
 from shoal.queries.model import (
     ACTIVE_STATES,
+    ENGINE_VERSION,
     ERROR_SYSTEM,
     ERROR_TYPE_INTERNAL,
     FAILED,
@@ -354,6 +355,7 @@ def _values(execution: QueryExecution) -> dict[str, Any]:
         "update_count": execution.update_count,
         "reuse_max_age_minutes": execution.result_reuse_max_age_minutes,
         "user_name": execution.user,
+        "engine_version": execution.engine_version,
     }
 
 
@@ -378,6 +380,7 @@ def _execution(row: Any) -> QueryExecution:
         result_reuse_max_age_minutes=row["reuse_max_age_minutes"],
         update_count=row["update_count"],
         user=row["user_name"],
+        engine_version=row["engine_version"] or ENGINE_VERSION,
     )
 
 

@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import Engine, QueryResult, ResolvedQuery
+from shoal.errors import ConfigError
 from shoal.queries.context import Access, StatementContext, StatementOutcome, TableAccess
 from shoal.queries.planner import Planner, QueryPlan, Resolution
 from shoal.storage.base import Storage
@@ -29,11 +30,32 @@ class StatementTools:
     Safe to share between threads: it holds no per-statement state.
     """
 
-    def __init__(self, catalog: CatalogStore, storage: Storage, engine: Engine) -> None:
+    def __init__(
+        self,
+        catalog: CatalogStore,
+        storage: Storage,
+        engine: Engine,
+        engines: Callable[[str], Engine] | None = None,
+    ) -> None:
+        """``engine`` runs every query whose context names no engine; ``engines``
+        gives the engine of a name (``StatementContext.engine``), built on first use."""
         self.catalog = catalog
         self.storage = storage
         self.engine = engine
+        self.engines = engines
         self.planner = Planner(catalog, storage)
+
+    def engine_for(self, context: StatementContext) -> Engine:
+        """The engine ``context``'s query runs on.
+
+        Raises:
+            ConfigError: the context names an engine that is not configured.
+        """
+        if context.engine is None:
+            return self.engine
+        if self.engines is None:
+            raise ConfigError(f"no engine named {context.engine!r} is configured")
+        return self.engines(context.engine)
 
     def authorize(
         self, context: StatementContext, accesses: Iterable[Access]
@@ -82,8 +104,9 @@ class StatementTools:
             max_bytes_scanned=context.bytes_scanned_cutoff,
             explain=explain,
         )
-        self.engine.check(query)
-        return self.engine.execute(query, context.cancel)
+        engine = self.engine_for(context)
+        engine.check(query)
+        return engine.execute(query, context.cancel)
 
 
 Handler = Callable[[StatementTools, str, StatementContext], StatementOutcome]

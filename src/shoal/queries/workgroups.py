@@ -25,6 +25,7 @@ from shoal.errors import (
 from shoal.queries.model import (
     DISABLED,
     ENABLED,
+    ENGINE_VERSIONS,
     MIN_BYTES_SCANNED_CUTOFF,
     PRIMARY,
     NamedQuery,
@@ -54,6 +55,11 @@ def validate_configuration(configuration: WorkGroupConfiguration) -> WorkGroupCo
         )
     if configuration.output_location:
         parse_uri(configuration.output_location)
+    if configuration.selected_engine_version not in ENGINE_VERSIONS:
+        raise InvalidRequestError(
+            f"EngineVersion {configuration.selected_engine_version!r} is not available: "
+            f"use {' or '.join(ENGINE_VERSIONS)}"
+        )
     return configuration
 
 
