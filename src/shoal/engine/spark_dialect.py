@@ -14,7 +14,8 @@ Fixes over plain ``sqlglot.transpile(read="athena", write="spark")``:
 * ``CAST(double AS integer)`` rounds half away from zero in Trino, truncates in Spark;
 * ``try(...)``: sqlglot drops it; its divisions become NULL on a zero divisor
   (other failures inside ``try`` still fail on Spark);
-* ``array_agg(x ORDER BY k)`` loses its order in ``collect_list``: sorted here;
+* ``array_agg`` is ``collect_list``, which drops NULLs and keeps no order: values go
+  in as structs, sorted by their ``ORDER BY`` keys;
 * ``day_of_week`` is ``weekday() + 1`` (sqlglot's Spark form is off by one);
 * ``any_match`` / ``all_match`` / ``none_match`` are Spark's ``exists`` / ``forall``;
 * ``url_extract_*`` are ``parse_url``; ``codepoint`` is ``ascii``; ``zip`` pads
@@ -43,6 +44,9 @@ from shoal.engine.athena import (
 )
 
 WRITE_DIALECT = "spark"
+# Lambda parameters of the rewrites: names a query's own columns are unlikely to have
+# (a lambda parameter hides a column of its name inside the lambda).
+_INDEX, _ITEM, _LEFT, _RIGHT = "shoal_i", "shoal_item", "shoal_left", "shoal_right"
 
 _INTEGER_TYPES = (
     exp.DataType.Type.TINYINT,
@@ -83,13 +87,27 @@ def to_spark(
     name_projections(tree)
     qualify_tables(tree, default_database)
     annotate(tree, schemas or {})
-    tree = tree.transform(_rewrite, copy=False)  # already a private copy
+    tree = _rewrite_bottom_up(tree)
     _name_views(tree, views)
     try:
         return tree.sql(dialect=WRITE_DIALECT, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as err:
         unsupported(tree, str(err).strip())
         raise  # unreachable: unsupported always raises
+
+
+def _rewrite_bottom_up(tree: exp.Expr) -> exp.Expr:
+    """Each node through ``_rewrite``, children before their parents, so a rewrite
+    that copies its arguments copies them rewritten (sqlglot's ``transform`` goes
+    top-down and skips what a replacement holds)."""
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = _rewrite(node)
+        if new is node:
+            continue
+        if node is tree:
+            return new
+        node.replace(new)
+    return tree
 
 
 def _name_views(tree: exp.Expr, views: Mapping[tuple[str, str], str]) -> None:
@@ -118,8 +136,8 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         # Monday is 1 in Trino, 0 in Spark's weekday() (sqlglot's own form is off by one).
         weekday = _call("weekday", node.this.copy())
         return exp.Paren(this=exp.Add(this=weekday, expression=exp.Literal.number(1)))
-    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
-        return _ordered_array_agg(node.this)
+    if isinstance(node, (exp.ArrayAgg, exp.Filter, exp.Window)):
+        return _array_agg(node)
     if (
         isinstance(node, exp.Cast)
         and node.to.is_type(*_INTEGER_TYPES)
@@ -198,19 +216,19 @@ def _match(node: exp.Anonymous, name: str, args: list[exp.Expr]) -> exp.Expr:
 
 def _zip(arrays: list[exp.Expr]) -> exp.Expr:
     """Trino's zip: rows ``field0`` … as long as the longest array, NULL-padded."""
-    index = exp.to_identifier("i")
+    index = exp.to_identifier(_INDEX)
     longest = exp.Greatest(
         this=_call("size", arrays[0]), expressions=[_call("size", a.copy()) for a in arrays[1:]]
     )
     positive = exp.Lambda(
-        this=exp.GT(this=exp.column("i"), expression=exp.Literal.number(0)), expressions=[index]
+        this=exp.GT(this=exp.column(_INDEX), expression=exp.Literal.number(0)), expressions=[index]
     )
     indexes = _call("filter", _call("sequence", exp.Literal.number(0), longest), positive)
     fields: list[exp.Expr] = []
     for position, array in enumerate(arrays):
         fields += [
             exp.Literal.string(f"field{position}"),
-            _call("try_element_at", array.copy(), exp.column("i")),
+            _call("try_element_at", array.copy(), exp.column(_INDEX)),
         ]
     row = exp.Lambda(this=_call("named_struct", *fields), expressions=[index.copy()])
     return _call("transform", indexes, row)
@@ -219,8 +237,8 @@ def _zip(arrays: list[exp.Expr]) -> exp.Expr:
 def _hamming_distance(left: exp.Expr, right: exp.Expr) -> exp.Expr:
     """The positions where two strings of equal length differ (Trino fails on
     different lengths)."""
-    index = exp.to_identifier("i")
-    at = exp.column("i")
+    index = exp.to_identifier(_INDEX)
+    at = exp.column(_INDEX)
     differs = exp.NEQ(
         this=exp.Substring(this=left.copy(), start=at, length=exp.Literal.number(1)),
         expression=exp.Substring(this=right.copy(), start=at.copy(), length=exp.Literal.number(1)),
@@ -283,29 +301,58 @@ def _json_scalar(node: exp.JSONExtractScalar) -> exp.Expr:
     return exp.Case(ifs=[exp.If(this=container, true=exp.null())], default=found)
 
 
-def _ordered_array_agg(order: exp.Order) -> exp.Expr:
-    """array_agg(x ORDER BY k1 [DESC], …): Spark's collect_list keeps no order, so the
-    values are collected with their keys and sorted by a comparator of the keys."""
-    keys = [o for o in order.expressions if isinstance(o, exp.Ordered)]
+def _array_agg(node: exp.Expr) -> exp.Expr:
+    """array_agg(x [ORDER BY k1 [DESC], …]), perhaps under FILTER or OVER: Spark's
+    collect_list drops NULLs and keeps no order, so each value is collected in a
+    struct with its keys, sorted by a comparator of the keys, and taken out again."""
+    agg = node
+    while isinstance(agg, (exp.Filter, exp.Window)):
+        agg = agg.this
+    if not isinstance(agg, exp.ArrayAgg) or isinstance(agg.this, exp.Distinct):
+        return node
+    order = agg.this if isinstance(agg.this, exp.Order) else None
+    keys = [o for o in order.expressions if isinstance(o, exp.Ordered)] if order else []
+    value = order.this if order is not None else agg.this
     fields: list[exp.Expr] = []
     for position, key in enumerate(keys):
         fields += [exp.Literal.string(f"k{position}"), key.this.copy()]
-    fields += [exp.Literal.string("v"), order.this.copy()]
+    fields += [exp.Literal.string("v"), value.copy()]
     collected = _call("collect_list", _call("named_struct", *fields))
+    outer = node.copy()
+    inner = outer
+    while isinstance(inner, (exp.Filter, exp.Window)):
+        inner = inner.this
+    if inner is outer:
+        outer = collected
+    else:
+        inner.replace(collected)
+    if keys:
+        outer = _call("array_sort", outer, _comparator(keys))
+    take = exp.Lambda(this=exp.column("v", _ITEM), expressions=[exp.to_identifier(_ITEM)])
+    return _call("transform", outer, take)
+
+
+def _comparator(keys: list[exp.Ordered]) -> exp.Expr:
     ifs = []
     for position, key in enumerate(keys):
-        a, b = exp.column(f"k{position}", "a"), exp.column(f"k{position}", "b")
+        a, b = exp.column(f"k{position}", _LEFT), exp.column(f"k{position}", _RIGHT)
         before, after = (exp.Literal.number(-1), exp.Literal.number(1))
         if key.args.get("desc"):
             before, after = after, before
+        # NULLs last unless the key says NULLS FIRST (Trino's default is last).
+        null_first, null_last = (exp.Literal.number(-1), exp.Literal.number(1))
+        if not key.args.get("nulls_first"):
+            null_first, null_last = null_last, null_first
+        left_null = exp.and_(a.copy().is_(exp.null()), exp.not_(b.copy().is_(exp.null())))
+        right_null = exp.and_(exp.not_(a.copy().is_(exp.null())), b.copy().is_(exp.null()))
+        ifs.append(exp.If(this=left_null, true=null_first))
+        ifs.append(exp.If(this=right_null, true=null_last))
         ifs.append(exp.If(this=exp.LT(this=a, expression=b), true=before))
         ifs.append(exp.If(this=exp.GT(this=a.copy(), expression=b.copy()), true=after))
-    compare = exp.Lambda(
+    return exp.Lambda(
         this=exp.Case(ifs=ifs, default=exp.Literal.number(0)),
-        expressions=[exp.to_identifier("a"), exp.to_identifier("b")],
+        expressions=[exp.to_identifier(_LEFT), exp.to_identifier(_RIGHT)],
     )
-    value = exp.Lambda(this=exp.column("v", "s"), expressions=[exp.to_identifier("s")])
-    return _call("transform", _call("array_sort", collected, compare), value)
 
 
 __all__ = ["to_spark"]
