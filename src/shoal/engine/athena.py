@@ -1,7 +1,8 @@
 """Athena (Trino) SQL as every engine receives it: parsed, checked, its tables named.
 
 Engine-neutral: the planner resolves what these functions find, and each engine
-translates the checked tree into its own SQL (DuckDB: ``dialect.to_duckdb``).
+translates the checked tree into its own SQL (DuckDB: ``dialect.to_duckdb``; Spark:
+``spark_dialect.to_spark``).
 
 1. ``parse(sql)`` parses Athena SQL with sqlglot and checks it is a read-only query
    (allow-list of statement shapes, no table functions, no file-reading functions,
