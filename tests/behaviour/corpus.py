@@ -626,6 +626,13 @@ for _name, _sql, _answer in (
     ("doc_chr_codepoint", "SELECT codepoint('A')", 65),
     ("doc_length_of_map", "SELECT cardinality(MAP(ARRAY['a', 'b'], ARRAY[1, 2]))", 2),
     ("doc_array_position", "SELECT array_position(ARRAY[10, 20, 30], 20)", 2),
+    (
+        "doc_json_extract_scalar_of_object",
+        """SELECT json_extract_scalar('{"a": {"b": 7}}', '$.a')""",
+        None,
+    ),
+    ("doc_day_of_week_sunday", "SELECT day_of_week(DATE '2024-03-03')", 7),
+    ("doc_integer_division_in_try", "SELECT try(-7 / 2)", -3),
 ):
     CASES.append(Case(_name, _sql, literal([(_answer,)])))
 

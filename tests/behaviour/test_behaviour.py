@@ -16,38 +16,10 @@ import pytest
 from .conftest import BehaviourLake
 from .corpus import CASES, Case
 
-_DUCK = "Spark is handed DuckDB SQL: "
 # Engine -> case name -> why its answer differs from the reference.
 GAPS: dict[str, dict[str, str]] = {
     "duckdb": {},
-    # Every Spark gap has one cause: the engine is handed shoal's DuckDB SQL and
-    # transpiles it DuckDB -> Spark, so DuckDB macros and rewrites shoal adds for Trino
-    # semantics reach Spark as functions it lacks. Engine-neutral plans (issue 15's
-    # seam) let it transpile the Athena tree instead.
-    "spark": {
-        "array_agg_ordered": f"{_DUCK}array_agg(... ORDER BY) loses its order",
-        "date_functions": f"{_DUCK}DuckDB's 3-argument date_sub has no Spark form",
-        "integer_division_truncates": f"{_DUCK}integer division arrives as Spark's `/`",
-        "array_functions": f"{_DUCK}element_at of an empty array fails (ANSI index)",
-        "doc_url_extract_host": f"{_DUCK}url_extract_host is a DuckDB macro",
-        "doc_url_extract_path": f"{_DUCK}url_extract_path is a DuckDB macro",
-        "doc_url_extract_parameter": f"{_DUCK}url_extract_parameter is a DuckDB macro",
-        "doc_url_extract_port": f"{_DUCK}url_extract_port is a DuckDB macro",
-        "doc_slice": f"{_DUCK}trino_slice is a DuckDB macro",
-        "doc_slice_from_end": f"{_DUCK}trino_slice is a DuckDB macro",
-        "doc_array_except": f"{_DUCK}trino_array_except is a DuckDB macro",
-        "doc_array_distinct": f"{_DUCK}trino_array_distinct is a DuckDB macro",
-        "doc_any_match": f"{_DUCK}list_bool_or is DuckDB's",
-        "doc_all_match": f"{_DUCK}list_bool_and is DuckDB's",
-        "doc_none_match_empty": f"{_DUCK}list_bool_or is DuckDB's",
-        "doc_reduce_finish": f"{_DUCK}list_extract is DuckDB's",
-        "doc_try_division": f"{_DUCK}try() is not carried over; ANSI division by zero fails",
-        "doc_hamming_distance": f"{_DUCK}hamming_distance has no Spark function",
-        "doc_zip": f"{_DUCK}zip is DuckDB's (Spark: arrays_zip)",
-        "doc_json_extract_scalar": f"{_DUCK}json_type is DuckDB's",
-        "doc_chr_codepoint": f"{_DUCK}codepoint is a DuckDB macro",
-        "doc_format_datetime": f"{_DUCK}strftime's pattern reaches Spark's date_format as is",
-    },
+    "spark": {},
 }
 # TPC-H queries whose reference answers assume semantics Athena does not share.
 TPCH_SEMANTICS: dict[int, str] = {}

@@ -22,9 +22,11 @@ import pytest
 
 from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
+from shoal.engine.athena import parse
 from shoal.engine.base import CancelToken, TableFormat, TableScan
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.engine.spark import SparkEngine, check_supported, to_spark
+from shoal.engine.spark import SparkEngine, check_supported
+from shoal.engine.spark_dialect import to_spark
 from shoal.errors import QueryCancelledError, QueryFailedError, UnsupportedSqlError
 from shoal.queries.context import StatementContext
 from shoal.queries.runner import StatementRunner
@@ -182,7 +184,8 @@ def test_an_unsupported_format_names_the_engine_and_the_gap() -> None:
 
 
 def test_table_names_become_the_views() -> None:
-    sql = to_spark('SELECT s.a FROM "lake"."sales" AS s', {("lake", "sales"): "v_1"})
+    tree = parse("SELECT s.a FROM sales AS s")
+    sql = to_spark(tree, "lake", None, {("lake", "sales"): "v_1"})
     assert sql == "SELECT s.a FROM v_1 AS s"
 
 

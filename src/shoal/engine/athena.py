@@ -1,7 +1,8 @@
 """Athena (Trino) SQL as every engine receives it: parsed, checked, its tables named.
 
 Engine-neutral: the planner resolves what these functions find, and each engine
-translates the checked tree into its own SQL (DuckDB: ``dialect.to_duckdb``).
+translates the checked tree into its own SQL (DuckDB: ``dialect.to_duckdb``; Spark:
+``spark_dialect.to_spark``).
 
 1. ``parse(sql)`` parses Athena SQL with sqlglot and checks it is a read-only query
    (allow-list of statement shapes, no table functions, no file-reading functions,
@@ -283,6 +284,42 @@ def typed_copy(
         identify=False,
     )
     return annotate_types(typed, schema=mapping or None, dialect=READ_DIALECT)
+
+
+def annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> None:
+    """Type ``tree``'s nodes in place (sqlglot types); with schemas, columns get
+    their tables' types.
+
+    Qualifying a copy is the only way sqlglot resolves unqualified columns, so the
+    types are computed there and copied back by node position in a parallel walk.
+    """
+    try:
+        typed = typed_copy(tree, schemas, expand_stars=False)
+        by_position = {_path(node): node.type for node in typed.walk() if _is_typed(node)}
+    except Exception:  # sqlglot cannot qualify every query; literals still get typed
+        by_position = {}
+    annotate_types(tree, dialect=READ_DIALECT)
+    for node in tree.walk():
+        if isinstance(node, exp.Column) and _path(node) in by_position:
+            node.type = by_position[_path(node)]
+
+
+def _is_typed(node: exp.Expr) -> bool:
+    return isinstance(node, exp.Column) and node.type is not None
+
+
+def _path(node: exp.Expr) -> tuple[str, ...]:
+    """A structural address that survives qualification (arg names and indexes)."""
+    parts: list[str] = []
+    while node.parent is not None:
+        parts.append(f"{node.arg_key}[{node.index}]")
+        node = node.parent
+    return tuple(reversed(parts))
+
+
+def is_type(node: exp.Expr | None, *types: Any) -> bool:
+    """Whether ``annotate`` typed ``node`` as one of ``types``."""
+    return node is not None and node.type is not None and node.type.this in types
 
 
 def result_types(

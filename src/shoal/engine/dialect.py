@@ -33,21 +33,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
-from sqlglot.optimizer.annotate_types import annotate_types
 
 from shoal.catalog.model import Column
 from shoal.engine import joda, trino_functions
 from shoal.engine.athena import (
-    READ_DIALECT,
     TableRef,
+    annotate,
+    is_type,
     name_projections,
     parse,
     qualify_tables,
-    typed_copy,
     unsupported,
 )
 from shoal.engine.lru import LruCache
@@ -105,7 +103,7 @@ def _translate(
     # Typing costs ~5-15 ms; most queries skip it.
     casts = list(tree.find_all(exp.Cast))
     if any(tree.find_all(*_NEEDS_TYPES)) or any(_needs_operand_type(c) for c in casts):
-        _annotate(tree, schemas or {})
+        annotate(tree, schemas or {})
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
     _keep_date_arithmetic(tree)
     _guard_division_by_zero(tree)
@@ -134,40 +132,6 @@ def _unwrap_parenthesized_tables(tree: exp.Expr) -> None:
         if subquery.args.get("alias") is not None:
             table.set("alias", subquery.args["alias"])
         subquery.replace(table)
-
-
-def _annotate(tree: exp.Expr, schemas: Mapping[TableRef, Sequence[Column]]) -> None:
-    """Attach sqlglot types to nodes; with schemas, columns get their table's types.
-
-    Qualifying a copy is the only way sqlglot resolves unqualified columns, so the
-    types are computed there and copied back by node position in a parallel walk.
-    """
-    try:
-        typed = typed_copy(tree, schemas, expand_stars=False)
-        by_position = {_path(node): node.type for node in typed.walk() if _is_typed(node)}
-    except Exception:  # sqlglot cannot qualify every query; literals still get typed
-        by_position = {}
-    annotate_types(tree, dialect=READ_DIALECT)
-    for node in tree.walk():
-        if isinstance(node, exp.Column) and _path(node) in by_position:
-            node.type = by_position[_path(node)]
-
-
-def _is_typed(node: exp.Expr) -> bool:
-    return isinstance(node, exp.Column) and node.type is not None
-
-
-def _path(node: exp.Expr) -> tuple[str, ...]:
-    """A structural address that survives qualification (arg names and indexes)."""
-    parts: list[str] = []
-    while node.parent is not None:
-        parts.append(f"{node.arg_key}[{node.index}]")
-        node = node.parent
-    return tuple(reversed(parts))
-
-
-def _is_type(node: exp.Expr | None, *types: Any) -> bool:
-    return node is not None and node.type is not None and node.type.this in types
 
 
 # Nodes whose rewrite depends on argument types (see _rewrite).
@@ -203,12 +167,12 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.ApproxQuantile) and _is_point_literal(node.args["quantile"]):
         # DuckDB wants a constant quantile; the DOUBLE cast a point literal gets is not one.
         node.set("quantile", exp.cast(node.args["quantile"].copy(), "FLOAT"))
-    if isinstance(node, exp.ArraySize) and _is_type(node.this, exp.DataType.Type.MAP):
+    if isinstance(node, exp.ArraySize) and is_type(node.this, exp.DataType.Type.MAP):
         return exp.Anonymous(this="cardinality", expressions=[node.this.copy()])
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
     if _casts_to_integer(node) and (
-        _is_point_literal(node.this) or _is_type(node.this, *_FLOATING_TYPES)
+        _is_point_literal(node.this) or is_type(node.this, *_FLOATING_TYPES)
     ):
         # Trino rounds a double half away from zero (74.5 -> 75), as DuckDB's round()
         # does; DuckDB's own cast rounds half to even (74.5 -> 74).
@@ -316,7 +280,7 @@ _TEXT_TYPES = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.T
 
 def _is_text(node: exp.Expr) -> bool:
     """A string literal, or an expression typed varchar/char."""
-    return (isinstance(node, exp.Literal) and node.is_string) or _is_type(node, *_TEXT_TYPES)
+    return (isinstance(node, exp.Literal) and node.is_string) or is_type(node, *_TEXT_TYPES)
 
 
 def _is_point_literal(node: exp.Expr) -> bool:
@@ -428,8 +392,8 @@ _INTEGER_TYPES = (
 def _integer_series(node: exp.GenerateSeries) -> bool:
     step = node.args.get("step")
     ends = (node.args.get("start"), node.args.get("end"))
-    return all(_is_type(e, *_INTEGER_TYPES) for e in ends) and (
-        step is None or _is_type(step, *_INTEGER_TYPES)
+    return all(is_type(e, *_INTEGER_TYPES) for e in ends) and (
+        step is None or is_type(step, *_INTEGER_TYPES)
     )
 
 
@@ -501,7 +465,7 @@ def _date_diff(node: exp.DateDiff) -> exp.Expr:
 def _keep_date(node: exp.Expr) -> exp.Expr:
     """date_add / date_trunc on a DATE by a date unit stays a DATE, as in Trino."""
     unit = node.text("unit").upper()
-    if unit in _DATE_UNITS and _is_type(node.this, exp.DataType.Type.DATE):
+    if unit in _DATE_UNITS and is_type(node.this, exp.DataType.Type.DATE):
         return exp.cast(node.copy(), exp.DataType.build("DATE"))
     return node
 
@@ -510,11 +474,11 @@ def _keep_date_arithmetic(tree: exp.Expr) -> None:
     """``date ± interval`` is a DATE in Trino; DuckDB answers a TIMESTAMP."""
     for node in list(tree.find_all(exp.Add, exp.Sub)):
         left, right = node.this, node.expression
-        dated = _is_type(left, exp.DataType.Type.DATE) and isinstance(right, exp.Interval)
+        dated = is_type(left, exp.DataType.Type.DATE) and isinstance(right, exp.Interval)
         if dated or (
             isinstance(node, exp.Add)
             and isinstance(left, exp.Interval)
-            and _is_type(right, exp.DataType.Type.DATE)
+            and is_type(right, exp.DataType.Type.DATE)
         ):
             node.replace(exp.cast(node.copy(), exp.DataType.build("DATE")))
 

@@ -9,8 +9,8 @@ only runs the statement. Per query:
   partition values, one literal per partition (Spark never lists a folder);
 * the statement's table names become those DataFrames, passed with it in one
   ``SparkSession.sql`` command (Spark Connect sends them as subquery aliases of the
-  statement: no temporary views to create and drop, one round trip), and sqlglot
-  writes it as Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
+  statement: no temporary views to create and drop, one round trip), written as
+  Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
 * the answer comes back as Arrow (``DataFrame.toArrow``).
 
 Bytes scanned are Spark's own: the ``filesSize`` metric of its file scans, reported
@@ -25,9 +25,8 @@ gap: table formats other than Parquet, JSON and CSV (``capabilities``, checked b
 runner), CSV tables skipping more than one header line, and complex-typed columns in
 text tables (``CAPABILITIES``, checked here).
 
-The plan's Athena tree goes through the DuckDB translation first (its Athena fixes,
-``dialect.to_duckdb``) and that SQL to Spark's dialect: a direct Athena-to-Spark
-translation is still to come.
+The plan's Athena tree is written as Spark SQL by ``spark_dialect.to_spark``, which
+keeps Athena's answers where Spark's would differ.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from sqlglot import exp, parse_one
 
 from shoal.catalog.model import Column
 from shoal.engine.athena import TableRef
@@ -55,7 +53,7 @@ from shoal.engine.base import (
     TableScan,
 )
 from shoal.engine.base import Capabilities as EngineCapabilities
-from shoal.engine.dialect import to_duckdb
+from shoal.engine.spark_dialect import to_spark
 from shoal.errors import (
     BytesScannedCutoffError,
     QueryCancelledError,
@@ -69,7 +67,6 @@ if TYPE_CHECKING:
 
 ENGINE_NAME = "Spark"
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-SOURCE_DIALECT = "duckdb"  # what to_spark reads: the plan's DuckDB translation
 _POLL_SECONDS = 0.05
 
 # Session settings every shoal session starts with: Athena's answers are in UTC, and
@@ -147,7 +144,8 @@ class SparkEngine(Engine):
         tag = f"shoal-{uuid.uuid4().hex}"
         views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
         names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
-        sql = to_spark(source_sql(query), names)
+        schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
+        sql = to_spark(query.tree, query.database, schemas, names)
         if query.explain:
             sql = f"EXPLAIN FORMATTED {sql}"
         frames = {name: self._frame(scan) for name, scan in views.items()}
@@ -270,31 +268,12 @@ def check_supported(scan: TableScan) -> None:
             )
 
 
-def source_sql(query: ResolvedQuery) -> str:
-    """The plan's query in ``SOURCE_DIALECT``, as ``to_spark`` reads it."""
-    schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
-    return to_duckdb(query.tree, query.database, schemas)
-
-
-def to_spark(sql: str, views: Mapping[tuple[str, str], str]) -> str:
-    """``sql`` (``SOURCE_DIALECT``) as Spark SQL, its planned tables named by ``views``."""
-    tree = parse_one(sql, read=SOURCE_DIALECT)
-    for call in list(tree.find_all(exp.Anonymous)):
-        # shoal's division-by-zero guard raises with DuckDB's error(); Spark's is raise_error.
-        if call.name.lower() == "error":
-            call.replace(exp.Anonymous(this="raise_error", expressions=call.expressions))
-    for table in tree.find_all(exp.Table):
-        name = views.get((table.db.lower(), table.name.lower()))
-        if name is None:
-            continue
-        alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name))
-        table.replace(exp.Table(this=exp.to_identifier(name), alias=alias))
-    return tree.sql(dialect="spark")
-
-
 def with_placeholders(sql: str, frames: Mapping[str, object]) -> str:
     """``sql`` as ``SparkSession.sql`` formats it: braces doubled, each frame's name
-    (a unique ``shoal_scan_<hex>``) turned into its ``{placeholder}``."""
+    (a unique ``shoal_scan_<hex>``) turned into its ``{placeholder}``. Without frames
+    Spark does not format the statement, so it stays as it is."""
+    if not frames:
+        return sql
     text = sql.replace("{", "{{").replace("}", "}}")
     for name in frames:
         text = re.sub(rf"\b{name}\b", "{" + name + "}", text)
@@ -387,4 +366,4 @@ def spark_message(err: Exception) -> str:
     return f"{ENGINE_NAME}: {text}"
 
 
-__all__ = ["CAPABILITIES", "SparkEngine", "s3a_settings", "to_spark"]
+__all__ = ["CAPABILITIES", "SparkEngine", "s3a_settings"]
