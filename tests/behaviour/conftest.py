@@ -27,7 +27,14 @@ from shoal.storage.local import LocalStorage
 from . import dataset
 
 # Spark runs only under `make spark` (its marker is deselected from the main suite).
-ENGINES = ["duckdb", pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.timeout(900)])]
+_SPARK = [pytest.mark.spark, pytest.mark.timeout(900)]
+# Spark on local[2], and on a standalone cluster (a master and two workers): the
+# many-node shape, where every file is read by a worker process, not the driver.
+ENGINES = [
+    "duckdb",
+    pytest.param("spark", marks=_SPARK),
+    pytest.param("spark-cluster", marks=_SPARK),
+]
 TPCH_SCALE = 0.01
 TPCH_TABLES = ("customer", "lineitem", "nation", "orders", "part", "partsupp", "region", "supplier")
 
@@ -76,10 +83,11 @@ def _write_tpch(storage: LocalStorage, root: Path) -> tuple[dict[int, str], dict
 def _engine(request: pytest.FixtureRequest, root: Path, spill: Path) -> Engine:
     if request.param == "duckdb":
         return DuckDBEngine([str(root)], str(spill), memory_limit="1GB", threads=2)
-    if request.param == "spark":
+    if request.param in ("spark", "spark-cluster"):
         from shoal.engine.spark import SparkEngine
 
-        return SparkEngine(request.getfixturevalue("spark_local").url)
+        server = "spark_local" if request.param == "spark" else "spark_cluster"
+        return SparkEngine(request.getfixturevalue(server).url)
     raise AssertionError(f"unknown engine {request.param}")
 
 
