@@ -20,6 +20,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from shoal.audit.journal import read_journal_lines
+
+from .athena_runs import run_query
 from .sample_server import RESULTS_BUCKET
 from .server import ShoalServer
 
@@ -64,11 +67,10 @@ def erin(sample_server: ShoalServer) -> Callable[[str], Any]:
 
 
 def _records(server: ShoalServer) -> list[dict[str, Any]]:
-    """Every audit record the server has journaled so far."""
-    lines = []
-    for path in sorted((server.data_dir / "audit" / "journal").glob("*.jsonl")):
-        lines += path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """Every audit record the server has journaled so far (not the intents of S3
+    writes that share the journal: the journal's own reader tells them apart)."""
+    journal = sorted((server.data_dir / "audit" / "journal").glob("*.jsonl"))
+    return [record for path in journal for record in read_journal_lines(path)]
 
 
 def _record(server: ShoalServer, match: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
@@ -84,18 +86,8 @@ def _record(server: ShoalServer, match: Callable[[dict[str, Any]], bool]) -> dic
 
 
 def _start(athena: Any, sql: str) -> tuple[str, dict[str, Any]]:
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": "sample"},
-        ResultConfiguration={"OutputLocation": f"s3://{RESULTS_BUCKET}/{OUTPUT}/"},
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return str(query_id), dict(status)
-        time.sleep(0.05)
-    raise AssertionError(f"query {query_id} did not finish")
+    execution = run_query(athena, sql, f"s3://{RESULTS_BUCKET}/{OUTPUT}/")
+    return str(execution["QueryExecutionId"]), dict(execution["Status"])
 
 
 def _mine(event: str) -> Callable[[dict[str, Any]], bool]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from .athena_runs import run_query
 from .sample_server import RESULTS_BUCKET
 from .server import ShoalServer
 
@@ -105,18 +105,7 @@ def test_a_group_attached_policy_deny_is_obeyed(
 
 
 def _query(athena: Any, sql: str) -> dict[str, Any]:
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": "sample"},
-        ResultConfiguration={"OutputLocation": f"s3://{RESULTS_BUCKET}/iam-{SUFFIX}/"},
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            return dict(execution)
-        time.sleep(0.05)
-    raise AssertionError(f"query {query_id} did not finish")
+    return run_query(athena, sql, f"s3://{RESULTS_BUCKET}/iam-{SUFFIX}/")
 
 
 def test_user_and_group_denies_hold_for_the_tables_sql_reads(

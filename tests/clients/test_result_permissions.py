@@ -9,7 +9,6 @@ until a policy allows him ``s3:GetObject`` on her result file, as Athena require
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from .athena_runs import run_query
 from .sample_server import RESULTS_BUCKET
 from .server import ShoalServer
 
@@ -70,19 +70,9 @@ def _factory(server: ShoalServer, key: dict[str, str]) -> Callable[[str], Any]:
 
 
 def _run(athena: Any, sql: str, folder: str) -> str:
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": "sample"},
-        ResultConfiguration={"OutputLocation": f"s3://{RESULTS_BUCKET}/{folder}/"},
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if status["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            assert status["State"] == "SUCCEEDED", status
-            return str(query_id)
-        time.sleep(0.05)
-    raise AssertionError(f"query {query_id} did not finish")
+    execution = run_query(athena, sql, f"s3://{RESULTS_BUCKET}/{folder}/")
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    return str(execution["QueryExecutionId"])
 
 
 def _rows(athena: Any, query_id: str) -> list[list[str | None]]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import gzip
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
 
+from .athena_runs import run_query
 from .server import ShoalServer
 
 pytest_plugins = [f"{__package__}.sample_server"]
@@ -41,21 +41,9 @@ LOCATION 's3://{bucket}/AWSLogs/123456789012/'"""
 
 
 def _run(athena: Any, sql: str, output: str) -> dict[str, Any]:
-    query_id = athena.start_query_execution(
-        QueryString=sql,
-        QueryExecutionContext={"Database": "default"},
-        ResultConfiguration={"OutputLocation": output},
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 60
-    while True:
-        execution: dict[str, Any] = athena.get_query_execution(QueryExecutionId=query_id)[
-            "QueryExecution"
-        ]
-        if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
-            return execution
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    execution = run_query(athena, sql, output, database="default", timeout=60)
+    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
+    return execution
 
 
 @pytest.mark.parametrize(
