@@ -85,6 +85,17 @@ def _record(server: ShoalServer, match: Callable[[dict[str, Any]], bool]) -> dic
         time.sleep(0.05)
 
 
+def _start_record(server: ShoalServer, query_id: str) -> dict[str, Any]:
+    """The StartQueryExecution record that answered ``query_id``."""
+    return _record(
+        server,
+        lambda r: (
+            _mine("StartQueryExecution")(r)
+            and (r["responseElements"] or {}).get("QueryExecutionId") == query_id
+        ),
+    )
+
+
 def _start(athena: Any, sql: str) -> tuple[str, dict[str, Any]]:
     execution = run_query(athena, sql, f"s3://{RESULTS_BUCKET}/{OUTPUT}/")
     return str(execution["QueryExecutionId"]), dict(execution["Status"])
@@ -122,13 +133,7 @@ def test_a_query_refused_in_sql_records_access_denied_and_the_table(
 ) -> None:
     query_id, status = _start(erin("athena"), "SELECT count(*) FROM zones CROSS JOIN trips")
     assert status["State"] == "FAILED"
-    started = _record(
-        sample_server,
-        lambda r: (
-            _mine("StartQueryExecution")(r)
-            and (r["responseElements"] or {}).get("QueryExecutionId") == query_id
-        ),
-    )
+    started = _start_record(sample_server, query_id)
     completed = _record(sample_server, lambda r: r["requestID"] == query_id)
     assert completed["eventName"] == "QueryExecutionCompleted"
     # An API call's facts are in additionalEventData, a service event's (the completion)
@@ -148,13 +153,7 @@ def test_a_syntax_error_is_told_apart_from_a_refusal(
 ) -> None:
     query_id, status = _start(erin("athena"), "SELEKT nonsense FROM")
     assert status["State"] == "FAILED"
-    started = _record(
-        sample_server,
-        lambda r: (
-            _mine("StartQueryExecution")(r)
-            and (r["responseElements"] or {}).get("QueryExecutionId") == query_id
-        ),
-    )
+    started = _start_record(sample_server, query_id)
     assert started["errorCode"] is None  # accepted; the statement failed later
     completed = _record(sample_server, lambda r: r["requestID"] == query_id)
     assert completed["errorCode"] not in (None, "AccessDenied")
