@@ -150,6 +150,41 @@ def test_schema_drift_reads_missing_columns_as_null(engine: DuckDBEngine, root: 
     assert rows == [{"a": 1, "b": "x", "c": None}, {"a": 2, "b": None, "c": None}]
 
 
+@pytest.mark.parametrize(
+    "files",
+    [
+        # The first file's types are not the others': read by the first file's schema,
+        # 2.5 would become 2 (then 2.0) and the text would fail to cast.
+        [{"a": pa.array([1], pa.int64())}, {"a": pa.array([2.5], pa.float64())}],
+        [{"a": pa.array([1], pa.int32())}, {"a": pa.array([2], pa.int64())}],
+        # The same columns in another order, and nested fields that differ.
+        [{"a": [1], "b": ["x"]}, {"b": ["y"], "a": [2]}],
+        [{"a": [1], "s": [{"x": 1}]}, {"a": [2], "s": [{"y": 2}]}],
+        # One schema throughout: read without union_by_name, the same answer.
+        [{"a": [1], "b": ["x"]}, {"a": [2], "b": ["y"]}, {"a": [3], "b": [None]}],
+    ],
+)
+def test_files_of_different_schemas_read_as_the_catalog_says(
+    engine: DuckDBEngine, root: Path, files: list[dict[str, object]]
+) -> None:
+    paths = []
+    for number, columns in enumerate(files):
+        paths.append(root / f"part-{number}.parquet")
+        pq.write_table(pa.table(columns), paths[-1])
+    table = scan("t", PARQUET, "a double, b string", paths)
+    rows = engine.execute(query("SELECT a, b FROM t ORDER BY a", table)).table.to_pylist()
+    expected = sorted(
+        ({"a": float(pa.table(c)["a"][0].as_py()), "b": _first(c, "b")} for c in files),
+        key=lambda row: row["a"],
+    )
+    assert rows == expected
+
+
+def _first(columns: dict[str, object], name: str) -> object:
+    values = columns.get(name)
+    return pa.array(values)[0].as_py() if values is not None else None  # type: ignore[arg-type]
+
+
 def test_parameters_are_bound(engine: DuckDBEngine, root: Path) -> None:
     pq.write_table(pa.table({"name": ["a'b", "c"]}), root / "n.parquet")
     table = scan("t", PARQUET, "name string", [root / "n.parquet"])

@@ -398,16 +398,23 @@ def _set_statement(name: str, value: Any) -> str:
     return f"SET GLOBAL {name} = {literal.sql(dialect='duckdb')}"
 
 
-def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> set[str]:
-    """The lower-cased names of the columns ``scan``'s Parquet files hold.
+def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> scans.FileColumns:
+    """Which columns ``scan``'s files hold, and, for Parquet, whether they share one schema.
 
     Probed on a side cursor: its reads are not the query's (see ``ReadLog``).
     """
     scanned.side_reads = True
-    probe = scans.probe_query(scan, scanned.counter.url)
+    url = scanned.counter.url
     with watched.side() as cursor:
+        same_schema = False
+        if scan.format.classification.lower() == "parquet" and len(scan.files) > 1:
+            count = scans.schema_count_query(scan, url).sql(dialect="duckdb", identify=True)
+            row = cursor.execute(count).fetchone()
+            same_schema = row is not None and row[0] == 1
+        probe = scans.probe_query(scan, url, same_schema)
         cursor.execute(probe.sql(dialect="duckdb", identify=True))
-        return {str(column[0]).lower() for column in cursor.description or ()}
+        names = frozenset(str(column[0]).lower() for column in cursor.description or ())
+        return scans.FileColumns(names, same_schema)
 
 
 def _normalize(table: pa.Table, description: Any) -> pa.Table:

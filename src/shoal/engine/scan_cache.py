@@ -19,16 +19,16 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable
+from collections.abc import Callable, Hashable
 from functools import partial
 
 from shoal.engine import scans
 from shoal.engine.base import TableScan
 from shoal.engine.scanfs import PROTOCOL
 
-# Probes a Parquet scan through the running query's token: the lower-cased column
-# names its files hold.
-Probe = Callable[[TableScan], Collection[str]]
+# Probes a Parquet or Avro scan through the running query's token: the columns its
+# files hold, and whether they share one schema.
+Probe = Callable[[TableScan], scans.FileColumns]
 # Where DuckDB reads a planned file for the query holding a token: (token, path) -> URL.
 FileUrl = Callable[[str, str], str]
 

@@ -343,13 +343,17 @@ class Planner:
         """
         bucket, table_prefix = parse_uri(table_location)
         table_prefix = _folder(table_prefix)
+        # Locations are compared as text: a partition under the table's folder starts
+        # with its URI (no need to parse a thousand URIs).
+        bucket_uri = f"s3://{bucket}/"
+        table_uri = bucket_uri + table_prefix
         by_prefix: dict[str, list[PartitionLocation]] = {}
         for partition in partitions:
-            part_bucket, prefix = parse_uri(partition.location)
-            if part_bucket != bucket or not _folder(prefix).startswith(table_prefix):
+            location = _folder(partition.location)
+            if not location.startswith(table_uri):
                 by_prefix.clear()
                 break
-            by_prefix.setdefault(_folder(prefix), []).append(partition)
+            by_prefix.setdefault(location[len(bucket_uri) :], []).append(partition)
         if len(by_prefix) < _ONE_WALK_PARTITIONS:
             return [(p, info) for p in partitions for info in self.list_files(p.location)]
         found = []
@@ -394,7 +398,9 @@ def is_data_file(info: ObjectInfo, prefix: str) -> bool:
     relative = info.key[len(prefix) :]
     if info.size == 0 or not relative:
         return False
-    if any(part.startswith(("_", ".")) for part in relative.split("/")):
+    # A segment starting with '_' or '.': at the start, or after a '/' (string
+    # searches, not a split: planning tests every file of every partition).
+    if relative.startswith(("_", ".")) or "/_" in relative or "/." in relative:
         return False
     return not relative.endswith((".crc", "_$folder$"))
 
