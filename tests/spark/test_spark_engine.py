@@ -27,7 +27,12 @@ from shoal.engine.base import CancelToken, TableFormat, TableScan
 from shoal.engine.duckdb import DuckDBEngine
 from shoal.engine.spark import SparkEngine, check_supported
 from shoal.engine.spark_dialect import to_spark
-from shoal.errors import QueryCancelledError, QueryFailedError, UnsupportedSqlError
+from shoal.errors import (
+    BytesScannedCutoffError,
+    QueryCancelledError,
+    QueryFailedError,
+    UnsupportedSqlError,
+)
 from shoal.queries.context import StatementContext
 from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
@@ -170,6 +175,18 @@ def test_a_cancel_interrupts_the_spark_job(spark_runner: StatementRunner) -> Non
     with pytest.raises(QueryCancelledError):
         run(spark_runner, sql, cancel=cancel)
     assert time.monotonic() - started < 60
+
+
+def test_the_bytes_cutoff_holds_on_spark(spark_runner: StatementRunner, lake: Lake) -> None:
+    # A workgroup's BytesScannedCutoffPerQuery: the query that would read more fails
+    # before Spark runs it; one just within it runs.
+    files = sorted((lake.root / "bucket" / "sales").glob("dt=*/*.parquet"))
+    total = sum(f.stat().st_size for f in files)
+    with pytest.raises(BytesScannedCutoffError):
+        run(spark_runner, "SELECT count(*) FROM sales", bytes_scanned_cutoff=total - 1)
+    outcome = run(spark_runner, "SELECT count(*) FROM sales", bytes_scanned_cutoff=total)
+    assert rows(outcome.rows) == [(sum(len(r) for r in SALES.values()),)]
+    assert outcome.bytes_scanned == total
 
 
 def test_spark_errors_are_query_errors(spark_runner: StatementRunner) -> None:
