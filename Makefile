@@ -9,7 +9,7 @@ SHOAL := $(VENV)/bin/shoal --data $(DATA)
 # Every install takes the versions locked here (`make lock` regenerates it).
 LOCK := requirements/dev.lock
 
-.PHONY: start test clients dbt conformance spark lock lint bench clean
+.PHONY: start start-check test clients dbt conformance spark lock lint bench clean
 
 $(VENV)/.runtime: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ start: $(VENV)/.runtime
 	$(SHOAL) sample-data
 	$(SHOAL) catalog tables sample
 	$(SHOAL) serve --port $(PORT)
+
+## start-check: `make start` in a fresh runtime-only virtualenv answers a query (CI)
+start-check:
+	scripts/start-check
 
 ## test: install everything (PostgreSQL included) and run lint, types and the whole suite
 test: $(VENV)/.dev
