@@ -1,6 +1,7 @@
 """TPC-H on Spark: shoal's query path with the Spark engine vs raw PySpark, same files.
 
     .venv/bin/python benchmarks/spark_tpch.py --scale 1 [--url sc://host:port] [--repeat 2]
+        [--queries 1,6,18]
 
 Both sides run on one Spark Connect server (started here on ``local[2]`` from the
 pip-installed pyspark unless ``--url`` names one) with the same session settings
@@ -52,13 +53,15 @@ def raw_session(url: str, lake: Lake) -> Any:
     return spark
 
 
-def bench(url: str, lake: Lake, repeat: int) -> None:
+def bench(url: str, lake: Lake, repeat: int, chosen: set[int] | None = None) -> None:
     spark = raw_session(url, lake)
     engine = SparkEngine(url)
     runner = StatementRunner(lake.catalog, lake.storage, engine)
     context = StatementContext(query_id="tpch", database="tpch_parquet")
     totals = {"shoal": 0.0, "raw": 0.0}
     for number, sql in enumerate(queries(), start=1):
+        if chosen is not None and number not in chosen:
+            continue
         spark_sql = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
         sides: dict[str, Callable[[], int]] = {
             "shoal": lambda sql=sql: runner.run(sql, context).rows.num_rows,
@@ -96,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0, help="TPC-H scale factor")
     parser.add_argument("--url", help="a Spark Connect server already up (sc://host:port)")
     parser.add_argument("--repeat", type=int, default=2, help="runs per query; best counts")
+    parser.add_argument("--queries", help="query numbers to run, e.g. 1,6,18 (default: all)")
     args = parser.parse_args(argv)
+    chosen = {int(n) for n in args.queries.split(",")} if args.queries else None
     root = DATA / f"sf{args.scale:g}"
     generate(root, args.scale)
     with tempfile.TemporaryDirectory() as workdir:
@@ -104,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         server = None if args.url else start_local(Path(workdir) / "spark")
         url = args.url if server is None else server.url
         try:
-            bench(url, lake, args.repeat)
+            bench(url, lake, args.repeat, chosen)
         finally:
             if server is not None:
                 server.stop()
