@@ -406,8 +406,9 @@ def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> sc
     scanned.side_reads = True
     url = scanned.counter.url
     with watched.side() as cursor:
-        same_schema = False
-        if scan.format.classification.lower() == "parquet" and len(scan.files) > 1:
+        parquet = scan.format.classification.lower() == "parquet"
+        same_schema = parquet and len(scan.files) == 1
+        if parquet and len(scan.files) > 1:
             count = scans.schema_count_query(scan, url).sql(dialect="duckdb", identify=True)
             row = cursor.execute(count).fetchone()
             same_schema = row is not None and row[0] == 1
