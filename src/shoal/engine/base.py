@@ -153,10 +153,10 @@ class Capabilities:
         """Whether tables of format ``fmt`` are readable."""
         return fmt.classification.lower() in self.formats or fmt.serde in self.serdes
 
-    def writable(self, target: WriteTarget) -> bool:
-        """Whether the engine writes ``target`` itself (``Engine.write``)."""
-        codecs = self.writes.get(target.format, frozenset())
-        return target.compression in codecs and not target.bucketed_by
+    def writable(self, fmt: str, compression: str, bucketed: bool = False) -> bool:
+        """Whether the engine itself writes files of format ``fmt`` (``WriteTarget.format``)
+        with codec ``compression`` (``Engine.write``); never bucketed ones."""
+        return compression in self.writes.get(fmt, frozenset()) and not bucketed
 
     def gaps(self, query: ResolvedQuery) -> list[str]:
         """What ``query`` needs that these capabilities lack, one phrase each."""
