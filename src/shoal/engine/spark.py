@@ -176,7 +176,7 @@ class SparkEngine(Engine):
         self._admit(query)
         with self._tagged(None):
             schema = self._statement(query).schema
-        return normalize(to_arrow_schema(schema).empty_table()).schema
+        return normalize(to_arrow_schema(schema, timezone="UTC").empty_table()).schema
 
     def write(
         self, query: ResolvedQuery, target: WriteTarget, cancel: CancelToken | None = None
@@ -197,8 +197,8 @@ class SparkEngine(Engine):
         files' sizes, which is what Spark's ``filesSize`` scan metric reports for a
         query (``scanned_bytes``) -- the metric itself is not returned for writes.
         """
-        from pyspark.sql import Observation
-        from pyspark.sql import functions as F  # noqa: N812 - Spark's own idiom
+        from pyspark.sql.connect import functions as F  # noqa: N812 - Spark's own idiom
+        from pyspark.sql.connect.observation import Observation
 
         storage = self._storage
         writable = self.capabilities.writable(
@@ -218,7 +218,9 @@ class SparkEngine(Engine):
                 frame = self._statement(query)
                 frame = frame.toDF(*(f"shoal_c{i}" for i in range(len(frame.columns))))
                 frame = frame.selectExpr(*output_columns(frame.columns, target))
-                frame = frame.observe(rows, F.count(F.lit(1)).alias("rows"))
+                # Spark Connect's Observation; pyspark's hints name the classic one.
+                counted = F.count(F.lit(1)).alias("rows")
+                frame = frame.observe(rows, counted)  # type: ignore[arg-type]
                 save = frame.write.format(source).options(**options).mode("append")
                 save.partitionBy(*keys).save(spark_path(engine_folder(storage, folder)))
             files = written_files(storage, folder, keys, target.max_partitions)

@@ -8,8 +8,8 @@ options ``writer`` gives. Per format, Athena's rules kept:
 * PARQUET (parquet writer; GZIP by default, SNAPPY, ZSTD, NONE): timestamps as
   ``TIMESTAMP(MICROS)`` not adjusted to UTC -- Hive's zone-less timestamp, as pyarrow
   writes it (Spark would write INT96 for its own zoned timestamps);
-* ORC (orc writer; ZLIB by default, SNAPPY, ZSTD, LZ4, NONE): timestamps as ORC
-  ``timestamp``, not ``timestamp with local time zone``;
+* ORC (orc writer; ZLIB by default, SNAPPY, ZSTD, LZ4, NONE): timestamps as ORC's
+  ``timestamp`` (Spark writes its zone-less type as a BIGINT there);
 * JSON (json writer; GZIP, NONE): one object per line, timestamps in Hive's text
   (``2024-01-02 03:04:05``), NULL fields left out;
 * TEXTFILE (csv writer; GZIP, NONE): ``field_delimiter`` (default ``\\001``) between
@@ -24,9 +24,11 @@ package), ZSTD for JSON and TEXTFILE (Spark's text codecs have none), and bucket
 tables (Spark's bucket hash is Murmur3, not Hive's, so Athena would look for rows in
 the wrong bucket).
 
-Every write also sets, for that write only (data source options reach the job's
-Hadoop configuration): no ``_SUCCESS`` marker, and local files through Hadoop's raw
-local filesystem, which writes no ``.crc`` checksum files beside them.
+Every write also asks for no ``_SUCCESS`` marker, for that write only (data source
+options reach the job's Hadoop configuration). The ``.crc`` checksum files Hadoop's
+local filesystem writes beside local files are deleted when the files written are
+listed (``written.written_files``); the raw local filesystem, which writes none,
+cannot be chosen per write (S3A buffers its uploads through the checksummed one).
 """
 
 from __future__ import annotations
@@ -46,11 +48,7 @@ WRITES: Mapping[str, frozenset[str]] = {
     "textfile": frozenset({"gzip", "none"}),
 }
 _WRITERS = {"parquet": "parquet", "orc": "orc", "json": "json", "textfile": "csv"}
-_HADOOP_OPTIONS = {
-    "mapreduce.fileoutputcommitter.marksuccessfuljobs": "false",
-    "fs.file.impl": "org.apache.hadoop.fs.RawLocalFileSystem",
-    "fs.file.impl.disable.cache": "true",
-}
+_HADOOP_OPTIONS = {"mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
 # LazySimpleSerDe's text: no header, no quoting, NULL as \N, values as they are
 # (Spark's CSV writer would otherwise trim spaces and write "" for an empty string).
 _TEXT_OPTIONS = {
@@ -85,7 +83,7 @@ def output_columns(source_names: Sequence[str], target: WriteTarget) -> list[str
     expressions = []
     for column, source in zip(target.columns, target.sources, strict=True):
         value = "NULL" if source is None else quote(source_names[source])
-        expression = f"CAST({value} AS {write_type(column.type)})"
+        expression = f"CAST({value} AS {write_type(column.type, target.format)})"
         if text:
             if column.type.strip().lower().startswith(_COMPLEX):
                 raise InvalidInputError(
@@ -98,9 +96,13 @@ def output_columns(source_names: Sequence[str], target: WriteTarget) -> list[str
     return expressions
 
 
-def write_type(hive: str) -> str:
-    """The Spark type a catalog (Hive) type is written as: Hive's timestamps have no
-    zone, so Spark's zone-less ``timestamp_ntz``."""
+def write_type(hive: str, fmt: str = "parquet") -> str:
+    """The Spark type a catalog (Hive) type is written as in format ``fmt``. Hive's
+    timestamps have no zone: Spark's zone-less ``timestamp_ntz``, except in ORC,
+    where Spark writes ``timestamp_ntz`` as a plain BIGINT and its ``timestamp``
+    (the session is UTC) as ORC's own timestamp, which is Hive's."""
+    if fmt == "orc":
+        return spark_type(hive)
     return _TIMESTAMP.sub("timestamp_ntz", spark_type(hive))
 
 
