@@ -27,10 +27,12 @@ from shoal.storage.base import Storage, join_uri, parse_uri
 
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _ESCAPED = re.compile(r"%([0-9A-Fa-f]{2})")
-# A cancelled job's tasks may still close a file or two after Spark reports the job
-# stopped: ``clear`` looks again until the folder stays empty, for at most this long.
-_SETTLE_SECONDS = 10.0
+# A killed task hears it was killed only between batches of its input, so it may
+# still write a file after Spark reports the job stopped: ``clear`` keeps looking
+# until the folder has stayed empty for _QUIET_LOOKS looks, for at most this long.
+_SETTLE_SECONDS = 30.0
 _SETTLE_POLL = 0.25
+_QUIET_LOOKS = 5
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ def move_staged(
 def clear(storage: Storage, location: str, settle: bool = False) -> None:
     """Delete every object under ``location`` (best effort: the error that led here
     matters more). ``settle``: after a stopped job, keep looking until the folder has
-    stayed empty for two looks in a row (a killed task may still close a file)."""
+    stayed empty for a second (a killed task may still write a file)."""
     bucket, prefix = parse_uri(as_folder(location))
     deadline = time.monotonic() + _SETTLE_SECONDS
     empty_looks = 0
@@ -162,6 +164,6 @@ def clear(storage: Storage, location: str, settle: bool = False) -> None:
         except Exception:  # noqa: BLE001 - cleaning up after another error
             return
         empty_looks = 0 if left else empty_looks + 1
-        if not settle or empty_looks >= 2 or time.monotonic() >= deadline:
+        if not settle or empty_looks >= _QUIET_LOOKS or time.monotonic() >= deadline:
             return
         time.sleep(_SETTLE_POLL)
