@@ -297,6 +297,20 @@ def test_insert_into_a_partition_kept_elsewhere_and_named_columns(lake: Lake) ->
     assert got == want
 
 
+def test_an_empty_partition_value_is_written_as_null(lake: Lake) -> None:
+    """Spark (as Hive) writes an empty partition value as the NULL partition; shoal's
+    own writer keeps it as ``k=/`` (docs/spark.md)."""
+    run(
+        lake.spark,
+        "CREATE TABLE empty_part WITH (partitioned_by = ARRAY['k'],"
+        " external_location = 's3://lake/empty_part/') AS"
+        " SELECT id, CASE WHEN id % 2 = 0 THEN '' ELSE 'odd' END AS k FROM src WHERE id < 10",
+    )
+    assert set(partitions(lake, "empty_part")) == {("__HIVE_DEFAULT_PARTITION__",), ("odd",)}
+    got = read_back(lake, "empty_part", ("id", "k"))
+    assert got == [{"id": n, "k": None if n % 2 == 0 else "odd"} for n in range(10)]
+
+
 def test_a_textfile_value_holding_the_delimiter_fails_and_leaves_nothing(lake: Lake) -> None:
     with pytest.raises(InvalidInputError, match="TEXTFILE cannot store column 'name'"):
         run(
