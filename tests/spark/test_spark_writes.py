@@ -208,6 +208,22 @@ def test_ctas_each_writable_format(lake: Lake, properties: str, suffix: str) -> 
     assert read_back(lake, name) == expected(lambda r: r["id"] % 2 == 0)
 
 
+def test_ctas_with_no_data_registers_the_columns_only(lake: Lake) -> None:
+    outcome = run(
+        lake.spark,
+        "CREATE TABLE no_data WITH (partitioned_by = ARRAY['part'],"
+        " external_location = 's3://lake/no_data/') AS SELECT id, ts, part FROM src WITH NO DATA",
+    )
+    assert outcome.update_count == 0 and outcome.data_files == ()
+    table = lake.catalog.get_table("lake", "no_data")
+    assert [(c.name, c.type) for c in table.storage.columns] == [
+        ("id", "bigint"),
+        ("ts", "timestamp"),
+    ]
+    assert [(k.name, k.type) for k in table.partition_keys] == [("part", "string")]
+    assert read_back(lake, "no_data", ("id", "ts", "part")) == []
+
+
 def test_textfile_writes_nulls_as_backslash_n(lake: Lake) -> None:
     location = "s3://lake/unload_text/"
     outcome = run(

@@ -197,9 +197,6 @@ class SparkEngine(Engine):
         files' sizes, which is what Spark's ``filesSize`` scan metric reports for a
         query (``scanned_bytes``) -- the metric itself is not returned for writes.
         """
-        from pyspark.sql.connect import functions as F  # noqa: N812 - Spark's own idiom
-        from pyspark.sql.connect.observation import Observation
-
         storage = self._storage
         writable = self.capabilities.writable(
             target.format, target.compression, bool(target.bucketed_by)
@@ -210,33 +207,43 @@ class SparkEngine(Engine):
         folder = target.location
         if target.append:
             folder = f"{as_folder(target.location)}_shoal-staging-{target.query_id}/"
-        keys = target.partitioned_by
-        rows = Observation(f"shoal_rows_{uuid.uuid4().hex}")
-        source, options = writer(target)
         try:
-            with self._tagged(cancel):
-                frame = self._statement(query)
-                frame = frame.toDF(*(f"shoal_c{i}" for i in range(len(frame.columns))))
-                frame = frame.selectExpr(*output_columns(frame.columns, target))
-                # Spark Connect's Observation; pyspark's hints name the classic one.
-                counted = F.count(F.lit(1)).alias("rows")
-                frame = frame.observe(rows, counted)  # type: ignore[arg-type]
-                save = frame.write.format(source).options(**options).mode("append")
-                save.partitionBy(*keys).save(spark_path(engine_folder(storage, folder)))
-            files = written_files(storage, folder, keys, target.max_partitions)
+            rows = self._save(query, target, spark_path(engine_folder(storage, folder)), cancel)
+            files = written_files(storage, folder, target.partitioned_by, target.max_partitions)
             if target.append:
                 uris, partitions = move_staged(
                     storage, files, target.location, target.partition_folders
                 )
             else:
                 uris = [join_uri(parse_uri(folder)[0], f.key) for f in files]
-                partitions = partition_folders(files, folder, keys)
+                partitions = partition_folders(files, folder, target.partitioned_by)
         except BaseException:
             clear(storage, folder, settle=True)
             raise
         if target.append:
-            clear(storage, folder)  # the staging folder's markers
-        return WriteResult(tuple(uris), partitions, int(rows.get["rows"]), planned)
+            clear(storage, folder)  # what is left of the staging folder
+        return WriteResult(tuple(uris), partitions, rows, planned)
+
+    def _save(
+        self, query: ResolvedQuery, target: WriteTarget, path: str, cancel: CancelToken | None
+    ) -> int:
+        """Write the statement's rows, cast as ``target`` says, into ``path`` (as Spark
+        names it) with Spark's writer for the format; the number of rows written."""
+        from pyspark.sql.connect import functions as F  # noqa: N812 - Spark's own idiom
+        from pyspark.sql.connect.observation import Observation
+
+        rows = Observation(f"shoal_rows_{uuid.uuid4().hex}")
+        source, options = writer(target)
+        with self._tagged(cancel):
+            frame = self._statement(query)
+            # Positional names: the query's own may repeat or be empty.
+            frame = frame.toDF(*(f"shoal_c{i}" for i in range(len(frame.columns))))
+            frame = frame.selectExpr(*output_columns(frame.columns, target))
+            # Spark Connect's Observation; pyspark's hints name the classic one.
+            frame = frame.observe(rows, F.count(F.lit(1)).alias("rows"))  # type: ignore[arg-type]
+            save = frame.write.format(source).options(**options).mode("append")
+            save.partitionBy(*target.partitioned_by).save(path)
+        return int(rows.get["rows"])
 
     def close(self) -> None:
         self._spark.stop()
