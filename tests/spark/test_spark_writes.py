@@ -401,6 +401,27 @@ def test_avro_and_bucketed_tables_are_written_by_shoal(lake: Lake) -> None:
         assert read_back(lake, name, ("id", "name")) == expected(columns=("id", "name"))
 
 
+def test_cluster_executors_write_the_files(lake: Lake, spark_cluster: SparkProcesses) -> None:
+    """On a standalone cluster (two workers, each its own executor JVM) the executors
+    write the files into the shared folder; shoal registers them as on local[2]."""
+    engine = SparkEngine(spark_cluster.url, storage=lake.storage)
+    try:
+        runner = StatementRunner(lake.catalog, lake.storage, engine)
+        location = "s3://lake/on_cluster/"
+        outcome = run(
+            runner,
+            f"CREATE TABLE on_cluster WITH (format = 'ORC', partitioned_by = ARRAY['part'],"
+            f" external_location = '{location}') AS SELECT * FROM src WHERE id < 120",
+        )
+        assert_written_by_spark(outcome, location)
+        inserted = run(runner, "INSERT INTO on_cluster SELECT * FROM src WHERE id >= 120")
+        assert (outcome.update_count, inserted.update_count) == (120, len(ROWS) - 120)
+        assert_written_by_spark(inserted, location)
+    finally:
+        engine.close()
+    assert read_back(lake, "on_cluster") == expected()
+
+
 # --- through S3A into shoal's own S3 API -------------------------------------------------
 
 
