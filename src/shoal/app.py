@@ -104,7 +104,8 @@ class Shoal:
             )
         from shoal.engine.spark import SparkEngine
 
-        return SparkEngine(url, self._spark_settings())
+        # Given the lake's storage, Spark writes CTAS/INSERT/UNLOAD files itself.
+        return SparkEngine(url, self._spark_settings(), storage=self.storage)
 
     def _spark_settings(self) -> dict[str, str]:
         """S3A options so Spark reads the lake from the same S3 endpoint as shoal."""

@@ -377,6 +377,27 @@ def test_overwrite_replaces_whole_object(storage_case: StorageCase) -> None:
     assert [(o.key, o.size) for o in storage.walk(bucket)] == [("k", 5)]
 
 
+def test_move(storage_case: StorageCase) -> None:
+    """A staged file moved into place: gone from its old key, whole at the new one
+    (replacing what was there), folders it leaves empty gone too."""
+    storage = storage_case.storage
+    bucket = storage_case.new_bucket()
+    body = bytes(range(256)) * 1000
+    storage.put(bucket, "t/_staging/k=1/part-0", body)
+    storage.put(bucket, "t/k=1/part-0", b"old")
+    storage.put(bucket, "t/k=1/other", b"kept")
+    storage.move(bucket, "t/_staging/k=1/part-0", "t/k=1/part-0")
+    assert storage.read(bucket, "t/k=1/part-0") == body
+    assert [o.key for o in storage.walk(bucket)] == ["t/k=1/other", "t/k=1/part-0"]
+    assert storage.list(bucket, "t/", "/").prefixes == ["t/k=1/"]
+    storage.move(bucket, "t/k=1/other", "t/k=2/new/other")  # into a folder not yet there
+    assert storage.read(bucket, "t/k=2/new/other") == b"kept"
+    with pytest.raises(NoSuchKeyError):
+        storage.move(bucket, "t/k=1/other", "t/x")
+    with pytest.raises(InvalidKeyError):
+        storage.move(bucket, "t/k=1/part-0", "../escape")
+
+
 def test_delete(storage_case: StorageCase) -> None:
     storage = storage_case.storage
     bucket = storage_case.new_bucket()

@@ -17,6 +17,11 @@ Implementing an engine (see docs/engines.md): subclass ``Engine``; set ``name`` 
 ``query.schemas``, expose each scan under its qualified name reading exactly
 ``scan.files``, bind ``query.parameters`` to the ``?`` placeholders in order, honour
 ``max_bytes_scanned``, ``explain`` and the cancel token) and ``close``.
+
+An engine may also write a statement's rows as files itself (CTAS, INSERT, UNLOAD):
+it declares the formats and codecs it writes (``Capabilities.writes``) and implements
+``result_schema`` and ``write``; for any other target the query service runs the
+query through ``execute`` and writes the Arrow rows itself.
 """
 
 from __future__ import annotations
@@ -132,16 +137,26 @@ class Capabilities:
     SerDe tables itself).
     ``missing_functions``: Athena functions (lower-case names) it cannot run, each
     with a short reason; every other function ``athena.parse`` accepts is expected to work.
+    ``writes``: the output formats (``WriteTarget.format``: parquet, orc, avro, json,
+    textfile) the engine writes itself through ``Engine.write``, each with the codecs
+    it writes; empty (DuckDB): the query service writes every target. Bucketed
+    targets (Hive's bucket hash) are always the query service's to write.
     """
 
     statements: frozenset[str]
     formats: frozenset[str]
     serdes: frozenset[str] = frozenset()
     missing_functions: Mapping[str, str] = field(default_factory=dict)
+    writes: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def reads(self, fmt: TableFormat) -> bool:
         """Whether tables of format ``fmt`` are readable."""
         return fmt.classification.lower() in self.formats or fmt.serde in self.serdes
+
+    def writable(self, fmt: str, compression: str, bucketed: bool = False) -> bool:
+        """Whether the engine itself writes files of format ``fmt`` (``WriteTarget.format``)
+        with codec ``compression`` (``Engine.write``); never bucketed ones."""
+        return compression in self.writes.get(fmt, frozenset()) and not bucketed
 
     def gaps(self, query: ResolvedQuery) -> list[str]:
         """What ``query`` needs that these capabilities lack, one phrase each."""
@@ -165,6 +180,54 @@ class EngineGapError(UnsupportedSqlError):
         super().__init__(f"the {engine} engine cannot run this statement: {'; '.join(gaps)}")
         self.engine = engine
         self.gaps = tuple(gaps)
+
+
+@dataclass(frozen=True)
+class WriteTarget:
+    """Where and how an engine writes a statement's rows itself (``Engine.write``).
+
+    ``location`` is the folder as the catalog names it (``s3://bucket/prefix/``, on
+    whatever storage shoal runs). ``columns`` are what is written, in order, typed as
+    the table stores them (Hive types), the last ``len(partitioned_by)`` of them the
+    partition keys; ``sources[i]`` is the position of the query's column that feeds
+    ``columns[i]`` (None: NULL), cast to its type. ``format`` and ``compression``
+    are Athena's names (``parquet``/``gzip``, ``textfile``/``none`` ...); TEXTFILE
+    rows are ``field_delimiter``-separated, NULL as ``\\N``, and no value may hold
+    the delimiter, a line break or ``quote_char``.
+
+    ``append`` (INSERT): the folder already holds the table's files, and
+    ``partition_folders`` names existing partitions' folders (values in key order,
+    as the catalog holds them), where their new files go. Otherwise (CTAS, UNLOAD)
+    the folder is empty: the query service checked. At most ``max_partitions``
+    partitions may be written (more fails, leaving nothing).
+    """
+
+    location: str
+    columns: tuple[Column, ...]
+    sources: tuple[int | None, ...]
+    query_id: str
+    format: str = "parquet"
+    compression: str = "gzip"
+    partitioned_by: tuple[str, ...] = ()
+    field_delimiter: str = "\x01"
+    quote_char: str | None = None
+    bucketed_by: tuple[str, ...] = ()
+    bucket_count: int = -1
+    append: bool = False
+    partition_folders: Mapping[tuple[str, ...], str] = field(default_factory=dict)
+    max_partitions: int = 100
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What an engine wrote: the files (``s3://`` URIs, as the catalog names them),
+    each partition written with its folder (values in key order, NULL as
+    ``__HIVE_DEFAULT_PARTITION__``), the rows written and the bytes it read."""
+
+    files: tuple[str, ...]
+    partitions: Mapping[tuple[str, ...], str]
+    rows: int
+    bytes_scanned: int
 
 
 # Arrow has no type for some SQL types (JSON is text to Arrow): an engine names them in
@@ -272,6 +335,32 @@ class Engine(ABC):
             ShoalError: any other failure, with a message for the user (never a raw
                 engine exception).
         """
+
+    def result_schema(self, query: ResolvedQuery) -> pa.Schema:
+        """The columns ``query`` answers (names and Arrow types, as ``execute`` would
+        return them), without running it; engines that declare ``writes`` implement it.
+
+        Raises:
+            EngineGapError: the engine does not describe queries.
+        """
+        raise EngineGapError(self.name, ["describing a query's columns"])
+
+    def write(
+        self, query: ResolvedQuery, target: WriteTarget, cancel: CancelToken | None = None
+    ) -> WriteResult:
+        """Run ``query`` and write its rows into ``target`` as files, without handing
+        them to the caller; only for targets ``capabilities.writable`` accepts.
+
+        All or nothing: on any failure (or cancel) no file written is left behind.
+
+        Raises:
+            QueryCancelledError: once ``cancel`` is set.
+            BytesScannedCutoffError: more than ``query.max_bytes_scanned`` would be read.
+            InvalidInputError: the rows cannot be stored as ``target`` says (too many
+                partitions, a TEXTFILE value holding the delimiter).
+            EngineGapError: the engine writes no files itself.
+        """
+        raise EngineGapError(self.name, [f"writing {target.format} files"])
 
     @abstractmethod
     def close(self) -> None:

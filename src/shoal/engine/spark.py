@@ -34,8 +34,9 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -51,15 +52,28 @@ from shoal.engine.base import (
     QueryResult,
     ResolvedQuery,
     TableScan,
+    WriteResult,
+    WriteTarget,
 )
 from shoal.engine.base import Capabilities as EngineCapabilities
-from shoal.engine.spark_dialect import to_spark
+from shoal.engine.spark_dialect import quote, spark_type, string_literal, to_spark
+from shoal.engine.spark_writes import WRITES, output_columns, text_error, writer
+from shoal.engine.written import (
+    as_folder,
+    clear,
+    engine_folder,
+    move_staged,
+    partition_folders,
+    written_files,
+)
 from shoal.errors import (
     BytesScannedCutoffError,
+    InvalidInputError,
     QueryCancelledError,
     QueryFailedError,
     UnsupportedSqlError,
 )
+from shoal.storage.base import Storage, join_uri, parse_uri
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -127,33 +141,109 @@ class SparkEngine(Engine):
     name = ENGINE_NAME
     capabilities = EngineCapabilities(statements=QUERY_STATEMENTS, formats=CAPABILITIES.formats)
 
-    def __init__(self, url: str, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        settings: Mapping[str, str] | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        """``storage``: the storage shoal's lake is on; given it, Spark writes CTAS,
+        INSERT and UNLOAD files itself (``write``, ``spark_writes.WRITES``)."""
         from pyspark.sql.connect.session import SparkSession
 
         builder = SparkSession.builder.remote(url)
         for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
             builder = builder.config(key, value)
         self._spark: SparkSession = builder.create()
+        self._storage = storage
+        if storage is not None:
+            self.capabilities = replace(SparkEngine.capabilities, writes=WRITES)
 
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
-        for scan in query.scans:
-            check_supported(scan)
-        planned = sum(f.size for scan in query.scans for f in scan.files)
-        if query.max_bytes_scanned is not None and planned > query.max_bytes_scanned:
-            raise BytesScannedCutoffError(query.max_bytes_scanned, planned)
-        tag = f"shoal-{uuid.uuid4().hex}"
-        views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
-        names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
-        schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
-        sql = to_spark(query.tree, query.database, schemas, names)
-        if query.explain:
-            sql = f"EXPLAIN FORMATTED {sql}"
-        frames = {name: self._frame(scan) for name, scan in views.items()}
-        table, frame = self._run(with_placeholders(sql, frames), frames, query, tag, cancel)
+        planned = self._admit(query)
+        with self._tagged(cancel):
+            frame = self._statement(query)
+            table = frame.toArrow()
         if query.explain:
             lines = "\n".join(str(v) for v in table.column(0).to_pylist()).splitlines()
             return QueryResult(pa.table({"plan": lines}), 0)
         return QueryResult(normalize(table), scanned_bytes(frame, planned))
+
+    def result_schema(self, query: ResolvedQuery) -> pa.Schema:
+        """The statement's columns as Spark analyses them (no job runs)."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        self._admit(query)
+        with self._tagged(None):
+            schema = self._statement(query).schema
+        return normalize(to_arrow_schema(schema, timezone="UTC").empty_table()).schema
+
+    def write(
+        self, query: ResolvedQuery, target: WriteTarget, cancel: CancelToken | None = None
+    ) -> WriteResult:
+        """Spark's own writers write the rows; they never reach this process.
+
+        CTAS and UNLOAD write straight into their (empty) folder. INSERT writes into a
+        staging folder below the table's, ``_shoal-staging-<query id>/`` (hidden from
+        readers by its ``_``), and the files are then moved into the table's
+        partition folders (``Storage.move``: a rename on local folders): that tells
+        this statement's files from any other writer's, and puts rows of an existing
+        partition into its folder wherever it is. The files written are listed
+        through shoal's storage afterwards; on any failure or a cancel the folder
+        written (or the staging folder) is cleared, so nothing is left.
+
+        Rows written: an ``Observation`` counts them as the write runs (Spark
+        Connect returns no metrics for a write command). Bytes scanned: the planned
+        files' sizes, which is what Spark's ``filesSize`` scan metric reports for a
+        query (``scanned_bytes``) -- the metric itself is not returned for writes.
+        """
+        storage = self._storage
+        writable = self.capabilities.writable(
+            target.format, target.compression, bool(target.bucketed_by)
+        )
+        if storage is None or not writable:
+            return super().write(query, target, cancel)
+        planned = self._admit(query)
+        folder = target.location
+        if target.append:
+            folder = f"{as_folder(target.location)}_shoal-staging-{target.query_id}/"
+        try:
+            rows = self._save(query, target, spark_path(engine_folder(storage, folder)), cancel)
+            files = written_files(storage, folder, target.partitioned_by, target.max_partitions)
+            if target.append:
+                uris, partitions = move_staged(
+                    storage, files, target.location, target.partition_folders
+                )
+            else:
+                uris = [join_uri(parse_uri(folder)[0], f.key) for f in files]
+                partitions = partition_folders(files, folder, target.partitioned_by)
+        except BaseException:
+            clear(storage, folder, settle=True)
+            raise
+        if target.append:
+            clear(storage, folder)  # what is left of the staging folder
+        return WriteResult(tuple(uris), partitions, rows, planned)
+
+    def _save(
+        self, query: ResolvedQuery, target: WriteTarget, path: str, cancel: CancelToken | None
+    ) -> int:
+        """Write the statement's rows, cast as ``target`` says, into ``path`` (as Spark
+        names it) with Spark's writer for the format; the number of rows written."""
+        from pyspark.sql.connect import functions as F  # noqa: N812 - Spark's own idiom
+        from pyspark.sql.connect.observation import Observation
+
+        rows = Observation(f"shoal_rows_{uuid.uuid4().hex}")
+        source, options = writer(target)
+        with self._tagged(cancel):
+            frame = self._statement(query)
+            # Positional names: the query's own may repeat or be empty.
+            frame = frame.toDF(*(f"shoal_c{i}" for i in range(len(frame.columns))))
+            frame = frame.selectExpr(*output_columns(frame.columns, target))
+            # Spark Connect's Observation; pyspark's hints name the classic one.
+            frame = frame.observe(rows, F.count(F.lit(1)).alias("rows"))  # type: ignore[arg-type]
+            save = frame.write.format(source).options(**options).mode("append")
+            save.partitionBy(*target.partitioned_by).save(path)
+        return int(rows.get["rows"])
 
     def close(self) -> None:
         self._spark.stop()
@@ -204,18 +294,35 @@ class SparkEngine(Engine):
             )
         )
 
-    def _run(
-        self,
-        sql: str,
-        frames: Mapping[str, DataFrame],
-        query: ResolvedQuery,
-        tag: str,
-        cancel: CancelToken | None,
-    ) -> tuple[pa.Table, DataFrame]:
-        """The statement's rows as Arrow, in one Spark command whose tables are ``frames``
-        (no temporary views to create and drop); a cancel interrupts jobs tagged ``tag``."""
+    def _admit(self, query: ResolvedQuery) -> int:
+        """The planned bytes, once every table is readable and within the cutoff."""
+        for scan in query.scans:
+            check_supported(scan)
+        planned = sum(f.size for scan in query.scans for f in scan.files)
+        if query.max_bytes_scanned is not None and planned > query.max_bytes_scanned:
+            raise BytesScannedCutoffError(query.max_bytes_scanned, planned)
+        return planned
+
+    def _statement(self, query: ResolvedQuery) -> DataFrame:
+        """The statement as one DataFrame: its Spark SQL with the planned tables as
+        DataFrames, passed in the same command (no temporary views to create and drop)."""
+        views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
+        names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
+        schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
+        sql = to_spark(query.tree, query.database, schemas, names)
+        if query.explain:
+            sql = f"EXPLAIN FORMATTED {sql}"
+        frames = {name: self._frame(scan) for name, scan in views.items()}
+        args = list(query.parameters) or None
+        return self._spark.sql(with_placeholders(sql, frames), args=args, **frames)
+
+    @contextmanager
+    def _tagged(self, cancel: CancelToken | None) -> Iterator[None]:
+        """Run the block's Spark jobs under a fresh tag, which a cancel interrupts;
+        Spark's errors become shoal's (QueryCancelledError once cancelled)."""
         from pyspark.errors import PySparkException
 
+        tag = f"shoal-{uuid.uuid4().hex}"
         done = threading.Event()
         watcher = None
         if cancel is not None:
@@ -225,11 +332,13 @@ class SparkEngine(Engine):
         if cancel is not None:
             cancel.enter(EXECUTING)  # Spark runs and hands over the rows in one call
         try:
-            frame = self._spark.sql(sql, args=list(query.parameters) or None, **frames)
-            return frame.toArrow(), frame
+            yield
         except PySparkException as err:
             if cancel is not None and cancel.cancelled:
                 raise QueryCancelledError(f"Query {cancel.reason}") from err
+            refused = text_error(str(err))
+            if refused is not None:
+                raise InvalidInputError(refused) from err
             raise QueryFailedError(spark_message(err)) from err
         finally:
             self._spark.removeTag(tag)
@@ -289,20 +398,8 @@ def spark_path(path: str) -> str:
     return "file://" + path
 
 
-_VARCHAR = re.compile(r"\b(?:var)?char\s*\(\s*\d+\s*\)", re.IGNORECASE)
-
-
-def spark_type(hive: str) -> str:
-    """A catalog (Hive) type as Spark DDL: the same text, less lengths on text types."""
-    return _VARCHAR.sub("string", hive)
-
-
 def _is_complex(hive: str) -> bool:
     return hive.strip().lower().startswith(("array", "map", "struct"))
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
 
 
 def ddl_schema(columns: Sequence[Column]) -> str:
@@ -320,10 +417,6 @@ def partition_columns(keys: Sequence[Column], values: Sequence[str]) -> list[str
         f" AS {spark_type(key.type)}) AS {quote(key.name)}"
         for key, value in zip(keys, values, strict=True)
     ]
-
-
-def string_literal(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def empty_select(scan: TableScan) -> str:

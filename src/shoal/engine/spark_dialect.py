@@ -28,6 +28,7 @@ Fixes over plain ``sqlglot.transpile(read="athena", write="spark")``:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from sqlglot import exp
@@ -355,4 +356,22 @@ def _comparator(keys: list[exp.Ordered]) -> exp.Expr:
     )
 
 
-__all__ = ["to_spark"]
+# ---------------------------------------------------------------- names, types, literals
+
+_VARCHAR = re.compile(r"\b(?:var)?char\s*\(\s*\d+\s*\)", re.IGNORECASE)
+
+
+def spark_type(hive: str) -> str:
+    """A catalog (Hive) type as Spark DDL: the same text, less lengths on text types."""
+    return _VARCHAR.sub("string", hive)
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def string_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+__all__ = ["quote", "spark_type", "string_literal", "to_spark"]

@@ -154,25 +154,14 @@ def _storable(column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
 def conform(result: pa.Table, table: Table, names: Sequence[str] | None) -> pa.Table:
     """INSERT: the query's columns matched to the table's (by position or by name list)."""
     target = [*table.columns, *table.partition_keys]
-    wanted = [n.lower() for n in names] if names else [c.name.lower() for c in target]
-    if result.num_columns != len(wanted):
-        raise InvalidInputError(
-            f"Insert query has mismatched column count: {len(wanted)} columns expected, "
-            f"the query has {result.num_columns}"
-        )
-    unknown = set(wanted) - {c.name.lower() for c in target}
-    if unknown:
-        raise InvalidInputError(
-            f"Insert column name does not exist in target table: {sorted(unknown)[0]}"
-        )
-    given = dict(zip(wanted, result.columns, strict=True))
+    sources = insert_sources(result.num_columns, table, names)
     arrays = []
-    for column in target:
+    for column, source in zip(target, sources, strict=True):
         arrow = _arrow_type(column.type)
-        value = given.get(column.name.lower())
-        if value is None:
+        if source is None:
             arrays.append(pa.nulls(result.num_rows, arrow or pa.string()))
             continue
+        value = result.column(source)
         try:
             arrays.append(value.cast(arrow) if arrow is not None else value)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -181,6 +170,26 @@ def conform(result: pa.Table, table: Table, names: Sequence[str] | None) -> pa.T
                 f"in {column.name} ({column.type})"
             ) from None
     return pa.table(arrays, names=[c.name.lower() for c in target])
+
+
+def insert_sources(count: int, table: Table, names: Sequence[str] | None) -> tuple[int | None, ...]:
+    """INSERT: for each of the table's columns (partition keys last), the position of
+    the query's column (of ``count``) that fills it, None where NULL does. Without
+    ``names`` the query gives every column by position."""
+    target = [*table.columns, *table.partition_keys]
+    wanted = [n.lower() for n in names] if names else [c.name.lower() for c in target]
+    if count != len(wanted):
+        raise InvalidInputError(
+            f"Insert query has mismatched column count: {len(wanted)} columns expected, "
+            f"the query has {count}"
+        )
+    unknown = set(wanted) - {c.name.lower() for c in target}
+    if unknown:
+        raise InvalidInputError(
+            f"Insert column name does not exist in target table: {sorted(unknown)[0]}"
+        )
+    position = {name: index for index, name in enumerate(wanted)}
+    return tuple(position.get(c.name.lower()) for c in target)
 
 
 def write(

@@ -96,7 +96,16 @@ class StatementTools:
         Raises:
             EngineGapError: the plan needs a format or function the engine lacks.
         """
-        query = ResolvedQuery(
+        query = self.resolved(plan, context, explain)
+        engine = self.engine_for(context)
+        engine.check(query)
+        return engine.execute(query, context.cancel)
+
+    def resolved(
+        self, plan: QueryPlan, context: StatementContext, explain: bool = False
+    ) -> ResolvedQuery:
+        """What an engine is given to run ``plan`` with the context's parameters and cutoff."""
+        return ResolvedQuery(
             plan.resolution.tree,
             plan.resolution.database,
             plan.scans,
@@ -104,9 +113,6 @@ class StatementTools:
             max_bytes_scanned=context.bytes_scanned_cutoff,
             explain=explain,
         )
-        engine = self.engine_for(context)
-        engine.check(query)
-        return engine.execute(query, context.cancel)
 
 
 Handler = Callable[[StatementTools, str, StatementContext], StatementOutcome]

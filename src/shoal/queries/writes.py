@@ -1,8 +1,18 @@
 """CREATE TABLE AS SELECT, INSERT INTO and UNLOAD: run a query, write its rows as files.
 
-The query runs on the locked-down engine like any SELECT (DuckDB never writes);
-shoal writes the Arrow result with pyarrow through ``Storage.put``, so the same
-code writes local folders and S3. Athena's rules, kept here:
+Parsing, the WITH options, permissions, the empty-target check, the table's and
+partitions' registration and the outcome are done here once, whoever writes the
+files. Who writes them is the engine's declaration (``Capabilities.writes``):
+
+* an engine that writes the target's format and codec itself (Spark: Parquet, ORC,
+  JSON, TEXTFILE; not bucketed) is given the query and a ``WriteTarget`` and writes
+  the rows where they are (``Engine.write``); the rows never reach shoal;
+* otherwise (DuckDB, which is locked down and never writes; Avro; bucketed tables)
+  the query runs like any SELECT and shoal writes the Arrow result with pyarrow
+  through ``Storage.put`` (``data_files.write``), so the same code writes local
+  folders and S3.
+
+Athena's rules, kept by both:
 
 * ``format`` PARQUET (default), ORC, AVRO, JSON or TEXTFILE; ``write_compression``
   GZIP (default), SNAPPY (Parquet), ZSTD or NONE; for ORC ZLIB (default), SNAPPY,
@@ -33,8 +43,9 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from shoal.catalog.model import Partition, StorageDescriptor, Table
+from shoal.catalog.model import Column, Partition, StorageDescriptor, Table
 from shoal.engine.athena import DATA_CATALOG, TableRef, check_query, parse
+from shoal.engine.base import Engine, ResolvedQuery, WriteTarget
 from shoal.errors import (
     AlreadyExistsError,
     EntityNotFoundError,
@@ -54,16 +65,17 @@ from shoal.queries.context import (
     table_write,
 )
 from shoal.queries.data_files import (
-    PreparedData,
+    MAX_PARTITIONS,
     Written,
     conform,
     delete,
     hive_columns,
+    insert_sources,
     prepare,
     write,
 )
 from shoal.queries.model import WRITING_DATA
-from shoal.queries.planner import table_format
+from shoal.queries.planner import QueryPlan, table_format
 from shoal.queries.select import check_parameters
 from shoal.queries.tools import StatementTools
 from shoal.queries.write_options import WriteOptions, folder_of
@@ -140,27 +152,13 @@ def run_ctas(runner: StatementTools, sql: str, context: StatementContext) -> Sta
     _require_empty(runner, location)
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
-    result = runner.execute(plan, context)
-    rows = result.table if options.with_data else result.table.slice(0, 0)
-    data = prepare(rows, options.partitioned_by)
-    context.cancel.enter(WRITING_DATA)
-    written = write(
-        runner.storage, data, options, location, context.query_id, cancel=context.cancel
-    )
+    done = _write_query(runner, plan, context, options, location, options.with_data)
     try:
-        _register(runner, ref, data, options, location, written)
+        _register(runner, ref, done, options, location)
     except BaseException:
-        delete(runner.storage, written.files)
+        delete(runner.storage, done.written.files)
         raise
-    return _written_outcome(
-        "CREATE_TABLE_AS_SELECT",
-        rows.num_rows,
-        result.bytes_scanned,
-        accesses,
-        written,
-        planning_ms,
-        start,
-    )
+    return _written_outcome("CREATE_TABLE_AS_SELECT", done, accesses, planning_ms, start)
 
 
 def _exists(runner: StatementTools, ref: TableRef) -> bool:
@@ -192,10 +190,9 @@ def _require_empty(runner: StatementTools, location: str) -> None:
 def _register(
     runner: StatementTools,
     ref: TableRef,
-    data: PreparedData,
+    data: _Rows,
     options: WriteOptions,
     location: str,
-    written: Written,
 ) -> None:
     """Create the table and its partitions; all or nothing."""
     table = Table(
@@ -207,7 +204,7 @@ def _register(
     )
     runner.catalog.create_table(table)
     try:
-        _add_partitions(runner, table, written)
+        _add_partitions(runner, table, data.written)
     except BaseException:
         runner.catalog.delete_table(ref.database, ref.table)
         raise
@@ -245,30 +242,50 @@ def run_insert(runner: StatementTools, sql: str, context: StatementContext) -> S
     )
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
-    result = runner.execute(plan, context)
     names = [i.name for i in tree.this.expressions] if isinstance(tree.this, exp.Schema) else None
-    rows = conform(result.table, table, names)
     options = WriteOptions.for_table(table, table_format(table))
-    data = prepare(rows, tuple(k.name for k in table.partition_keys))
     existing = _existing_partitions(runner, table)
+    done = _insert_rows(runner, plan, context, table, names, options, existing)
+    try:
+        new = {v: f for v, f in done.written.partitions.items() if v not in existing}
+        _add_partitions(runner, table, Written(done.written.files, new))
+    except BaseException:
+        delete(runner.storage, done.written.files)
+        raise
+    return _written_outcome("INSERT", done, accesses, planning_ms, start)
+
+
+def _insert_rows(
+    runner: StatementTools,
+    plan: QueryPlan,
+    context: StatementContext,
+    table: Table,
+    names: Sequence[str] | None,
+    options: WriteOptions,
+    existing: dict[tuple[str, ...], str],
+) -> _Rows:
+    """INSERT's rows written into ``table``'s folders: by the engine when it writes
+    the table's format itself, else by shoal from the query's Arrow rows."""
+    location = folder_of(table.storage.location)
+    keys = tuple(k.name for k in table.partition_keys)
+    engine = runner.engine_for(context)
+    if _engine_writes(engine, options):
+        query = runner.resolved(plan, context)
+        engine.check(query)
+        count = len(engine.result_schema(query))
+        columns = (*table.columns, *table.partition_keys)
+        sources = insert_sources(count, table, names)
+        target = _target(options, location, columns, sources, keys, context.query_id)
+        target = replace(target, append=True, partition_folders=existing)
+        return _engine_write(engine, query, target, context)
+    result = runner.execute(plan, context)
+    rows = conform(result.table, table, names)
+    data = prepare(rows, keys)
     context.cancel.enter(WRITING_DATA)
     written = write(
         runner.storage, data, options, location, context.query_id, existing, context.cancel
     )
-    try:
-        _add_partitions(
-            runner,
-            table,
-            Written(
-                written.files, {v: f for v, f in written.partitions.items() if v not in existing}
-            ),
-        )
-    except BaseException:
-        delete(runner.storage, written.files)
-        raise
-    return _written_outcome(
-        "INSERT", rows.num_rows, result.bytes_scanned, accesses, written, planning_ms, start
-    )
+    return _Rows(data.columns, data.partition_keys, written, rows.num_rows, result.bytes_scanned)
 
 
 def _existing_partitions(runner: StatementTools, table: Table) -> dict[tuple[str, ...], str]:
@@ -338,28 +355,101 @@ def run_unload(runner: StatementTools, sql: str, context: StatementContext) -> S
     _require_empty(runner, statement.location)
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
+    done = _write_query(runner, plan, context, statement.options, statement.location)
+    return _written_outcome("UNLOAD", done, accesses, planning_ms, start)
+
+
+# ---------------------------------------------------------------- writing the rows
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """A statement's rows, written: the columns and partition keys they have as a
+    table, the files and partition folders written, the rows and bytes scanned."""
+
+    columns: tuple[Column, ...]
+    partition_keys: tuple[Column, ...]
+    written: Written
+    rows: int
+    bytes_scanned: int
+
+
+def _engine_writes(engine: Engine, options: WriteOptions) -> bool:
+    """Whether the engine writes files of ``options``' format and codec itself."""
+    bucketed = bool(options.bucketed_by)
+    return engine.capabilities.writable(options.format, options.compression, bucketed)
+
+
+def _write_query(
+    runner: StatementTools,
+    plan: QueryPlan,
+    context: StatementContext,
+    options: WriteOptions,
+    location: str,
+    with_data: bool = True,
+) -> _Rows:
+    """CTAS's and UNLOAD's rows written into the empty folder ``location``: by the
+    engine when it writes ``options``' format itself, else by shoal from the query's
+    Arrow rows. Without data only the columns are found (the engine runs nothing)."""
+    engine = runner.engine_for(context)
+    if _engine_writes(engine, options):
+        query = runner.resolved(plan, context)
+        engine.check(query)
+        data = prepare(engine.result_schema(query).empty_table(), options.partitioned_by)
+        if not with_data:
+            return _Rows(data.columns, data.partition_keys, Written(()), 0, 0)
+        columns = (*data.columns, *data.partition_keys)
+        sources = tuple(range(len(columns)))
+        keys = tuple(k.name for k in data.partition_keys)
+        target = _target(options, location, columns, sources, keys, context.query_id)
+        done = _engine_write(engine, query, target, context)
+        return replace(done, columns=data.columns, partition_keys=data.partition_keys)
     result = runner.execute(plan, context)
-    data = prepare(result.table, statement.options.partitioned_by)
+    rows = result.table if with_data else result.table.slice(0, 0)
+    data = prepare(rows, options.partitioned_by)
     context.cancel.enter(WRITING_DATA)
     written = write(
-        runner.storage,
-        data,
-        statement.options,
-        statement.location,
-        context.query_id,
-        cancel=context.cancel,
+        runner.storage, data, options, location, context.query_id, cancel=context.cancel
     )
-    return _written_outcome(
-        "UNLOAD", result.table.num_rows, result.bytes_scanned, accesses, written, planning_ms, start
+    return _Rows(data.columns, data.partition_keys, written, rows.num_rows, result.bytes_scanned)
+
+
+def _target(
+    options: WriteOptions,
+    location: str,
+    columns: tuple[Column, ...],
+    sources: tuple[int | None, ...],
+    keys: tuple[str, ...],
+    query_id: str,
+) -> WriteTarget:
+    return WriteTarget(
+        location=folder_of(location),
+        columns=columns,
+        sources=sources,
+        query_id=query_id,
+        format=options.format,
+        compression=options.compression,
+        partitioned_by=keys,
+        field_delimiter=options.field_delimiter,
+        quote_char=options.quote_char,
+        bucketed_by=options.bucketed_by,
+        bucket_count=options.bucket_count,
+        max_partitions=MAX_PARTITIONS,
     )
+
+
+def _engine_write(
+    engine: Engine, query: ResolvedQuery, target: WriteTarget, context: StatementContext
+) -> _Rows:
+    result = engine.write(query, target, context.cancel)
+    written = Written(tuple(result.files), dict(result.partitions))
+    return _Rows((), (), written, result.rows, result.bytes_scanned)
 
 
 def _written_outcome(
     kind: str,
-    rows: int,
-    bytes_scanned: int,
+    done: _Rows,
     accesses: tuple[Access, ...],
-    written: Written,
     planning_ms: float,
     start: float,
 ) -> StatementOutcome:
@@ -368,10 +458,10 @@ def _written_outcome(
     return outcome(
         kind,
         pa.table({"rows": pa.array([], pa.int64())}),
-        bytes_scanned=bytes_scanned,
+        bytes_scanned=done.bytes_scanned,
         accesses=accesses,
-        data_files=written.files,
-        update_count=rows,
+        data_files=done.written.files,
+        update_count=done.rows,
         planning_ms=planning_ms,
         engine_ms=elapsed_ms(start),
     )

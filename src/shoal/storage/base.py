@@ -200,6 +200,9 @@ class ObjectReader:
         self.close()
 
 
+_MOVE_CHUNK = 8 * 1024 * 1024  # bytes a default move reads at a time
+
+
 class Storage(ABC):
     """Object storage addressed by bucket and key.
 
@@ -336,6 +339,24 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, bucket: str, key: str) -> None:
         """Delete one object; deleting a missing key is not an error (as in S3)."""
+
+    def move(self, bucket: str, source: str, target: str) -> None:
+        """Move the object ``source`` to ``target`` in ``bucket``, replacing any object
+        there; ``source`` is gone afterwards. Raises NoSuchKeyError.
+
+        What an engine wrote into a staging folder is moved into place this way. This
+        default copies the bytes through this process; local folders rename the file,
+        S3 copies it on the server.
+        """
+        info, meta = self.head(bucket, source)
+        reader = self.open_object(bucket, source)
+        try:
+            chunks = (reader.read(start, min(start + _MOVE_CHUNK, info.size))
+                      for start in range(0, info.size, _MOVE_CHUNK))  # fmt: skip
+            self.put_chunks(bucket, target, chunks, meta)
+        finally:
+            reader.close()
+        self.delete(bucket, source)
 
     def local_path(self, bucket: str, key: str) -> str | None:
         """A filesystem path engines may read directly, or None for remote storage."""

@@ -401,6 +401,24 @@ class LocalStorage(Storage):
         if not needs_side(key):
             self._delete_plain(bucket, key)
 
+    def move(self, bucket: str, source: str, target: str) -> None:
+        """Rename ``source``'s file to ``target``'s (no bytes copied); keys kept in the
+        side area, or with metadata, move as ``Storage.move`` does."""
+        source_path = self._object_path(bucket, source)
+        target_path = self._object_path(bucket, target)
+        plain = not needs_side(source) and not needs_side(target)
+        if not plain or os.path.lexists(self._meta_path(bucket, source)):
+            super().move(bucket, source, target)
+            return
+        if not os.path.isfile(source_path):
+            raise NoSuchKeyError(f"no such key: {bucket}/{source}")
+        unlink_quietly(self._meta_path(bucket, target))
+        if not self._move_into_place(source_path, target_path, bucket, target):
+            super().move(bucket, source, target)  # "target" is a folder of other keys
+            return
+        self._remove_side(bucket, target)
+        self._prune_empty_parents(os.path.dirname(source_path), self._bucket_path(bucket))
+
     def _delete_plain(self, bucket: str, key: str) -> None:
         path = self._object_path(bucket, key)
         try:

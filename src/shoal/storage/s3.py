@@ -251,6 +251,17 @@ class S3Storage(Storage):
         _validate(bucket, key)
         self._call(self._client.delete_object, bucket, key, Bucket=bucket, Key=key)
 
+    def move(self, bucket: str, source: str, target: str) -> None:
+        """Copy on the server (boto3's managed copy: multipart past its threshold),
+        then delete ``source``."""
+        _validate(bucket, source)
+        _validate(bucket, target)
+        self._call(
+            self._client.copy, bucket, source,
+            CopySource={"Bucket": bucket, "Key": source}, Bucket=bucket, Key=target,
+        )  # fmt: skip
+        self.delete(bucket, source)
+
     # -- listing ---------------------------------------------------------------
 
     def list(
