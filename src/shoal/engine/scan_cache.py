@@ -25,10 +25,14 @@ from functools import partial
 from shoal.engine import scans
 from shoal.engine.base import TableScan
 from shoal.engine.scanfs import PROTOCOL
+from shoal.engine.serdes import json_sql
+from shoal.engine.serdes.json_keys import JsonFastPath
 
 # Probes a Parquet or Avro scan through the running query's token: the columns its
 # files hold, and whether they share one schema.
 Probe = Callable[[TableScan], scans.FileColumns]
+# Probes a JSON SerDe scan likewise: how its files spell its keys (``serdes.probe``).
+JsonProbe = Callable[[TableScan], JsonFastPath]
 # Where DuckDB reads a planned file for the query holding a token: (token, path) -> URL.
 FileUrl = Callable[[str, str], str]
 
@@ -50,21 +54,26 @@ class ScanSqlCache:
         self._max_chars = max_chars
         self._lock = threading.Lock()
 
-    def scan_sql(self, scan: TableScan, token: str, probe: Probe) -> str:
+    def scan_sql(
+        self, scan: TableScan, token: str, probe: Probe, json_probe: JsonProbe | None = None
+    ) -> str:
         """The SELECT reading ``scan``'s files through ``shoal://<token>/``."""
         key = scan_key(scan)
         template = self._get(key) if key is not None else None
         if template is None:
-            template = self._build(scan, probe)
+            template = self._build(scan, probe, json_probe)
             if key is not None:
                 self._put(key, template)
         return template.replace(f"{PROTOCOL}://{self._token}", f"{PROTOCOL}://{token}")
 
-    def _build(self, scan: TableScan, probe: Probe) -> str:
+    def _build(self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None) -> str:
         if not scan.files:
             return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
         present = probe(scan) if scan.format.classification.lower() in scans.PROBED else None
-        query = scans.scan_query(scan, partial(self._url, self._token), present)
+        json_fast = None
+        if json_probe is not None and json_sql.fast_path_allowed(scan):
+            json_fast = json_probe(scan)
+        query = scans.scan_query(scan, partial(self._url, self._token), present, json_fast)
         return query.sql(dialect="duckdb", identify=True)
 
     def _get(self, key: Hashable) -> str | None:

@@ -21,6 +21,8 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from shoal.engine.base import TableFormat
+
 OPENX_JSON = "org.openx.data.jsonserde.JsonSerDe"
 HIVE_JSON = "org.apache.hive.hcatalog.data.JsonSerDe"
 HADOOP_JSON = "org.apache.hadoop.hive.serde2.JsonSerDe"
@@ -69,6 +71,18 @@ class ReaderSpec:
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
+
+
+def reader_kind(fmt: TableFormat) -> str | None:
+    """How ``fmt``'s lines are read by shoal's readers, or None when DuckDB reads its
+    files itself.
+
+    A JSON SerDe over CloudTrail's input format (AWS's current CloudTrail DDL, with
+    classification ``cloudtrail``) reads one row per record, as the CloudTrail SerDe."""
+    kind = LINE_READERS.get(fmt.serde)
+    if kind == "json" and fmt.classification.lower() == "cloudtrail":
+        return "cloudtrail"
+    return kind
 
 
 def reader_spec(

@@ -1,0 +1,103 @@
+"""What the engine learns of a JSON SerDe table's files before reading them, so that
+DuckDB reads their lines without the Python reader (``json_keys``, ``json_sql``).
+
+Two side queries, on a cursor of the running query: the first lines of the scan's
+first file (how its keys are spelled), then, for each file not seen before, one pass
+that finds whether any line has a key that spelling would miss, and whether any line
+is neither blank nor one JSON object. The answers are remembered per file version
+(path, size, mtime, etag) and pattern; a file without an mtime is never remembered,
+and is checked line by line as it is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Hashable
+
+import duckdb
+
+from shoal.engine.base import DataFile, TableScan
+from shoal.engine.lru import LruCache
+from shoal.engine.serdes import json_sql
+from shoal.engine.serdes.json_keys import JsonFastPath
+
+SAMPLE_LINES = 100
+VERDICTS = 100_000  # files whose check is remembered
+
+
+@dataclasses.dataclass(frozen=True)
+class _Verdict:
+    clean: bool  # no key spelled otherwise
+    regular: bool  # every line blank or one JSON object
+
+
+class JsonProbe:
+    """Each JSON table's ``JsonFastPath``, from its files; safe to share between threads."""
+
+    def __init__(self, size: int = VERDICTS) -> None:
+        self._verdicts: LruCache[_Verdict] = LruCache(size)
+
+    def fast_path(
+        self, cursor: duckdb.DuckDBPyConnection, scan: TableScan, url: Callable[[str], str]
+    ) -> JsonFastPath:
+        """How ``scan``'s lines may skip Python; ``url`` names a file for DuckDB.
+
+        Raises:
+            duckdb.InterruptException: the query was cancelled meanwhile.
+        """
+        fast = json_sql.fast_path(scan, _sample(cursor, scan, url))
+        pattern = fast.wrong_keys or ""
+        known = {i: self._verdicts.get(_key(f, pattern)) for i, f in enumerate(scan.files)}
+        unknown = [i for i, v in known.items() if v is None and scan.files[i].mtime is not None]
+        if unknown:
+            for position, verdict in _check(cursor, scan, url, unknown, fast).items():
+                self._verdicts.put(_key(scan.files[position], pattern), verdict)
+                known[position] = verdict
+        return dataclasses.replace(
+            fast,
+            checked=frozenset(i for i, v in known.items() if v is not None and v.clean),
+            regular=frozenset(i for i, v in known.items() if v is not None and v.regular),
+        )
+
+
+def _sample(
+    cursor: duckdb.DuckDBPyConnection, scan: TableScan, url: Callable[[str], str]
+) -> list[str]:
+    """The first lines of the first file; none when it cannot be read this way (its
+    lines are read, and any error reported, by the query itself)."""
+    query = json_sql.sample_query(url(scan.files[0].path), scan, SAMPLE_LINES)
+    try:
+        return [str(row[0]) for row in cursor.execute(query).fetchall()]
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return []
+
+
+def _check(
+    cursor: duckdb.DuckDBPyConnection,
+    scan: TableScan,
+    url: Callable[[str], str],
+    positions: list[int],
+    fast: JsonFastPath,
+) -> dict[int, _Verdict]:
+    """The verdict on each file at ``positions`` (none when the check cannot read
+    them: they are read, and checked, line by line)."""
+    urls = [url(scan.files[i].path) for i in positions]
+    query = json_sql.check_query(urls, scan, fast.wrong_keys)
+    try:
+        rows = cursor.execute(query).fetchall()
+    except duckdb.InterruptException:
+        raise
+    except duckdb.Error:
+        return {}
+    found = {
+        positions[int(index)]: _Verdict(not wrong_keys, not irregular)
+        for index, wrong_keys, irregular in rows
+    }
+    empty = _Verdict(clean=True, regular=True)  # a file without lines
+    return {p: found.get(p, empty) for p in positions}
+
+
+def _key(file: DataFile, pattern: str) -> Hashable:
+    return (file.path, file.size, file.mtime, file.etag, pattern)
