@@ -221,9 +221,7 @@ def _direct_records(
         exp.not_(exp.Anonymous(this="starts_with", expressions=[line, exp.Literal.string("{")])),
     )
     if fast.wrong_keys is not None and any(checks):
-        found: exp.Expr = exp.Anonymous(
-            this="regexp_matches", expressions=[line.copy(), exp.Literal.string(fast.wrong_keys)]
-        )
+        found = _wrong_keys(line, fast.wrong_keys)
         if not all(checks):  # only in the files not checked clean
             local = [exp.Literal.number(i) for i, check in enumerate(checks) if check]
             index = exp.Anonymous(
@@ -257,11 +255,7 @@ def check_query(urls: Sequence[str], scan: TableScan, wrong_keys: str | None) ->
     key spelled otherwise, whether a line is neither blank nor one JSON object)``."""
     read = exp.Table(this=read_lines(urls, scan.format, PROBE_FILE), alias=alias("r"))
     line = col(LINE, "r")
-    found: exp.Expr = exp.false()
-    if wrong_keys is not None:
-        found = exp.Anonymous(
-            this="regexp_matches", expressions=[line, exp.Literal.string(wrong_keys)]
-        )
+    found = exp.false() if wrong_keys is None else _wrong_keys(line, wrong_keys)
     one_object = exp.and_(
         exp.Anonymous(this="starts_with", expressions=[line.copy(), exp.Literal.string("{")]),
         exp.Anonymous(this="json_valid", expressions=[line.copy()]),
@@ -274,6 +268,23 @@ def check_query(urls: Sequence[str], scan: TableScan, wrong_keys: str | None) ->
         exp.Anonymous(this="bool_or", expressions=[irregular]),
     ).from_(read)
     return query.group_by(index).sql(dialect="duckdb", identify=True)
+
+
+def _wrong_keys(line: exp.Expr, pattern: str) -> exp.Expr:
+    """Whether ``line`` has a key matching ``pattern`` or spelled with an escape."""
+    escaped = exp.and_(
+        exp.Anonymous(
+            this="contains", expressions=[line.copy(), exp.Literal.string(json_keys.ESCAPE)]
+        ),
+        _matches(line, json_keys.ESCAPED_KEY),
+    )
+    return exp.or_(_matches(line, pattern), escaped)
+
+
+def _matches(line: exp.Expr, pattern: str) -> exp.Expr:
+    return exp.Anonymous(
+        this="regexp_matches", expressions=[line.copy(), exp.Literal.string(pattern)]
+    )
 
 
 def _transform(json_text: exp.Expr, structure: Any) -> exp.Expr:
