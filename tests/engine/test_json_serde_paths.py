@@ -288,3 +288,24 @@ def test_wrong_keys_regex_matches_every_other_spelling_and_only_those() -> None:
                 "SELECT regexp_matches(?, ?)", [text.replace(":", " \t:"), pattern]
             ).fetchone()
             assert spaced == (missed,), key
+
+
+def test_crawled_tables_mapping_keys_to_their_lower_case_read_directly(
+    engine: DuckDBEngine, root: Path
+) -> None:
+    # The crawler maps each camelCase key to its normalised column
+    # ("mapping.accountid" = "accountId"): no renaming when keys meet columns whatever
+    # their case. A mapping to another key still renames, line by line.
+    lines = [json.dumps({"accountId": str(i), "eventTime": f"t{i}"}) for i in range(3)]
+    path = write(root / "t.json", lines)
+    crawled = {"mapping.accountid": "accountId", "mapping.eventtime": "eventTime"}
+    fmt = TableFormat("json", serde=OPENX_JSON, serde_parameters=crawled)
+    table = scan("t", fmt, "accountid string; eventtime string", [path])
+    assert probe(table).direct == frozenset({0})
+    expected = [{"accountid": str(i), "eventtime": f"t{i}"} for i in range(3)]
+    assert engine.run(DuckDBQuery('SELECT * FROM "db"."t"', (table,))).table.to_pylist() == expected
+    renamed = {"mapping.accountid": "accountId", "mapping.eventtime": "accountId"}
+    fmt = TableFormat("json", serde=OPENX_JSON, serde_parameters=renamed)
+    table = scan("t", fmt, "accountid string; eventtime string", [path])
+    with pytest.raises(QueryFailedError, match="Duplicate key"):
+        engine.run(DuckDBQuery('SELECT * FROM "db"."t"', (table,)))

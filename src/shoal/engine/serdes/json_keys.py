@@ -15,8 +15,8 @@ remembered) needs no per-line check at all. The check is conservative: names of 
 nesting levels are pooled, so a key matching a name declared at another level, or
 inside a ``string`` column's JSON, only costs the Python reader, never an answer.
 
-Tables whose keys are renamed (``mapping.*``, ``dots.in.keys``) or whose names are
-not plain words always take the Python reader.
+Tables whose keys are renamed (``mapping.*`` to another name, ``dots.in.keys``) or
+whose names are not plain words always take the Python reader.
 """
 
 from __future__ import annotations
@@ -81,13 +81,20 @@ class JsonFastPath:
 
 
 def fast_path_allowed(spec: ReaderSpec, columns: Sequence[tuple[str, HiveType]]) -> bool:
-    """Whether ``spec``'s lines may be read by ``json_transform`` directly: a JSON
-    SerDe table without renamed keys, its names (at every level) plain words."""
+    """Whether ``spec``'s lines may be read by DuckDB directly: a JSON SerDe table
+    whose keys are not renamed and whose names (at every level) are plain words.
+
+    A ``mapping.<column>`` that only changes case (the crawler writes one for each
+    camelCase key) renames nothing when keys are matched case-insensitively."""
     params = spec.params
     if spec.kind != "json" or params.get("dots.in.keys", "").strip().lower() == "true":
         return False
-    if any(key.startswith("mapping.") for key in params):
-        return False
+    declared = {name.lower() for name, _ in columns}
+    for key, value in params.items():
+        column = key.removeprefix("mapping.").lower()
+        if key.startswith("mapping.") and column in declared:
+            if not case_insensitive(spec) or value.lower() != column:
+                return False
     return all(_WORD.match(name) for name in declared_names(columns))
 
 
