@@ -10,8 +10,10 @@ meet columns whatever their case) says they read. Real DuckDB engine, real files
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import os
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +21,17 @@ from typing import Any
 import duckdb
 import pytest
 
+from shoal.catalog.store import CatalogStore
+from shoal.crawler.runner import crawl_path
 from shoal.engine.base import DataFile, TableFormat, TableScan
 from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
 from shoal.engine.serdes import HIVE_JSON, OPENX_JSON
 from shoal.engine.serdes.json_keys import Spelling, wrong_keys_regex
 from shoal.engine.serdes.probe import SAMPLE_LINES, JsonProbe
 from shoal.errors import QueryFailedError
+from shoal.queries.context import StatementContext
+from shoal.queries.runner import StatementRunner
+from shoal.storage.s3 import S3Storage
 
 from .helpers import scan
 
@@ -309,3 +316,54 @@ def test_crawled_tables_mapping_keys_to_their_lower_case_read_directly(
     table = scan("t", fmt, "accountid string; eventtime string", [path])
     with pytest.raises(QueryFailedError, match="Duplicate key"):
         engine.run(DuckDBQuery('SELECT * FROM "db"."t"', (table,)))
+
+
+@pytest.mark.parametrize("style", ["lower", "camel"])
+def test_gzipped_files(engine: DuckDBEngine, root: Path, style: str) -> None:
+    lines = [line(i, style) for i in range(30)]
+    path = root / "t.json.gz"
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    table = json_scan([path])
+    assert probe(table).direct == frozenset({0})
+    assert rows(engine, table) == [record(i) for i in range(30)]
+
+
+def test_crawled_camel_case_table_on_s3(moto_storage: S3Storage, tmp_path: Path) -> None:
+    # A crawled table of camelCase keys read through the Storage interface: the first
+    # file clean, the second with a lower-case line past the sample (and past the 1 MiB
+    # the crawler reads). Bytes scanned are the files' bytes, whatever the checks read
+    # before the query.
+    bucket = f"j-{uuid.uuid4().hex[:16]}"
+    moto_storage.create_bucket(bucket)
+    count = 25_000
+
+    def event(i: int) -> str:
+        return json.dumps({"eventName": f"e{i}", "userIdentity": {"userName": f"u{i}"}})
+
+    first = [event(i) for i in range(count)]
+    second = [event(i) for i in range(count, 2 * count)]
+    second[-1] = json.dumps({"eventname": "last", "useridentity": {"username": "lower"}})
+    sizes = 0
+    for name, lines in (("a.json", first), ("b.json", second)):
+        data = ("\n".join(lines) + "\n").encode()
+        sizes += len(data)
+        moto_storage.put(bucket, f"events/{name}", data)
+    catalog = CatalogStore(f"sqlite:///{tmp_path / 'catalog.db'}")
+    crawl_path(catalog, moto_storage, f"s3://{bucket}/", "remote")
+    (table,) = catalog.list_tables("remote")
+    assert table.storage.serde.parameters["mapping.eventname"] == "eventName"
+    engine = DuckDBEngine([], str(tmp_path / "spill"), memory_limit="1GB", storage=moto_storage)
+    runner = StatementRunner(catalog, moto_storage, engine)
+    try:
+        for _ in range(2):  # the first query checks the files, the second knows them
+            outcome = runner.run(
+                f"SELECT eventname, useridentity.username AS who FROM {table.name}",
+                StatementContext(query_id="q1", database="remote"),
+            )
+            expected = [(f"e{i}", f"u{i}") for i in range(2 * count - 1)] + [("last", "lower")]
+            found = [(r["eventname"], r["who"]) for r in outcome.rows.to_pylist()]
+            assert sorted(found) == sorted(expected)
+            assert outcome.bytes_scanned == sizes
+    finally:
+        engine.close()
+        catalog.close()
