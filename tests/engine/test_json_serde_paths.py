@@ -367,3 +367,19 @@ def test_crawled_camel_case_table_on_s3(moto_storage: S3Storage, tmp_path: Path)
     finally:
         engine.close()
         catalog.close()
+
+
+def test_a_query_checks_files_up_to_its_budget(engine: DuckDBEngine, root: Path) -> None:
+    # Files past the budget (or larger than it) are left to the line-by-line check, so
+    # that a LIMIT over a large table does not read it all first.
+    files = [write(root / f"{n}.json", [line(i) for i in range(50)]) for n in range(3)]
+    table = json_scan(files)
+    budget = files[0].stat().st_size + files[1].stat().st_size
+    with duckdb.connect() as con:
+        found = JsonProbe(check_bytes=budget).fast_path(con, table, str)
+        assert found.direct == frozenset({0, 1})
+        small = JsonProbe(check_bytes=budget // 3).fast_path(con, table, str)
+        assert small.direct == frozenset()
+    assert rows(engine, table) == sorted(
+        (record(i) for i in range(50) for _ in range(3)), key=lambda r: r["id"]
+    )

@@ -5,8 +5,10 @@ Two side queries, on a cursor of the running query: the first lines of the scan'
 first file (how its keys are spelled), then, for each file not seen before, one pass
 that finds whether any line has a key that spelling would miss, and whether any line
 is neither blank nor one JSON object. The answers are remembered per file version
-(path, size, mtime, etag) and pattern; a file without an mtime is never remembered,
-and is checked line by line as it is read.
+(path, size, mtime, etag) and pattern. A query checks at most ``CHECK_BYTES`` of files
+(a ``LIMIT 10`` over a terabyte of JSON must not read it all first); the files left
+over, those larger than that and those without an mtime (never remembered) are
+checked line by line as they are read.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shoal.engine.serdes.json_keys import JsonFastPath
 
 SAMPLE_LINES = 100
 VERDICTS = 100_000  # files whose check is remembered
+CHECK_BYTES = 256 * 1024 * 1024  # per query: about a second of checking
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +37,9 @@ class _Verdict:
 class JsonProbe:
     """Each JSON table's ``JsonFastPath``, from its files; safe to share between threads."""
 
-    def __init__(self, size: int = VERDICTS) -> None:
+    def __init__(self, size: int = VERDICTS, check_bytes: int = CHECK_BYTES) -> None:
         self._verdicts: LruCache[_Verdict] = LruCache(size)
+        self._check_bytes = check_bytes
 
     def fast_path(
         self, cursor: duckdb.DuckDBPyConnection, scan: TableScan, url: Callable[[str], str]
@@ -47,17 +51,28 @@ class JsonProbe:
         """
         fast = json_sql.fast_path(scan, _sample(cursor, scan, url))
         pattern = fast.wrong_keys or ""
-        known = {i: self._verdicts.get(_key(f, pattern)) for i, f in enumerate(scan.files)}
-        unknown = [i for i, v in known.items() if v is None and scan.files[i].mtime is not None]
+        known = {i: self._verdicts.get(_key(scan, f, pattern)) for i, f in enumerate(scan.files)}
+        unknown = self._to_check(scan, [i for i, v in known.items() if v is None])
         if unknown:
             for position, verdict in _check(cursor, scan, url, unknown, fast).items():
-                self._verdicts.put(_key(scan.files[position], pattern), verdict)
+                self._verdicts.put(_key(scan, scan.files[position], pattern), verdict)
                 known[position] = verdict
         return dataclasses.replace(
             fast,
             checked=frozenset(i for i, v in known.items() if v is not None and v.clean),
             regular=frozenset(i for i, v in known.items() if v is not None and v.regular),
         )
+
+    def _to_check(self, scan: TableScan, positions: list[int]) -> list[int]:
+        """The files of ``positions`` this query checks: remembered ones (with an
+        mtime), in plan order, within the query's budget of bytes."""
+        chosen, budget = [], self._check_bytes
+        for position in positions:
+            file = scan.files[position]
+            if file.mtime is not None and file.size <= budget:
+                chosen.append(position)
+                budget -= file.size
+        return chosen
 
 
 def _sample(
@@ -99,5 +114,16 @@ def _check(
     return {p: found.get(p, empty) for p in positions}
 
 
-def _key(file: DataFile, pattern: str) -> Hashable:
-    return (file.path, file.size, file.mtime, file.etag, pattern)
+def _key(scan: TableScan, file: DataFile, pattern: str) -> Hashable:
+    """What a verdict depends on: the file's version, how it is read as lines, the
+    pattern."""
+    fmt = scan.format
+    return (
+        file.path,
+        file.size,
+        file.mtime,
+        file.etag,
+        fmt.skip_header_lines,
+        fmt.compression,
+        pattern,
+    )
