@@ -383,3 +383,25 @@ def test_a_query_checks_files_up_to_its_budget(engine: DuckDBEngine, root: Path)
     assert rows(engine, table) == sorted(
         (record(i) for i in range(50) for _ in range(3)), key=lambda r: r["id"]
     )
+
+
+def test_a_column_named_like_the_readers_file_index(engine: DuckDBEngine, root: Path) -> None:
+    # read_json's virtual file_index column would be hidden by the table's own: such a
+    # table is read line by line, its partitions still told apart.
+    files = [
+        (
+            write(root / f"{n}.json", [json.dumps({"file_index": n * 10 + i}) for i in range(2)]),
+            (str(n),),
+        )
+        for n in range(2)
+    ]
+    fmt = TableFormat("json", serde=OPENX_JSON)
+    table = scan("t", fmt, "file_index int", files, partition_keys="part string")
+    query = 'SELECT * FROM "db"."t" ORDER BY file_index'
+    found = engine.run(DuckDBQuery(query, (table,))).table.to_pylist()
+    assert found == [
+        {"file_index": 0, "part": "0"},
+        {"file_index": 1, "part": "0"},
+        {"file_index": 10, "part": "1"},
+        {"file_index": 11, "part": "1"},
+    ]

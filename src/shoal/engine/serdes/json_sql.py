@@ -83,7 +83,7 @@ def source(
     spec = _spec(kind, scan)
     if kind == "json" and fast is None and fast_path_allowed(scan):
         fast = fast_path(scan, ())
-    direct = _direct_files(scan, fast, len(urls))
+    direct = _direct_files(scan, fast, len(urls), carried.file_column)
     others = [i for i in range(len(urls)) if i not in direct]
     parts: list[exp.Select] = []
     if direct and fast is not None:
@@ -99,20 +99,21 @@ def source(
         )
         checks = [fast.needs_check(i) for i in others] if fast is not None else []
         parts.append(_line_records(lines, spec, scan.columns, part_carried, fast, checks))
-    query = parts[0]
     if len(parts) > 1:
         return exp.union(parts[0], parts[1], distinct=False).subquery("d")
-    return query.subquery("d")
+    return parts[0].subquery("d")
 
 
-def _direct_files(scan: TableScan, fast: JsonFastPath | None, files: int) -> list[int]:
+def _direct_files(
+    scan: TableScan, fast: JsonFastPath | None, files: int, file_column: str
+) -> list[int]:
     """The positions of the files ``read_json`` reads: checked, and nothing in the
     table that read_json cannot do (skipped header lines, a column named like the
     reader's own)."""
     if fast is None or scan.format.skip_header_lines:
         return []
     names = {c.name.lower() for c in scan.columns}
-    if READER_INDEX in names or PROBE_FILE in names:
+    if READER_INDEX in names or file_column.lower() in names:
         return []
     return [i for i in range(files) if i in fast.direct]
 
