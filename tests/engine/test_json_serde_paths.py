@@ -25,6 +25,7 @@ from shoal.catalog.store import CatalogStore
 from shoal.crawler.runner import crawl_path
 from shoal.engine.base import DataFile, TableFormat, TableScan
 from shoal.engine.duckdb import DuckDBEngine, DuckDBQuery
+from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.serdes import HIVE_JSON, OPENX_JSON
 from shoal.engine.serdes.json_keys import Spelling, wrong_keys_regex
 from shoal.engine.serdes.probe import SAMPLE_LINES, JsonProbe
@@ -405,3 +406,23 @@ def test_a_column_named_like_the_readers_file_index(engine: DuckDBEngine, root: 
         {"file_index": 10, "part": "1"},
         {"file_index": 11, "part": "1"},
     ]
+
+
+def test_scan_sql_is_remembered_once_every_file_is_checked(root: Path) -> None:
+    # With a budget of one file per query, each query checks the next file; the scan's
+    # SQL is remembered only when no file is left to check.
+    files = [write(root / f"{n}.json", [line(i) for i in range(20)]) for n in range(3)]
+    table = json_scan(files)
+    probes = []
+    json_probe = JsonProbe(check_bytes=max(f.stat().st_size for f in files))
+    with duckdb.connect() as con:
+
+        def probe_json(scanned: TableScan) -> Any:
+            probes.append(json_probe.fast_path(con, scanned, str))
+            return probes[-1]
+
+        cache = ScanSqlCache(lambda _token, path: path)
+        sql = [cache.scan_sql(table, "token", lambda _: None, probe_json) for _ in range(5)]
+    assert [sorted(p.direct) for p in probes] == [[0], [0, 1], [0, 1, 2]]
+    assert sql[2:] == [sql[2]] * 3 and sql[2].count("READ_JSON") == 1
+    assert "REGEXP_MATCHES" not in sql[2] and "REGEXP_MATCHES" in sql[1]

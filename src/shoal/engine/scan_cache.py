@@ -61,20 +61,25 @@ class ScanSqlCache:
         key = scan_key(scan)
         template = self._get(key) if key is not None else None
         if template is None:
-            template = self._build(scan, probe, json_probe)
-            if key is not None:
+            template, final = self._build(scan, probe, json_probe)
+            if key is not None and final:
                 self._put(key, template)
         return template.replace(f"{PROTOCOL}://{self._token}", f"{PROTOCOL}://{token}")
 
-    def _build(self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None) -> str:
+    def _build(
+        self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None
+    ) -> tuple[str, bool]:
+        """The template, and whether it is final: not while a JSON table's files are
+        left for later queries to check (a faster template will follow)."""
         if not scan.files:
-            return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
+            return scans.empty_query(scan).sql(dialect="duckdb", identify=True), True
         present = probe(scan) if scan.format.classification.lower() in scans.PROBED else None
         json_fast = None
         if json_probe is not None and json_sql.fast_path_allowed(scan):
             json_fast = json_probe(scan)
         query = scans.scan_query(scan, partial(self._url, self._token), present, json_fast)
-        return query.sql(dialect="duckdb", identify=True)
+        final = json_fast is None or not json_fast.pending
+        return query.sql(dialect="duckdb", identify=True), final
 
     def _get(self, key: Hashable) -> str | None:
         with self._lock:

@@ -61,12 +61,14 @@ class JsonFastPath:
     line that must go to the Python reader (None: keys are matched exactly, as with
     ``case.insensitive = false``); ``checked``: positions of the scan's files known
     to have no such line (no per-line check for them); ``regular``: positions of the
-    files whose every line is blank or one JSON object."""
+    files whose every line is blank or one JSON object; ``pending``: some files are
+    left for a later query to check."""
 
     spelling: Spelling
     wrong_keys: str | None
     checked: frozenset[int] = frozenset()
     regular: frozenset[int] = frozenset()
+    pending: bool = False
 
     @property
     def direct(self) -> frozenset[int]:

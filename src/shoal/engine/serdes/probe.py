@@ -52,26 +52,31 @@ class JsonProbe:
         fast = json_sql.fast_path(scan, _sample(cursor, scan, url))
         pattern = fast.wrong_keys or ""
         known = {i: self._verdicts.get(_key(scan, f, pattern)) for i, f in enumerate(scan.files)}
-        unknown = self._to_check(scan, [i for i, v in known.items() if v is None])
-        if unknown:
-            for position, verdict in _check(cursor, scan, url, unknown, fast).items():
+        unknown = [i for i, v in known.items() if v is None and self._checkable(scan.files[i])]
+        now = self._within_budget(scan, unknown)
+        if now:
+            for position, verdict in _check(cursor, scan, url, now, fast).items():
                 self._verdicts.put(_key(scan, scan.files[position], pattern), verdict)
                 known[position] = verdict
         return dataclasses.replace(
             fast,
             checked=frozenset(i for i, v in known.items() if v is not None and v.clean),
             regular=frozenset(i for i, v in known.items() if v is not None and v.regular),
+            pending=len(now) < len(unknown),
         )
 
-    def _to_check(self, scan: TableScan, positions: list[int]) -> list[int]:
-        """The files of ``positions`` this query checks: remembered ones (with an
-        mtime), in plan order, within the query's budget of bytes."""
+    def _checkable(self, file: DataFile) -> bool:
+        """Whether a check of ``file`` is remembered (it has an mtime) and fits a query."""
+        return file.mtime is not None and file.size <= self._check_bytes
+
+    def _within_budget(self, scan: TableScan, positions: list[int]) -> list[int]:
+        """The files of ``positions`` this query checks: in plan order, within its budget."""
         chosen, budget = [], self._check_bytes
         for position in positions:
-            file = scan.files[position]
-            if file.mtime is not None and file.size <= budget:
+            size = scan.files[position].size
+            if size <= budget:
                 chosen.append(position)
-                budget -= file.size
+                budget -= size
         return chosen
 
 
