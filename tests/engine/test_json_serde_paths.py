@@ -139,6 +139,13 @@ def test_files_of_one_spelling_are_read_directly(engine: DuckDBEngine, root: Pat
         table = json_scan([write(root / f"{style}.json", [line(i, style) for i in range(20)])])
         assert probe(table).direct == frozenset({0}), style
         assert rows(engine, table) == [record(i) for i in range(20)], style
+    # Files of the four spellings in one table: each read directly, by its own.
+    table = json_scan([root / f"{style}.json" for style in STYLES])
+    found = probe(table)
+    assert found.direct == frozenset(range(4)) and len(found.paths) == 4
+    assert rows(engine, table) == sorted(
+        (record(i) for i in range(20) for _ in STYLES), key=lambda r: r["id"]
+    )
 
 
 def test_nested_keys_of_mixed_case_in_one_line(engine: DuckDBEngine, root: Path) -> None:
@@ -188,19 +195,25 @@ def test_keys_equal_once_lower_cased_fail_past_the_sample(engine: DuckDBEngine, 
 
 
 def test_partitions_of_files_read_each_way(engine: DuckDBEngine, root: Path) -> None:
-    # The first file's spelling is camelCase: the second (lower case) fails the check,
-    # the third has a malformed line: three files, read two ways, one answer each.
+    # The first file's spelling is camelCase; the second (lower case) fails its check
+    # and is read by its own spelling; the third has a malformed line; the fourth
+    # mixes spellings. Four files read three ways, one answer each, partitions right.
+    mixed = [line(i, "camel" if i % 2 else "lower") for i in range(12, 16)]
     files = [
         (write(root / "p1.json", [line(i, "camel") for i in range(0, 4)]), ("1",)),
         (write(root / "p2.json", [line(i, "lower") for i in range(4, 8)]), ("2",)),
         (write(root / "p3.json", [line(i, "camel") for i in range(8, 12)] + ["oops"]), ("3",)),
+        (write(root / "p4.json", mixed), ("4",)),
     ]
     fmt = TableFormat("json", serde=OPENX_JSON, serde_parameters={"ignore.malformed.json": "true"})
     table = scan("t", fmt, COLUMNS, files, partition_keys="part string")
-    expected = [{**record(i), "part": str(1 + i // 4)} for i in range(12)]
+    expected = [{**record(i), "part": str(1 + i // 4)} for i in range(16)]
     assert rows(engine, table) == [*expected, {**null_row(), "part": "3"}]
     found = probe(table)
-    assert (found.checked, found.direct) == (frozenset({0, 2}), frozenset({0}))
+    assert (found.checked, found.direct) == (frozenset({0, 1, 2}), frozenset({0, 1}))
+    # The fourth file's head is half lower case, half camelCase: it joins the second's
+    # spelling (its first line's), and its camelCase lines go through Python.
+    assert [sorted(p.files or ()) for p in found.paths] == [[], [1, 3]]
 
 
 def test_a_rewritten_file_is_checked_again(engine: DuckDBEngine, root: Path) -> None:

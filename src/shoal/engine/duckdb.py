@@ -99,7 +99,7 @@ from shoal.engine.scanfs import (
     url_for,
 )
 from shoal.engine.serdes import udfs as serde_functions
-from shoal.engine.serdes.json_keys import JsonFastPath
+from shoal.engine.serdes.json_keys import JsonRead
 from shoal.engine.serdes.probe import JsonProbe
 from shoal.errors import (
     AccessDeniedError,
@@ -424,7 +424,7 @@ def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> sc
 
 def _probe_json(
     probe: JsonProbe, watched: _Cursor, scanned: _ScanBytes, scan: TableScan
-) -> JsonFastPath:
+) -> JsonRead:
     """How a JSON SerDe scan's files spell its keys (``serdes.probe``), on a side cursor."""
     scanned.side_reads = True
     with watched.side() as cursor:

@@ -26,13 +26,13 @@ from shoal.engine import scans
 from shoal.engine.base import TableScan
 from shoal.engine.scanfs import PROTOCOL
 from shoal.engine.serdes import json_sql
-from shoal.engine.serdes.json_keys import JsonFastPath
+from shoal.engine.serdes.json_keys import JsonRead
 
 # Probes a Parquet or Avro scan through the running query's token: the columns its
 # files hold, and whether they share one schema.
 Probe = Callable[[TableScan], scans.FileColumns]
 # Probes a JSON SerDe scan likewise: how its files spell its keys (``serdes.probe``).
-JsonProbe = Callable[[TableScan], JsonFastPath]
+JsonProbe = Callable[[TableScan], JsonRead]
 # Where DuckDB reads a planned file for the query holding a token: (token, path) -> URL.
 FileUrl = Callable[[str, str], str]
 

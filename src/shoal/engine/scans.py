@@ -31,7 +31,7 @@ from shoal.engine import hive_text, serdes
 from shoal.engine.base import TableFormat, TableScan
 from shoal.engine.duckdb_types import duckdb_type
 from shoal.engine.serdes import sql as serde_sql
-from shoal.engine.serdes.json_keys import JsonFastPath
+from shoal.engine.serdes.json_keys import JsonRead
 from shoal.errors import InvalidInputError
 
 FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
@@ -77,7 +77,7 @@ def scan_query(
     scan: TableScan,
     url: Callable[[str], str],
     present: FileColumns | None = None,
-    json_fast: JsonFastPath | None = None,
+    json_fast: JsonRead | None = None,
 ) -> exp.Select:
     """The SELECT exposing ``scan`` with its catalog columns, then its partition keys.
 

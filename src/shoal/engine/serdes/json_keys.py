@@ -62,13 +62,15 @@ class JsonFastPath:
     ``case.insensitive = false``); ``checked``: positions of the scan's files known
     to have no such line (no per-line check for them); ``regular``: positions of the
     files whose every line is blank or one JSON object; ``pending``: some files are
-    left for a later query to check."""
+    left for a later query to check; ``files``: the files read this way (None: those
+    no other path of the scan's ``JsonRead`` reads)."""
 
     spelling: Spelling
     wrong_keys: str | None
     checked: frozenset[int] = frozenset()
     regular: frozenset[int] = frozenset()
     pending: bool = False
+    files: frozenset[int] | None = None
 
     @property
     def direct(self) -> frozenset[int]:
@@ -80,6 +82,37 @@ class JsonFastPath:
     def needs_check(self, position: int) -> bool:
         """Whether each line of the file at ``position`` must be checked for keys."""
         return self.wrong_keys is not None and position not in self.checked
+
+
+@dataclass(frozen=True)
+class JsonRead:
+    """How a scan's files are read: by the first path, unless a later one (files whose
+    own first lines spell keys otherwise than the first file's) claims them."""
+
+    paths: tuple[JsonFastPath, ...]
+
+    def files(self, path: int, count: int) -> list[int]:
+        """The positions (of ``count`` files) path number ``path`` reads."""
+        if path:
+            return sorted(self.paths[path].files or ())
+        claimed = {i for p in self.paths[1:] for i in p.files or ()}
+        return [i for i in range(count) if i not in claimed]
+
+    @property
+    def direct(self) -> frozenset[int]:
+        return frozenset().union(*(p.direct for p in self.paths))
+
+    @property
+    def checked(self) -> frozenset[int]:
+        return frozenset().union(*(p.checked for p in self.paths))
+
+    @property
+    def regular(self) -> frozenset[int]:
+        return frozenset().union(*(p.regular for p in self.paths))
+
+    @property
+    def pending(self) -> bool:
+        return any(p.pending for p in self.paths)
 
 
 def fast_path_allowed(spec: ReaderSpec, columns: Sequence[tuple[str, HiveType]]) -> bool:

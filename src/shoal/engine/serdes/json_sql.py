@@ -1,7 +1,8 @@
 """The SELECT that reads a JSON SerDe (or CloudTrail) table's files (``json_keys``
 says when DuckDB may read lines without the Python reader).
 
-Files are read three ways, in one ``UNION ALL`` when a scan mixes them:
+Files are read three ways, in one ``UNION ALL`` when a scan mixes them (and per
+spelling, when its files spell keys in more than one way: ``JsonRead``):
 
 * checked files (no key spelled otherwise, every line blank or one JSON object):
   DuckDB's ``read_json``, keys as the files spell them, cast to the declared names;
@@ -26,7 +27,7 @@ from shoal.catalog.types import HiveType, parse_type
 from shoal.engine.base import TableScan
 from shoal.engine.duckdb_types import duckdb_type
 from shoal.engine.serdes import ReaderSpec, json_keys, reader_kind, reader_spec
-from shoal.engine.serdes.json_keys import JsonFastPath
+from shoal.engine.serdes.json_keys import JsonFastPath, JsonRead
 from shoal.engine.serdes.json_rows import json_structure
 from shoal.engine.serdes.lines import (
     LINE,
@@ -75,47 +76,61 @@ def source(
     urls: Sequence[str],
     scan: TableScan,
     carried: Carried,
-    fast: JsonFastPath | None,
+    read: JsonRead | None,
 ) -> exp.Subquery:
     """The rows of ``scan``'s files (``urls``) read by the ``kind`` reader (json or
-    cloudtrail): subquery ``d``; ``fast`` as the probe found it (by default, for a table
+    cloudtrail): subquery ``d``; ``read`` as the probe found it (by default, for a table
     ``fast_path_allowed``, keys as declared and every line checked)."""
     spec = _spec(kind, scan)
-    if kind == "json" and fast is None and fast_path_allowed(scan):
-        fast = fast_path(scan, ())
-    direct = _direct_files(scan, fast, len(urls), carried.file_column)
-    others = [i for i in range(len(urls)) if i not in direct]
+    if kind == "json" and read is None and fast_path_allowed(scan):
+        read = JsonRead((fast_path(scan, ()),))
+    if read is None:
+        lines = _lines_of(urls, range(len(urls)), scan, carried)
+        return _line_records(lines, spec, scan.columns, carried, None, []).subquery("d")
     parts: list[exp.Select] = []
-    if direct and fast is not None:
-        positions = direct if others else None
-        part_carried = Carried(carried.file_column, carried.index_column, positions)
-        parts.append(_read_json([urls[i] for i in direct], scan, fast, part_carried))
-    if others:
-        positions = others if direct else None
-        part_carried = Carried(carried.file_column, carried.index_column, positions)
-        lines = exp.Table(
-            this=read_lines([urls[i] for i in others], scan.format, carried.file_column),
-            alias=alias("r"),
-        )
-        checks = [fast.needs_check(i) for i in others] if fast is not None else []
-        parts.append(_line_records(lines, spec, scan.columns, part_carried, fast, checks))
-    if len(parts) > 1:
-        return exp.union(parts[0], parts[1], distinct=False).subquery("d")
-    return parts[0].subquery("d")
+    for number, fast in enumerate(read.paths):
+        files = read.files(number, len(urls))
+        direct = _direct_files(scan, fast, files, carried.file_column)
+        others = [i for i in files if i not in direct]
+        if direct:
+            part = _part(carried, direct, len(urls))
+            parts.append(_read_json([urls[i] for i in direct], scan, fast, part))
+        if others:
+            part = _part(carried, others, len(urls))
+            lines = _lines_of(urls, others, scan, carried)
+            checks = [fast.needs_check(i) for i in others]
+            parts.append(_line_records(lines, spec, scan.columns, part, fast, checks))
+    query: exp.Query = parts[0]
+    for more in parts[1:]:
+        query = exp.union(query, more, distinct=False)
+    return query.subquery("d")
+
+
+def _part(carried: Carried, positions: Sequence[int], files: int) -> Carried:
+    """The file columns of a reader of the files at ``positions`` (of ``files``)."""
+    whole = list(positions) == list(range(files))
+    return Carried(carried.file_column, carried.index_column, None if whole else positions)
+
+
+def _lines_of(
+    urls: Sequence[str], positions: Sequence[int], scan: TableScan, carried: Carried
+) -> exp.Table:
+    read = read_lines([urls[i] for i in positions], scan.format, carried.file_column)
+    return exp.Table(this=read, alias=alias("r"))
 
 
 def _direct_files(
-    scan: TableScan, fast: JsonFastPath | None, files: int, file_column: str
+    scan: TableScan, fast: JsonFastPath, files: Sequence[int], file_column: str
 ) -> list[int]:
-    """The positions of the files ``read_json`` reads: checked, and nothing in the
+    """The positions (of ``files``) ``read_json`` reads: checked, and nothing in the
     table that read_json cannot do (skipped header lines, a column named like the
     reader's own)."""
-    if fast is None or scan.format.skip_header_lines:
+    if scan.format.skip_header_lines:
         return []
     names = {c.name.lower() for c in scan.columns}
     if READER_INDEX in names or file_column.lower() in names:
         return []
-    return [i for i in range(files) if i in fast.direct]
+    return [i for i in files if i in fast.direct]
 
 
 def _read_json(

@@ -16,7 +16,7 @@ from shoal.engine import hive_text
 from shoal.engine.base import TableFormat, TableScan
 from shoal.engine.duckdb_types import duckdb_type
 from shoal.engine.serdes import ReaderSpec, json_sql, reader_spec
-from shoal.engine.serdes.json_keys import JsonFastPath
+from shoal.engine.serdes.json_keys import JsonRead
 from shoal.engine.serdes.lines import LINE, Carried, alias, col, read_lines
 from shoal.engine.serdes.udfs import TEXT_FIELDS
 
@@ -42,7 +42,7 @@ def source(
     scan: TableScan,
     file_column: str,
     index_column: str,
-    json_fast: JsonFastPath | None = None,
+    json_fast: JsonRead | None = None,
 ) -> exp.Subquery:
     """The rows of ``scan``'s files, read by the ``kind`` reader: subquery ``d``, with
     each row's file name (``file_column``) and position in ``urls`` (``index_column``).
