@@ -439,3 +439,18 @@ def test_scan_sql_is_remembered_once_every_file_is_checked(root: Path) -> None:
     assert [sorted(p.direct) for p in probes] == [[0], [0, 1], [0, 1, 2]]
     assert sql[2:] == [sql[2]] * 3 and sql[2].count("READ_JSON") == 1
     assert "REGEXP_MATCHES" not in sql[2] and "REGEXP_MATCHES" in sql[1]
+
+
+def test_files_spelled_otherwise_are_sampled_a_few_a_query(root: Path) -> None:
+    # Two samples a query: the first file's, then one file spelled otherwise; the
+    # others wait for the next query, which samples them (the first two remembered).
+    files = [write(root / "0.json", [line(i) for i in range(10)])]
+    files += [write(root / f"{n}.json", [line(i, "camel") for i in range(10)]) for n in (1, 2, 3)]
+    table = json_scan(files)
+    json_probe = JsonProbe(samples=2)
+    with duckdb.connect() as con:
+        first = json_probe.fast_path(con, table, str)
+        second = json_probe.fast_path(con, table, str)
+    assert (first.direct, first.pending) == (frozenset({0, 1}), True)
+    assert (second.direct, second.pending) == (frozenset(range(4)), False)
+    assert [sorted(p.files or ()) for p in second.paths] == [[], [1, 2, 3]]

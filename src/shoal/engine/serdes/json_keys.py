@@ -53,6 +53,9 @@ class Spelling:
         return dict(self.keys).get(name.lower(), name)
 
 
+AS_DECLARED = Spelling()  # keys spelled as the names are declared
+
+
 @dataclass(frozen=True)
 class JsonFastPath:
     """How a scan's lines reach DuckDB's JSON reading directly.

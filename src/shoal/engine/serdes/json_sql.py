@@ -27,7 +27,7 @@ from shoal.catalog.types import HiveType, parse_type
 from shoal.engine.base import TableScan
 from shoal.engine.duckdb_types import duckdb_type
 from shoal.engine.serdes import ReaderSpec, json_keys, reader_kind, reader_spec
-from shoal.engine.serdes.json_keys import JsonFastPath, JsonRead
+from shoal.engine.serdes.json_keys import JsonFastPath, JsonRead, Spelling
 from shoal.engine.serdes.json_rows import json_structure
 from shoal.engine.serdes.lines import (
     LINE,
@@ -58,17 +58,17 @@ def fast_path_allowed(scan: TableScan) -> bool:
     return json_keys.fast_path_allowed(_spec(kind, scan), _hive(scan.columns))
 
 
-def fast_path(scan: TableScan, sample: Sequence[str]) -> JsonFastPath:
-    """The fast path of a scan whose files spell keys as ``sample`` does (lines of its
-    first file); no file checked yet."""
-    spec = _spec("json", scan)
-    hive = _hive(scan.columns)
-    if not json_keys.case_insensitive(spec):
-        return JsonFastPath(json_keys.Spelling(), None)
-    spelling = json_keys.spelling_from_sample(sample, hive)
-    return JsonFastPath(
-        spelling, json_keys.wrong_keys_regex(spelling, json_keys.declared_names(hive))
-    )
+def spelling(scan: TableScan, sample: Sequence[str]) -> Spelling:
+    """How ``sample`` (a file's first lines) spells ``scan``'s declared names."""
+    return json_keys.spelling_from_sample(sample, _hive(scan.columns))
+
+
+def fast_path(scan: TableScan, spelled: Spelling = json_keys.AS_DECLARED) -> JsonFastPath:
+    """The fast path of files that spell keys as ``spelled``; no file checked yet."""
+    if not json_keys.case_insensitive(_spec("json", scan)):
+        return JsonFastPath(Spelling(), None)
+    names = json_keys.declared_names(_hive(scan.columns))
+    return JsonFastPath(spelled, json_keys.wrong_keys_regex(spelled, names))
 
 
 def source(
@@ -83,7 +83,7 @@ def source(
     ``fast_path_allowed``, keys as declared and every line checked)."""
     spec = _spec(kind, scan)
     if kind == "json" and read is None and fast_path_allowed(scan):
-        read = JsonRead((fast_path(scan, ()),))
+        read = JsonRead((fast_path(scan),))
     if read is None:
         lines = _lines_of(urls, range(len(urls)), scan, carried)
         return _line_records(lines, spec, scan.columns, carried, None, []).subquery("d")

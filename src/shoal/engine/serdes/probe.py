@@ -22,10 +22,10 @@ import duckdb
 from shoal.engine.base import DataFile, TableScan
 from shoal.engine.lru import LruCache
 from shoal.engine.serdes import json_sql
-from shoal.engine.serdes.json_keys import JsonFastPath, JsonRead, Spelling
+from shoal.engine.serdes.json_keys import AS_DECLARED, JsonFastPath, JsonRead, Spelling
 
 SAMPLE_LINES = 100
-RESPELLED = 16  # files spelled otherwise than the first, sampled per query
+RESPELLED = 16  # files sampled per query (the first, and those spelled otherwise)
 VERDICTS = 100_000  # files whose check is remembered
 CHECK_BYTES = 256 * 1024 * 1024  # per query: about a second of checking
 
@@ -39,9 +39,13 @@ class _Verdict:
 class JsonProbe:
     """Each JSON table's ``JsonRead``, from its files; safe to share between threads."""
 
-    def __init__(self, size: int = VERDICTS, check_bytes: int = CHECK_BYTES) -> None:
+    def __init__(
+        self, size: int = VERDICTS, check_bytes: int = CHECK_BYTES, samples: int = RESPELLED
+    ) -> None:
         self._verdicts: LruCache[_Verdict] = LruCache(size)
+        self._spellings: LruCache[Spelling] = LruCache(size)
         self._check_bytes = check_bytes
+        self._samples = samples
 
     def fast_path(
         self, cursor: duckdb.DuckDBPyConnection, scan: TableScan, url: Callable[[str], str]
@@ -49,44 +53,69 @@ class JsonProbe:
         """How ``scan``'s lines may skip Python; ``url`` names a file for DuckDB.
 
         The first file's head gives the spelling; files the check finds spelled
-        otherwise (up to ``RESPELLED`` a query) are sampled in turn, and those of one
-        other spelling read by a path of their own.
+        otherwise are sampled in turn (``RESPELLED`` a query; a spelling is remembered
+        like a verdict), and those of one other spelling read by a path of their own.
 
         Raises:
             duckdb.InterruptException: the query was cancelled meanwhile.
         """
-        budget = [self._check_bytes]
+        query = _Query(self._check_bytes, self._samples)
         positions = range(len(scan.files))
-        sample = _sample(cursor, scan, url, 0)
-        first, dirty = self._path(cursor, scan, url, sample, positions, budget)
-        groups: dict[Spelling, tuple[list[str], list[int]]] = {}
-        for position in dirty[:RESPELLED]:
-            sample = _sample(cursor, scan, url, position)
-            spelling = json_sql.fast_path(scan, sample).spelling
-            if spelling != first.spelling:
-                groups.setdefault(spelling, (sample, []))[1].append(position)
+        first_spelling = self._spelling(cursor, scan, url, 0, query) or AS_DECLARED
+        first, dirty = self._path(cursor, scan, url, first_spelling, positions, query)
+        groups: dict[Spelling, list[int]] = {}
+        for position in dirty:
+            spelled = self._spelling(cursor, scan, url, position, query)
+            if spelled is None:
+                query.pending = True  # sampled by a later query
+            elif spelled != first.spelling:
+                groups.setdefault(spelled, []).append(position)
         paths = [first]
-        for sample, files in groups.values():
-            path, _ = self._path(cursor, scan, url, sample, files, budget)
+        for spelled, files in groups.items():
+            path, _ = self._path(cursor, scan, url, spelled, files, query)
             paths.append(dataclasses.replace(path, files=frozenset(files)))
+        if query.pending:
+            paths[0] = dataclasses.replace(paths[0], pending=True)
         return JsonRead(tuple(paths))
+
+    def _spelling(
+        self,
+        cursor: duckdb.DuckDBPyConnection,
+        scan: TableScan,
+        url: Callable[[str], str],
+        position: int,
+        query: _Query,
+    ) -> Spelling | None:
+        """How the file at ``position`` spells keys (None: no samples left to the query)."""
+        file = scan.files[position]
+        key = _key(scan, file, "")
+        known = self._spellings.get(key) if file.mtime is not None else None
+        if known is not None:
+            return known
+        if query.samples <= 0:
+            return None
+        query.samples -= 1
+        spelled = json_sql.spelling(scan, _sample(cursor, scan, url, position))
+        if file.mtime is not None:
+            self._spellings.put(key, spelled)
+        return spelled
 
     def _path(
         self,
         cursor: duckdb.DuckDBPyConnection,
         scan: TableScan,
         url: Callable[[str], str],
-        sample: Sequence[str],
+        spelled: Spelling,
         positions: Sequence[int],
-        budget: list[int],
+        query: _Query,
     ) -> tuple[JsonFastPath, list[int]]:
-        """The path of the files at ``positions`` by ``sample``'s spelling, and those
-        of them found to have a key spelled otherwise."""
-        fast = json_sql.fast_path(scan, sample)
+        """The path of the files at ``positions`` read by ``spelled``, and those of them
+        found to have a key spelled otherwise."""
+        fast = json_sql.fast_path(scan, spelled)
         pattern = fast.wrong_keys or ""
         known = {i: self._verdicts.get(_key(scan, scan.files[i], pattern)) for i in positions}
         unknown = [i for i, v in known.items() if v is None and self._checkable(scan.files[i])]
-        now = _within(scan, unknown, budget)
+        now = query.within_budget(scan, unknown)
         if now:
             for position, verdict in _check(cursor, scan, url, now, fast).items():
                 self._verdicts.put(_key(scan, scan.files[position], pattern), verdict)
@@ -104,16 +133,24 @@ class JsonProbe:
         return file.mtime is not None and file.size <= self._check_bytes
 
 
-def _within(scan: TableScan, positions: list[int], budget: list[int]) -> list[int]:
-    """The files of ``positions`` this query checks: in plan order, while ``budget``
-    (bytes left to the query, updated) allows."""
-    chosen = []
-    for position in positions:
-        size = scan.files[position].size
-        if size <= budget[0]:
-            chosen.append(position)
-            budget[0] -= size
-    return chosen
+class _Query:
+    """What one query may still spend on probes: bytes to check, files to sample."""
+
+    def __init__(self, check_bytes: int, samples: int) -> None:
+        self.check_bytes = check_bytes
+        self.samples = samples
+        self.pending = False  # work left for a later query
+
+    def within_budget(self, scan: TableScan, positions: list[int]) -> list[int]:
+        """The files of ``positions`` this query checks: in plan order, while bytes
+        are left."""
+        chosen = []
+        for position in positions:
+            size = scan.files[position].size
+            if size <= self.check_bytes:
+                chosen.append(position)
+                self.check_bytes -= size
+        return chosen
 
 
 def _sample(
