@@ -1,13 +1,16 @@
 """Athena's row SerDes that DuckDB has no reader for, read line by line.
 
-DuckDB reads each planned file as lines (its CSV reader with no delimiter, so
-gzip, skipped header lines and bytes scanned work as for any text table); a
-Python function registered on the engine's connection (``udfs``) turns each line
-into what the SerDe makes of it; SQL (``sql``) types the result:
+DuckDB reads each planned file as lines (``lines``: its CSV reader with no
+delimiter, so gzip, skipped header lines and bytes scanned work as for any text
+table); a Python function registered on the engine's connection (``udfs``) turns
+each line into what the SerDe makes of it; SQL (``sql``, ``json_sql``) types the
+result:
 
 * JSON SerDes (OpenX ``org.openx.data.jsonserde.JsonSerDe``, Hive
   ``org.apache.hive.hcatalog.data.JsonSerDe``) and the CloudTrail SerDe
-  (``com.amazon.emr.hive.serde.CloudTrailSerde``): ``json_rows``;
+  (``com.amazon.emr.hive.serde.CloudTrailSerde``): ``json_rows``; most JSON files
+  skip Python, read by DuckDB's own JSON functions with the keys as the files spell
+  them (``json_keys``, learnt by ``probe``);
 * ``RegexSerDe``, ``GrokSerDe`` and LazySimpleSerDe with ``escape.delim``:
   ``text_rows``.
 
