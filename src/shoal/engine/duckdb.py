@@ -99,6 +99,8 @@ from shoal.engine.scanfs import (
     url_for,
 )
 from shoal.engine.serdes import udfs as serde_functions
+from shoal.engine.serdes.json_keys import JsonRead
+from shoal.engine.serdes.probe import JsonProbe
 from shoal.errors import (
     AccessDeniedError,
     BytesScannedCutoffError,
@@ -190,6 +192,7 @@ class DuckDBEngine(Engine):
         Path(temp_directory).mkdir(parents=True, exist_ok=True)
         self._fs = ScanFileSystem(allowed_directories, storage, direct_local=direct_reads)
         self._scans = ScanSqlCache(self._fs.url)
+        self._json_probe = JsonProbe()
         self._watcher = _Watcher()
         # Plan trees are shared by every run of a prepared text: known by identity.
         self._translations: LruCache[_Translation] = LruCache(_TRANSLATIONS)
@@ -347,8 +350,9 @@ class DuckDBEngine(Engine):
         by_key = {(s.database.lower(), s.table.lower()): s for s in query.scans}
         references = statement.inspect(watched.cursor, query.sql, by_key)
         probe = partial(_probe_columns, watched, scanned)
+        json_probe = partial(_probe_json, self._json_probe, watched, scanned)
         scan_sql = {
-            key: self._scans.scan_sql(by_key[key], scanned.counter.token, probe)
+            key: self._scans.scan_sql(by_key[key], scanned.counter.token, probe, json_probe)
             for key in {r.key for r in references}
         }
         return statement.point_at_scans(query.sql, references, scan_sql)
@@ -416,6 +420,15 @@ def _probe_columns(watched: _Cursor, scanned: _ScanBytes, scan: TableScan) -> sc
         cursor.execute(probe.sql(dialect="duckdb", identify=True))
         names = frozenset(str(column[0]).lower() for column in cursor.description or ())
         return scans.FileColumns(names, same_schema)
+
+
+def _probe_json(
+    probe: JsonProbe, watched: _Cursor, scanned: _ScanBytes, scan: TableScan
+) -> JsonRead:
+    """How a JSON SerDe scan's files spell its keys (``serdes.probe``), on a side cursor."""
+    scanned.side_reads = True
+    with watched.side() as cursor:
+        return probe.fast_path(cursor, scan, scanned.counter.url)
 
 
 def _normalize(table: pa.Table, description: Any) -> pa.Table:

@@ -25,10 +25,14 @@ from functools import partial
 from shoal.engine import scans
 from shoal.engine.base import TableScan
 from shoal.engine.scanfs import PROTOCOL
+from shoal.engine.serdes import json_sql
+from shoal.engine.serdes.json_keys import JsonRead
 
 # Probes a Parquet or Avro scan through the running query's token: the columns its
 # files hold, and whether they share one schema.
 Probe = Callable[[TableScan], scans.FileColumns]
+# Probes a JSON SerDe scan likewise: how its files spell its keys (``serdes.probe``).
+JsonProbe = Callable[[TableScan], JsonRead]
 # Where DuckDB reads a planned file for the query holding a token: (token, path) -> URL.
 FileUrl = Callable[[str, str], str]
 
@@ -50,22 +54,32 @@ class ScanSqlCache:
         self._max_chars = max_chars
         self._lock = threading.Lock()
 
-    def scan_sql(self, scan: TableScan, token: str, probe: Probe) -> str:
+    def scan_sql(
+        self, scan: TableScan, token: str, probe: Probe, json_probe: JsonProbe | None = None
+    ) -> str:
         """The SELECT reading ``scan``'s files through ``shoal://<token>/``."""
         key = scan_key(scan)
         template = self._get(key) if key is not None else None
         if template is None:
-            template = self._build(scan, probe)
-            if key is not None:
+            template, final = self._build(scan, probe, json_probe)
+            if key is not None and final:
                 self._put(key, template)
         return template.replace(f"{PROTOCOL}://{self._token}", f"{PROTOCOL}://{token}")
 
-    def _build(self, scan: TableScan, probe: Probe) -> str:
+    def _build(
+        self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None
+    ) -> tuple[str, bool]:
+        """The template, and whether it is final: not while a JSON table's files are
+        left for later queries to check (a faster template will follow)."""
         if not scan.files:
-            return scans.empty_query(scan).sql(dialect="duckdb", identify=True)
+            return scans.empty_query(scan).sql(dialect="duckdb", identify=True), True
         present = probe(scan) if scan.format.classification.lower() in scans.PROBED else None
-        query = scans.scan_query(scan, partial(self._url, self._token), present)
-        return query.sql(dialect="duckdb", identify=True)
+        json_fast = None
+        if json_probe is not None and json_sql.fast_path_allowed(scan):
+            json_fast = json_probe(scan)
+        query = scans.scan_query(scan, partial(self._url, self._token), present, json_fast)
+        final = json_fast is None or not json_fast.pending
+        return query.sql(dialect="duckdb", identify=True), final
 
     def _get(self, key: Hashable) -> str | None:
         with self._lock:

@@ -27,10 +27,11 @@ from sqlglot import exp
 
 from shoal.catalog.model import Column
 from shoal.catalog.types import parse_type
-from shoal.engine import hive_text
+from shoal.engine import hive_text, serdes
 from shoal.engine.base import TableFormat, TableScan
 from shoal.engine.duckdb_types import duckdb_type
 from shoal.engine.serdes import sql as serde_sql
+from shoal.engine.serdes.json_keys import JsonRead
 from shoal.errors import InvalidInputError
 
 FILE_COLUMN = "__shoal_file"  # the reader's file-name column, joined to partition values
@@ -76,6 +77,7 @@ def scan_query(
     scan: TableScan,
     url: Callable[[str], str],
     present: FileColumns | None = None,
+    json_fast: JsonRead | None = None,
 ) -> exp.Select:
     """The SELECT exposing ``scan`` with its catalog columns, then its partition keys.
 
@@ -84,13 +86,16 @@ def scan_query(
         url: maps a file path to the URL DuckDB reads it through.
         present: what the files hold (``PROBED`` formats); catalog columns they lack
             read as NULL, as Athena does on schema drift.
+        json_fast: how a JSON SerDe table's files spell its keys (``serdes.probe``).
     """
     urls = [url(f.path) for f in scan.files]
     classification = scan.format.classification.lower()
-    serde_kind = serde_sql.reader_kind(scan.format)
+    serde_kind = serdes.reader_kind(scan.format)
     text = None
     if serde_kind is not None:  # read line by line, typed by the SerDe's reader
-        source: exp.Expr = serde_sql.source(serde_kind, urls, scan, FILE_COLUMN, INDEX_COLUMN)
+        source: exp.Expr = serde_sql.source(
+            serde_kind, urls, scan, FILE_COLUMN, INDEX_COLUMN, json_fast
+        )
     elif classification not in _READERS:
         raise InvalidInputError(
             f"{scan.database}.{scan.table}: cannot read {classification!r} files"
@@ -121,7 +126,7 @@ def scan_query(
 def _file_index(scan: TableScan, present: Collection[str] | None) -> exp.Column | None:
     """The column telling each row's file by position, or None when a data column
     named like DuckDB's virtual ``file_index`` would hide it."""
-    if _line_by_line(scan.format) or serde_sql.reader_kind(scan.format) is not None:
+    if _line_by_line(scan.format) or serdes.reader_kind(scan.format) is not None:
         return exp.column(INDEX_COLUMN, table="d", quoted=True)
     declared = {c.name.lower() for c in scan.columns}
     if READER_INDEX in declared or (present is not None and READER_INDEX in present):

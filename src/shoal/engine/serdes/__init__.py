@@ -1,13 +1,16 @@
 """Athena's row SerDes that DuckDB has no reader for, read line by line.
 
-DuckDB reads each planned file as lines (its CSV reader with no delimiter, so
-gzip, skipped header lines and bytes scanned work as for any text table); a
-Python function registered on the engine's connection (``udfs``) turns each line
-into what the SerDe makes of it; SQL (``sql``) types the result:
+DuckDB reads each planned file as lines (``lines``: its CSV reader with no
+delimiter, so gzip, skipped header lines and bytes scanned work as for any text
+table); a Python function registered on the engine's connection (``udfs``) turns
+each line into what the SerDe makes of it; SQL (``sql``, ``json_sql``) types the
+result:
 
 * JSON SerDes (OpenX ``org.openx.data.jsonserde.JsonSerDe``, Hive
   ``org.apache.hive.hcatalog.data.JsonSerDe``) and the CloudTrail SerDe
-  (``com.amazon.emr.hive.serde.CloudTrailSerde``): ``json_rows``;
+  (``com.amazon.emr.hive.serde.CloudTrailSerde``): ``json_rows``; most JSON files
+  skip Python, read by DuckDB's own JSON functions with the keys as the files spell
+  them (``json_keys``, learnt by ``probe``);
 * ``RegexSerDe``, ``GrokSerDe`` and LazySimpleSerDe with ``escape.delim``:
   ``text_rows``.
 
@@ -20,6 +23,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+
+from shoal.engine.base import TableFormat
 
 OPENX_JSON = "org.openx.data.jsonserde.JsonSerDe"
 HIVE_JSON = "org.apache.hive.hcatalog.data.JsonSerDe"
@@ -69,6 +74,18 @@ class ReaderSpec:
     @property
     def params(self) -> dict[str, str]:
         return dict(self.parameters)
+
+
+def reader_kind(fmt: TableFormat) -> str | None:
+    """How ``fmt``'s lines are read by shoal's readers, or None when DuckDB reads its
+    files itself.
+
+    A JSON SerDe over CloudTrail's input format (AWS's current CloudTrail DDL, with
+    classification ``cloudtrail``) reads one row per record, as the CloudTrail SerDe."""
+    kind = LINE_READERS.get(fmt.serde)
+    if kind == "json" and fmt.classification.lower() == "cloudtrail":
+        return "cloudtrail"
+    return kind
 
 
 def reader_spec(
