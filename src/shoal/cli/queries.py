@@ -12,6 +12,7 @@ import click
 from shoal.cli.context import AppContext, output_option, pass_app
 from shoal.cli.output import emit, emit_object
 from shoal.queries.model import (
+    AUTO,
     DISABLED,
     DUCKDB,
     ENABLED,
@@ -210,9 +211,10 @@ def _workgroup_options(func: Any) -> Any:
         click.option("--state", type=click.Choice([ENABLED, DISABLED])),
         click.option(
             "--engine",
-            type=click.Choice([DUCKDB, SPARK]),
+            type=click.Choice([DUCKDB, SPARK, AUTO]),
             help="Engine its queries run on: sets EngineVersion (spark: "
-            f"{SPARK_ENGINE_VERSION!r}, needs spark_connect_url).",
+            f"{SPARK_ENGINE_VERSION!r}, needs spark_connect_url; auto: AUTO, Spark from "
+            "spark_auto_min_bytes estimated bytes on).",
         ),
     ]
     for option in reversed(options):

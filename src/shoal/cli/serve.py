@@ -41,6 +41,14 @@ class PortNumber(click.IntRange):
     help="Spark Connect address, sc://host:port, for workgroups pinned to Spark "
     "($SHOAL_SPARK_CONNECT_URL).",
 )
+@click.option(
+    "--spark-auto-min-bytes",
+    "spark_auto_min_bytes",
+    expose_value=False,
+    callback=override_setting,
+    help="AUTO workgroups run a query on Spark from this estimated size on (500MB, 2GiB; "
+    "$SHOAL_SPARK_AUTO_MIN_BYTES). Unset: AUTO stays on DuckDB.",
+)
 @pass_app
 def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -> None:
     """Serve the AWS-compatible APIs until interrupted.
