@@ -56,8 +56,10 @@ def _print_result(service: QueryService, execution: QueryExecution, output: str)
     stats = execution.statistics
     seconds = stats.total_execution_time_in_millis / 1000
     reused = ", reused previous result" if stats.reused_previous_result else ""
+    engine = f", Engine: {stats.engine}" if stats.engine else ""
     click.echo(
-        f"Run time: {seconds:.1f} s, Data scanned: {_size(stats.data_scanned_in_bytes)}{reused}",
+        f"Run time: {seconds:.1f} s, Data scanned: {_size(stats.data_scanned_in_bytes)}"
+        f"{engine}{reused}",
         err=True,
     )
     if execution.state != SUCCEEDED:
