@@ -67,7 +67,8 @@ class StatementTools:
         A pinned context gets its engine (``engine_for``). An AUTO one gets the auto
         engine when ``auto`` is configured, the query's size reaches its threshold and
         that engine declares all the statement needs (``shoal.queries.routing``);
-        otherwise the default engine, so routing never makes a query fail.
+        otherwise the default engine: a query the auto engine cannot run is not sent
+        there to fail.
         """
         if context.engine != AUTO or self.auto is None:
             return self.engine_for(context)
