@@ -6,9 +6,9 @@
 The same TPC-H queries run through ``StatementRunner.run`` (parse, resolve, plan,
 execute, Arrow results) on two engines over the same Parquet files:
 
-- DuckDB, built as ``Shoal.engine`` builds it with ``shoal serve``'s defaults
-  (``Config``'s ``engine_threads``, ``engine_memory_limit``, ``engine_direct_reads``;
-  spilling to a temporary folder);
+- DuckDB, built as ``Shoal.engine`` builds it with ``shoal serve``'s settings
+  (``engine_threads``, ``engine_memory_limit``, ``engine_direct_reads``: the defaults,
+  or ``SHOAL_ENGINE_*`` from the environment; spilling to a temporary folder);
 - Spark (``SparkEngine``) on one Spark Connect server, started here on ``local[2]``
   from the pip-installed pyspark as benchmarks/spark_tpch.py does, or ``--url``.
 
@@ -45,7 +45,7 @@ import duckdb
 from tpch import DATA, TABLES, extension_path, queries
 
 from shoal.catalog.store import CatalogStore
-from shoal.config import Config
+from shoal.config import load_config
 from shoal.crawler.runner import crawl_path
 from shoal.engine.base import Engine
 from shoal.engine.duckdb import DuckDBEngine
@@ -88,8 +88,9 @@ def open_catalog(root: Path, workdir: Path) -> tuple[CatalogStore, LocalStorage]
 
 
 def duckdb_engine(root: Path, spill: Path) -> DuckDBEngine:
-    """The engine ``Shoal.engine`` builds, with ``shoal serve``'s default settings."""
-    config = Config()
+    """The engine ``Shoal.engine`` builds, with ``shoal serve``'s settings (defaults,
+    or ``SHOAL_ENGINE_*`` from the environment)."""
+    config = load_config()
     return DuckDBEngine(
         [str(root)],
         temp_directory=str(spill),
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if server is not None:
                 server.stop()
-    config = Config()
+    config = load_config()
     print()
     print(
         f"DuckDB: {config.engine_threads} threads, memory limit {config.engine_memory_limit}; "
