@@ -134,7 +134,8 @@ SETTINGS: tuple[Setting, ...] = (
         _optional,
         None,
         "Spark Connect address (sc://host:port) for workgroups pinned to Spark "
-        '(EngineVersion "PySpark engine version 3"); needs the spark extra (pyspark).',
+        '(EngineVersion "PySpark engine version 3") and big queries of AUTO ones '
+        "(spark_auto_min_bytes); needs the spark extra (pyspark).",
     ),
     Setting(
         "spark_auto_min_bytes",

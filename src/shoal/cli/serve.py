@@ -38,8 +38,8 @@ class PortNumber(click.IntRange):
     "spark_connect_url",
     expose_value=False,
     callback=override_setting,
-    help="Spark Connect address, sc://host:port, for workgroups pinned to Spark "
-    "($SHOAL_SPARK_CONNECT_URL).",
+    help="Spark Connect address, sc://host:port, for workgroups pinned to Spark and "
+    "big queries of AUTO ones ($SHOAL_SPARK_CONNECT_URL).",
 )
 @click.option(
     "--spark-auto-min-bytes",
