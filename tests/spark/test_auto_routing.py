@@ -1,8 +1,9 @@
 """AUTO routing to a real Spark Connect server (``local[2]``, the session's server):
 a query of an AUTO workgroup estimated at ``spark_auto_min_bytes`` or more runs on
-Spark, a smaller one on DuckDB, one Spark cannot run (an ORC table) stays on DuckDB,
-and "Athena engine version 3" never leaves DuckDB -- through the query service and
-through boto3 against a real ``shoal serve --spark-connect … --spark-auto-min-bytes …``.
+Spark, a smaller one on DuckDB, one Spark cannot run (an ORC table, a text table with
+two header lines) stays on DuckDB, and "Athena engine version 3" never leaves DuckDB --
+through the query service and through boto3 against a real
+``shoal serve --spark-connect … --spark-auto-min-bytes …``.
 
 The threshold sits between the two tables' file sizes, measured here: ``small`` is
 one tiny Parquet file (its size is what the router counts: below 16 KiB the estimate's
@@ -68,24 +69,33 @@ def orc_bytes(rows: list[tuple[int, str]]) -> bytes:
     return sink.getvalue()
 
 
+def csv_bytes(rows: list[tuple[int, str]], headers: int) -> bytes:
+    lines = ["n,name"] * headers + [f"{n},{name}" for n, name in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
 FILES = {
     "small/part-0.parquet": parquet_bytes(SMALL),
     "big/part-0.parquet": parquet_bytes(BIG),
     "big_orc/part-0.orc": orc_bytes(BIG),
+    "big_csv/part-0.csv": csv_bytes(BIG, headers=2),
 }
-# At or above it: big (and big_orc); below: small.
+# At or above it: the big tables; below: small.
 THRESHOLD = len(FILES["small/part-0.parquet"]) + 1
-TABLES = {
-    "small": "STORED AS PARQUET",
-    "big": "STORED AS PARQUET",
-    "big_orc": "STORED AS ORC",
+TEXT = "ROW FORMAT DELIMITED FIELDS TERMINATED BY ','"
+TABLES = {  # how each is stored, and its table properties
+    "small": ("STORED AS PARQUET", ""),
+    "big": ("STORED AS PARQUET", ""),
+    "big_orc": ("STORED AS ORC", ""),
+    "big_csv": (TEXT, " TBLPROPERTIES ('skip.header.line.count'='2')"),
 }
 
 
 def table_ddl(table: str, bucket: str) -> str:
+    stored, properties = TABLES[table]
     return (
-        f"CREATE EXTERNAL TABLE {table} (n bigint, name string) {TABLES[table]} "
-        f"LOCATION 's3://{bucket}/{table}/'"
+        f"CREATE EXTERNAL TABLE {table} (n bigint, name string) {stored} "
+        f"LOCATION 's3://{bucket}/{table}/'{properties}"
     )
 
 
@@ -107,7 +117,11 @@ def app(tmp_path_factory: pytest.TempPathFactory, spark_local: SparkProcesses) -
         for key, body in FILES.items():
             instance.storage.put("lake", key, body)
         groups = instance.queries.workgroups
-        for name, version in (("auto", AUTO_ENGINE_VERSION), ("athena", ENGINE_VERSION)):
+        for name, version in (
+            ("auto", AUTO_ENGINE_VERSION),
+            ("athena", ENGINE_VERSION),
+            ("spark", SPARK_ENGINE_VERSION),
+        ):
             config = WorkGroupConfiguration(selected_engine_version=version)
             groups.create_workgroup(WorkGroup(name, configuration=config))
         for table in TABLES:
@@ -149,11 +163,22 @@ def test_a_small_auto_query_stays_on_duckdb(app: Shoal) -> None:
     assert execution_engine_version(execution) == ENGINE_VERSION
 
 
-def test_a_big_query_spark_cannot_run_stays_on_duckdb(app: Shoal) -> None:
-    # ORC is a declared Spark gap (docs/engines.md): AUTO does not send it there to fail.
-    execution, rows = answer(app, QUERY.format("big_orc"), "auto")
+@pytest.mark.parametrize("table", ["big_orc", "big_csv"])
+def test_a_big_query_spark_cannot_run_stays_on_duckdb(app: Shoal, table: str) -> None:
+    # Declared Spark gaps (docs/engines.md): ORC, and a text table with two header
+    # lines (Spark skips at most one). AUTO does not send them there to fail.
+    execution, rows = answer(app, QUERY.format(table), "auto")
     assert rows[1:] == [expected(BIG)]
     assert execution.statistics.engine == "DuckDB"
+
+
+def test_a_pinned_spark_workgroup_names_the_gap(app: Shoal) -> None:
+    execution = run(app, QUERY.format("big_csv"), "spark")
+    assert execution.state == "FAILED"
+    assert execution.state_change_reason == (
+        "the Spark engine cannot run this statement: table default.big_csv: it skips 2 "
+        "header lines (Spark skips at most one)"
+    )
 
 
 def test_athena_engine_version_3_never_leaves_duckdb(app: Shoal) -> None:
