@@ -163,6 +163,15 @@ def test_a_small_auto_query_stays_on_duckdb(app: Shoal) -> None:
     assert execution_engine_version(execution) == ENGINE_VERSION
 
 
+def test_a_big_auto_ctas_is_written_by_spark(app: Shoal) -> None:
+    execution = run(app, "CREATE TABLE big_copy AS SELECT n, name FROM big", "auto")
+    assert execution.state == SUCCEEDED, execution.state_change_reason
+    assert execution.statistics.engine == "Spark"
+    # Read back on DuckDB: the files Spark wrote hold the rows.
+    _, rows = answer(app, QUERY.format("big_copy"), "athena")
+    assert rows[1:] == [expected(BIG)]
+
+
 @pytest.mark.parametrize("table", ["big_orc", "big_csv"])
 def test_a_big_query_spark_cannot_run_stays_on_duckdb(app: Shoal, table: str) -> None:
     # Declared Spark gaps (docs/engines.md): ORC, and a text table with two header
