@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from shoal.audit.trail import AuditTrail
     from shoal.audit.usage import UsageMeter
     from shoal.engine.base import Engine
+    from shoal.queries.routing import AutoRouting
     from shoal.queries.service import FinishedListener, QueryService
 
 
@@ -128,7 +129,18 @@ class Shoal:
                 return self.spark_engine
         if name == DUCKDB:
             return self.engine
-        raise ConfigError(f"unknown engine {name!r}: use {DUCKDB} or {SPARK}")
+        raise ConfigError(f"unknown engine {name!r}: use {DUCKDB} or {SPARK}")  # not AUTO
+
+    @property
+    def auto_routing(self) -> AutoRouting | None:
+        """Which queries of AUTO workgroups run on Spark: those estimated at
+        ``spark_auto_min_bytes`` or more, when Spark is configured; None: none."""
+        from shoal.queries.routing import AutoRouting
+
+        config = self.config
+        if not config.spark_connect_url or config.spark_auto_min_bytes is None:
+            return None
+        return AutoRouting(SPARK, config.spark_auto_min_bytes)
 
     @cached_property
     def queries(self) -> QueryService:
@@ -137,7 +149,9 @@ class Shoal:
         from shoal.queries.runner import StatementRunner
         from shoal.queries.service import QueryService
 
-        runner = StatementRunner(self.catalog, self.storage, self.engine, self.engine_for)
+        runner = StatementRunner(
+            self.catalog, self.storage, self.engine, self.engine_for, self.auto_routing
+        )
         self.query_listeners.append(self.quotas.after_query)
         # Each finished query is one record, whoever ran it (API, CLI, Python API).
         config = self.config

@@ -42,6 +42,35 @@ def _optional(text: str) -> str | None:
     return text or None
 
 
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def _optional_size(text: str) -> int | None:
+    """A byte count, plain or with a unit (``500MB``, ``2GiB``); empty: None."""
+    text = text.strip().lower().replace(" ", "")
+    if not text or text == "none":
+        return None
+    digits = text.rstrip("kmgtib")
+    unit = _SIZE_UNITS.get(text[len(digits) :])
+    if unit is None or not digits.isdigit():
+        raise ValueError("must be a number of bytes, optionally with a unit (500MB, 2GiB)")
+    value = int(digits) * unit
+    if value <= 0:
+        raise ValueError("must be positive")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -105,7 +134,17 @@ SETTINGS: tuple[Setting, ...] = (
         _optional,
         None,
         "Spark Connect address (sc://host:port) for workgroups pinned to Spark "
-        '(EngineVersion "PySpark engine version 3"); needs the spark extra (pyspark).',
+        '(EngineVersion "PySpark engine version 3") and big queries of AUTO ones '
+        "(spark_auto_min_bytes); needs the spark extra (pyspark).",
+    ),
+    Setting(
+        "spark_auto_min_bytes",
+        _optional_size,
+        None,
+        "Workgroups with EngineVersion AUTO run a query on Spark when its estimated bytes "
+        "(after partition pruning and column projection) reach this (500MB, 2GiB; needs "
+        "spark_connect_url). Unset: AUTO always runs on DuckDB, which won at every size "
+        "measured on 2 cores (docs/benchmarks.md).",
     ),
     # -- API server (shoal serve) --
     Setting("host", str, "127.0.0.1", "Address `shoal serve` listens on."),
@@ -176,6 +215,7 @@ class Config:
     engine_memory_limit: str = "4GB"
     engine_direct_reads: bool = True
     spark_connect_url: str | None = None
+    spark_auto_min_bytes: int | None = None
     host: str = "127.0.0.1"
     port: int = 8066
     root_access_key_id: str | None = None

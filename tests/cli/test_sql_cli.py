@@ -46,6 +46,7 @@ def test_sql_in_a_real_process(lake: Path) -> None:
     result = shoal(lake, "sql", "SELECT count(*) AS n FROM trips", "-d", "sample", "-o", "json")
     assert json.loads(result.stdout) == [{"n": str(len(TRIP_MONTHS) * TRIPS_PER_MONTH)}]
     assert "Run time:" in result.stderr and "Data scanned:" in result.stderr
+    assert "Engine: DuckDB" in result.stderr
     as_csv = shoal(lake, "sql", "SELECT ? AS v, NULL AS z", "--param", "'a\"b'", "-o", "csv")
     assert as_csv.stdout == '"v","z"\n"a""b",\n'
     failed = shoal(lake, "sql", "SELECT * FROM missing_table", "-d", "sample", check=False)

@@ -20,15 +20,18 @@ import shoal
 from shoal.app import Shoal
 from shoal.cli import main
 from shoal.config import load_config
-from shoal.errors import InvalidRequestError
+from shoal.errors import ConfigError, InvalidRequestError
 from shoal.queries.model import (
+    AUTO_ENGINE_VERSION,
     ENGINE_VERSION,
     FAILED,
     SPARK_ENGINE_VERSION,
     SUCCEEDED,
     WorkGroup,
     WorkGroupConfiguration,
+    execution_engine_version,
 )
+from shoal.queries.routing import AutoRouting
 
 
 @pytest.fixture
@@ -121,3 +124,88 @@ def test_cli_pins_a_workgroup_to_an_engine(tmp_path: Path) -> None:
         assert app.queries.workgroups.get_workgroup("big").configuration.engine == "duckdb"
         assert explain_engine(app, "big") == "Engine plan (DuckDB):"
     cli("workgroups", "create", "odd", "--engine", "presto", code=2)
+
+
+# --- AUTO: Spark only for big queries, when configured (tests/queries/test_auto_routing.py
+# routes between two engines; tests/spark/test_auto_routing.py to a real Spark) -----------
+
+
+def auto_workgroup(name: str) -> WorkGroup:
+    return WorkGroup(
+        name, configuration=WorkGroupConfiguration(selected_engine_version=AUTO_ENGINE_VERSION)
+    )
+
+
+def test_the_auto_threshold_comes_from_file_environment_and_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_config(env={}).spark_auto_min_bytes is None  # unset: AUTO never leaves DuckDB
+    settings = tmp_path / "shoal.toml"
+    settings.write_text('spark_auto_min_bytes = "2GiB"\n')
+    assert load_config(settings, env={}).spark_auto_min_bytes == 2 * 1024**3
+    monkeypatch.setenv("SHOAL_SPARK_AUTO_MIN_BYTES", "500MB")
+    assert load_config(settings).spark_auto_min_bytes == 500_000_000
+    flag = load_config(settings, overrides={"spark_auto_min_bytes": "123456"})
+    assert flag.spark_auto_min_bytes == 123456
+    for bad in ("lots", "-5", "0", "5 parsecs"):
+        with pytest.raises(ConfigError, match="spark-auto-min-bytes"):
+            load_config(env={}, overrides={"spark_auto_min_bytes": bad})
+
+
+def test_serve_takes_the_auto_threshold_as_a_flag() -> None:
+    help_text = CliRunner().invoke(main, ["serve", "--help"]).output
+    assert "--spark-auto-min-bytes" in help_text
+
+
+def test_auto_routing_needs_both_spark_and_a_threshold(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    with shoal.open(data_dir=data, spark_auto_min_bytes="1") as app:
+        assert app.auto_routing is None  # no Spark to send big queries to
+    with shoal.open(data_dir=data, spark_connect_url="sc://localhost:1") as app:
+        assert app.auto_routing is None  # no threshold: AUTO stays on DuckDB
+    with shoal.open(
+        data_dir=data, spark_connect_url="sc://localhost:1", spark_auto_min_bytes="1MB"
+    ) as app:
+        assert app.auto_routing == AutoRouting("spark", 1_000_000)
+
+
+def test_an_auto_workgroup_without_spark_runs_on_duckdb_and_says_so(tmp_path: Path) -> None:
+    # A threshold every query reaches, but no Spark: AUTO stays on DuckDB.
+    with shoal.open(data_dir=str(tmp_path / "data"), spark_auto_min_bytes="1") as app:
+        app.queries.workgroups.create_workgroup(auto_workgroup("auto"))
+        assert explain_engine(app, "auto") == "Engine plan (DuckDB):"
+        service = app.queries
+        execution = service.wait(service.start("SELECT 1", workgroup="auto"), 60)
+        assert execution.state == SUCCEEDED, execution.state_change_reason
+        assert execution.engine_version == AUTO_ENGINE_VERSION
+        assert execution.statistics.engine == "DuckDB"
+        assert execution_engine_version(execution) == ENGINE_VERSION
+        assert "spark_engine" not in app.__dict__
+        # DDL runs on no engine, and says so.
+        shown = service.wait(service.start("SHOW DATABASES", workgroup="auto"), 60)
+        assert shown.statistics.engine is None
+        # The audit record names the engine and both versions.
+        record = next(
+            r
+            for r in app.audit.pending_records()
+            if r.get("requestID") == execution.query_execution_id
+        )
+        details = record["serviceEventDetails"]
+        assert details["engine"] == "DuckDB"
+        assert details["engineVersion"] == {
+            "selectedEngineVersion": AUTO_ENGINE_VERSION,
+            "effectiveEngineVersion": ENGINE_VERSION,
+        }
+
+
+def test_cli_sets_a_workgroup_to_auto(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    result = CliRunner().invoke(
+        main, ["--data", data, "workgroups", "create", "a", "--engine", "auto"]
+    )
+    assert result.exit_code == 0, result.output
+    with shoal.open(data_dir=data) as app:
+        group = app.queries.workgroups.get_workgroup("a").configuration
+        assert group.selected_engine_version == AUTO_ENGINE_VERSION
+        assert group.engine == "auto"
+        assert group.effective_engine_version == ENGINE_VERSION

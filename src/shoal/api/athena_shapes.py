@@ -43,7 +43,7 @@ from shoal.queries.model import (
     ResultSet,
     WorkGroup,
     WorkGroupConfiguration,
-    effective_engine_version,
+    execution_engine_version,
 )
 
 Wire = dict[str, Any]
@@ -147,7 +147,7 @@ def execution_to_wire(execution: QueryExecution) -> Wire:
         "WorkGroup": execution.workgroup,
         "EngineVersion": {
             "SelectedEngineVersion": execution.engine_version,
-            "EffectiveEngineVersion": effective_engine_version(execution.engine_version),
+            "EffectiveEngineVersion": execution_engine_version(execution),
         },
         "SubstatementType": execution.substatement_type,
     }

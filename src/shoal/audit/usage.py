@@ -40,6 +40,7 @@ from shoal.queries.model import (
     AthenaError,
     QueryExecution,
     Refusal,
+    execution_engine_version,
 )
 from shoal.queries.schema import query_executions as executions
 
@@ -227,6 +228,11 @@ def completed_record(execution: QueryExecution, account_id: str, region: str) ->
             "workGroup": execution.workgroup,
             "database": execution.database,
             "statementType": execution.statement_type,
+            "engineVersion": {
+                "selectedEngineVersion": execution.engine_version,
+                "effectiveEngineVersion": execution_engine_version(execution),
+            },
+            "engine": statistics.engine,
             "dataScannedInBytes": statistics.data_scanned_in_bytes,
             "engineExecutionTimeInMillis": statistics.engine_execution_time_in_millis,
             "totalExecutionTimeInMillis": statistics.total_execution_time_in_millis,

@@ -12,6 +12,7 @@ import click
 from shoal.cli.context import AppContext, output_option, pass_app
 from shoal.cli.output import emit, emit_object
 from shoal.queries.model import (
+    AUTO,
     DISABLED,
     DUCKDB,
     ENABLED,
@@ -55,8 +56,10 @@ def _print_result(service: QueryService, execution: QueryExecution, output: str)
     stats = execution.statistics
     seconds = stats.total_execution_time_in_millis / 1000
     reused = ", reused previous result" if stats.reused_previous_result else ""
+    engine = f", Engine: {stats.engine}" if stats.engine else ""
     click.echo(
-        f"Run time: {seconds:.1f} s, Data scanned: {_size(stats.data_scanned_in_bytes)}{reused}",
+        f"Run time: {seconds:.1f} s, Data scanned: {_size(stats.data_scanned_in_bytes)}"
+        f"{engine}{reused}",
         err=True,
     )
     if execution.state != SUCCEEDED:
@@ -210,9 +213,10 @@ def _workgroup_options(func: Any) -> Any:
         click.option("--state", type=click.Choice([ENABLED, DISABLED])),
         click.option(
             "--engine",
-            type=click.Choice([DUCKDB, SPARK]),
+            type=click.Choice([DUCKDB, SPARK, AUTO]),
             help="Engine its queries run on: sets EngineVersion (spark: "
-            f"{SPARK_ENGINE_VERSION!r}, needs spark_connect_url).",
+            f"{SPARK_ENGINE_VERSION!r}, needs spark_connect_url; auto: AUTO, Spark from "
+            "spark_auto_min_bytes estimated bytes on).",
         ),
     ]
     for option in reversed(options):

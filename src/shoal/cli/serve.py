@@ -38,8 +38,16 @@ class PortNumber(click.IntRange):
     "spark_connect_url",
     expose_value=False,
     callback=override_setting,
-    help="Spark Connect address, sc://host:port, for workgroups pinned to Spark "
-    "($SHOAL_SPARK_CONNECT_URL).",
+    help="Spark Connect address, sc://host:port, for workgroups pinned to Spark and "
+    "big queries of AUTO ones ($SHOAL_SPARK_CONNECT_URL).",
+)
+@click.option(
+    "--spark-auto-min-bytes",
+    "spark_auto_min_bytes",
+    expose_value=False,
+    callback=override_setting,
+    help="AUTO workgroups run a query on Spark from this estimated size on (500MB, 2GiB; "
+    "$SHOAL_SPARK_AUTO_MIN_BYTES). Unset: AUTO stays on DuckDB.",
 )
 @pass_app
 def serve(ctx: AppContext, host: str | None, port: int | None, log_level: str) -> None:

@@ -313,10 +313,15 @@ class Engine(ABC):
         if kind not in self.capabilities.statements:
             raise EngineGapError(self.name, [f"{kind} statements"])
 
+    def gaps(self, query: ResolvedQuery) -> list[str]:
+        """What ``query`` needs that this engine lacks, one phrase each (none: it can
+        run it). An engine with finer limits than ``capabilities`` adds them here."""
+        return self.capabilities.gaps(query)
+
     def check(self, query: ResolvedQuery) -> None:
         """Refuse a query needing formats or functions this engine lacks;
         EngineGapError names the engine and every gap found."""
-        gaps = self.capabilities.gaps(query)
+        gaps = self.gaps(query)
         if gaps:
             raise EngineGapError(self.name, gaps)
 

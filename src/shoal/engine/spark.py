@@ -159,6 +159,17 @@ class SparkEngine(Engine):
         if storage is not None:
             self.capabilities = replace(SparkEngine.capabilities, writes=WRITES)
 
+    def gaps(self, query: ResolvedQuery) -> list[str]:
+        """The declared gaps, and what of a text table Spark cannot read (``CAPABILITIES``)."""
+        found = super().gaps(query)
+        for scan in query.scans:
+            if self.capabilities.reads(scan.format):  # an unread format is a gap already
+                try:
+                    check_supported(scan)
+                except UnsupportedSqlError as err:  # "… cannot read table db.t: why"
+                    found.append(err.message.removeprefix(f"the {ENGINE_NAME} engine cannot read "))
+        return found
+
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         planned = self._admit(query)
         with self._tagged(cancel):

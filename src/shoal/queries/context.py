@@ -68,8 +68,14 @@ class StatementContext:
     authorize: Authorizer | None = None
     visible: Visibility | None = None  # None: listings are not filtered
     # The engine its query runs on, by name ("duckdb", "spark": its workgroup's
-    # EngineVersion); None: the runner's default engine.
+    # EngineVersion), or "auto": chosen once the query is planned
+    # (``StatementTools.route``); None: the runner's default engine.
     engine: str | None = None
+    # The statement's kind (``Statement.kind``), set by the runner: AUTO routing asks
+    # whether an engine runs statements of this kind.
+    kind: str | None = None
+    # Told the name (``Engine.name``) of the engine chosen to run the statement's query.
+    on_engine: Callable[[str], None] | None = None
 
 
 @dataclass

@@ -137,6 +137,7 @@ def _run(worker: ExecutionWorker, live: Live, clock: _Clock) -> None:
         authorize=authorize,
         visible=live.visible,
         engine=_pinned_engine(execution.engine_version),
+        on_engine=live.ran_on,
     )
     # Before running: a CTAS without external_location writes its table in there.
     worker.outputs.ensure_bucket(live.output_folder)
@@ -151,8 +152,9 @@ def _run(worker: ExecutionWorker, live: Live, clock: _Clock) -> None:
 
 
 def _pinned_engine(engine_version: str) -> str | None:
-    """The engine a query's EngineVersion pins it to; None: the runner's default
-    engine (DuckDB in ``Shoal``; the one engine of a runner built with one)."""
+    """The engine a query's EngineVersion pins it to ("spark"), or ``AUTO`` (the
+    runner routes it once planned); None: the runner's default engine (DuckDB in
+    ``Shoal``; the one engine of a runner built with one)."""
     engine = engine_of(engine_version)
     return None if engine == DUCKDB else engine
 
@@ -200,6 +202,7 @@ def _succeeded(
         return
     statistics = _statistics(
         clock,
+        live,
         engine_execution_time_in_millis=clock.ms(clock.engine_start, clock.engine_end),
         data_scanned_in_bytes=outcome.bytes_scanned,
         query_planning_time_in_millis=round(outcome.planning_ms),
@@ -278,7 +281,7 @@ def _copy_result(
         return False  # the earlier files are gone: run the query instead
     _unless_stopped(worker, live, output)
     worker.outputs.cache.put(query_id, result)
-    statistics = _statistics(clock, reused_previous_result=True)
+    statistics = _statistics(clock, live, reused_previous_result=True)
     return worker.store_final(
         query_id,
         (RUNNING,),
@@ -324,7 +327,7 @@ def _cancelled(
     scanned, reason = 0, token.reason if token is not None else err.message
     if isinstance(err, BytesScannedCutoffError):
         scanned, reason = err.bytes_scanned, err.message
-    statistics = _statistics(clock, data_scanned_in_bytes=scanned)
+    statistics = _statistics(clock, live, data_scanned_in_bytes=scanned)
     worker.store_final(
         live.query_id,
         ACTIVE_STATES,
@@ -344,13 +347,14 @@ def _failed(
         state=FAILED,
         state_change_reason=reason,
         athena_error=error,
-        statistics=_statistics(clock),
+        statistics=_statistics(clock, live),
         completion_time=now(),
     )
 
 
-def _statistics(clock: _Clock, **values: Any) -> QueryStatistics:
-    """Statistics with the worker's own times measured up to now, plus ``values``."""
+def _statistics(clock: _Clock, live: Live, **values: Any) -> QueryStatistics:
+    """Statistics with the worker's own times measured up to now, the engine the query
+    was given to, plus ``values``."""
     end = time.perf_counter()
     engine_start = clock.engine_start or clock.picked
     engine_end = clock.engine_end or engine_start
@@ -359,6 +363,7 @@ def _statistics(clock: _Clock, **values: Any) -> QueryStatistics:
         query_queue_time_in_millis=clock.ms(clock.submitted, clock.picked),
         service_pre_processing_time_in_millis=clock.ms(clock.picked, engine_start),
         service_processing_time_in_millis=clock.ms(engine_end, end),
+        engine=live.engine,
         **values,
     )
 

@@ -44,6 +44,11 @@ class Live:
     authorize: StatementAuthorizer | None = None  # the caller's permissions, checked at run
     visible: Visibility | None = None  # what the caller's listings may show
     refusal: NotAuthorizedError | None = None  # refused at submission: fails when picked up
+    engine: str | None = None  # the engine its query was given to (``Engine.name``)
+
+    def ran_on(self, engine: str) -> None:
+        """Record that the query was given to ``engine`` (``StatementContext.on_engine``)."""
+        self.engine = engine
 
     @property
     def query_id(self) -> str:

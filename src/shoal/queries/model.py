@@ -48,13 +48,22 @@ PRIMARY = "primary"
 ENGINE_VERSION = "Athena engine version 3"
 AUTO_ENGINE_VERSION = "AUTO"
 # Athena's name for its Spark-enabled workgroups: a workgroup selecting it runs its
-# queries on Apache Spark (through Spark Connect); every other version on DuckDB.
+# queries on Apache Spark (through Spark Connect); "Athena engine version 3" on DuckDB;
+# AUTO on DuckDB, or on Spark when a query is estimated big enough (queries/routing.py).
 SPARK_ENGINE_VERSION = "PySpark engine version 3"
 ENGINE_VERSIONS = (AUTO_ENGINE_VERSION, ENGINE_VERSION, SPARK_ENGINE_VERSION)
-# The engines a workgroup can be pinned to, by the name ``Shoal.engine_for`` knows.
+# The engines a workgroup can be pinned to, by the name ``Shoal.engine_for`` knows, and
+# AUTO: the engine chosen per query once it is planned (``StatementTools.route``).
 DUCKDB = "duckdb"
 SPARK = "spark"
-ENGINE_VERSIONS_BY_ENGINE = {DUCKDB: ENGINE_VERSION, SPARK: SPARK_ENGINE_VERSION}
+AUTO = "auto"
+ENGINE_VERSIONS_BY_ENGINE = {
+    DUCKDB: ENGINE_VERSION,
+    SPARK: SPARK_ENGINE_VERSION,
+    AUTO: AUTO_ENGINE_VERSION,
+}
+# ``SparkEngine.name``: an AUTO query recorded as run by it reports Spark's version.
+SPARK_ENGINE_NAME = "Spark"
 # Athena's lower bound for BytesScannedCutoffPerQuery (10 MB).
 MIN_BYTES_SCANNED_CUTOFF = 10_000_000
 
@@ -110,6 +119,10 @@ class QueryStatistics:
     service_processing_time_in_millis: int = 0
     data_manifest_location: str | None = None
     reused_previous_result: bool = False
+    # shoal's: the engine that ran the statement's query (its ``Engine.name``); None when
+    # none did (DDL, SHOW, a reused result). Athena's API shows it as the execution's
+    # EffectiveEngineVersion (``execution_engine_version``).
+    engine: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,19 +176,31 @@ class WorkGroupConfiguration:
 
     @property
     def engine(self) -> str:
-        """The engine this workgroup's queries run on: ``SPARK`` or ``DUCKDB``."""
+        """The engine this workgroup's queries run on: ``SPARK``, ``DUCKDB`` or ``AUTO``."""
         return engine_of(self.selected_engine_version)
 
 
 def engine_of(engine_version: str) -> str:
     """The engine a selected EngineVersion runs queries on: Spark for Athena's
-    "PySpark engine version 3", the embedded DuckDB for any other."""
-    return SPARK if engine_version == SPARK_ENGINE_VERSION else DUCKDB
+    "PySpark engine version 3", ``AUTO`` (chosen per query) for "AUTO", the embedded
+    DuckDB for "Athena engine version 3"."""
+    return {SPARK_ENGINE_VERSION: SPARK, AUTO_ENGINE_VERSION: AUTO}.get(engine_version, DUCKDB)
 
 
 def effective_engine_version(selected: str) -> str:
-    """The EffectiveEngineVersion Athena reports for ``selected``."""
+    """The EffectiveEngineVersion Athena reports for a workgroup selecting ``selected``
+    (AUTO: Athena engine version 3, the engine a query runs on unless it is big)."""
     return SPARK_ENGINE_VERSION if engine_of(selected) == SPARK else ENGINE_VERSION
+
+
+def execution_engine_version(execution: QueryExecution) -> str:
+    """The EffectiveEngineVersion of one execution: its workgroup's choice, except that
+    an AUTO query reports the version of the engine that ran it, as Athena's AUTO
+    reports the version it chose."""
+    if engine_of(execution.engine_version) == AUTO:
+        if execution.statistics.engine == SPARK_ENGINE_NAME:
+            return SPARK_ENGINE_VERSION
+    return effective_engine_version(execution.engine_version)
 
 
 @dataclass(frozen=True)

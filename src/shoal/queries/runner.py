@@ -17,6 +17,8 @@ runs on the engine is refused up front when the engine does not declare its kind
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shoal.engine.base import QUERY_STATEMENTS
 from shoal.errors import InvalidInputError, SqlSyntaxError
 from shoal.queries import select, views, writes
@@ -55,6 +57,7 @@ class StatementRunner(StatementTools):
             raise InvalidInputError(f"unsupported statement: {statement.kind}")
         if statement.kind in QUERY_STATEMENTS:
             self.engine_for(context).check_statement(statement.kind)
+            context = replace(context, kind=statement.kind)  # for routing AUTO queries
         try:
             return handler(self, statement.sql, context)
         except RecursionError:

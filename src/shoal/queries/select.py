@@ -86,12 +86,13 @@ def run_explain(runner: StatementTools, sql: str, context: StatementContext) -> 
     planning_ms = elapsed_ms(start)
     start = time.perf_counter()
     estimate = estimate_plan(plan, runner.storage)
-    engine_plan = runner.execute(plan, context, explain=True).table
+    engine = runner.route(plan, context)  # the engine the query itself would run on
+    engine_plan = runner.execute(plan, context, explain=True, engine=engine).table
     lines = [
         *describe_plan(plan),
         estimate.describe(),
         "",
-        f"Engine plan ({runner.engine_for(context).name}):",
+        f"Engine plan ({engine.name}):",
         *_engine_lines(engine_plan),
     ]
     return outcome(

@@ -20,7 +20,9 @@ from shoal.catalog.store import CatalogStore
 from shoal.engine.base import Engine, QueryResult, ResolvedQuery
 from shoal.errors import ConfigError
 from shoal.queries.context import Access, StatementContext, StatementOutcome, TableAccess
+from shoal.queries.model import AUTO
 from shoal.queries.planner import Planner, QueryPlan, Resolution
+from shoal.queries.routing import STAYS_HOME, AutoRouting, big_enough, runs
 from shoal.storage.base import Storage
 
 
@@ -36,26 +38,51 @@ class StatementTools:
         storage: Storage,
         engine: Engine,
         engines: Callable[[str], Engine] | None = None,
+        auto: AutoRouting | None = None,
     ) -> None:
         """``engine`` runs every query whose context names no engine; ``engines``
-        gives the engine of a name (``StatementContext.engine``), built on first use."""
+        gives the engine of a name (``StatementContext.engine``), built on first use;
+        ``auto`` says which big queries of AUTO contexts leave ``engine`` (None: none)."""
         self.catalog = catalog
         self.storage = storage
         self.engine = engine
         self.engines = engines
+        self.auto = auto
         self.planner = Planner(catalog, storage)
 
     def engine_for(self, context: StatementContext) -> Engine:
-        """The engine ``context``'s query runs on.
+        """The engine ``context`` pins its queries to, known before planning: the one
+        it names, else the default engine (also for AUTO, until ``route`` decides).
 
         Raises:
             ConfigError: the context names an engine that is not configured.
         """
-        if context.engine is None:
+        if context.engine is None or context.engine == AUTO:
             return self.engine
+        return self._named(context.engine)
+
+    def route(self, plan: QueryPlan, context: StatementContext) -> Engine:
+        """The engine that runs ``plan``'s query, chosen once it is planned.
+
+        A pinned context gets its engine (``engine_for``). An AUTO one gets the auto
+        engine when ``auto`` is configured, the query's size reaches its threshold and
+        that engine declares all the statement needs (``shoal.queries.routing``);
+        otherwise the default engine: a query the auto engine cannot run is not sent
+        there to fail.
+        """
+        if context.engine != AUTO or self.auto is None:
+            return self.engine_for(context)
+        if context.kind in STAYS_HOME or not big_enough(plan, self.storage, self.auto.min_bytes):
+            return self.engine
+        candidate = self._named(self.auto.engine)
+        if not runs(candidate, context.kind, self.resolved(plan, context)):
+            return self.engine
+        return candidate
+
+    def _named(self, name: str) -> Engine:
         if self.engines is None:
-            raise ConfigError(f"no engine named {context.engine!r} is configured")
-        return self.engines(context.engine)
+            raise ConfigError(f"no engine named {name!r} is configured")
+        return self.engines(name)
 
     def authorize(
         self, context: StatementContext, accesses: Iterable[Access]
@@ -89,20 +116,37 @@ class StatementTools:
         return self.planner.plan(resolution), accesses
 
     def execute(
-        self, plan: QueryPlan, context: StatementContext, explain: bool = False
+        self,
+        plan: QueryPlan,
+        context: StatementContext,
+        explain: bool = False,
+        engine: Engine | None = None,
     ) -> QueryResult:
-        """Run a plan on the engine with the context's parameters, cutoff and cancel token.
+        """Run a plan with the context's parameters, cutoff and cancel token, on
+        ``engine`` or the one ``route`` chooses; ``context.on_engine`` hears its name.
 
         Raises:
             EngineGapError: the plan needs a format or function the engine lacks.
         """
         query = self.resolved(plan, context, explain)
-        engine = self.engine_for(context)
-        engine.check(query)
+        engine = engine or self.route(plan, context)
+        self.admit(engine, query, context)
         return engine.execute(query, context.cancel)
 
+    @staticmethod
+    def admit(engine: Engine, query: ResolvedQuery, context: StatementContext) -> None:
+        """Refuse what ``engine`` cannot run; else tell ``context.on_engine`` it runs it.
+
+        Raises:
+            EngineGapError: the query needs a format or function the engine lacks.
+        """
+        engine.check(query)
+        if context.on_engine is not None:
+            context.on_engine(engine.name)
+
+    @staticmethod
     def resolved(
-        self, plan: QueryPlan, context: StatementContext, explain: bool = False
+        plan: QueryPlan, context: StatementContext, explain: bool = False
     ) -> ResolvedQuery:
         """What an engine is given to run ``plan`` with the context's parameters and cutoff."""
         return ResolvedQuery(

@@ -268,17 +268,17 @@ def _insert_rows(
     the table's format itself, else by shoal from the query's Arrow rows."""
     location = folder_of(table.storage.location)
     keys = tuple(k.name for k in table.partition_keys)
-    engine = runner.engine_for(context)
+    engine = runner.route(plan, context)
     if _engine_writes(engine, options):
         query = runner.resolved(plan, context)
-        engine.check(query)
+        runner.admit(engine, query, context)
         count = len(engine.result_schema(query))
         columns = (*table.columns, *table.partition_keys)
         sources = insert_sources(count, table, names)
         target = _target(options, location, columns, sources, keys, context.query_id)
         target = replace(target, append=True, partition_folders=existing)
         return _engine_write(engine, query, target, context)
-    result = runner.execute(plan, context)
+    result = runner.execute(plan, context, engine=engine)
     rows = conform(result.table, table, names)
     data = prepare(rows, keys)
     context.cancel.enter(WRITING_DATA)
@@ -391,10 +391,10 @@ def _write_query(
     """CTAS's and UNLOAD's rows written into the empty folder ``location``: by the
     engine when it writes ``options``' format itself, else by shoal from the query's
     Arrow rows. Without data only the columns are found (the engine runs nothing)."""
-    engine = runner.engine_for(context)
+    engine = runner.route(plan, context)
     if _engine_writes(engine, options):
         query = runner.resolved(plan, context)
-        engine.check(query)
+        runner.admit(engine, query, context)
         data = prepare(engine.result_schema(query).empty_table(), options.partitioned_by)
         if not with_data:
             return _Rows(data.columns, data.partition_keys, Written(()), 0, 0)
@@ -404,7 +404,7 @@ def _write_query(
         target = _target(options, location, columns, sources, keys, context.query_id)
         done = _engine_write(engine, query, target, context)
         return replace(done, columns=data.columns, partition_keys=data.partition_keys)
-    result = runner.execute(plan, context)
+    result = runner.execute(plan, context, engine=engine)
     rows = result.table if with_data else result.table.slice(0, 0)
     data = prepare(rows, options.partitioned_by)
     context.cancel.enter(WRITING_DATA)
