@@ -41,8 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-from tpch import DATA, TABLES, extension_path, queries
+from tpch import DATA, generate_parquet, queries
 
 from shoal.catalog.store import CatalogStore
 from shoal.config import load_config
@@ -60,24 +59,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from spark.spark_server import start_local  # noqa: E402
 
 DATABASE = "tpch_parquet"
-
-
-def generate_parquet(root: Path, scale: float) -> None:
-    """Every TPC-H table as one Parquet file, benchmarks/tpch.py's layout (cached)."""
-    if (root / ".complete").exists() or (root / ".parquet-complete").exists():
-        return
-    root.mkdir(parents=True, exist_ok=True)
-    scratch = root / "dbgen.duckdb"  # on disk: SF10 in memory would hold ~10 GB
-    con = duckdb.connect(str(scratch), config={"memory_limit": "4GB"})
-    con.execute(f"LOAD '{extension_path()}'")
-    con.execute(f"CALL dbgen(sf = {scale})")
-    for table in TABLES:
-        folder = root / "tpch-parquet" / table
-        folder.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY {table} TO '{folder / f'{table}.parquet'}' (FORMAT parquet)")
-    con.close()
-    scratch.unlink()
-    (root / ".parquet-complete").touch()
 
 
 def open_catalog(root: Path, workdir: Path) -> tuple[CatalogStore, LocalStorage]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlglot
-from tpch import DATA, Lake, Timing, generate, open_lake, queries
+from tpch import DATA, Lake, Timing, generate_parquet, open_lake, queries
 
 from shoal.engine.spark import SESSION_SETTINGS, SparkEngine
 from shoal.queries.context import StatementContext
@@ -103,9 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     chosen = {int(n) for n in args.queries.split(",")} if args.queries else None
     root = DATA / f"sf{args.scale:g}"
-    generate(root, args.scale)
+    generate_parquet(root, args.scale)
     with tempfile.TemporaryDirectory() as workdir:
-        lake = open_lake(root, Path(workdir))
+        lake = open_lake(root, Path(workdir), formats=("parquet",))
         server = None if args.url else start_local(Path(workdir) / "spark")
         url = args.url if server is None else server.url
         try:

@@ -25,7 +25,7 @@ import argparse
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -70,6 +70,24 @@ def generate(root: Path, scale: float) -> None:
     con.close()
 
 
+def generate_parquet(root: Path, scale: float) -> None:
+    """Every TPC-H table as one Parquet file, benchmarks/tpch.py's layout (cached)."""
+    if (root / ".complete").exists() or (root / ".parquet-complete").exists():
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = root / "dbgen.duckdb"  # on disk: SF10 in memory would hold ~10 GB
+    con = duckdb.connect(str(scratch), config={"memory_limit": "4GB"})
+    con.execute(f"LOAD '{extension_path()}'")
+    con.execute(f"CALL dbgen(sf = {scale})")
+    for table in TABLES:
+        folder = root / "tpch-parquet" / table
+        folder.mkdir(parents=True, exist_ok=True)
+        con.execute(f"COPY {table} TO '{folder / f'{table}.parquet'}' (FORMAT parquet)")
+    con.close()
+    scratch.unlink()
+    (root / ".parquet-complete").touch()
+
+
 def queries() -> list[str]:
     con = duckdb.connect()
     con.execute(f"LOAD '{extension_path()}'")
@@ -87,14 +105,15 @@ class Lake:
     workdir: Path
 
 
-def open_lake(root: Path, workdir: Path) -> Lake:
+def open_lake(root: Path, workdir: Path, formats: Sequence[str] = ("parquet", "csv")) -> Lake:
+    """The generated files crawled into a new catalog: database ``tpch_<format>``."""
     storage = LocalStorage(root)
     catalog = CatalogStore(f"sqlite:///{workdir / 'catalog.db'}")
-    for fmt in ("parquet", "csv"):
+    for fmt in formats:
         crawl_path(catalog, storage, f"s3://tpch-{fmt}/", f"tpch_{fmt}")
     # A CSV crawl types dates as strings (as Glue does); declare the real types, as a
     # user would with CREATE EXTERNAL TABLE, so both formats answer the same queries.
-    for table in catalog.list_tables("tpch_csv"):
+    for table in catalog.list_tables("tpch_csv") if "csv" in formats else ():
         typed = catalog.get_table("tpch_parquet", table.name).columns
         catalog.update_table(replace(table, storage=replace(table.storage, columns=typed)))
     return Lake(catalog, storage, root, workdir)
