@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from shoal.engine import duckdb as engine_module
-from shoal.engine.base import DataFile, TableFormat
+from shoal.engine.base import DataFile, TableFormat, scan_key
 from shoal.engine.duckdb import DuckDBEngine
-from shoal.engine.scan_cache import ScanSqlCache, scan_key
+from shoal.engine.scan_cache import ScanSqlCache
 from shoal.engine.scanfs import ScanFileSystem, url_for
 from shoal.errors import AccessDeniedError
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -83,6 +83,31 @@ class TableScan:
     columns: tuple[Column, ...]
     partition_keys: tuple[Column, ...]
     files: tuple[DataFile, ...]
+
+
+def scan_key(scan: TableScan) -> Hashable | None:
+    """Everything a scan's rows depend on -- the table's definition and its planned
+    files with their sizes and mtimes -- for engines that keep what they built for a
+    scan (its SQL, a view); None when a file's version is unknown."""
+    if any(f.mtime is None for f in scan.files):
+        return None  # without an mtime a rewritten file of the same size looks unchanged
+    fmt = scan.format
+    return (
+        scan.database,
+        scan.table,
+        fmt.classification,
+        fmt.delimiter,
+        fmt.quote_char,
+        fmt.escape_char,
+        fmt.skip_header_lines,
+        fmt.compression,
+        fmt.null_format,
+        tuple(sorted(fmt.serde_parameters.items())),
+        fmt.serde,
+        scan.columns,
+        scan.partition_keys,
+        scan.files,
+    )
 
 
 @dataclass(frozen=True)

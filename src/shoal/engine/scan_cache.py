@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from functools import partial
 
 from shoal.engine import scans
-from shoal.engine.base import TableScan
+from shoal.engine.base import TableScan, scan_key
 from shoal.engine.scanfs import PROTOCOL
 from shoal.engine.serdes import json_sql
 from shoal.engine.serdes.json_keys import JsonRead
@@ -99,25 +99,3 @@ class ScanSqlCache:
             while len(self._entries) > self._max_entries or self._chars > self._max_chars:
                 _, evicted = self._entries.popitem(last=False)
                 self._chars -= len(evicted)
-
-
-def scan_key(scan: TableScan) -> Hashable | None:
-    """Everything a scan's SQL depends on; None when a file's version is unknown."""
-    if any(f.mtime is None for f in scan.files):
-        return None  # without an mtime a rewritten file of the same size looks unchanged
-    fmt = scan.format
-    return (
-        scan.database,
-        scan.table,
-        fmt.classification,
-        fmt.delimiter,
-        fmt.quote_char,
-        fmt.escape_char,
-        fmt.skip_header_lines,
-        fmt.compression,
-        fmt.null_format,
-        tuple(sorted(fmt.serde_parameters.items())),
-        scan.columns,
-        scan.partition_keys,
-        scan.files,
-    )

@@ -7,10 +7,12 @@ only runs the statement. Per query:
   (``DataFile.path``: local paths as ``file:``, ``s3://`` as ``s3a://``), read with
   the catalog's schema and format options; partition columns are the planned
   partition values, one literal per partition (Spark never lists a folder);
-* the statement's table names become those DataFrames, passed with it in one
-  ``SparkSession.sql`` command (Spark Connect sends them as subquery aliases of the
-  statement: no temporary views to create and drop, one round trip), written as
-  Spark SQL; Spark runs it under a job tag, which a cancel interrupts;
+* each such DataFrame is kept as a temporary view of the session while the table and
+  its planned files are unchanged (``spark_views``: Spark analyses a table once, not
+  per query), and the statement, written as Spark SQL, names those views (a table
+  whose files' versions are unknown is sent as a DataFrame with the statement in the
+  same ``SparkSession.sql`` command); Spark runs it under a job tag, which a cancel
+  interrupts;
 * the answer comes back as Arrow (``DataFrame.toArrow``).
 
 Bytes scanned are Spark's own: the ``filesSize`` metric of its file scans, reported
@@ -57,6 +59,7 @@ from shoal.engine.base import (
 )
 from shoal.engine.base import Capabilities as EngineCapabilities
 from shoal.engine.spark_dialect import quote, spark_type, string_literal, to_spark
+from shoal.engine.spark_views import MAX_VIEWS, ScanViews
 from shoal.engine.spark_writes import WRITES, output_columns, text_error, writer
 from shoal.engine.written import (
     as_folder,
@@ -146,15 +149,18 @@ class SparkEngine(Engine):
         url: str,
         settings: Mapping[str, str] | None = None,
         storage: Storage | None = None,
+        max_views: int = MAX_VIEWS,
     ) -> None:
         """``storage``: the storage shoal's lake is on; given it, Spark writes CTAS,
-        INSERT and UNLOAD files itself (``write``, ``spark_writes.WRITES``)."""
+        INSERT and UNLOAD files itself (``write``, ``spark_writes.WRITES``).
+        ``max_views``: planned tables kept as temporary views (``spark_views``)."""
         from pyspark.sql.connect.session import SparkSession
 
         builder = SparkSession.builder.remote(url)
         for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
             builder = builder.config(key, value)
         self._spark: SparkSession = builder.create()
+        self._views = ScanViews(self._spark, self._frame, max_views)
         self._storage = storage
         if storage is not None:
             self.capabilities = replace(SparkEngine.capabilities, writes=WRITES)
@@ -172,8 +178,7 @@ class SparkEngine(Engine):
 
     def execute(self, query: ResolvedQuery, cancel: CancelToken | None = None) -> QueryResult:
         planned = self._admit(query)
-        with self._tagged(cancel):
-            frame = self._statement(query)
+        with self._tagged(cancel), self._statement(query) as frame:
             table = frame.toArrow()
         if query.explain:
             lines = "\n".join(str(v) for v in table.column(0).to_pylist()).splitlines()
@@ -185,8 +190,8 @@ class SparkEngine(Engine):
         from pyspark.sql.pandas.types import to_arrow_schema
 
         self._admit(query)
-        with self._tagged(None):
-            schema = self._statement(query).schema
+        with self._tagged(None), self._statement(query) as frame:
+            schema = frame.schema
         return normalize(to_arrow_schema(schema, timezone="UTC").empty_table()).schema
 
     def write(
@@ -245,8 +250,7 @@ class SparkEngine(Engine):
 
         rows = Observation(f"shoal_rows_{uuid.uuid4().hex}")
         source, options = writer(target)
-        with self._tagged(cancel):
-            frame = self._statement(query)
+        with self._tagged(cancel), self._statement(query) as frame:
             # Positional names: the query's own may repeat or be empty.
             frame = frame.toDF(*(f"shoal_c{i}" for i in range(len(frame.columns))))
             frame = frame.selectExpr(*output_columns(frame.columns, target))
@@ -314,18 +318,27 @@ class SparkEngine(Engine):
             raise BytesScannedCutoffError(query.max_bytes_scanned, planned)
         return planned
 
-    def _statement(self, query: ResolvedQuery) -> DataFrame:
-        """The statement as one DataFrame: its Spark SQL with the planned tables as
-        DataFrames, passed in the same command (no temporary views to create and drop)."""
-        views = {f"shoal_scan_{uuid.uuid4().hex}": scan for scan in query.scans}
-        names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
-        schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
-        sql = to_spark(query.tree, query.database, schemas, names)
-        if query.explain:
-            sql = f"EXPLAIN FORMATTED {sql}"
-        frames = {name: self._frame(scan) for name, scan in views.items()}
-        args = list(query.parameters) or None
-        return self._spark.sql(with_placeholders(sql, frames), args=args, **frames)
+    @contextmanager
+    def _statement(self, query: ResolvedQuery) -> Iterator[DataFrame]:
+        """The statement as one DataFrame: its Spark SQL over the planned tables, each
+        a temporary view kept while the table is unchanged (``spark_views``), or, where
+        a file's version is unknown, a DataFrame sent in the same command. The views
+        stay until the block ends."""
+        with self._views.hold(query.scans) as kept:
+            views: dict[str, TableScan] = {}
+            frames: dict[str, DataFrame] = {}
+            for scan, name in zip(query.scans, kept, strict=True):
+                if name is None:
+                    name = f"shoal_scan_{uuid.uuid4().hex}"
+                    frames[name] = self._frame(scan)
+                views[name] = scan
+            names = {(s.database.lower(), s.table.lower()): name for name, s in views.items()}
+            schemas = {TableRef(*key): columns for key, columns in query.schemas.items()}
+            sql = to_spark(query.tree, query.database, schemas, names)
+            if query.explain:
+                sql = f"EXPLAIN FORMATTED {sql}"
+            args = list(query.parameters) or None
+            yield self._spark.sql(with_placeholders(sql, frames), args=args, **frames)
 
     @contextmanager
     def _tagged(self, cancel: CancelToken | None) -> Iterator[None]:
