@@ -9,7 +9,6 @@ Expected answers are computed in Python from the rows the test writes.
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from shoal.queries.model import (
     WorkGroupConfiguration,
 )
 
+from .athena_answers import athena_answer
 from .spark_server import SparkProcesses
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]  # JVMs start slowly
@@ -105,22 +105,6 @@ def server(
         yield started
     finally:
         stop_server(started)
-
-
-def athena_answer(athena: Any, sql: str, workgroup: str) -> tuple[dict[str, Any], list[Any]]:
-    query_id = athena.start_query_execution(
-        QueryString=sql, WorkGroup=workgroup, QueryExecutionContext={"Database": "default"}
-    )["QueryExecutionId"]
-    deadline = time.monotonic() + 600
-    while True:
-        execution = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
-        if execution["Status"]["State"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
-            break
-        assert time.monotonic() < deadline, "the query never finished"
-        time.sleep(0.1)
-    assert execution["Status"]["State"] == "SUCCEEDED", execution["Status"]
-    rows = athena.get_query_results(QueryExecutionId=query_id)["ResultSet"]["Rows"]
-    return execution, [tuple(d.get("VarCharValue") for d in r["Data"]) for r in rows]
 
 
 def test_boto3_pins_a_workgroup_to_spark(server: ShoalServer) -> None:
