@@ -77,14 +77,10 @@ class ScanViews:
             with self._lock:
                 self._holders.subtract(held)
                 self._holders += Counter()  # drop the zero counts
-                stale = self._evictable()
-            for name in stale:
-                self._spark.catalog.dropTempView(name)
-
-    def forget(self) -> None:
-        """Assume no view exists any more (the session lost them); rebuilt on use."""
-        with self._lock:
-            self._views.clear()
+                # Dropped under the lock: a statement wanting one of these views again
+                # waits, then creates it anew, and is never left with a dropped view.
+                for name in self._evictable():
+                    self._spark.catalog.dropTempView(name)
 
     def _name(self, scan: TableScan) -> str | None:
         key = scan_key(scan)
