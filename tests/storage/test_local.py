@@ -446,3 +446,82 @@ def test_walk_of_many_files_matches_sorted_keys(local: LocalStorage) -> None:
     infos = list(local.walk("bkt"))
     assert [o.key for o in infos] == sorted(keys, key=str.encode)
     assert [o.size for o in infos] == [len(local.read("bkt", o.key)) for o in infos]
+
+
+def _set_mtime(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def _settle(path: Path) -> int:
+    """Move ``path``'s mtime a minute back (a folder last changed long ago); returns it."""
+    mtime = time.time_ns() - 60 * 10**9
+    _set_mtime(path, mtime)
+    return mtime
+
+
+def _listed(local: LocalStorage) -> list[tuple[str, int]]:
+    return [(o.key, o.size) for o in local.walk("bkt")]
+
+
+def test_a_kept_listing_follows_changes_to_its_folder(
+    local: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A settled folder is listed once and then known by its mtime; files added,
+    removed or rewritten in place still show at once."""
+    local.create_bucket("bkt")
+    folder = Path(local.root, "bkt", "dt=1")
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"a")
+    _settle(folder)
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path: str) -> Any:
+        scanned.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", recording_scandir)
+    assert _listed(local) == [("dt=1/a.csv", 1)]
+    assert str(folder) in scanned
+    scanned.clear()
+    assert _listed(local) == [("dt=1/a.csv", 1)]
+    assert str(folder) not in scanned  # kept: the folder is unchanged
+    (folder / "a.csv").write_bytes(b"rewritten")  # in place: the folder keeps its mtime
+    assert _listed(local) == [("dt=1/a.csv", 9)]
+    (folder / "b.csv").write_bytes(b"bb")
+    assert _listed(local) == [("dt=1/a.csv", 9), ("dt=1/b.csv", 2)]
+    (folder / "a.csv").unlink()
+    assert _listed(local) == [("dt=1/b.csv", 2)]
+
+
+def test_a_folder_changed_just_now_is_listed_every_time(local: LocalStorage) -> None:
+    """A change within the filesystem's timestamp granularity may leave a folder's
+    mtime as it was (a kernel tick; seconds on some filesystems): a folder changed in
+    the last few seconds is not known by its mtime."""
+    local.create_bucket("bkt")
+    folder = Path(local.root, "bkt", "dt=1")
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"a")
+    changed = folder.stat().st_mtime_ns
+    assert _listed(local) == [("dt=1/a.csv", 1)]
+    (folder / "b.csv").write_bytes(b"bb")
+    _set_mtime(folder, changed)  # as a coarse clock would leave it
+    assert _listed(local) == [("dt=1/a.csv", 1), ("dt=1/b.csv", 2)]
+
+
+def test_a_file_replaced_by_a_symlink_in_a_kept_folder_is_not_listed(
+    local: LocalStorage, tmp_path: Path
+) -> None:
+    local.create_bucket("bkt")
+    folder = Path(local.root, "bkt", "dt=1")
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"a")
+    (folder / "b.csv").write_bytes(b"b")
+    settled = _settle(folder)
+    assert [key for key, _ in _listed(local)] == ["dt=1/a.csv", "dt=1/b.csv"]
+    outside = tmp_path / "secret"
+    outside.write_bytes(b"secret")
+    (folder / "b.csv").unlink()
+    (folder / "b.csv").symlink_to(outside)
+    _set_mtime(folder, settled)  # even if the folder's mtime were unchanged
+    assert _listed(local) == [("dt=1/a.csv", 1)]

@@ -56,8 +56,8 @@ from shoal.api.s3_checks import (
 )
 from shoal.api.s3_multipart import MultipartUploads, check_parts, file_pieces
 from shoal.app import Shoal
-from shoal.engine.lru import LruCache
 from shoal.errors import InvalidKeyError, NoSuchKeyError, ShoalError
+from shoal.lru import LruCache
 from shoal.storage.base import (
     MAX_KEY_BYTES,
     ObjectInfo,

@@ -29,8 +29,8 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from shoal.catalog.model import Column
-from shoal.engine.lru import LruCache
 from shoal.errors import SqlSyntaxError, UnsupportedSqlError
+from shoal.lru import LruCache
 
 READ_DIALECT = "athena"
 DATA_CATALOG = "awsdatacatalog"  # the only catalog Athena clients name; stripped

@@ -48,7 +48,7 @@ from shoal.engine.athena import (
     qualify_tables,
     unsupported,
 )
-from shoal.engine.lru import LruCache
+from shoal.lru import LruCache
 
 WRITE_DIALECT = "duckdb"
 

@@ -27,8 +27,8 @@ from typing import Any
 import duckdb
 
 from shoal.engine.athena import DENIED_FUNCTIONS
-from shoal.engine.lru import LruCache
 from shoal.errors import AccessDeniedError, QueryFailedError
+from shoal.lru import LruCache
 
 ALLOWED_TABLE_FUNCTIONS = frozenset({"unnest"})
 # Table references that would reach DuckDB's catalog by a path other than BASE_TABLE.

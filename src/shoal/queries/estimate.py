@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from sqlglot import exp
 
 from shoal.engine.base import DataFile
-from shoal.engine.lru import LruCache
+from shoal.lru import LruCache
 from shoal.queries.planner import QueryPlan
 from shoal.storage.base import Storage, parse_uri
 

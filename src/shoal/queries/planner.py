@@ -45,8 +45,8 @@ from shoal.catalog.types import parse_type
 from shoal.engine import serdes
 from shoal.engine.athena import DATA_CATALOG, TableRef, parse, table_nodes
 from shoal.engine.base import DataFile, TableFormat, TableScan
-from shoal.engine.lru import LruCache
 from shoal.errors import EntityNotFoundError, InvalidInputError, ShoalError, TableNotFoundError
+from shoal.lru import LruCache
 from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_VIEW_DEPTH = 16  # views over views; deeper is almost surely a cycle

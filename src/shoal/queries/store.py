@@ -42,8 +42,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from shoal.catalog.connection import StateDatabase
-from shoal.engine.lru import LruCache
 from shoal.errors import InvalidRequestError, QueryExecutionNotFoundError
+from shoal.lru import LruCache
 from shoal.queries.model import (
     ACTIVE_STATES,
     ENGINE_VERSION,

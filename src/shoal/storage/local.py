@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import stat
+import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ from shoal.errors import (
     StorageError,
     is_disk_full,
 )
+from shoal.lru import LruCache
 from shoal.storage.base import (
     Listing,
     MetaSource,
@@ -114,6 +116,13 @@ _CAN_OPEN_AT = (
 )
 
 
+# Folder listings kept while their folder is unchanged (``LocalStorage._scan``), and
+# how long ago a folder must have changed for its listing to be kept: a change within
+# the filesystem's timestamp granularity (a kernel tick; two seconds on FAT) of the
+# listing could leave the folder's mtime as it was.
+KEPT_LISTINGS = 65_536
+SETTLED_NS = 3_000_000_000
+
 _T = TypeVar("_T")
 
 
@@ -130,7 +139,13 @@ class _Entry(NamedTuple):
     name: str
     path: str
     is_dir: bool
-    entry: os.DirEntry[str]
+
+
+class _Listing(NamedTuple):
+    """A folder's servable entries, and the folder's version when they were listed."""
+
+    version: tuple[int, int, int]  # st_dev, st_ino, st_mtime_ns
+    entries: tuple[_Entry, ...]
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,7 @@ class LocalStorage(Storage):
         os.makedirs(self._staging, exist_ok=True)
         sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
         self._bucket_paths: dict[str, str] = {}
+        self._listings: LruCache[_Listing] = LruCache(KEPT_LISTINGS)
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.root!r})"
@@ -569,22 +585,25 @@ class LocalStorage(Storage):
                     yield info
 
     def _scan(self, folder: str) -> Sequence[_Entry]:
-        """Servable entries of ``folder`` in key order: real folders and regular files."""
-        found: builtins.list[_Entry] = []
+        """Servable entries of ``folder`` in key order: real folders and regular files.
+
+        Kept while the folder's inode and mtime stay as they were: adding, removing
+        or renaming an entry changes its folder's mtime, so checking one ``stat`` a
+        folder spares a listing (a planned query walks a thousand partition folders).
+        Files are not kept: ``_entry_info`` stats each one every time.
+        """
         try:
-            with os.scandir(folder) as it:
-                for entry in it:
-                    if not _servable_name(entry.name):
-                        continue
-                    # Symlinks are never followed: not for files, not for folders.
-                    if entry.is_dir(follow_symlinks=False):
-                        found.append(_Entry(entry.name + "/", entry.name, entry.path, True, entry))
-                    elif entry.is_file(follow_symlinks=False):
-                        found.append(_Entry(entry.name, entry.name, entry.path, False, entry))
+            st = os.stat(folder)
         except (FileNotFoundError, NotADirectoryError):
-            return []  # removed while we walked: it holds nothing now
-        found.sort(key=_sort_name)
-        return found
+            return ()  # removed while we walked: it holds nothing now
+        version = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        kept = self._listings.get(folder)
+        if kept is not None and kept.version == version:
+            return kept.entries
+        entries = _list_folder(folder)
+        if time.time_ns() - st.st_mtime_ns >= SETTLED_NS:
+            self._listings.put(folder, _Listing(version, entries))
+        return entries
 
     def _prefix_start(self, bucket: str, prefix: str) -> _Start | None:
         """Where a listing of ``prefix`` starts; None when nothing can match.
@@ -806,12 +825,33 @@ class _OpenFile(ObjectReader):
             self._fd = None
 
 
-def _entry_info(bucket: str, key: str, entry: _Entry) -> ObjectInfo | None:
-    """The ObjectInfo of a listed file, or None if it was deleted meanwhile."""
+def _list_folder(folder: str) -> tuple[_Entry, ...]:
+    """Servable entries of ``folder`` in key order, as the folder holds them now."""
+    found: builtins.list[_Entry] = []
     try:
-        st = entry.entry.stat(follow_symlinks=False)  # cached by DirEntry where it can
-    except FileNotFoundError:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if not _servable_name(entry.name):
+                    continue
+                # Symlinks are never followed: not for files, not for folders.
+                if entry.is_dir(follow_symlinks=False):
+                    found.append(_Entry(entry.name + "/", entry.name, entry.path, True))
+                elif entry.is_file(follow_symlinks=False):
+                    found.append(_Entry(entry.name, entry.name, entry.path, False))
+    except (FileNotFoundError, NotADirectoryError):
+        return ()  # removed while we walked: it holds nothing now
+    found.sort(key=_sort_name)
+    return tuple(found)
+
+
+def _entry_info(bucket: str, key: str, entry: _Entry) -> ObjectInfo | None:
+    """The ObjectInfo of a listed file, or None if it is no regular file any more."""
+    try:
+        st = os.lstat(entry.path)
+    except (FileNotFoundError, NotADirectoryError):
         return None
+    if not S_ISREG(st.st_mode):
+        return None  # replaced by a folder or a symlink since it was listed
     mtime = datetime.fromtimestamp(st.st_mtime, UTC)
     return ObjectInfo(bucket, key, st.st_size, mtime, None, entry.path)
 

@@ -20,9 +20,9 @@ from collections.abc import Callable, Hashable, Sequence
 import duckdb
 
 from shoal.engine.base import DataFile, TableScan
-from shoal.engine.lru import LruCache
 from shoal.engine.serdes import json_sql
 from shoal.engine.serdes.json_keys import AS_DECLARED, JsonFastPath, JsonRead, Spelling
+from shoal.lru import LruCache
 
 SAMPLE_LINES = 100
 RESPELLED = 16  # files sampled per query (the first, and those spelled otherwise)
