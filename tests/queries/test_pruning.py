@@ -205,3 +205,27 @@ def test_a_date_partition_key_is_pruned_by_date_literals(fresh_lake: Lake) -> No
     assert lake.rows("SELECT v FROM daily WHERE dt = DATE '2024-01-02'") == [{"v": 2}]
     assert lake.rows("SELECT v FROM daily WHERE dt = DATE '2024-01-03'") == [{"v": 3}]
     assert "3 of 3 partitions" in plan("dt = DATE '2024-01-01' OR v > 0")  # not prunable
+
+
+def test_scans_leave_out_partition_columns_only_when_unread(lake: Lake) -> None:
+    """A scan drops the partition columns of a query that names none of them; every
+    way a query can still read them keeps them. Answers from the files themselves."""
+    by_month = {path.parent.name.split("=")[1]: pq.read_table(path) for path in trip_files(lake)}
+    rows = sum(t.num_rows for t in by_month.values())
+    fares = sum(sum(v for v in t.column("fare_amount").to_pylist() if v) for t in by_month.values())
+    total = lake.rows("SELECT count(*) AS n, sum(fare_amount) AS s FROM trips")
+    assert total[0]["n"] == rows and total[0]["s"] == pytest.approx(fares)
+    counts = lake.rows("SELECT month, count(*) AS n FROM trips GROUP BY month ORDER BY month")
+    assert counts == [{"month": m, "n": t.num_rows} for m, t in sorted(by_month.items())]
+    whole = lake.rows("SELECT t FROM trips t WHERE fare_amount IS NOT NULL LIMIT 1")
+    assert {"year", "month"} <= set(whole[0]["t"])
+    first = lake.rows("SELECT t.* FROM trips t LIMIT 1")
+    assert {"year", "month"} <= set(first[0])
+    joined = lake.rows(
+        "SELECT count(*) AS n FROM trips a JOIN trips b USING (month) WHERE a.vendor_id = 1"
+    )
+    expected = sum(
+        sum(1 for v in t.column("vendor_id").to_pylist() if v == 1) * t.num_rows
+        for t in by_month.values()
+    )
+    assert joined == [{"n": expected}]

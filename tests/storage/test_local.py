@@ -525,3 +525,48 @@ def test_a_file_replaced_by_a_symlink_in_a_kept_folder_is_not_listed(
     (folder / "b.csv").symlink_to(outside)
     _set_mtime(folder, settled)  # even if the folder's mtime were unchanged
     assert _listed(local) == [("dt=1/a.csv", 1)]
+
+
+def test_a_kept_walk_follows_changes_anywhere_below(
+    local: LocalStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A walk of settled folders is answered again without listing any of them, and
+    still shows a change in any folder or file below its prefix at once."""
+    local.create_bucket("bkt")
+    bucket = Path(local.root, "bkt")
+    for day in ("1", "2"):
+        (bucket / "t" / f"dt={day}").mkdir(parents=True)
+        (bucket / "t" / f"dt={day}" / "a.csv").write_bytes(b"a" * int(day))
+    for folder in (bucket / "t" / "dt=1", bucket / "t" / "dt=2", bucket / "t", bucket):
+        _settle(folder)
+
+    def walked() -> list[tuple[str, int, float]]:
+        return [(o.key, o.size, o.mtime.timestamp()) for o in local.walk("bkt", "t/")]
+
+    first = walked()
+    assert [(key, size) for key, size, _ in first] == [("t/dt=1/a.csv", 1), ("t/dt=2/a.csv", 2)]
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path: str) -> Any:
+        listed.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", recording_scandir)
+    assert walked() == first
+    assert listed == []  # nothing listed: every folder and file was as walked
+    target = bucket / "t" / "dt=2" / "a.csv"
+    target.write_bytes(b"zz")  # same size, in place: only the file's mtime tells
+    later = target.stat().st_mtime_ns + 10**9
+    os.utime(target, ns=(later, later))
+    key, size, mtime = walked()[1]
+    assert (key, size) == ("t/dt=2/a.csv", 2) and mtime > first[1][2]
+    (bucket / "t" / "dt=1" / "deeper").mkdir()
+    (bucket / "t" / "dt=1" / "deeper" / "b.csv").write_bytes(b"bbb")
+    assert [key for key, _, _ in walked()] == [
+        "t/dt=1/a.csv",
+        "t/dt=1/deeper/b.csv",
+        "t/dt=2/a.csv",
+    ]
+    (bucket / "t" / "dt=2" / "a.csv").unlink()
+    assert [key for key, _, _ in walked()] == ["t/dt=1/a.csv", "t/dt=1/deeper/b.csv"]

@@ -221,6 +221,24 @@ def table_nodes(tree: exp.Expr, default_database: str) -> Iterator[tuple[exp.Tab
         yield table, TableRef(database.lower(), table.name.lower())
 
 
+def referenced_columns(tree: exp.Expr) -> frozenset[str] | None:
+    """Lower-cased names the query may read as columns of its tables; None when it may
+    read whole rows or columns it does not name: a ``*`` (other than ``count(*)``), a
+    table or alias named as a value (DuckDB reads ``SELECT t FROM t`` as the row), a
+    NATURAL join (on every column two tables share). Aliases and names of other
+    tables can only add names, so the set errs upward."""
+    for star in tree.find_all(exp.Star):
+        if not isinstance(star.parent, exp.Count):
+            return None
+    if any(j.method.upper() == "NATURAL" for j in tree.find_all(exp.Join)):
+        return None
+    sources = {t.name.lower() for t in tree.find_all(exp.Table)}
+    sources |= {a.name.lower() for a in tree.find_all(exp.TableAlias)}
+    if any(c.name.lower() in sources for c in tree.find_all(exp.Column)):
+        return None
+    return frozenset(i.name.lower() for i in tree.find_all(exp.Identifier))
+
+
 def is_cte_name(node: exp.Expr, name: str) -> bool:
     """True when an enclosing WITH defines ``name`` (CTE names shadow tables)."""
     lowered = name.lower()

@@ -55,19 +55,26 @@ class ScanSqlCache:
         self._lock = threading.Lock()
 
     def scan_sql(
-        self, scan: TableScan, token: str, probe: Probe, json_probe: JsonProbe | None = None
+        self,
+        scan: TableScan,
+        token: str,
+        probe: Probe,
+        json_probe: JsonProbe | None = None,
+        partitions: bool = True,
     ) -> str:
-        """The SELECT reading ``scan``'s files through ``shoal://<token>/``."""
-        key = scan_key(scan)
+        """The SELECT reading ``scan``'s files through ``shoal://<token>/``; without its
+        partition columns unless ``partitions``."""
+        version = scan_key(scan)
+        key = (version, partitions) if version is not None else None
         template = self._get(key) if key is not None else None
         if template is None:
-            template, final = self._build(scan, probe, json_probe)
+            template, final = self._build(scan, probe, json_probe, partitions)
             if key is not None and final:
                 self._put(key, template)
         return template.replace(f"{PROTOCOL}://{self._token}", f"{PROTOCOL}://{token}")
 
     def _build(
-        self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None
+        self, scan: TableScan, probe: Probe, json_probe: JsonProbe | None, partitions: bool
     ) -> tuple[str, bool]:
         """The template, and whether it is final: not while a JSON table's files are
         left for later queries to check (a faster template will follow)."""
@@ -77,7 +84,8 @@ class ScanSqlCache:
         json_fast = None
         if json_probe is not None and json_sql.fast_path_allowed(scan):
             json_fast = json_probe(scan)
-        query = scans.scan_query(scan, partial(self._url, self._token), present, json_fast)
+        url = partial(self._url, self._token)
+        query = scans.scan_query(scan, url, present, json_fast, partitions)
         final = json_fast is None or not json_fast.pending
         return query.sql(dialect="duckdb", identify=True), final
 

@@ -78,6 +78,7 @@ def scan_query(
     url: Callable[[str], str],
     present: FileColumns | None = None,
     json_fast: JsonRead | None = None,
+    partitions: bool = True,
 ) -> exp.Select:
     """The SELECT exposing ``scan`` with its catalog columns, then its partition keys.
 
@@ -87,6 +88,8 @@ def scan_query(
         present: what the files hold (``PROBED`` formats); catalog columns they lack
             read as NULL, as Athena does on schema drift.
         json_fast: how a JSON SerDe table's files spell its keys (``serdes.probe``).
+        partitions: expose the partition keys; without them, for a query that reads
+            none, DuckDB need not bind every file's partition values.
     """
     urls = [url(f.path) for f in scan.files]
     classification = scan.format.classification.lower()
@@ -111,7 +114,7 @@ def scan_query(
     names = present.names if present is not None else None
     projections = [_data_column(c, names, text, scan.format) for c in scan.columns]
     query = exp.select(*projections).from_(source)
-    if not scan.partition_keys:
+    if not scan.partition_keys or not partitions:
         return query
     index = _file_index(scan, names)
     if index is None:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlglot import exp
 
+from shoal.engine.athena import referenced_columns
 from shoal.engine.base import DataFile
 from shoal.lru import LruCache
 from shoal.queries.planner import QueryPlan
@@ -89,14 +89,6 @@ class Estimate:
 
 
 # ---------------------------------------------------------------- columns referenced
-
-
-def referenced_columns(tree: exp.Expr) -> frozenset[str] | None:
-    """Lower-cased names the query may read as columns; None when it reads ``*``."""
-    for star in tree.find_all(exp.Star):
-        if not isinstance(star.parent, exp.Count):
-            return None
-    return frozenset(i.name.lower() for i in tree.find_all(exp.Identifier))
 
 
 # ---------------------------------------------------------------- footers
@@ -217,5 +209,4 @@ __all__ = [
     "estimate_plan",
     "footer_read",
     "read_footer",
-    "referenced_columns",
 ]

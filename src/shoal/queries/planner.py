@@ -32,7 +32,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -356,15 +356,15 @@ class Planner:
             by_prefix.setdefault(location[len(bucket_uri) :], []).append(partition)
         if len(by_prefix) < _ONE_WALK_PARTITIONS:
             return [(p, info) for p in partitions for info in self.list_files(p.location)]
-        found = []
+        found: dict[int, list[ObjectInfo]] = {}
         for info in self.storage.walk(bucket, table_prefix):
             for prefix in _folders_above(info.key, table_prefix):
-                for partition in by_prefix.get(prefix, ()):
-                    if is_data_file(info, prefix):
-                        found.append((partition, info))
-        order = {id(p): n for n, p in enumerate(partitions)}
-        found.sort(key=lambda pair: order[id(pair[0])])  # partition order, as listed one by one
-        return found
+                holders = by_prefix.get(prefix)
+                if holders is not None and is_data_file(info, prefix):
+                    for partition in holders:
+                        found.setdefault(id(partition), []).append(info)
+        # In partition order, as listed one by one.
+        return [(p, info) for p in partitions for info in found.get(id(p), ())]
 
     def list_files(self, location: str) -> list[ObjectInfo]:
         """Data files under ``location``, recursively, minus names Hive and Glue skip."""
@@ -382,14 +382,15 @@ def _folder(prefix: str) -> str:
     return prefix + "/" if prefix and not prefix.endswith("/") else prefix
 
 
-def _folders_above(key: str, top: str) -> Iterator[str]:
+def _folders_above(key: str, top: str) -> list[str]:
     """The folders holding ``key`` from ``top`` (a prefix of it) down: ``top``,
     ``top + "a/"``, ``top + "a/b/"``, ..."""
-    yield top
+    folders = [top]
     end = key.find("/", len(top))
     while end != -1:
-        yield key[: end + 1]
+        folders.append(key[: end + 1])
         end = key.find("/", end + 1)
+    return folders
 
 
 def is_data_file(info: ObjectInfo, prefix: str) -> bool:
