@@ -51,6 +51,7 @@ from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_VIEW_DEPTH = 16  # views over views; deeper is almost surely a cycle
 PREPARED_QUERIES = 256  # query texts whose resolution is remembered
+WALKED_TABLES = 256  # partitioned tables whose planned files are kept (``_partition_files``)
 PRESTO_VIEW_PREFIX = "/* Presto View: "
 PRESTO_VIEW_SUFFIX = " */"
 
@@ -188,6 +189,7 @@ class Planner:
         self.catalog = catalog
         self.storage = storage
         self._prepared: LruCache[PreparedQuery] = LruCache(PREPARED_QUERIES)
+        self._walked: LruCache[_WalkedFiles] = LruCache(WALKED_TABLES)
 
     def prepare(
         self, sql: str, database: str, check_placeholders: Callable[[int], None]
@@ -315,24 +317,22 @@ class Planner:
         fmt = table_format(table)
         ref = f"{table.database}.{table.name}"
         if not table.partition_keys:
-            files = [_data_file(self.storage, o) for o in self.list_files(table.storage.location)]
-            scan = TableScan(table.database, table.name, fmt, table.columns, (), tuple(files))
+            listed = self.list_files(table.storage.location)
+            whole = tuple(_data_file(self.storage, o) for o in listed)
+            scan = TableScan(table.database, table.name, fmt, table.columns, (), whole)
             return PlannedTable(table, scan)
         partitions = self.catalog.partition_locations(table.database, table.name)
         test, text = _compile_filters(filters or [], table.partition_keys, ref)
-        chosen = [p for p in partitions if test(p.values)]
-        files = [
-            _data_file(self.storage, info, partition.values)
-            for partition, info in self._partition_files(table.storage.location, chosen)
-        ]
+        chosen = tuple(p for p in partitions if test(p.values))
+        files = self._partition_files(table.storage.location, chosen)
         scan = TableScan(
-            table.database, table.name, fmt, table.columns, table.partition_keys, tuple(files)
+            table.database, table.name, fmt, table.columns, table.partition_keys, files
         )
         return PlannedTable(table, scan, len(partitions), len(chosen), text)
 
     def _partition_files(
-        self, table_location: str, partitions: Sequence[PartitionLocation]
-    ) -> list[tuple[PartitionLocation, ObjectInfo]]:
+        self, table_location: str, partitions: tuple[PartitionLocation, ...]
+    ) -> tuple[DataFile, ...]:
         """The data files of each partition, as ``list_files`` of its location finds them.
 
         Many partitions under the table's own location (Hive's layout) are listed in
@@ -340,31 +340,40 @@ class Planner:
         holds it; a few, or ones elsewhere, are listed one by one. Either way the
         files are the same: one walk of a thousand folders costs a fraction of a
         thousand listings (and one paginated listing instead of a thousand on S3).
+        What one walk gave the partitions is kept while the storage answers the walk
+        with the very same object (``Storage.walk``: nothing changed).
         """
         bucket, table_prefix = parse_uri(table_location)
         table_prefix = _folder(table_prefix)
-        # Locations are compared as text: a partition under the table's folder starts
-        # with its URI (no need to parse a thousand URIs).
-        bucket_uri = f"s3://{bucket}/"
-        table_uri = bucket_uri + table_prefix
-        by_prefix: dict[str, list[PartitionLocation]] = {}
-        for partition in partitions:
-            location = _folder(partition.location)
-            if not location.startswith(table_uri):
-                by_prefix.clear()
-                break
-            by_prefix.setdefault(location[len(bucket_uri) :], []).append(partition)
+        kept = self._walked.get(table_location)
+        if kept is not None and kept.partitions == partitions:
+            by_prefix = kept.by_prefix
+        else:
+            by_prefix = _partitions_by_folder(bucket, table_prefix, partitions)
         if len(by_prefix) < _ONE_WALK_PARTITIONS:
-            return [(p, info) for p in partitions for info in self.list_files(p.location)]
+            return tuple(
+                _data_file(self.storage, info, p.values)
+                for p in partitions
+                for info in self.list_files(p.location)
+            )
+        walked = self.storage.walk(bucket, table_prefix)
+        if kept is not None and kept.walked is walked and kept.partitions == partitions:
+            return kept.files
         found: dict[int, list[ObjectInfo]] = {}
-        for info in self.storage.walk(bucket, table_prefix):
+        for info in walked:
             for prefix in _folders_above(info.key, table_prefix):
                 holders = by_prefix.get(prefix)
                 if holders is not None and is_data_file(info, prefix):
                     for partition in holders:
                         found.setdefault(id(partition), []).append(info)
         # In partition order, as listed one by one.
-        return [(p, info) for p in partitions for info in found.get(id(p), ())]
+        files = tuple(
+            _data_file(self.storage, info, p.values)
+            for p in partitions
+            for info in found.get(id(p), ())
+        )
+        self._walked.put(table_location, _WalkedFiles(walked, partitions, by_prefix, files))
+        return files
 
     def list_files(self, location: str) -> list[ObjectInfo]:
         """Data files under ``location``, recursively, minus names Hive and Glue skip."""
@@ -376,6 +385,33 @@ class Planner:
 # From this many partitions under the table's location, one walk of the location lists
 # them (a listing costs ~80 µs of fixed work on local folders, a request on S3).
 _ONE_WALK_PARTITIONS = 16
+
+
+@dataclass(frozen=True)
+class _WalkedFiles:
+    """A table's partitions, their folders, and their files as one walk found them."""
+
+    walked: Iterable[ObjectInfo]  # the storage's answer: the same object means unchanged
+    partitions: tuple[PartitionLocation, ...]
+    by_prefix: Mapping[str, list[PartitionLocation]]
+    files: tuple[DataFile, ...]
+
+
+def _partitions_by_folder(
+    bucket: str, table_prefix: str, partitions: Sequence[PartitionLocation]
+) -> dict[str, list[PartitionLocation]]:
+    """Partitions by their folder's key, if all lie under the table's folder; else {}."""
+    # Locations are compared as text: a partition under the table's folder starts
+    # with its URI (no need to parse a thousand URIs).
+    bucket_uri = f"s3://{bucket}/"
+    table_uri = bucket_uri + table_prefix
+    by_prefix: dict[str, list[PartitionLocation]] = {}
+    for partition in partitions:
+        location = _folder(partition.location)
+        if not location.startswith(table_uri):
+            return {}
+        by_prefix.setdefault(location[len(bucket_uri) :], []).append(partition)
+    return by_prefix
 
 
 def _folder(prefix: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -250,8 +250,13 @@ class Storage(ABC):
             NoSuchBucketError, InvalidKeyError (unsafe prefix).
         """
 
-    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
-        """Every object under ``prefix``, recursively, in key order."""
+    def walk(self, bucket: str, prefix: str = "") -> Iterable[ObjectInfo]:
+        """Every object under ``prefix``, recursively, in key order.
+
+        A storage that keeps walks may answer a walk in which nothing changed with the
+        very object it answered before (``LocalStorage``): callers that built something
+        from a walk may keep it while ``walk`` returns the same object.
+        """
         yield from self.list(bucket, prefix).objects
 
     @abstractmethod

@@ -543,23 +543,23 @@ class LocalStorage(Storage):
             items = self._iter_objects(bucket, prefix, start_after)
         return _page(items, max_keys)
 
-    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def walk(self, bucket: str, prefix: str = "") -> Iterable[ObjectInfo]:
         """Every object under ``prefix``, recursively, lazily, in key order.
 
-        A whole walk is kept, and answered again while every folder and file it read
-        is unchanged (``_KeptWalk.current``); only walks whose folders had all settled
-        (``_scan``) are kept.
+        A whole walk is kept, and answered again, as the same tuple, while every
+        folder and file it read is unchanged (``_KeptWalk.current``); only walks whose
+        folders had all settled (``_scan``) are kept.
         """
         side = self._side_infos(bucket, prefix, None)
         if side:
             return self._merged(bucket, prefix, None, side)
         start = self._prefix_start(bucket, prefix)  # validates now, not at first next()
         if start is None:
-            return iter(())
+            return ()
         key = (bucket, start.folder, start.key_base, start.name_prefix)
         kept = self._walks.get(key)
         if kept is not None and kept.current():
-            return iter(kept.infos)
+            return kept.infos
         return self._walk_and_keep(key, start, bucket)
 
     def _walk_and_keep(

@@ -284,7 +284,7 @@ class S3Storage(Storage):
             truncated = page.get("IsTruncated", False)
         return Listing(objects, prefixes, is_truncated=truncated)
 
-    def walk(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    def walk(self, bucket: str, prefix: str = "") -> Iterable[ObjectInfo]:
         """Every object under ``prefix``, page by page, lazily, in key order."""
         pages = self._pages(bucket, prefix, None, None, None)
         return (info for page in pages for info in _objects(bucket, page))
