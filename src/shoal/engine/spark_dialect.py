@@ -36,9 +36,13 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 
 from shoal.catalog.model import Column
 from shoal.engine.athena import (
+    STAYS_DECIMAL,
     TableRef,
     annotate,
+    decimal_comparisons,
+    is_point_literal,
     is_type,
+    mark_exact_decimal_comparisons,
     name_projections,
     qualify_tables,
     unsupported,
@@ -87,7 +91,9 @@ def to_spark(
     tree = tree.copy()
     name_projections(tree)
     qualify_tables(tree, default_database)
+    compared = decimal_comparisons(tree)
     annotate(tree, schemas or {})
+    mark_exact_decimal_comparisons(compared)
     tree = _rewrite_bottom_up(tree)
     _name_views(tree, views)
     try:
@@ -142,12 +148,12 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
     if (
         isinstance(node, exp.Cast)
         and node.to.is_type(*_INTEGER_TYPES)
-        and (_is_point_literal(node.this) or is_type(node.this, *_FLOATING_TYPES))
+        and (is_point_literal(node.this) or is_type(node.this, *_FLOATING_TYPES))
     ):
         # Trino rounds a double half away from zero (74.5 -> 75), as Spark's round()
         # does; Spark's own cast truncates.
         node.set("this", _call("round", node.this.copy()))
-    if _is_point_literal(node):
+    if is_point_literal(node) and not node.meta.get(STAYS_DECIMAL):
         return exp.cast(node.copy(), exp.DataType.Type.DOUBLE)
     return node
 
@@ -160,17 +166,6 @@ def _is_integer(node: exp.Expr) -> bool:
     if isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Mod, exp.IntDiv)):
         return _is_integer(node.this) and _is_integer(node.expression)
     return is_type(node, *_INTEGER_TYPES)
-
-
-def _is_point_literal(node: exp.Expr) -> bool:
-    """A number written with a point (``0.33``): Athena parses it as DOUBLE, Spark as
-    DECIMAL. A sample percentage or a type parameter stays the literal it is."""
-    return (
-        isinstance(node, exp.Literal)
-        and not node.is_string
-        and "." in node.this
-        and not isinstance(node.parent, (exp.TableSample, exp.DataTypeParam, exp.Cast))
-    )
 
 
 def _function(node: exp.Anonymous) -> exp.Expr:

@@ -158,15 +158,17 @@ class _Seen:
     folders: builtins.list[tuple[str, tuple[int, int, int]]] = field(default_factory=list)
     files: builtins.list[tuple[str, tuple[int, int, int]]] = field(default_factory=list)
     infos: builtins.list[ObjectInfo] = field(default_factory=list)
-    settled: bool = True  # every folder last changed SETTLED_NS before it was listed
+    # Whether the walk may be kept: every folder had settled (last changed SETTLED_NS
+    # before it was listed) and it holds at most KEPT_WALK_FILES files.
+    keep: bool = True
 
     def file(self, path: str, st: os.stat_result, info: ObjectInfo) -> None:
         """Record a file; past ``KEPT_WALK_FILES`` the walk is too big to keep."""
         if len(self.files) >= KEPT_WALK_FILES:
-            self.settled = False
+            self.keep = False
             self.files.clear()
             self.infos.clear()
-        elif self.settled:
+        elif self.keep:
             self.files.append((path, (st.st_size, st.st_mtime_ns, st.st_ino)))
             self.infos.append(info)
 
@@ -180,7 +182,7 @@ class _KeptWalk(NamedTuple):
 
     def current(self) -> bool:
         """Whether every folder and file is as the walk found it: one ``stat`` each,
-        no listing (a walk of 1,000 partition folders: ~4.7 ms instead of ~8)."""
+        no listing (a walk of 1,000 partition folders: ~5.7 ms instead of ~9.8)."""
         stat, lstat = os.stat, os.lstat  # local names: this loop runs per file
         try:
             for folder, version in self.folders:
@@ -567,7 +569,7 @@ class LocalStorage(Storage):
     ) -> Iterator[ObjectInfo]:
         seen = _Seen()
         yield from self._walk(start.folder, start.key_base, bucket, None, start.name_prefix, seen)
-        if seen.settled:  # the walk ran to its end: every object was seen
+        if seen.keep:  # and the walk ran to its end: every object was seen
             kept = _KeptWalk(tuple(seen.folders), tuple(seen.files), tuple(seen.infos))
             self._walks.put(key, kept)
 
@@ -671,13 +673,13 @@ class LocalStorage(Storage):
             st = os.stat(folder)
         except (FileNotFoundError, NotADirectoryError):
             if seen is not None:
-                seen.settled = False  # its parent's version says nothing of it
+                seen.keep = False  # its parent's version says nothing of it
             return ()  # removed while we walked: it holds nothing now
         version = (st.st_dev, st.st_ino, st.st_mtime_ns)
         settled = time.time_ns() - st.st_mtime_ns >= SETTLED_NS
         if seen is not None:
             seen.folders.append((folder, version))
-            seen.settled = seen.settled and settled
+            seen.keep = seen.keep and settled
         kept = self._listings.get(folder)
         if kept is not None and kept.version == version:
             return kept.entries
