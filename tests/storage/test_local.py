@@ -459,6 +459,19 @@ def _settle(path: Path) -> int:
     return mtime
 
 
+def _record_listings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every folder ``os.scandir`` lists from now on, in order."""
+    scanned: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path: str) -> Any:
+        scanned.append(path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", recording_scandir)
+    return scanned
+
+
 def _listed(local: LocalStorage) -> list[tuple[str, int]]:
     return [(o.key, o.size) for o in local.walk("bkt")]
 
@@ -473,14 +486,7 @@ def test_a_kept_listing_follows_changes_to_its_folder(
     folder.mkdir()
     (folder / "a.csv").write_bytes(b"a")
     _settle(folder)
-    scanned: list[str] = []
-    real_scandir = os.scandir
-
-    def recording_scandir(path: str) -> Any:
-        scanned.append(path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", recording_scandir)
+    scanned = _record_listings(monkeypatch)
     assert _listed(local) == [("dt=1/a.csv", 1)]
     assert str(folder) in scanned
     scanned.clear()
@@ -545,14 +551,7 @@ def test_a_kept_walk_follows_changes_anywhere_below(
 
     first = walked()
     assert [(key, size) for key, size, _ in first] == [("t/dt=1/a.csv", 1), ("t/dt=2/a.csv", 2)]
-    listed: list[str] = []
-    real_scandir = os.scandir
-
-    def recording_scandir(path: str) -> Any:
-        listed.append(path)
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", recording_scandir)
+    listed = _record_listings(monkeypatch)
     assert walked() == first
     assert listed == []  # nothing listed: every folder and file was as walked
     target = bucket / "t" / "dt=2" / "a.csv"
