@@ -162,6 +162,15 @@ class QueryFailedError(InvalidInputError):
     code = "InvalidRequestException"
 
 
+class EngineUnavailableError(ShoalError):
+    """A query engine outside shoal (a Spark Connect server) does not answer: the query
+    failed, and the same query may succeed once the engine is back (Athena's
+    retryable system error)."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+
 class QueryCancelledError(ShoalError):
     """The query was cancelled (by a caller or a time limit) before it finished."""
 

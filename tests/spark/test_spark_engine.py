@@ -10,6 +10,7 @@ DuckDB engine, whose answers must be identical.
 from __future__ import annotations
 
 import csv
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from shoal.engine.spark import SparkEngine, check_supported
 from shoal.engine.spark_dialect import to_spark
 from shoal.errors import (
     BytesScannedCutoffError,
+    EngineUnavailableError,
     QueryCancelledError,
     QueryFailedError,
     UnsupportedSqlError,
@@ -37,7 +39,7 @@ from shoal.queries.context import StatementContext
 from shoal.queries.runner import StatementRunner
 from shoal.storage.local import LocalStorage
 
-from .spark_server import SparkProcesses
+from .spark_server import SparkProcesses, free_port, start_local
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]  # JVMs start slowly
 
@@ -265,3 +267,47 @@ def test_explain_shows_sparks_plan(spark_runner: StatementRunner) -> None:
     text = "\n".join(str(v) for v in outcome.rows.column(0).to_pylist())
     assert "Physical Plan" in text
     assert "dt=2024-01-03" in text and "dt=2024-01-01" not in text  # shoal's pruning
+
+
+def test_an_engine_whose_server_is_not_there_fails_soon() -> None:
+    """No server behind the URL: a retryable system error after ~15 s of retries, with
+    the URL but not its parameters (a token may ride in them)."""
+    url = f"sc://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    with pytest.raises(EngineUnavailableError) as caught:
+        SparkEngine(f"{url}/;token=secret-token")
+    assert time.monotonic() - started < 60
+    assert url in caught.value.message and "secret-token" not in caught.value.message
+
+
+def test_a_query_whose_server_dies_fails_soon(lake: Lake, tmp_path: Path, spark_jars: Path) -> None:
+    """A server killed mid-query fails the query in seconds, as a retryable system
+    error (the client's own retries would wait ten minutes)."""
+    server = start_local(tmp_path / "doomed", jars=spark_jars)
+    try:
+        engine = SparkEngine(server.url)
+        runner = StatementRunner(lake.catalog, lake.storage, engine)
+        sql = (
+            "SELECT count(*) FROM sales a CROSS JOIN sales b CROSS JOIN sales c"
+            " WHERE a.id + b.id > c.id"
+        )
+        outcome: dict[str, Any] = {}
+
+        def query() -> None:
+            try:
+                run(runner, sql, cancel=CancelToken(timeout=600))
+            except Exception as err:  # noqa: BLE001 -- the test looks at what it was
+                outcome["error"] = err
+
+        thread = threading.Thread(target=query)
+        thread.start()
+        time.sleep(5)  # the job is running
+        for proc in server.procs:
+            proc.kill()
+        killed = time.monotonic()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert time.monotonic() - killed < 60
+        assert isinstance(outcome.get("error"), EngineUnavailableError)
+    finally:
+        server.stop()

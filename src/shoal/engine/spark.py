@@ -33,6 +33,7 @@ keeps Athena's answers where Spark's would differ.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import uuid
@@ -71,6 +72,7 @@ from shoal.engine.written import (
 )
 from shoal.errors import (
     BytesScannedCutoffError,
+    EngineUnavailableError,
     InvalidInputError,
     QueryCancelledError,
     QueryFailedError,
@@ -82,9 +84,16 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.connect.session import SparkSession
 
+log = logging.getLogger(__name__)
+
 ENGINE_NAME = "Spark"
 HIVE_NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 _POLL_SECONDS = 0.05
+# Retries of a call to a Spark Connect server that does not answer: backoff from 50 ms
+# growing 4x to 8 s, five times (~15 s). The client's default retries for at least ten
+# minutes, which left every query on a stopped server hanging, its cancel too.
+CONNECT_RETRIES = 5
+CONNECT_MAX_BACKOFF_MS = 8_000
 
 # Session settings every shoal session starts with: Athena's answers are in UTC, and
 # like Trino, Spark's ANSI mode fails on overflow and bad casts instead of NULLs.
@@ -154,12 +163,20 @@ class SparkEngine(Engine):
         """``storage``: the storage shoal's lake is on; given it, Spark writes CTAS,
         INSERT and UNLOAD files itself (``write``, ``spark_writes.WRITES``).
         ``max_views``: planned tables kept as temporary views (``spark_views``)."""
+        from pyspark.errors import PySparkException
+        from pyspark.sql.connect.client.retries import DefaultPolicy
         from pyspark.sql.connect.session import SparkSession
 
-        builder = SparkSession.builder.remote(url)
-        for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
-            builder = builder.config(key, value)
-        self._spark: SparkSession = builder.create()
+        self._url = url
+        # No setting yet: the builder would send them under the client's default retries.
+        self._spark: SparkSession = SparkSession.builder.remote(url).create()
+        retries = DefaultPolicy(max_retries=CONNECT_RETRIES, max_backoff=CONNECT_MAX_BACKOFF_MS)
+        self._spark.client.set_retry_policies([retries])
+        try:
+            for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
+                self._spark.conf.set(key, value)
+        except PySparkException as err:
+            raise self._unavailable(err) or QueryFailedError(spark_message(err)) from err
         self._views = ScanViews(self._spark, self._frame, max_views)
         self._storage = storage
         if storage is not None:
@@ -360,6 +377,9 @@ class SparkEngine(Engine):
         except PySparkException as err:
             if cancel is not None and cancel.cancelled:
                 raise QueryCancelledError(f"Query {cancel.reason}") from err
+            unavailable = self._unavailable(err)
+            if unavailable is not None:
+                raise unavailable from err
             refused = text_error(str(err))
             if refused is not None:
                 raise InvalidInputError(refused) from err
@@ -371,10 +391,25 @@ class SparkEngine(Engine):
                 watcher.join()
 
     def _watch(self, tag: str, cancel: CancelToken, done: threading.Event) -> None:
+        from pyspark.errors import PySparkException
+
         while not done.wait(_POLL_SECONDS):
             if cancel.cancelled:
-                self._spark.interruptTag(tag)
+                try:
+                    self._spark.interruptTag(tag)
+                except PySparkException as err:  # the server is gone: so is the query
+                    log.warning("Spark: interrupting %s failed: %s", tag, spark_message(err))
                 return
+
+    def _unavailable(self, err: Exception) -> EngineUnavailableError | None:
+        """Spark's error as shoal's when the server does not answer, else None."""
+        if "StatusCode.UNAVAILABLE" not in str(err) and "RETRIES_EXCEEDED" not in str(err):
+            return None
+        where = self._url.split("/;", 1)[0]  # its parameters may hold a token
+        return EngineUnavailableError(
+            f"{ENGINE_NAME}: the Spark Connect server at {where} does not answer"
+            " (retried for about 15 s); run the query again once it is back"
+        )
 
 
 def check_supported(scan: TableScan) -> None:
