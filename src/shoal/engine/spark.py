@@ -176,6 +176,8 @@ class SparkEngine(Engine):
             for key, value in {**SESSION_SETTINGS, **(settings or {})}.items():
                 self._spark.conf.set(key, value)
         except PySparkException as err:
+            self._spark.release_session_on_close = False  # nothing to release it with
+            self._spark.stop()  # closes the channel
             raise self._unavailable(err) or QueryFailedError(spark_message(err)) from err
         self._views = ScanViews(self._spark, self._frame, max_views)
         self._storage = storage
