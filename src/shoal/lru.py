@@ -11,12 +11,26 @@ V = TypeVar("V")
 
 
 class LruCache(Generic[V]):
-    """At most ``size`` entries; the least recently used goes first."""
+    """At most ``size`` entries; the least recently used goes first.
 
-    def __init__(self, size: int) -> None:
+    With ``weigh``, the entries' weights together stay within ``max_weight`` too (a
+    value weighing more than that is not kept): for values that grow with what they
+    describe, such as a folder's listing.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        max_weight: int | None = None,
+        weigh: Callable[[V], int] | None = None,
+    ) -> None:
         self._size = size
         self._entries: OrderedDict[Hashable, V] = OrderedDict()
         self._lock = threading.Lock()
+        self._max_weight = max_weight
+        self._weigh = weigh
+        self._weights: dict[Hashable, int] = {}
+        self._weight = 0
 
     def get(self, key: Hashable) -> V | None:
         with self._lock:
@@ -26,11 +40,22 @@ class LruCache(Generic[V]):
             return value
 
     def put(self, key: Hashable, value: V) -> None:
+        weight = self._weigh(value) if self._weigh is not None else 0
         with self._lock:
+            self._forget(key)
+            if self._max_weight is not None and weight > self._max_weight:
+                return
             self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
+            self._weights[key] = weight
+            self._weight += weight
+            while len(self._entries) > self._size or (
+                self._max_weight is not None and self._weight > self._max_weight
+            ):
+                self._forget(next(iter(self._entries)))
+
+    def _forget(self, key: Hashable) -> None:
+        if self._entries.pop(key, None) is not None:
+            self._weight -= self._weights.pop(key)
 
     def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
         """The cached value, or ``make()``'s (cached unless it raises)."""

@@ -51,7 +51,10 @@ from shoal.storage.base import ObjectInfo, Storage, parse_uri
 
 MAX_VIEW_DEPTH = 16  # views over views; deeper is almost surely a cycle
 PREPARED_QUERIES = 256  # query texts whose resolution is remembered
-WALKED_TABLES = 256  # partitioned tables whose planned files are kept (``_partition_files``)
+# Partitioned tables whose planned files are kept (``_partition_files``), and the most
+# files they hold together (~300 B a file).
+WALKED_TABLES = 256
+WALKED_FILES = 250_000
 PRESTO_VIEW_PREFIX = "/* Presto View: "
 PRESTO_VIEW_SUFFIX = " */"
 
@@ -189,7 +192,9 @@ class Planner:
         self.catalog = catalog
         self.storage = storage
         self._prepared: LruCache[PreparedQuery] = LruCache(PREPARED_QUERIES)
-        self._walked: LruCache[_WalkedFiles] = LruCache(WALKED_TABLES)
+        self._walked: LruCache[_WalkedFiles] = LruCache(
+            WALKED_TABLES, WALKED_FILES, lambda kept: len(kept.files) + 1
+        )
 
     def prepare(
         self, sql: str, database: str, check_placeholders: Callable[[int], None]

@@ -121,10 +121,12 @@ _CAN_OPEN_AT = (
 # the filesystem's timestamp granularity (a kernel tick; two seconds on FAT) of the
 # listing could leave the folder's mtime as it was.
 KEPT_LISTINGS = 65_536
+KEPT_LISTED_ENTRIES = 250_000  # entries of all kept listings together (~300 B each)
 SETTLED_NS = 3_000_000_000
-# Whole walks kept (``LocalStorage.walk``), and the most files one may hold.
+# Whole walks kept (``LocalStorage.walk``), and the most files they hold together
+# (~500 B a file).
 KEPT_WALKS = 64
-KEPT_WALK_FILES = 100_000
+KEPT_WALK_FILES = 250_000
 
 _T = TypeVar("_T")
 
@@ -163,7 +165,8 @@ class _Seen:
     keep: bool = True
 
     def file(self, path: str, st: os.stat_result, info: ObjectInfo) -> None:
-        """Record a file; past ``KEPT_WALK_FILES`` the walk is too big to keep."""
+        """Record a file; past ``KEPT_WALK_FILES`` the walk is too big to keep (and
+        recording the rest would only hold memory)."""
         if len(self.files) >= KEPT_WALK_FILES:
             self.keep = False
             self.files.clear()
@@ -228,8 +231,12 @@ class LocalStorage(Storage):
         os.makedirs(self._staging, exist_ok=True)
         sweep_stale_files(self._staging, STALE_STAGING_SECONDS)
         self._bucket_paths: dict[str, str] = {}
-        self._listings: LruCache[_Listing] = LruCache(KEPT_LISTINGS)
-        self._walks: LruCache[_KeptWalk] = LruCache(KEPT_WALKS)
+        self._listings: LruCache[_Listing] = LruCache(
+            KEPT_LISTINGS, KEPT_LISTED_ENTRIES, lambda kept: len(kept.entries) + 1
+        )
+        self._walks: LruCache[_KeptWalk] = LruCache(
+            KEPT_WALKS, KEPT_WALK_FILES, lambda kept: len(kept.files) + len(kept.folders)
+        )
 
     def __repr__(self) -> str:
         return f"LocalStorage({self.root!r})"
