@@ -20,9 +20,9 @@ of the data costs, not a walk over every partition.
 ``--breakdown`` then times (wall and process CPU, best of ``--repeat``, rotating) the
 full scan over the list of files on plain DuckDB connections with shoal's settings
 added one at a time, raw DuckDB's scan again, and a bare listing of the partitions'
-folders: what each costs at this shape. The
-table's files are older than the engine's ``FOOTER_CACHE_AGE``, so shoal's engine
-keeps their footers, as the "footers kept" step does.
+folders: what each costs at this shape. The table's files are older than the
+engine's ``FOOTER_CACHE_AGE``, so shoal's engine keeps their footers, as the "footers
+kept" step does.
 """
 
 from __future__ import annotations
