@@ -26,3 +26,11 @@ def test_weights_bound_the_entries_together() -> None:
     assert cache.get("three") is not None and cache.get("six") is not None
     cache.put("huge", [0] * 11)  # heavier than all allowed: not kept, nothing evicted
     assert cache.get("huge") is None and cache.get("six") is not None
+
+
+def test_clear_forgets_entries_and_weights() -> None:
+    cache: LruCache[list[int]] = LruCache(100, max_weight=10, weigh=len)
+    cache.put("nine", [0] * 9)
+    cache.clear()
+    cache.put("ten", [0] * 10)  # fits: the cleared weight is gone too
+    assert len(cache) == 1 and cache.get("ten") is not None

@@ -65,5 +65,11 @@ class LruCache(Generic[V]):
             self.put(key, value)
         return value
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._weights.clear()
+            self._weight = 0
+
     def __len__(self) -> int:
         return len(self._entries)

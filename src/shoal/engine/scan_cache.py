@@ -17,8 +17,6 @@ value in a table can spell it.
 from __future__ import annotations
 
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from functools import partial
 
@@ -27,6 +25,7 @@ from shoal.engine.base import TableScan, scan_key
 from shoal.engine.scanfs import PROTOCOL
 from shoal.engine.serdes import json_sql
 from shoal.engine.serdes.json_keys import JsonRead
+from shoal.lru import LruCache
 
 # Probes a Parquet or Avro scan through the running query's token: the columns its
 # files hold, and whether they share one schema.
@@ -48,11 +47,8 @@ class ScanSqlCache:
     ) -> None:
         self._url = url
         self._token = secrets.token_hex(12)
-        self._entries: OrderedDict[Hashable, str] = OrderedDict()
-        self._chars = 0
-        self._max_entries = max_entries
+        self._entries: LruCache[str] = LruCache(max_entries, max_chars, len)
         self._max_chars = max_chars
-        self._lock = threading.Lock()
 
     def scan_sql(
         self,
@@ -90,20 +86,9 @@ class ScanSqlCache:
         return query.sql(dialect="duckdb", identify=True), final
 
     def _get(self, key: Hashable) -> str | None:
-        with self._lock:
-            template = self._entries.get(key)
-            if template is not None:
-                self._entries.move_to_end(key)
-            return template
+        return self._entries.get(key)
 
     def _put(self, key: Hashable, template: str) -> None:
         if len(template) > self._max_chars // 4:
             return  # one giant table would evict everything else
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            self._chars -= len(previous or "")
-            self._entries[key] = template
-            self._chars += len(template)
-            while len(self._entries) > self._max_entries or self._chars > self._max_chars:
-                _, evicted = self._entries.popitem(last=False)
-                self._chars -= len(evicted)
+        self._entries.put(key, template)

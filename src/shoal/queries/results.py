@@ -22,9 +22,8 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
+import sys
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ import pyarrow.csv as pacsv
 
 from shoal.engine.base import CancelToken
 from shoal.errors import InvalidRequestError, QueryCancelledError
+from shoal.lru import LruCache
 from shoal.queries.model import ColumnInfo, ResultSet
 from shoal.queries.values import column_infos, format_column, text_column
 from shoal.storage.base import ObjectInfo, Storage, parse_uri
@@ -349,35 +349,15 @@ class ResultCache:
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        self._max_bytes = max_bytes
-        self._items: OrderedDict[str, StoredResult] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._items: LruCache[StoredResult] = LruCache(
+            sys.maxsize, max_bytes, lambda result: result.nbytes
+        )
 
     def put(self, query_id: str, result: StoredResult) -> None:
-        size = result.nbytes
-        with self._lock:
-            self._drop(query_id)
-            if size > self._max_bytes:
-                return
-            self._items[query_id] = result
-            self._bytes += size
-            while self._bytes > self._max_bytes:
-                self._drop(next(iter(self._items)))
+        self._items.put(query_id, result)
 
     def get(self, query_id: str) -> StoredResult | None:
-        with self._lock:
-            result = self._items.get(query_id)
-            if result is not None:
-                self._items.move_to_end(query_id)
-            return result
+        return self._items.get(query_id)
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-    def _drop(self, query_id: str) -> None:
-        result = self._items.pop(query_id, None)
-        if result is not None:
-            self._bytes -= result.nbytes
+        self._items.clear()
