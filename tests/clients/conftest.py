@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .server import ShoalServer, start_server, stop_server
+from .server import ShoalServer, served
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +30,8 @@ def shoal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServ
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(base / "credentials"))
         for var in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"):
             patch.delenv(var, raising=False)
-        server = start_server(tmp_path_factory.mktemp("shoal") / "data")
-        try:
+        with served(tmp_path_factory.mktemp("shoal") / "data") as server:
             yield server
-        finally:
-            stop_server(server)
 
 
 @pytest.fixture(scope="session")

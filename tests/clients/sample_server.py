@@ -25,7 +25,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.dataset as pa_ds
 import pytest
 
-from .server import ShoalServer, start_server, stop_server
+from .server import ShoalServer, served
 
 RESULTS_BUCKET = "client-results"
 
@@ -43,12 +43,9 @@ def sample_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalSer
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOAL_", "AWS_"))}
         cmd = [sys.executable, "-m", "shoal.cli", "--data", str(data), "sample-data"]
         subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
-        server = start_server(data)
-        try:
+        with served(data) as server:
             server.client("s3").create_bucket(Bucket=RESULTS_BUCKET)
             yield server
-        finally:
-            stop_server(server)
 
 
 @pytest.fixture(scope="session")

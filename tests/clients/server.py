@@ -11,7 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,21 @@ def start_server(
     url = _read_url(proc)
     _wait_healthy(url, proc)
     return ShoalServer(url, ROOT_KEY_ID, ROOT_SECRET, data_dir, proc)
+
+
+@contextmanager
+def served(
+    data_dir: Path,
+    cli_args: Sequence[str] | None = None,
+    settings: Mapping[str, str] | None = None,
+    wrapper: Sequence[str] = (),
+) -> Iterator[ShoalServer]:
+    """``start_server`` for the length of a ``with`` block (or a fixture's yield)."""
+    server = start_server(data_dir, cli_args, settings, wrapper)
+    try:
+        yield server
+    finally:
+        stop_server(server)
 
 
 def stop_server(server: ShoalServer) -> None:

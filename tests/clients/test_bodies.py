@@ -27,7 +27,7 @@ from .rawhttp import (
     signed_head,
     signing_key,
 )
-from .server import ShoalServer, start_server, stop_server
+from .server import ShoalServer, served
 
 MiB = 1024 * 1024
 JSON_TARGET = {
@@ -42,11 +42,8 @@ def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ShoalServ
     """A server of its own; ``@pytest.mark.parametrize("server", [{...}], indirect=True)``
     passes settings."""
     settings = getattr(request, "param", None) or {}
-    started = start_server(tmp_path / "data", settings=settings)
-    try:
+    with served(tmp_path / "data", settings=settings) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 def _warm_up(server: ShoalServer) -> None:

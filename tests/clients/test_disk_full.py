@@ -20,7 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from .rawhttp import connect, read_answer, signed_head
-from .server import ShoalServer, start_server, stop_server
+from .server import ShoalServer, served
 
 MiB = 1024 * 1024
 MOUNT = 'mount -t tmpfs -o size=48m tmpfs "$1" && shift && exec "$@"'
@@ -39,11 +39,8 @@ def small_disk(tmp_path: Path) -> Iterator[ShoalServer]:
     data = tmp_path / "data"
     if not _can_mount_tmpfs(data):
         pytest.skip("needs unshare -rm and nsenter to mount a private tmpfs")
-    server = start_server(data, wrapper=["unshare", "-rm", "sh", "-c", MOUNT, "sh", str(data)])
-    try:
+    with served(data, wrapper=["unshare", "-rm", "sh", "-c", MOUNT, "sh", str(data)]) as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def _inside(server: ShoalServer, *command: str) -> str:

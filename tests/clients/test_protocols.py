@@ -35,7 +35,7 @@ from botocore.model import Shape
 from shoal.api import athena, glue, iam, sts
 from shoal.api.json_protocol import MODELS_DIR
 
-from .server import ShoalServer, start_server, stop_server
+from .server import ShoalServer, served
 
 IMPLEMENTED = {
     "athena": sorted(athena.OPERATIONS),
@@ -67,11 +67,8 @@ VALIDATION = "validation error detected"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
     """A server of this module's own: the calls create and delete things."""
-    server = start_server(tmp_path_factory.mktemp("protocols") / "data")
-    try:
+    with served(tmp_path_factory.mktemp("protocols") / "data") as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 def client(server: ShoalServer, service: str, data_path: Path | None = None) -> Any:

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import shoal
-from clients.server import ShoalServer, start_server, stop_server
+from clients.server import ShoalServer, served
 from shoal.app import Shoal
 from shoal.engine.spark import SparkEngine
 from shoal.queries.model import (
@@ -208,11 +208,8 @@ def server(
     data: Path = tmp_path_factory.mktemp("auto-routing-serve") / "data"
     command = ["--data", str(data), "serve", "--port", "0", "--spark-connect", spark_local.url]
     command += ["--spark-auto-min-bytes", str(THRESHOLD)]
-    started = start_server(data, cli_args=command)
-    try:
+    with served(data, cli_args=command) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 def test_boto3_auto_workgroup_sends_only_big_queries_to_spark(server: ShoalServer) -> None:

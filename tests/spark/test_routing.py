@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import shoal
-from clients.server import ShoalServer, start_server, stop_server
+from clients.server import ShoalServer, served
 from shoal.app import Shoal
 from shoal.queries.model import (
     ENGINE_VERSION,
@@ -100,11 +100,8 @@ def server(
 ) -> Iterator[ShoalServer]:
     data: Path = tmp_path_factory.mktemp("routing-serve") / "data"
     command = ["--data", str(data), "serve", "--port", "0", "--spark-connect", spark_local.url]
-    started = start_server(data, cli_args=command)
-    try:
+    with served(data, cli_args=command) as started:
         yield started
-    finally:
-        stop_server(started)
 
 
 def test_boto3_pins_a_workgroup_to_spark(server: ShoalServer) -> None:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clients.server import ShoalServer, start_server, stop_server
+from clients.server import ShoalServer, served
 
 from .spark_server import SparkProcesses
 
@@ -29,11 +29,8 @@ ROWS = [(n, f"name-{n % 7}", n * 0.5) for n in range(1, 2001)]
 
 @pytest.fixture(scope="module")
 def shoal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    server = start_server(tmp_path_factory.mktemp("shoal-s3a") / "data")
-    try:
+    with served(tmp_path_factory.mktemp("shoal-s3a") / "data") as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import shoal
-from clients.server import ShoalServer, start_server, stop_server
+from clients.server import ShoalServer, served
 from shoal.app import Shoal
 from shoal.catalog.store import CatalogStore
 from shoal.engine.base import CancelToken
@@ -427,11 +427,8 @@ def test_cluster_executors_write_the_files(lake: Lake, spark_cluster: SparkProce
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ShoalServer]:
-    server = start_server(tmp_path_factory.mktemp("writes-s3") / "data")
-    try:
+    with served(tmp_path_factory.mktemp("writes-s3") / "data") as server:
         yield server
-    finally:
-        stop_server(server)
 
 
 @pytest.fixture(scope="module")

@@ -124,13 +124,10 @@ def _s3_case(request: pytest.FixtureRequest, tmp_path: Path) -> StorageCase:
 @pytest.fixture(scope="session")
 def shoal_storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Storage]:
     """An S3Storage on a real ``shoal serve`` (its own S3 API over local folders)."""
-    from clients.server import ROOT_KEY_ID, ROOT_SECRET, start_server, stop_server
+    from clients.server import ROOT_KEY_ID, ROOT_SECRET, served
 
-    server = start_server(tmp_path_factory.mktemp("shoal-storage") / "data")
-    try:
+    with served(tmp_path_factory.mktemp("shoal-storage") / "data") as server:
         yield S3Storage(server.url, ROOT_KEY_ID, ROOT_SECRET)
-    finally:
-        stop_server(server)
 
 
 # shoal serves local folders and reports ETags in listings.
